@@ -1,0 +1,68 @@
+"""Switching graph recording on and off: ``no_grad`` and ``enable_grad``."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _State:
+    # One module-level flag, read on every op: kept in a plain attribute for speed.
+    enabled = True
+
+
+def is_grad_enabled() -> bool:
+    """True when ops record the graph that ``backward`` walks."""
+    return _State.enabled
+
+
+class _GradMode:
+    """Context manager and decorator that sets graph recording to ``self.mode``."""
+
+    mode = True
+
+    def __enter__(self) -> None:
+        self._previous = _State.enabled
+        _State.enabled = self.mode
+
+    def __exit__(self, *exc: object) -> None:
+        _State.enabled = self._previous
+
+    def __call__(self, fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with self.__class__():
+                return fn(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+
+class no_grad(_GradMode):  # noqa: N801 - PyTorch's name
+    """Run without recording the graph (evaluation, optimizer updates), as ``torch.no_grad``."""
+
+    mode = False
+
+
+class enable_grad(_GradMode):  # noqa: N801 - PyTorch's name
+    """Record the graph again inside a ``no_grad`` block, as ``torch.enable_grad``."""
+
+    mode = True
+
+
+class set_grad_enabled(_GradMode):  # noqa: N801 - PyTorch's name
+    """Record the graph or not, chosen by ``mode``, as ``torch.set_grad_enabled``."""
+
+    def __init__(self, mode: bool) -> None:
+        self.mode = bool(mode)
+
+    def __call__(self, fn: F) -> F:
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]

@@ -1,0 +1,97 @@
+"""Matrix products: ``matmul`` (batched, broadcasting like NumPy's ``@``) and the fused ``linear``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from minidl.engine.function import Function
+from minidl.engine.ops._args import as_tensor
+from minidl.engine.ops.shape import reshape, sum_to, transpose
+from minidl.engine.tensor import Tensor
+
+
+def _matmul_error(a: Any, b: Any) -> ValueError:
+    return ValueError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} do not fit: "
+                      f"the last dim of the first ({a.shape[-1] if a.ndim else '-'}) must equal "
+                      f"the {'first' if b.ndim == 1 else 'second-to-last'} dim of the second "
+                      f"({b.shape[0] if b.ndim == 1 else b.shape[-2] if b.ndim else '-'})")
+
+
+def _broadcast_batch(s: tuple[int, ...], t: tuple[int, ...]) -> tuple[int, ...]:
+    n = max(len(s), len(t))
+    s, t = (1,) * (n - len(s)) + s, (1,) * (n - len(t)) + t
+    return tuple(max(i, j) for i, j in zip(s, t))
+
+
+class MatMul(Function):
+    """Z = A B (over the last two axes, batch axes broadcast);   ∂L/∂A = G Bᵀ,  ∂L/∂B = Aᵀ G
+
+    A 1-D operand is a row (left) or column (right) vector, as in NumPy; its gradient is
+    computed on that matrix view and reshaped back.
+    """
+
+    def forward(self, a: Any, b: Any) -> Any:
+        if a.ndim == 0 or b.ndim == 0:
+            raise ValueError(f"matmul needs at least 1-D operands (got shapes {a.shape} and {b.shape})")
+        try:
+            return a @ b
+        except ValueError:
+            raise _matmul_error(a, b) from None
+
+    def backward(self, gz: Any, a: Any, b: Any) -> tuple[Any, Any]:
+        need_a, need_b = self.needs_input_grad
+        if a.ndim == 2 and b.ndim == 2:  # the common case, without reshapes
+            return (gz @ b.T if need_a else None, a.T @ gz if need_b else None)
+        a2 = a if a.ndim > 1 else reshape(a, (1, a.shape[0]))
+        b2 = b if b.ndim > 1 else reshape(b, (b.shape[0], 1))
+        z_shape = _broadcast_batch(a2.shape[:-2], b2.shape[:-2]) + (a2.shape[-2], b2.shape[-1])
+        g2 = reshape(gz, z_shape)
+        ga = reshape(sum_to(g2 @ transpose(b2, -1, -2), a2.shape), a.shape) if need_a else None
+        gb = reshape(sum_to(transpose(a2, -1, -2) @ g2, b2.shape), b.shape) if need_b else None
+        return ga, gb
+
+
+class Linear(Function):
+    """y = x Wᵀ + b  (x: (…, in), W: (out, in), b: (out,))
+
+    ∂L/∂x = G W,   ∂L/∂W = Gᵀ x,   ∂L/∂b = Σ G over the batch   (G = ∂L/∂y, batch axes flattened)
+
+    One node for what would be three (matmul, transpose, add): the training step of a
+    small MLP is decided by per-op overhead, and PyTorch fuses it the same way (addmm).
+    """
+
+    def forward(self, x: Any, w: Any, b: Any = None) -> Any:
+        if x.shape[-1] != w.shape[-1]:
+            raise ValueError(f"linear: input has {x.shape[-1]} features (shape {x.shape}) "
+                             f"but the weight expects {w.shape[-1]} (weight shape {w.shape})")
+        y = x @ w.T
+        if b is not None:
+            y += b
+        return y
+
+    def backward(self, gy: Any, x: Any, w: Any, b: Any = None) -> tuple[Any, ...]:
+        need = self.needs_input_grad
+        gx = gy @ w if need[0] else None
+        if x.ndim != 2:  # batch axes (…) flattened into one
+            x = reshape(x, (-1, x.shape[-1]))
+            gy = reshape(gy, (-1, gy.shape[-1]))
+        gw = gy.T @ x if need[1] else None
+        if b is None:
+            return gx, gw
+        return gx, gw, (gy.sum(axis=0) if need[2] else None)
+
+
+def matmul(a: Any, b: Any) -> Any:
+    """Matrix product with NumPy's ``@`` rules (batched, broadcasting, 1-D vectors)."""
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        return MatMul()(as_tensor(a), as_tensor(b))
+    return MatMul().forward(a, b)
+
+
+def linear(x: Any, weight: Any, bias: Any = None) -> Any:
+    """y = x Wᵀ + b, as ``torch.nn.functional.linear``."""
+    if isinstance(x, Tensor) or isinstance(weight, Tensor):
+        if bias is None:
+            return Linear()(as_tensor(x), as_tensor(weight))
+        return Linear()(as_tensor(x), as_tensor(weight), as_tensor(bias))
+    return Linear().forward(x, weight, bias)

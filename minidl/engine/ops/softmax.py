@@ -1,0 +1,72 @@
+"""softmax and log_softmax along one axis, computed stably (shifted by the max)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from minidl import backend
+from minidl.engine.function import Function
+from minidl.engine.ops.elementwise import exp
+from minidl.engine.tensor import Tensor
+
+
+class Softmax(Function):
+    """yᵢ = e^{xᵢ} / Σⱼ e^{xⱼ};   ∂L/∂x = y ⊙ (gy − Σ gy ⊙ y)
+
+    Shifting x by its max leaves y unchanged and keeps e^x from overflowing.
+    """
+
+    needs_output = True
+
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def forward(self, x: Any) -> Any:
+        xp = backend.get_array_module(x)
+        e = xp.exp(x - x.max(axis=self.axis, keepdims=True))
+        return e / e.sum(axis=self.axis, keepdims=True)
+
+    def backward(self, gy: Any, x: Any, y: Any) -> Any:
+        return y * (gy - (gy * y).sum(axis=self.axis, keepdims=True))
+
+
+class LogSoftmax(Function):
+    """yᵢ = xᵢ − log Σⱼ e^{xⱼ};   ∂L/∂x = gy − softmax(x) · Σ gy  (softmax(x) = e^y)
+
+    Computed as (x − m) − log Σ e^{x − m} with m the max: finite for logits of ±1e4.
+    """
+
+    needs_output = True
+
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def forward(self, x: Any) -> Any:
+        xp = backend.get_array_module(x)
+        shifted = x - x.max(axis=self.axis, keepdims=True)
+        return shifted - xp.log(xp.exp(shifted).sum(axis=self.axis, keepdims=True))
+
+    def backward(self, gy: Any, x: Any, y: Any) -> Any:
+        return gy - exp(y) * gy.sum(axis=self.axis, keepdims=True)
+
+
+def _apply(cls: type[Function], x: Any, dim: int | None, axis: int | None) -> Any:
+    if axis is not None:
+        dim = axis
+    if dim is None:
+        dim = -1
+    if isinstance(x, Tensor):
+        if not -max(x.ndim, 1) <= dim < max(x.ndim, 1):
+            raise IndexError(f"dim {dim} is out of range for a tensor with {x.ndim} dimensions")
+        return cls(dim)(x)
+    return cls(dim).forward(x)
+
+
+def softmax(x: Any, dim: int | None = None, *, axis: int | None = None) -> Any:
+    """Softmax along ``dim`` (default: the last axis)."""
+    return _apply(Softmax, x, dim, axis)
+
+
+def log_softmax(x: Any, dim: int | None = None, *, axis: int | None = None) -> Any:
+    """log(softmax(x)) along ``dim``, without ever taking the log of 0."""
+    return _apply(LogSoftmax, x, dim, axis)

@@ -1,0 +1,316 @@
+"""``Tensor``: an array, the gradient it will receive, and the op that made it.
+
+A Tensor wraps an array of the active array module (NumPy, or CuPy on a GPU) in
+``.data``. Ops on Tensors compute a new array and, when any input requires a gradient,
+remember themselves as the new Tensor's ``grad_fn``; ``backward()`` walks those nodes in
+reverse topological order (see :mod:`minidl.engine.autograd`).
+
+Differences from PyTorch, on purpose:
+- ``.data`` is the underlying array itself (NumPy/CuPy), not a Tensor sharing storage:
+  minidl is a NumPy library, and the array is what a learner wants to look at.
+- A graph can be walked twice only with ``retain_graph=True``, as in PyTorch.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
+
+import numpy as np
+
+from minidl import backend
+from minidl.engine.grad_mode import _State
+
+if TYPE_CHECKING:
+    from minidl.engine.function import Function
+
+_ndarray = np.ndarray
+
+# dtypes under PyTorch's names, so ``minidl.float32`` reads like ``torch.float32``.
+float16 = np.dtype("float16")
+float32 = np.dtype("float32")
+float64 = np.dtype("float64")
+int8 = np.dtype("int8")
+uint8 = np.dtype("uint8")
+int32 = np.dtype("int32")
+int64 = np.dtype("int64")
+bool_ = np.dtype("bool")
+
+
+class _Defaults:
+    dtype = float32
+
+
+def get_default_dtype() -> np.dtype:
+    """The dtype of Tensors made from Python floats (float32, as in PyTorch)."""
+    return _Defaults.dtype
+
+
+def set_default_dtype(dtype: Any) -> None:
+    """Set the dtype of Tensors made from Python floats: float32 or float64."""
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"default dtype must be a floating point type (got {dtype})")
+    _Defaults.dtype = dtype
+
+
+def _is_float(dtype: Any) -> bool:
+    return dtype.kind == "f"
+
+
+class Tensor:
+    """An n-dimensional array that records the ops applied to it, for reverse-mode autodiff."""
+
+    __slots__ = ("data", "grad", "grad_fn", "requires_grad", "__weakref__")
+
+    # NumPy must hand ``ndarray * tensor`` to Tensor.__rmul__ rather than loop over it.
+    __array_ufunc__ = None
+    __array_priority__ = 1000
+
+    data: Any
+    grad: Tensor | None
+    grad_fn: Function | None
+    requires_grad: bool
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
+        self.data = _to_array(data, dtype)
+        self.grad = None
+        self.grad_fn = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    # -- what a Tensor is -------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def device(self) -> str:
+        """``"cpu"`` for NumPy arrays, ``"gpu"`` for CuPy arrays."""
+        return "cpu" if type(self.data) is _ndarray else getattr(backend.get_array_module(self.data), "device_name", "gpu")
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for Tensors the user created (no ``grad_fn``); only leaves get ``.grad``."""
+        return self.grad_fn is None
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def size(self, dim: int | None = None) -> tuple[int, ...] | int:
+        """The shape, or its length along ``dim`` (PyTorch's ``size``; NumPy's ``size`` is ``numel``)."""
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self.data)
+
+    def __iter__(self) -> Iterator[Tensor]:
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self.data)))
+
+    # -- leaving the graph ----------------------------------------------------------------
+    def numpy(self) -> np.ndarray:
+        """The data as a NumPy array (copied to the host from a GPU).
+
+        Unlike PyTorch, no ``.detach()`` is needed first: reading values cannot hurt the graph.
+        """
+        return backend.to_numpy(self.data)
+
+    def item(self) -> float | int | bool:
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a tensor with one element (got shape {self.shape})")
+        return self.data.item()
+
+    def tolist(self) -> Any:
+        return backend.to_numpy(self.data).tolist()
+
+    def detach(self) -> Tensor:
+        """The same data, cut from the graph (shares memory, as in PyTorch)."""
+        return Tensor._wrap(self.data)
+
+    def clone(self) -> Tensor:
+        """A copy that stays in the graph (gradient flows back to ``self``)."""
+        from minidl.engine.ops import clone
+
+        return clone(self)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Ask for (or stop asking for) this leaf's gradient; returns ``self``."""
+        if requires_grad and not _is_float(self.data.dtype):
+            raise RuntimeError(
+                f"only floating point tensors can require gradients (got dtype {self.data.dtype})")
+        if not requires_grad and self.grad_fn is not None:
+            raise RuntimeError("requires_grad_(False) is only for leaves; use .detach() on a result")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep the gradient of this non-leaf Tensor in ``.grad`` after ``backward``."""
+        if self.grad_fn is None:
+            if not self.requires_grad:
+                raise RuntimeError("retain_grad() on a tensor that does not require grad")
+            return  # leaves keep their gradient anyway
+        import weakref
+
+        self.grad_fn.retained = weakref.ref(self)
+
+    @property
+    def retains_grad(self) -> bool:
+        ref = getattr(self.grad_fn, "retained", None)
+        return ref is not None and ref() is self
+
+    def backward(self, gradient: Any = None, retain_graph: bool | None = None,
+                 create_graph: bool = False, inputs: Sequence[Tensor] | None = None) -> None:
+        """Accumulate ∂self/∂leaf into every leaf's ``.grad`` (see :func:`minidl.engine.autograd.backward`)."""
+        from minidl.engine.autograd import backward
+
+        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
+
+    # -- in-place updates (never recorded in the graph) -------------------------------------
+    def _check_inplace(self, op: str) -> None:
+        if self.requires_grad and _State.enabled:
+            kind = "a leaf that requires grad" if self.grad_fn is None else "a tensor in the graph"
+            raise RuntimeError(
+                f"{op}() changes {kind} in place, which the graph cannot follow; "
+                "wrap it in `with minidl.no_grad():` or work on `.data`")
+
+    def zero_(self) -> Tensor:
+        self._check_inplace("zero_")
+        self.data[...] = 0
+        return self
+
+    def fill_(self, value: float) -> Tensor:
+        self._check_inplace("fill_")
+        self.data[...] = value
+        return self
+
+    def copy_(self, src: Any) -> Tensor:
+        """Copy ``src``'s values into this tensor (shapes must broadcast; dtype is kept)."""
+        self._check_inplace("copy_")
+        src_data = src.data if isinstance(src, Tensor) else src
+        xp = backend.get_array_module(self.data)
+        try:
+            xp.copyto(self.data, xp.asarray(src_data), casting="same_kind")
+        except ValueError as e:
+            raise ValueError(f"copy_: cannot copy shape {getattr(src_data, 'shape', ())} "
+                             f"into shape {self.shape}") from e
+        return self
+
+    def add_(self, other: Any, alpha: float = 1.0) -> Tensor:
+        self._check_inplace("add_")
+        other = other.data if isinstance(other, Tensor) else other
+        self.data += other if alpha == 1 else alpha * other
+        return self
+
+    def sub_(self, other: Any, alpha: float = 1.0) -> Tensor:
+        return self.add_(other, -alpha)
+
+    def mul_(self, other: Any) -> Tensor:
+        self._check_inplace("mul_")
+        self.data *= other.data if isinstance(other, Tensor) else other
+        return self
+
+    def clamp_(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+        self._check_inplace("clamp_")
+        backend.get_array_module(self.data).clip(self.data, min, max, out=self.data)
+        return self
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        self._check_inplace("__setitem__")
+        self.data[_unwrap_index(index)] = value.data if isinstance(value, Tensor) else value
+
+    # -- printing -------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        body = np.array2string(backend.to_numpy(self.data), separator=", ", prefix="tensor(")
+        extras = []
+        if self.data.dtype not in (_Defaults.dtype, int64, bool_):
+            extras.append(f"dtype={self.data.dtype}")
+        if self.device != "cpu":
+            extras.append(f"device='{self.device}'")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn={self.grad_fn!r}")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(f"the truth value of a tensor with {self.data.size} elements is ambiguous")
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+            raise TypeError("only integer tensors of one element can be converted to an index")
+        return int(self.data)
+
+    __hash__ = object.__hash__  # ``==`` is elementwise; Tensors hash by identity, as in PyTorch
+
+    @staticmethod
+    def _wrap(data: Any, requires_grad: bool = False) -> Tensor:
+        """A Tensor around an existing array, without checks or copies (internal fast path)."""
+        t = Tensor.__new__(Tensor)
+        t.data = data
+        t.grad = None
+        t.grad_fn = None
+        t.requires_grad = requires_grad
+        return t
+
+    # Operators, maths and shape methods are attached in minidl.engine.ops (one place
+    # for each op); see the bottom of that package.
+
+
+def _to_array(data: Any, dtype: Any = None) -> Any:
+    """``data`` as an array of the right module and dtype (PyTorch's rules for Python numbers)."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        dtype = np.dtype(dtype)
+    module = backend.get_array_module(data)
+    if module is not np or type(data) is _ndarray:
+        arr = data if dtype is None else data.astype(dtype, copy=False)
+        return arr
+    if isinstance(data, np.generic):
+        return np.asarray(data, dtype=dtype)  # host: a NumPy scalar stays on the host
+    # Python numbers and nested lists: floats become the default dtype, ints int64.
+    arr = np.asarray(data)  # host: parsing Python objects, moved to the active module below
+    if dtype is None:
+        if arr.dtype.kind == "f":
+            dtype = _Defaults.dtype
+        elif arr.dtype.kind in "iu":
+            dtype = int64
+    if arr.dtype.kind == "O":
+        raise TypeError(f"cannot make a tensor from {type(data).__name__} values of mixed types")
+    if dtype is not None:
+        arr = arr.astype(dtype, copy=False)
+    return arr if backend.xp is np else backend.xp.asarray(arr)
+
+
+def _unwrap_index(index: Any) -> Any:
+    """Turn Tensors inside an index into arrays (so ``x[t]`` works with an index Tensor)."""
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, tuple):
+        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    if isinstance(index, list) and any(isinstance(i, Tensor) for i in index):
+        return [i.data if isinstance(i, Tensor) else i for i in index]
+    return index

@@ -1,0 +1,54 @@
+"""One seeded random number generator for everything minidl draws (like ``torch.manual_seed``).
+
+Weight initialization draws on the host with NumPy's ``Generator`` (so a seed gives the
+same initial weights on every backend) and moves the result to the active array module.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+class _State:
+    generator: np.random.Generator = np.random.default_rng(0)
+    seed: int = 0
+
+
+def manual_seed(seed: int) -> np.random.Generator:
+    """Seed minidl's generator; the same seed gives the same weights, dropout masks and shuffles."""
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int (got {seed!r})")
+    _State.seed = int(seed)
+    _State.generator = np.random.default_rng(int(seed))
+    return _State.generator
+
+
+def initial_seed() -> int:
+    """The seed last given to :func:`manual_seed` (0 at start-up)."""
+    return _State.seed
+
+
+def default_generator() -> np.random.Generator:
+    """The generator behind minidl's random draws."""
+    return _State.generator
+
+
+def host_rng(generator: np.random.Generator | None = None) -> np.random.Generator:
+    """``generator`` if given, else minidl's default generator."""
+    return generator if generator is not None else _State.generator
+
+
+def uniform(shape: Any, low: float, high: float, dtype: Any, xp: Any = np,
+            generator: np.random.Generator | None = None) -> Any:
+    """U(low, high) samples of ``shape`` in ``dtype``, as an array of module ``xp``."""
+    a = host_rng(generator).uniform(low, high, size=shape).astype(dtype, copy=False)
+    return a if xp is np else xp.asarray(a)
+
+
+def normal(shape: Any, mean: float, std: float, dtype: Any, xp: Any = np,
+           generator: np.random.Generator | None = None) -> Any:
+    """N(mean, std²) samples of ``shape`` in ``dtype``, as an array of module ``xp``."""
+    a = host_rng(generator).normal(mean, std, size=shape).astype(dtype, copy=False)
+    return a if xp is np else xp.asarray(a)
