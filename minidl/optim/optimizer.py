@@ -1,0 +1,129 @@
+"""``Optimizer``: parameter groups, per-parameter state, and saving both (``torch.optim.Optimizer``)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Iterable
+
+from minidl import backend
+from minidl.engine.tensor import Tensor
+
+
+class Optimizer:
+    """Base class: holds ``param_groups`` (each a dict of params and settings) and ``state``.
+
+    Subclasses implement ``step()``. A parameter whose ``.grad`` is None is skipped, with
+    no change to its state (PyTorch's rule).
+    """
+
+    def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
+        self.defaults = defaults
+        self.state: dict[Tensor, dict[str, Any]] = {}
+        self.param_groups: list[dict[str, Any]] = []
+        groups = list(params)
+        if not groups:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for g in groups:
+            self.add_param_group(g)
+
+    def add_param_group(self, group: dict[str, Any]) -> None:
+        """Add a group of parameters with its own settings (e.g. no weight decay for biases)."""
+        params = group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise TypeError(f"optimizer can only optimize Tensors (got {type(p).__name__})")
+            if not p.requires_grad:
+                raise ValueError("optimizer got a tensor that does not require grad")
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        if any(id(p) in seen for p in params):
+            raise ValueError("some parameters appear in more than one parameter group")
+        unknown = set(group) - set(self.defaults) - {"params"}
+        if unknown:
+            raise TypeError(f"unknown optimizer setting(s) {sorted(unknown)}; "
+                            f"this optimizer takes {sorted(self.defaults)}")
+        full = dict(self.defaults)
+        full.update(group)
+        full["params"] = params
+        self._validate(full)
+        self.param_groups.append(full)
+
+    def _validate(self, group: dict[str, Any]) -> None:
+        """Subclasses check their settings here and raise ValueError naming the bad one."""
+        lr = group.get("lr")
+        if lr is not None and not lr >= 0.0:
+            raise ValueError(f"invalid learning rate: lr must be >= 0 (got {lr})")
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear the gradients of every parameter (to None by default, as PyTorch ≥ 2.0)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none or p.grad is None:
+                    p.grad = None
+                else:
+                    p.grad = Tensor._wrap(backend.get_array_module(p.grad.data).zeros_like(p.grad.data))
+
+    def step(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- saving and restoring ---------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """``{"state": {index: {...}}, "param_groups": [{..., "params": [indices]}]}``, as PyTorch.
+
+        Parameters are referred to by their position across the groups, so the dict can be
+        loaded into an optimizer built the same way over a freshly made model.
+        """
+        index = {}
+        groups = []
+        for g in self.param_groups:
+            packed = {k: v for k, v in g.items() if k != "params"}
+            packed["params"] = []
+            for p in g["params"]:
+                index.setdefault(id(p), len(index))
+                packed["params"].append(index[id(p)])
+            groups.append(packed)
+        state = {index[id(p)]: dict(s) for p, s in self.state.items() if id(p) in index}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore settings and state saved by :meth:`state_dict` (arrays are copied)."""
+        groups = state_dict["param_groups"]
+        if len(groups) != len(self.param_groups):
+            raise ValueError(f"loaded state has {len(groups)} parameter groups, "
+                             f"this optimizer has {len(self.param_groups)}")
+        params = []
+        for saved, own in zip(groups, self.param_groups):
+            if len(saved["params"]) != len(own["params"]):
+                raise ValueError(f"a loaded parameter group has {len(saved['params'])} parameters, "
+                                 f"this optimizer's has {len(own['params'])}")
+            params.extend(zip(saved["params"], own["params"]))
+        self.state = {}
+        states = {int(k): v for k, v in state_dict["state"].items()}
+        for saved_index, p in params:
+            if saved_index in states:
+                self.state[p] = {k: _restore(v, p) for k, v in states[saved_index].items()}
+        for saved, own in zip(groups, self.param_groups):
+            for k, v in saved.items():
+                if k != "params":
+                    own[k] = copy.deepcopy(v)
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, g in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines += [f"    {k}: {v}" for k, v in sorted(g.items()) if k != "params"]
+        return "\n".join(lines + [")"])
+
+
+def _restore(value: Any, like: Tensor) -> Any:
+    if isinstance(value, Tensor):
+        value = value.data
+    if hasattr(value, "shape") and getattr(value, "ndim", 0) > 0:
+        xp = backend.get_array_module(like.data)
+        if value.shape != like.shape:
+            raise ValueError(f"loaded optimizer state of shape {value.shape} for a parameter of "
+                             f"shape {like.shape}")
+        return xp.array(value, dtype=like.dtype, copy=True)
+    return value.item() if hasattr(value, "item") else value
