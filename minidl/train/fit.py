@@ -1,0 +1,148 @@
+"""``fit`` and ``evaluate``: the training loop every lesson and tour chapter uses."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from minidl import backend
+from minidl.engine.grad_mode import no_grad
+from minidl.engine.tensor import Tensor
+
+
+@dataclass
+class History:
+    """What happened in each epoch of :func:`fit` (one list entry per epoch).
+
+    ``train_loss`` and ``train_accuracy`` are averaged over the epoch's batches while the
+    model was training (with dropout on, weights changing), as Keras reports them; the
+    ``val_*`` numbers come from :func:`evaluate` after the epoch.
+    """
+
+    train_loss: list[float] = field(default_factory=list)
+    train_accuracy: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    steps: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, list) else v for k, v in self.__dict__.items()}
+
+    @property
+    def epochs(self) -> int:
+        return len(self.train_loss)
+
+
+def _progress_enabled(progress: bool | None) -> bool:
+    if progress is not None:
+        return progress
+    return sys.stderr.isatty()
+
+
+def _batches(loader: Iterable[Any], progress: bool, desc: str) -> Iterable[Any]:
+    if not progress:
+        return loader
+    from tqdm.auto import tqdm
+
+    return tqdm(loader, desc=desc, leave=False, unit="batch")
+
+
+def _correct(out: Tensor, y: Tensor) -> int:
+    """How many rows of logits ``out`` pick the class in ``y`` (0 when it is not classification)."""
+    if out.ndim != 2 or y.ndim != 1 or y.dtype.kind not in "iu":
+        return 0
+    return int((out.data.argmax(axis=1) == y.data).sum())
+
+
+def evaluate(model: Any, loader: Iterable[Any], loss_fn: Callable[..., Tensor] | None = None) -> dict[str, float]:
+    """Mean loss (when ``loss_fn`` is given) and accuracy of ``model`` over ``loader``.
+
+    Runs in eval mode (dropout off) without recording a graph, and puts the model back in
+    the mode it was in.
+    """
+    was_training = getattr(model, "training", False)
+    if hasattr(model, "eval"):
+        model.eval()
+    total_loss, correct, count = 0.0, 0, 0
+    try:
+        with no_grad():
+            for x, y in loader:
+                out = model(x)
+                n = len(y)
+                if loss_fn is not None:
+                    total_loss += float(loss_fn(out, y).item()) * n
+                correct += _correct(out, y)
+                count += n
+    finally:
+        if was_training:
+            model.train()
+    if count == 0:
+        raise ValueError("evaluate: the loader yielded no samples")
+    result = {"accuracy": correct / count, "samples": count}
+    if loss_fn is not None:
+        result["loss"] = total_loss / count
+    return result
+
+
+def fit(model: Any, loss_fn: Callable[..., Tensor], optimizer: Any, train_loader: Iterable[Any],
+        epochs: int = 1, val_loader: Iterable[Any] | None = None, *, scheduler: Any = None,
+        progress: bool | None = None, on_step_end: Callable[[int], None] | None = None,
+        on_epoch_end: Callable[[int, History], bool | None] | None = None) -> History:
+    """Train ``model`` for ``epochs`` passes over ``train_loader``; returns a :class:`History`.
+
+    Each step: ``optimizer.zero_grad()``, forward, ``loss_fn(output, y)``, ``backward()``,
+    ``optimizer.step()``, then ``on_step_end(step)``. After each epoch: validation (if a
+    ``val_loader`` is given), ``scheduler.step()`` (``scheduler.step(val_loss)`` for
+    ReduceLROnPlateau), then ``on_epoch_end(epoch, history)``, which may return True to
+    stop early. A progress bar shows when stderr is a terminal (``progress=False`` hides
+    it). A loss that turns NaN or infinite stops training with an error that says when.
+    """
+    if not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f"epochs must be a non-negative int (got {epochs!r})")
+    history = History()
+    show = _progress_enabled(progress)
+    for epoch in range(epochs):
+        start = time.perf_counter()
+        if hasattr(model, "train"):
+            model.train()
+        total_loss, correct, count = 0.0, 0, 0
+        for x, y in _batches(train_loader, show, f"epoch {epoch + 1}/{epochs}"):
+            optimizer.zero_grad()
+            out = model(x)
+            loss = loss_fn(out, y)
+            loss.backward()
+            optimizer.step()
+            history.steps += 1
+            value = float(loss.data)
+            if not math.isfinite(value):
+                raise FloatingPointError(
+                    f"the loss became {value} at epoch {epoch + 1}, step {history.steps}: "
+                    "try a smaller learning rate, or check the inputs for NaN")
+            n = len(y)
+            total_loss += value * n
+            correct += _correct(out, y)
+            count += n
+            if on_step_end is not None:
+                on_step_end(history.steps)
+        backend.synchronize()
+        history.train_loss.append(total_loss / max(count, 1))
+        history.train_accuracy.append(correct / max(count, 1))
+        history.lr.append(float(optimizer.param_groups[0]["lr"]))
+        if val_loader is not None:
+            result = evaluate(model, val_loader, loss_fn)
+            history.val_loss.append(result["loss"])
+            history.val_accuracy.append(result["accuracy"])
+        history.seconds.append(time.perf_counter() - start)
+        if scheduler is not None:
+            if type(scheduler).__name__ == "ReduceLROnPlateau":
+                scheduler.step(history.val_loss[-1] if history.val_loss else history.train_loss[-1])
+            else:
+                scheduler.step()
+        if on_epoch_end is not None and on_epoch_end(epoch, history):
+            break
+    return history
