@@ -1,0 +1,50 @@
+# minidl: the two commands are `make tour` and `make test`; each sets itself up first.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+
+.PHONY: tour test test-backends bench lint lessons clean help
+
+help:
+	@echo "make tour    - set up .venv and run the guided tour on the bundled digits dataset"
+	@echo "make test    - set up .venv with test extras and run the whole suite (tests + lessons)"
+	@echo "make bench   - run the benchmarks and write benchmarks/RESULTS.md (TORCH=1 adds PyTorch)"
+	@echo "make lessons - list the lessons;  make lint - ruff"
+
+# The stamps record what was installed; they are rebuilt only when pyproject.toml changes,
+# so running a target twice does not reinstall anything.
+$(VENV)/stamp-base: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e .
+	touch $@
+
+$(VENV)/stamp-dev: $(VENV)/stamp-base
+	$(PIP) install --quiet -e ".[dev]"
+	touch $@
+
+$(VENV)/stamp-torch: $(VENV)/stamp-base
+	$(PIP) install --quiet -e ".[bench]"
+	touch $@
+
+tour: $(VENV)/stamp-base
+	$(VENV)/bin/minidl tour
+
+test: $(VENV)/stamp-dev
+	$(PY) -m pytest
+
+test-backends: $(VENV)/stamp-dev
+	$(PY) -m pytest --backend=all
+
+bench: $(VENV)/stamp-base $(if $(TORCH),$(VENV)/stamp-torch)
+	$(PY) -m benchmarks
+
+lessons: $(VENV)/stamp-base
+	$(VENV)/bin/minidl lessons
+
+lint: $(VENV)/stamp-dev
+	$(VENV)/bin/ruff check minidl tests lessons benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache minidl-tour
