@@ -1,0 +1,1 @@
+"""minidl's benchmarks: ``python -m benchmarks`` (``make bench``) writes benchmarks/RESULTS.md."""

@@ -1,0 +1,83 @@
+"""The ``minidl`` command: ``tour``, ``lessons``, ``lesson N``, ``info``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import runpy
+import sys
+
+
+def _tour(args: argparse.Namespace) -> int:
+    from minidl.course import fast_mode
+    from minidl.tour import run_tour
+
+    run_tour(out_dir=args.out, json_path=args.json, dataset=args.dataset, only=args.only,
+             fast=args.fast or fast_mode(), seed=args.seed)
+    return 0
+
+
+def _lessons(args: argparse.Namespace) -> int:
+    from minidl.course import list_lessons
+
+    for lesson in list_lessons():
+        print(f"{lesson.number:02d}  {lesson.title}")
+    print("\nRun one with `minidl lesson N` (or `python lessons/NN_name.py`).")
+    return 0
+
+
+def _lesson(args: argparse.Namespace) -> int:
+    from minidl.course import find_lesson
+
+    lesson = find_lesson(args.number)
+    if args.fast:
+        os.environ["MINIDL_FAST"] = "1"
+    print(f"Lesson {lesson.number:02d} — {lesson.title}\n({lesson.path})\n")
+    sys.argv = [str(lesson.path)]
+    runpy.run_path(str(lesson.path), run_name="__main__")
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    import platform
+
+    import numpy as np
+
+    import minidl
+    from minidl import backend
+
+    print(f"minidl {minidl.__version__}  python {platform.python_version()}  numpy {np.__version__}")
+    print(f"array backend: {backend.xp.__name__}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="minidl", description="minidl: learn model optimization in NumPy.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    tour = sub.add_parser("tour", help="run the guided tour on the bundled digits dataset")
+    tour.add_argument("--out", default="minidl-tour", help="folder for the figures (default: minidl-tour)")
+    tour.add_argument("--json", metavar="PATH", help="also write the report's numbers as JSON")
+    tour.add_argument("--dataset", default="digits", help="dataset to tour on (default: digits, bundled)")
+    tour.add_argument("--only", nargs="+", metavar="CHAPTER", help="run only these chapters")
+    tour.add_argument("--fast", action="store_true", help="shrunken run (as the tests do)")
+    tour.add_argument("--seed", type=int, default=0)
+    tour.set_defaults(fn=_tour)
+
+    sub.add_parser("lessons", help="list the lessons").set_defaults(fn=_lessons)
+    lesson = sub.add_parser("lesson", help="run lesson N")
+    lesson.add_argument("number", type=int)
+    lesson.add_argument("--fast", action="store_true", help="shrunken run (as the tests do)")
+    lesson.set_defaults(fn=_lesson)
+    sub.add_parser("info", help="versions and the active array backend").set_defaults(fn=_info)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.fn(args)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"minidl: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

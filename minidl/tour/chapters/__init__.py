@@ -1,0 +1,1 @@
+"""Tour chapters, one module each; every module registers itself with ``@chapter``."""
