@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import copy
-from typing import Any, Iterable
+import functools
+from typing import Any, Callable, Iterable
 
 from minidl import backend
 from minidl.engine.tensor import Tensor
@@ -13,10 +14,19 @@ class Optimizer:
     """Base class: holds ``param_groups`` (each a dict of params and settings) and ``state``.
 
     Subclasses implement ``step()``. A parameter whose ``.grad`` is None is skipped, with
-    no change to its state (PyTorch's rule).
+    no change to its state (PyTorch's rule). Hooks registered with
+    :meth:`register_step_pre_hook` / :meth:`register_step_post_hook` run around every
+    ``step()`` (pruning uses a post hook to keep pruned weights at exactly zero).
     """
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "step" in cls.__dict__:
+            cls.step = _with_step_hooks(cls.__dict__["step"])  # type: ignore[method-assign]
+
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
+        self._step_pre_hooks: dict[int, Callable[..., Any]] = {}
+        self._step_post_hooks: dict[int, Callable[..., Any]] = {}
         self.defaults = defaults
         self.state: dict[Tensor, dict[str, Any]] = {}
         self.param_groups: list[dict[str, Any]] = []
@@ -68,6 +78,14 @@ class Optimizer:
     def step(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def register_step_pre_hook(self, hook: Callable[[Optimizer], None]) -> _HookHandle:
+        """Call ``hook(optimizer)`` before every ``step()``; ``handle.remove()`` undoes it."""
+        return _HookHandle(self._step_pre_hooks, hook)
+
+    def register_step_post_hook(self, hook: Callable[[Optimizer], None]) -> _HookHandle:
+        """Call ``hook(optimizer)`` after every ``step()``; ``handle.remove()`` undoes it."""
+        return _HookHandle(self._step_post_hooks, hook)
+
     # -- saving and restoring ---------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """``{"state": {index: {...}}, "param_groups": [{..., "params": [indices]}]}``, as PyTorch.
@@ -115,6 +133,32 @@ class Optimizer:
             lines.append(f"Parameter Group {i}")
             lines += [f"    {k}: {v}" for k, v in sorted(g.items()) if k != "params"]
         return "\n".join(lines + [")"])
+
+
+def _with_step_hooks(step: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(step)
+    def step_with_hooks(self: Optimizer, *args: Any, **kwargs: Any) -> Any:
+        for hook in list(self._step_pre_hooks.values()):
+            hook(self)
+        result = step(self, *args, **kwargs)
+        for hook in list(self._step_post_hooks.values()):
+            hook(self)
+        return result
+
+    return step_with_hooks
+
+
+class _HookHandle:
+    _next_id = 0
+
+    def __init__(self, registry: dict[int, Callable[..., Any]], hook: Callable[..., Any]) -> None:
+        _HookHandle._next_id += 1
+        self.id = _HookHandle._next_id
+        self.registry = registry
+        registry[self.id] = hook
+
+    def remove(self) -> None:
+        self.registry.pop(self.id, None)
 
 
 def _restore(value: Any, like: Tensor) -> Any:
