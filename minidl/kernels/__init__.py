@@ -19,6 +19,10 @@ import numpy as np
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# Kernels write their parallel loops as ``for i in prange(n)`` with ``from minidl.kernels import
+# prange``: plain ``range`` until Numba compiles the kernel, ``numba.prange`` inside it.
+prange = range
+
 
 class _State:
     enabled = os.environ.get("MINIDL_NUMBA", "1") not in ("0", "false", "False")
@@ -67,6 +71,8 @@ def jit(fn: F | None = None, **options: Any) -> Any:
             if not compiled:
                 import numba
 
+                if f.__globals__.get("prange") is range:
+                    f.__globals__["prange"] = numba.prange  # numba only parallelizes its own prange
                 compiled.append(numba.njit(cache=True, **options)(f))
             return compiled[0](*args, **kwargs)
 
