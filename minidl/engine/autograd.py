@@ -124,8 +124,6 @@ def _walk(heap: list[tuple[int, Function]], pending: dict[Function, Any],
             fn.freed = True
             if fn.needs_output:
                 fn.output_data = None
-            if fn.releases_saved:
-                fn.release_saved()  # e.g. a convolution's column matrix goes back to the workspace
 
 
 def _finish_leaves(leaf_grads: dict[int, tuple[Tensor, Any]], capture: dict[int, Any] | None,

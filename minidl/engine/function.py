@@ -46,7 +46,6 @@ class Function:
     """Base class of every op. Subclasses define ``forward`` and ``backward``."""
 
     needs_output = False  # set True when backward uses the output (exp, tanh, softmax...)
-    releases_saved = False  # set True to have release_saved() called once backward is done
 
     # Filled in when the op is recorded in the graph.
     inputs: tuple[Tensor, ...]
@@ -62,9 +61,6 @@ class Function:
 
     def backward(self, gy: Any, *args: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
-
-    def release_saved(self) -> None:
-        """Drop what ``forward`` kept for ``backward`` (called when the graph is freed after it)."""
 
     def __call__(self, *inputs: Tensor) -> Tensor:
         """Run ``forward`` on the inputs' arrays and, if any input needs a gradient, record the node."""

@@ -25,6 +25,7 @@ Three versions of each, equal to each other (tests/test_kernels.py):
 
 from __future__ import annotations
 
+import types
 from typing import Any
 
 import numpy as np
@@ -35,7 +36,7 @@ from minidl.kernels.window import Window
 
 # Measured inside the LeNet training step (benchmarks/bench_kernels.py): the threaded
 # kernels gain little once BLAS has just run on every core, so the serial versions are used.
-PARALLEL = True
+PARALLEL = False
 
 
 def _pad(x: Any, win: Window, value: float = 0.0) -> Any:
@@ -114,8 +115,8 @@ def im2col_reference(x: Any, win: Window, out: Any = None) -> Any:
     return out
 
 
-def col2im_reference(cols: Any, x_shape: tuple[int, ...], win: Window) -> Any:
-    """col2im with kh·kw strided-slice additions into a padded gradient."""
+def col2im_reference(cols: Any, x_shape: tuple[int, ...], win: Window, out: Any = None) -> Any:
+    """col2im with kh·kw strided-slice additions into a padded gradient; ``out`` may supply the result."""
     n, c, h, w = x_shape
     _check_cols(cols, n, c, win)
     xp = get_array_module(cols)
@@ -125,62 +126,96 @@ def col2im_reference(cols: Any, x_shape: tuple[int, ...], win: Window) -> Any:
     for i in range(win.kh):
         for j in range(win.kw):
             window_view(dxpad, win, i, j)[...] += blocks[:, i, j]
-    return xp.ascontiguousarray(dxpad[:, :, top:top + h, left:left + w].transpose(1, 0, 2, 3))
+    dx = dxpad[:, :, top:top + h, left:left + w].transpose(1, 0, 2, 3)
+    if out is None:
+        return xp.ascontiguousarray(dx)
+    out[...] = dx
+    return out
 
 
 # -- Numba ------------------------------------------------------------------------------------
 
 
-@jit(parallel=PARALLEL)
-def _im2col_kernel(x, cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):  # pragma: no cover - compiled
+# The kernels copy whole rows through contiguous slices whose indices start at 0: that lets
+# the compiler vectorize the copy (an index that might be negative, or a stride only known at
+# run time, forces it to handle one element at a time, which was 2x slower than NumPy).
+
+
+def _im2col_loops(x, cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):  # pragma: no cover - compiled
     n_, c_, h, w = x.shape
     for r in prange(c_ * kh * kw):
         c = r // (kh * kw)
         i = (r // kw) % kh
         j = r % kw
-        # output columns lo <= ox < hi read inside the image, starting at input column `first`
-        off_x = j * dw - pw
+        # output rows top <= oy < bottom and columns lo <= ox < hi read inside the image
+        off_y, off_x = i * dh - ph, j * dw - pw
+        top = (-off_y + sh - 1) // sh if off_y < 0 else 0
+        bottom = max(min(oh, (h - 1 - off_y) // sh + 1), top)
         lo = (-off_x + sw - 1) // sw if off_x < 0 else 0
         hi = max(min(ow, (w - 1 - off_x) // sw + 1), lo)
-        first = lo * sw + off_x
-        out = cols[r].reshape((n_, oh, ow))
+        first = lo * sw + off_x  # input column of output column lo
+        count = hi - lo
+        padded = top > 0 or bottom < oh or lo > 0 or hi < ow
+        blocks = cols[r].reshape((n_, oh, ow))
         for n in range(n_):
-            for oy in range(oh):
-                iy = oy * sh - ph + i * dh
-                dst = out[n, oy]
-                if iy < 0 or iy >= h:
-                    dst[:] = 0
-                    continue
-                src = x[n, c, iy]
-                dst[:lo] = 0
-                for k in range(hi - lo):
-                    dst[lo + k] = src[first + k * sw]
-                dst[hi:] = 0
+            block = blocks[n]
+            if padded:
+                block[:, :] = 0
+            plane = x[n, c]
+            for oy in range(top, bottom):
+                dst = block[oy, lo:hi]
+                if sw == 1:
+                    src = plane[oy * sh + off_y, first:first + count]
+                    for k in range(count):
+                        dst[k] = src[k]
+                else:
+                    src = plane[oy * sh + off_y]
+                    for k in range(count):
+                        dst[k] = src[first + k * sw]
 
 
-@jit(parallel=PARALLEL)
-def _col2im_kernel(cols, dx, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):  # pragma: no cover - compiled
+def _col2im_loops(cols, dx, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):  # pragma: no cover - compiled
     n_, c_, h, w = dx.shape
     # One image per task: different images never write to the same place.
     for n in prange(n_):
         for c in range(c_):
             plane = dx[n, c]
             for i in range(kh):
+                off_y = i * dh - ph
+                top = (-off_y + sh - 1) // sh if off_y < 0 else 0
+                bottom = max(min(oh, (h - 1 - off_y) // sh + 1), top)
                 for j in range(kw):
-                    r = (c * kh + i) * kw + j
                     off_x = j * dw - pw
                     lo = (-off_x + sw - 1) // sw if off_x < 0 else 0
                     hi = max(min(ow, (w - 1 - off_x) // sw + 1), lo)
                     first = lo * sw + off_x
-                    src = cols[r].reshape((n_, oh, ow))[n]
-                    for oy in range(oh):
-                        iy = oy * sh - ph + i * dh
-                        if iy < 0 or iy >= h:
-                            continue
-                        dst = plane[iy]
-                        row = src[oy]
-                        for k in range(hi - lo):
-                            dst[first + k * sw] += row[lo + k]
+                    count = hi - lo
+                    block = cols[(c * kh + i) * kw + j].reshape((n_, oh, ow))[n]
+                    for oy in range(top, bottom):
+                        src = block[oy, lo:hi]
+                        if sw == 1:
+                            dst = plane[oy * sh + off_y, first:first + count]
+                            for k in range(count):
+                                dst[k] += src[k]
+                        else:
+                            dst = plane[oy * sh + off_y]
+                            for k in range(count):
+                                dst[first + k * sw] += src[k]
+
+
+def serial_and_threaded(loops: Any) -> tuple[Any, Any]:
+    """Two lazily compiled kernels from one loop nest: serial, and threaded over its prange.
+
+    The threaded one is compiled from a renamed copy, so that Numba's on-disk cache (keyed
+    by the function's name, not by its options) keeps the two apart.
+    """
+    copy = types.FunctionType(loops.__code__, loops.__globals__, loops.__name__ + "_threaded")
+    copy.__qualname__ = loops.__qualname__ + "_threaded"
+    return jit(loops), jit(parallel=True)(copy)
+
+
+_im2col_serial, _im2col_parallel = serial_and_threaded(_im2col_loops)
+_col2im_serial, _col2im_parallel = serial_and_threaded(_col2im_loops)
 
 
 @dispatch(im2col_reference)
@@ -189,15 +224,21 @@ def im2col(x: Any, win: Window, out: Any = None) -> Any:
     n, c = x.shape[:2]
     if out is None:
         out = np.empty((c * win.kh * win.kw, n * win.oh * win.ow), dtype=x.dtype)
-    _im2col_kernel(np.ascontiguousarray(x), out, *win)
+    (_im2col_parallel if PARALLEL else _im2col_serial)(np.ascontiguousarray(x), out, *win)
     return out
 
 
 @dispatch(col2im_reference)
-def col2im(cols: Any, x_shape: tuple[int, ...], win: Window) -> Any:
-    """The input-shaped array that receives every column of ``cols`` added back (im2col's adjoint)."""
+def col2im(cols: Any, x_shape: tuple[int, ...], win: Window, out: Any = None) -> Any:
+    """The input-shaped array that receives every column of ``cols`` added back (im2col's adjoint).
+
+    ``out`` (C-contiguous, shape ``x_shape``) may supply the result's memory.
+    """
     n, c = x_shape[:2]
     _check_cols(cols, n, c, win)
-    dx = np.zeros(x_shape, dtype=cols.dtype)
-    _col2im_kernel(np.ascontiguousarray(cols), dx, *win)
-    return dx
+    if out is None:
+        out = np.zeros(x_shape, dtype=cols.dtype)
+    else:
+        out[...] = 0
+    (_col2im_parallel if PARALLEL else _col2im_serial)(np.ascontiguousarray(cols), out, *win)
+    return out

@@ -22,7 +22,6 @@ from typing import Any
 
 from minidl import backend
 from minidl.engine.function import Function
-from minidl.engine.grad_mode import _State
 from minidl.engine.ops._args import as_tensor
 from minidl.engine.tensor import Tensor
 from minidl.kernels.window import Window, output_size
@@ -67,66 +66,98 @@ def conv_window(x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: Any,
     return Window(kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
 
 
-def _rows_to_nchw(rows: Any, n: int, bias: Any = None) -> Any:
-    """(O, N·L) product rows → a fresh C-contiguous (N, O, OH·OW) array, the bias added on the way."""
-    o = rows.shape[0]
-    xp = backend.get_array_module(rows)
-    out = xp.empty((n, o, rows.shape[1] // n), dtype=rows.dtype)
+# A whole batch's column matrix can be huge (LeNet's second layer: 42 MB at batch 64, 660 MB
+# at batch 1000), so a convolution goes through the batch in chunks whose column matrix fits
+# in CHUNK_BYTES, and the backward pass recomputes each chunk's columns instead of keeping
+# them: a second im2col of data that is still in cache costs less than a trip through memory.
+CHUNK_BYTES = 8 << 20
+
+
+def _chunk_size(n: int, cols_per_sample: int, itemsize: int) -> int:
+    return max(1, min(n, CHUNK_BYTES // max(cols_per_sample * itemsize, 1)))
+
+
+def _rows_to_nchw(rows: Any, bias: Any, out: Any) -> None:
+    """(O, n·L) product rows → ``out`` (n, O, L), adding the bias on the way (one pass)."""
+    n, o = out.shape[:2]
     src = rows.reshape(o, n, -1).transpose(1, 0, 2)
     if bias is None:
         out[...] = src
     else:
-        xp.add(src, bias.reshape(o, 1), out=out)  # one pass: transpose and add together
+        backend.get_array_module(rows).add(src, bias.reshape(o, 1), out=out)
+
+
+def _nchw_to_rows(g: Any, out: Any) -> Any:
+    """(n, O, OH, OW) → ``out`` viewed as (O, n·OH·OW): the layout of the product rows."""
+    n, o = g.shape[:2]
+    rows = out.reshape(o, n, -1)
+    rows[...] = g.reshape(n, o, -1).transpose(1, 0, 2)
     return out
 
 
-def _nchw_to_rows(g: Any) -> Any:
-    """(N, O, OH, OW) → a C-contiguous (O, N·OH·OW) array: the layout of the product rows."""
-    n, o = g.shape[:2]
-    xp = backend.get_array_module(g)
-    rows = xp.empty((o, n, g.shape[2] * g.shape[3]), dtype=g.dtype)
-    rows[...] = g.reshape(n, o, -1).transpose(1, 0, 2)
-    return rows.reshape(o, -1)
+def _scratch(flat: Any, shape: tuple[int, int]) -> Any:
+    """A C-contiguous matrix of ``shape`` at the start of a flat scratch buffer."""
+    return flat[:shape[0] * shape[1]].reshape(shape)
 
 
-def _forward_arrays(x: Any, w: Any, b: Any, win: Window, keep_cols: bool) -> tuple[Any, Any]:
+def _conv_forward(x: Any, w: Any, b: Any, win: Window) -> Any:
+    """y = W ⋆ x + b on arrays, chunk by chunk: im2col, one GEMM, back to (N, O, OH, OW)."""
     from minidl.kernels.conv import im2col
     from minidl.kernels.workspace import workspace
 
-    n, o = x.shape[0], w.shape[0]
-    cols = im2col(x, win, out=workspace.take((w[0].size, n * win.oh * win.ow), x.dtype, x))
-    y = _rows_to_nchw(w.reshape(o, -1) @ cols, n, b).reshape(n, o, win.oh, win.ow)
-    if not keep_cols:
-        workspace.give(cols)
-        cols = None
-    return y, cols
+    n, o, k = x.shape[0], w.shape[0], w[0].size
+    length = win.oh * win.ow
+    step = _chunk_size(n, k * length, x.dtype.itemsize)
+    xp = backend.get_array_module(x)
+    y = xp.empty((n, o, length), dtype=x.dtype)
+    w2 = w.reshape(o, k)
+    cols_buf = workspace.take((k * step * length,), x.dtype, x)
+    rows_buf = workspace.take((o * step * length,), x.dtype, x)
+    for start in range(0, n, step):
+        stop = min(start + step, n)
+        m = (stop - start) * length
+        cols = im2col(x[start:stop], win, out=_scratch(cols_buf, (k, m)))
+        rows = xp.matmul(w2, cols, out=_scratch(rows_buf, (o, m)))
+        _rows_to_nchw(rows, b, y[start:stop])
+    workspace.give(cols_buf)
+    workspace.give(rows_buf)
+    return y.reshape(n, o, win.oh, win.ow)
 
 
-def _weight_grad_arrays(x: Any, g: Any, w_shape: tuple[int, ...], win: Window, cols: Any = None) -> Any:
-    from minidl.kernels.conv import im2col
+def _conv_backward(gy: Any, x: Any, w: Any, x_shape: tuple[int, ...], w_shape: tuple[int, ...],
+                   win: Window, need_x: bool, need_w: bool, need_b: bool) -> tuple[Any, Any, Any]:
+    """(∂L/∂x, ∂L/∂W, ∂L/∂b) on arrays from G = ∂L/∂y, chunk by chunk (None where not needed):
+
+    ∂L/∂W = Σ_chunks G_rows · cols(x)ᵀ,   ∂L/∂x = col2im(W₂ᵀ · G_rows),   ∂L/∂b = Σ G_rows
+    """
+    from minidl.kernels.conv import col2im, im2col
     from minidl.kernels.workspace import workspace
 
-    fresh = cols is None
-    if fresh:
-        cols = im2col(x, win, out=workspace.take((w_shape[1] * win.kh * win.kw, x.shape[0] * win.oh * win.ow),
-                                                 x.dtype, x))
-    gw = (_nchw_to_rows(g) @ cols.T).reshape(w_shape)
-    if fresh:
-        workspace.give(cols)
-    return gw
-
-
-def _input_grad_arrays(g: Any, w: Any, x_shape: tuple[int, ...], win: Window, g_rows: Any = None) -> Any:
-    from minidl.kernels.conv import col2im
-    from minidl.kernels.workspace import workspace
-
-    o = w.shape[0]
-    g_rows = _nchw_to_rows(g) if g_rows is None else g_rows
-    dcols = workspace.take((w[0].size, g_rows.shape[1]), g.dtype, g)
-    backend.get_array_module(g).matmul(w.reshape(o, -1).T, g_rows, out=dcols)
-    gx = col2im(dcols, tuple(x_shape), win)
-    workspace.give(dcols)
-    return gx
+    n, o = x_shape[0], w_shape[0]
+    k = w_shape[1] * win.kh * win.kw
+    length = win.oh * win.ow
+    step = _chunk_size(n, k * length, gy.dtype.itemsize)
+    xp = backend.get_array_module(gy)
+    gx = xp.empty(x_shape, dtype=gy.dtype) if need_x else None
+    gw = xp.zeros((o, k), dtype=gy.dtype) if need_w else None
+    gb = xp.zeros((o,), dtype=gy.dtype) if need_b else None
+    w2t = w.reshape(o, k).T if need_x else None
+    cols_buf = workspace.take((k * step * length,), gy.dtype, gy)
+    rows_buf = workspace.take((o * step * length,), gy.dtype, gy)
+    for start in range(0, n, step):
+        stop = min(start + step, n)
+        m = (stop - start) * length
+        g_rows = _nchw_to_rows(gy[start:stop], _scratch(rows_buf, (o, m)))
+        if need_b:
+            gb += g_rows.sum(axis=1)
+        if need_w:
+            gw += g_rows @ im2col(x[start:stop], win, out=_scratch(cols_buf, (k, m))).T
+        if need_x:
+            dcols = xp.matmul(w2t, g_rows, out=_scratch(cols_buf, (k, m)))
+            col2im(dcols, (stop - start,) + tuple(x_shape[1:]), win, out=gx[start:stop])
+    workspace.give(cols_buf)
+    workspace.give(rows_buf)
+    return gx, (gw.reshape(w_shape) if need_w else None), gb
 
 
 class Conv2d(Function):
@@ -136,35 +167,22 @@ class Conv2d(Function):
     ∂L/∂W = ConvWeightGrad(x, G), ∂L/∂b = Σ G over (n, oy, ox).
     """
 
-    releases_saved = True
-
     def __init__(self, win: Window) -> None:
         self.win = win
-        self.cols = None
 
     def forward(self, x: Any, w: Any, b: Any = None) -> Any:
-        # The column matrix is kept for ∂L/∂W unless no graph can be recorded.
-        y, self.cols = _forward_arrays(x, w, b, self.win, keep_cols=_State.enabled)
-        return y
+        return _conv_forward(x, w, b, self.win)
 
     def backward(self, gy: Any, x: Any, w: Any, b: Any = None) -> tuple[Any, ...]:
         need = self.needs_input_grad
+        need_b = b is not None and need[2]
         if isinstance(gy, Tensor):  # create_graph: gradients as differentiable ops
             gx = conv2d_input_grad(gy, w, x.shape, self.win) if need[0] else None
             gw = conv2d_weight_grad(x, gy, w.shape, self.win) if need[1] else None
-            gb = gy.sum(axis=(0, 2, 3)) if b is not None and need[2] else None
+            gb = gy.sum(axis=(0, 2, 3)) if need_b else None
         else:
-            g_rows = _nchw_to_rows(gy)  # (O, N·L), shared by the three gradients
-            gw = (g_rows @ self.cols.T).reshape(w.shape) if need[1] else None
-            gx = _input_grad_arrays(gy, w, x.shape, self.win, g_rows) if need[0] else None
-            gb = g_rows.sum(axis=1) if b is not None and need[2] else None
+            gx, gw, gb = _conv_backward(gy, x, w, x.shape, w.shape, self.win, need[0], need[1], need_b)
         return (gx, gw) if b is None else (gx, gw, gb)
-
-    def release_saved(self) -> None:
-        from minidl.kernels.workspace import workspace
-
-        cols, self.cols = self.cols, None
-        workspace.give(cols)
 
 
 class ConvInputGrad(Function):
@@ -177,7 +195,7 @@ class ConvInputGrad(Function):
         self.x_shape, self.win = tuple(x_shape), win
 
     def forward(self, g: Any, w: Any) -> Any:
-        return _input_grad_arrays(g, w, self.x_shape, self.win)
+        return _conv_backward(g, None, w, self.x_shape, w.shape, self.win, True, False, False)[0]
 
     def backward(self, h: Any, g: Any, w: Any) -> tuple[Any, Any]:
         need_g, need_w = self.needs_input_grad
@@ -195,7 +213,7 @@ class ConvWeightGrad(Function):
         self.w_shape, self.win = tuple(w_shape), win
 
     def forward(self, x: Any, g: Any) -> Any:
-        return _weight_grad_arrays(x, g, self.w_shape, self.win)
+        return _conv_backward(g, x, None, x.shape, self.w_shape, self.win, False, True, False)[1]
 
     def backward(self, h: Any, x: Any, g: Any) -> tuple[Any, Any]:
         need_x, need_g = self.needs_input_grad
@@ -208,21 +226,21 @@ def _conv(x: Any, w: Any, b: Any, win: Window) -> Any:
     if isinstance(x, Tensor) or isinstance(w, Tensor) or isinstance(b, Tensor):
         args = (as_tensor(x), as_tensor(w)) + (() if b is None else (as_tensor(b),))
         return Conv2d(win)(*args)
-    return _forward_arrays(x, w, b, win, keep_cols=False)[0]
+    return _conv_forward(x, w, b, win)
 
 
 def conv2d_input_grad(g: Any, w: Any, x_shape: tuple[int, ...], win: Window) -> Any:
     """∂L/∂x of a convolution from its output gradient ``g`` and weight ``w`` (arrays or Tensors)."""
     if isinstance(g, Tensor) or isinstance(w, Tensor):
         return ConvInputGrad(x_shape, win)(as_tensor(g), as_tensor(w))
-    return _input_grad_arrays(g, w, x_shape, win)
+    return ConvInputGrad(x_shape, win).forward(g, w)
 
 
 def conv2d_weight_grad(x: Any, g: Any, w_shape: tuple[int, ...], win: Window) -> Any:
     """∂L/∂W of a convolution from its input ``x`` and output gradient ``g`` (arrays or Tensors)."""
     if isinstance(x, Tensor) or isinstance(g, Tensor):
         return ConvWeightGrad(w_shape, win)(as_tensor(x), as_tensor(g))
-    return _weight_grad_arrays(x, g, w_shape, win)
+    return ConvWeightGrad(w_shape, win).forward(x, g)
 
 
 def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,  # noqa: A002
