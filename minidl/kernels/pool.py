@@ -1,7 +1,8 @@
 """Pooling on (N, C, H, W) arrays: max-pool forward and backward, average-pool sums.
 
 Max-pool records, for every output, *which* element of its window won: ``arg`` holds the
-offset i·kw + j of the winner inside the window (int8-sized numbers). The backward pass
+offset i·kw + j of the winner inside the window (−1 for a window that, through dilation and
+padding, holds no input element at all: its output is −∞, as in PyTorch). The backward pass
 sends each output's gradient to that one element, so it needs only ``arg``, not the input.
 As in PyTorch, the first maximum in row-major window order wins, a NaN always wins (so
 NaNs propagate), and padding is −∞ (it never wins against a real value).
@@ -26,11 +27,13 @@ from minidl.kernels.window import Window
 ARG_DTYPE = np.int16  # window offsets up to 32767: kernels up to 181×181
 
 
-def _first_valid(size: int, stride: int, pad: int, dilation: int, out: int, xp: Any) -> Any:
-    """For each output index, the first kernel offset whose input position is not padding."""
+def first_valid(size: int, kernel: int, stride: int, pad: int, dilation: int, out: int,
+                xp: Any) -> tuple[Any, Any]:
+    """Per output index along one axis: the first kernel offset that lands on or after the
+    input's start, and whether that offset is inside the kernel and the input at all."""
     start = xp.arange(out) * stride - pad
-    # smallest i with start + i·dilation >= 0
-    return xp.where(start >= 0, 0, (-start + dilation - 1) // dilation)
+    first = xp.where(start >= 0, 0, (-start + dilation - 1) // dilation)  # smallest i: start + i·d >= 0
+    return first, (first < kernel) & (start + first * dilation < size)
 
 
 def max_pool_forward_reference(x: Any, win: Window) -> tuple[Any, Any]:
@@ -38,10 +41,12 @@ def max_pool_forward_reference(x: Any, win: Window) -> tuple[Any, Any]:
     xp = get_array_module(x)
     xpad = _pad(x, win, value=-np.inf)
     best = xp.full((x.shape[0], x.shape[1], win.oh, win.ow), -np.inf, dtype=x.dtype)
-    # before any comparison the winner is the first non-padding element of the window
-    i0 = _first_valid(x.shape[2], win.sh, win.ph, win.dh, win.oh, xp)
-    j0 = _first_valid(x.shape[3], win.sw, win.pw, win.dw, win.ow, xp)
-    arg = xp.broadcast_to((i0[:, None] * win.kw + j0[None, :]).astype(ARG_DTYPE), best.shape).copy()
+    # Before any comparison the winner is the window's first input element; a window that
+    # holds only padding (possible with dilation) has none: arg −1, its gradient goes nowhere.
+    i0, rows_ok = first_valid(x.shape[2], win.kh, win.sh, win.ph, win.dh, win.oh, xp)
+    j0, cols_ok = first_valid(x.shape[3], win.kw, win.sw, win.pw, win.dw, win.ow, xp)
+    start = xp.where(rows_ok[:, None] & cols_ok[None, :], i0[:, None] * win.kw + j0[None, :], -1)
+    arg = xp.broadcast_to(start.astype(ARG_DTYPE), best.shape).copy()
     for i in range(win.kh):
         for j in range(win.kw):
             v = window_view(xpad, win, i, j)
@@ -135,6 +140,8 @@ def _max_pool_backward_loops(gy, arg, dx, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow
         for oy in range(oh):
             for ox in range(ow):
                 k = arg[n, c, oy, ox]
+                if k < 0:  # a window of padding only
+                    continue
                 dx[n, c, oy * sh - ph + (k // kw) * dh, ox * sw - pw + (k % kw) * dw] += gy[n, c, oy, ox]
 
 

@@ -124,12 +124,20 @@ def _gather(x: Any, arg: Any, win: Window) -> Any:
 
 
 def _flat_indices(arg: Any, x_shape: tuple[int, ...], win: Window) -> Any:
-    """PyTorch's ``return_indices``: each winner's position as iy·W + ix in its (H, W) plane."""
+    """PyTorch's ``return_indices``: each winner's position as iy·W + ix in its (H, W) plane.
+
+    A window of padding only reports where its first element would be, as PyTorch does.
+    """
+    from minidl.kernels.pool import first_valid
+
     xp = backend.get_array_module(arg)
+    h, w = x_shape[-2], x_shape[-1]
+    i0 = first_valid(h, win.kh, win.sh, win.ph, win.dh, win.oh, xp)[0].reshape(-1, 1)
+    j0 = first_valid(w, win.kw, win.sw, win.pw, win.dw, win.ow, xp)[0].reshape(1, -1)
+    arg = xp.where(arg < 0, i0 * win.kw + j0, arg).astype("int64")
     oy = xp.arange(win.oh).reshape(-1, 1) * win.sh - win.ph
     ox = xp.arange(win.ow).reshape(1, -1) * win.sw - win.pw
-    arg = arg.astype("int64")
-    return (oy + (arg // win.kw) * win.dh) * x_shape[-1] + ox + (arg % win.kw) * win.dw
+    return (oy + (arg // win.kw) * win.dh) * w + ox + (arg % win.kw) * win.dw
 
 
 def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,  # noqa: A002
