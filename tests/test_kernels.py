@@ -98,13 +98,17 @@ def test_max_pool_2x2_fast_path_nan_and_infinities():
         np.testing.assert_array_equal(got, want)
 
 
-@given(shape=st.sampled_from([(5,), (3, 4), (2, 3, 4, 5)]), seed=st.integers(0, 2**16))
+@given(shape=st.sampled_from([(5,), (2, 3, 4, 5), (8, 32, 33)]), seed=st.integers(0, 2**16))
 @settings(max_examples=10, deadline=None)
 def test_relu_backward_kernel_equals_reference(shape, seed):
     rng = np.random.default_rng(seed)
     gy, x = (rng.standard_normal(shape).astype(np.float32) for _ in range(2))
     x.reshape(-1)[0] = 0.0  # the gradient at 0 is 0, as PyTorch
     np.testing.assert_array_equal(activation.relu_backward(gy, x), activation.relu_backward_reference(gy, x))
+    if x.size >= activation.SMALL:  # large enough for the kernel: check it ran the kernel's way too
+        out = np.empty_like(gy)
+        activation._relu_backward_kernel(gy, x, out)
+        np.testing.assert_array_equal(out, gy * (x > 0))
     strided = x[..., ::-1]  # a non-contiguous view takes the reference path and is still right
     np.testing.assert_array_equal(activation.relu_backward(gy, strided), gy * (strided > 0))
 

@@ -14,6 +14,8 @@ import numpy as np
 
 from minidl.kernels import dispatch, jit
 
+SMALL = 4096  # below this many elements the call overhead outweighs the gain (measured)
+
 
 def relu_backward_reference(gy: Any, x: Any) -> Any:
     """∂L/∂x of y = max(x, 0): gy where x > 0, else 0."""
@@ -30,8 +32,9 @@ def _relu_backward_kernel(gy, x, out):  # pragma: no cover - compiled
 @dispatch(relu_backward_reference)
 def relu_backward(gy: Any, x: Any) -> Any:
     """gy where x > 0, else 0 (same shape and dtype as gy)."""
-    if gy.shape != x.shape or gy.dtype != x.dtype or not (gy.flags.c_contiguous and x.flags.c_contiguous):
-        return relu_backward_reference(gy, x)  # broadcasting or mixed layouts: leave it to NumPy
+    if (gy.size < SMALL or gy.shape != x.shape or gy.dtype != x.dtype
+            or not (gy.flags.c_contiguous and x.flags.c_contiguous)):
+        return relu_backward_reference(gy, x)  # small, broadcast or strided: NumPy is as good
     out = np.empty_like(gy)
     _relu_backward_kernel(gy, x, out)
     return out
