@@ -42,7 +42,7 @@ def test_im2col_kernel_equals_references(case, seed):
     expected = conv.im2col_reference(x, win)
     assert expected.shape == (shape[1] * win.kh * win.kw, shape[0] * win.oh * win.ow)
     np.testing.assert_array_equal(conv.im2col_naive(x, win), expected)
-    np.testing.assert_array_equal(conv.im2col(x, win), expected)
+    np.testing.assert_array_equal(conv.im2col.fast(x, win), expected)
 
 
 @SETTINGS
@@ -53,21 +53,22 @@ def test_col2im_kernel_equals_references_and_is_the_adjoint(case, seed):
     cols = rng.standard_normal((shape[1] * win.kh * win.kw, shape[0] * win.oh * win.ow)).astype(np.float32)
     expected = conv.col2im_reference(cols, shape, win)
     np.testing.assert_allclose(conv.col2im_naive(cols, shape, win), expected, rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(conv.col2im(cols, shape, win), expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(conv.col2im.fast(cols, shape, win), expected, rtol=1e-6, atol=1e-6)
     # ⟨im2col(x), c⟩ = ⟨x, col2im(c)⟩: col2im is im2col's transpose
     x = rng.standard_normal(shape)
-    lhs = (conv.im2col(x, win) * cols).sum()
-    np.testing.assert_allclose(lhs, (x * conv.col2im(cols.astype(np.float64), shape, win)).sum(), rtol=1e-9)
+    lhs = (conv.im2col.fast(x, win) * cols).sum()
+    rhs = (x * conv.col2im.fast(cols.astype(np.float64), shape, win)).sum()
+    np.testing.assert_allclose(lhs, rhs, rtol=1e-9)
 
 
 def test_kernels_write_into_given_buffers():
     shape, win = (2, 3, 6, 5), Window(3, 2, 1, 2, 1, 0, 1, 1, 6, 2)
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     out = np.full((3 * 3 * 2, 2 * 6 * 2), np.nan, dtype=np.float32)
-    assert conv.im2col(x, win, out=out) is out
+    assert conv.im2col.fast(x, win, out=out) is out
     np.testing.assert_array_equal(out, conv.im2col_reference(x, win))
     dx = np.full(shape, np.nan, dtype=np.float32)
-    assert conv.col2im(out, shape, win, out=dx) is dx
+    assert conv.col2im.fast(out, shape, win, out=dx) is dx
     np.testing.assert_allclose(dx, conv.col2im_reference(out, shape, win), rtol=1e-6)
 
 
@@ -79,11 +80,11 @@ def test_max_pool_kernels_equal_references(case, seed, ties):
     x = rng.integers(-2, 3, shape) if ties else rng.standard_normal(shape)  # small ints: many ties
     x = x.astype(np.float32)
     y_ref, arg_ref = pool.max_pool_forward_reference(x, win)
-    y, arg = pool.max_pool_forward(x, win)
+    y, arg = pool.max_pool_forward.fast(x, win)
     np.testing.assert_array_equal(y, y_ref)
     np.testing.assert_array_equal(arg, arg_ref)
     gy = rng.standard_normal(y.shape).astype(np.float32)
-    np.testing.assert_allclose(pool.max_pool_backward(gy, arg, shape, win),
+    np.testing.assert_allclose(pool.max_pool_backward.fast(gy, arg, shape, win),
                                pool.max_pool_backward_reference(gy, arg, shape, win), rtol=1e-6, atol=1e-6)
 
 
@@ -94,7 +95,7 @@ def test_max_pool_2x2_fast_path_nan_and_infinities():
     x[0, 1, 2:4, 2:4] = -np.inf
     x[1, 2, :2, :2] = [[1.0, 1.0], [1.0, 1.0]]
     win = Window(2, 2, 2, 2, 0, 0, 1, 1, 3, 3)
-    for got, want in zip(pool.max_pool_forward(x, win), pool.max_pool_forward_reference(x, win)):
+    for got, want in zip(pool.max_pool_forward.fast(x, win), pool.max_pool_forward_reference(x, win)):
         np.testing.assert_array_equal(got, want)
 
 
@@ -104,13 +105,10 @@ def test_relu_backward_kernel_equals_reference(shape, seed):
     rng = np.random.default_rng(seed)
     gy, x = (rng.standard_normal(shape).astype(np.float32) for _ in range(2))
     x.reshape(-1)[0] = 0.0  # the gradient at 0 is 0, as PyTorch
-    np.testing.assert_array_equal(activation.relu_backward(gy, x), activation.relu_backward_reference(gy, x))
-    if x.size >= activation.SMALL:  # large enough for the kernel: check it ran the kernel's way too
-        out = np.empty_like(gy)
-        activation._relu_backward_kernel(gy, x, out)
-        np.testing.assert_array_equal(out, gy * (x > 0))
+    expected = activation.relu_backward_reference(gy, x)
+    np.testing.assert_array_equal(activation.relu_backward.fast(gy, x), expected)
     strided = x[..., ::-1]  # a non-contiguous view takes the reference path and is still right
-    np.testing.assert_array_equal(activation.relu_backward(gy, strided), gy * (strided > 0))
+    np.testing.assert_array_equal(activation.relu_backward.fast(gy, strided), gy * (strided > 0))
 
 
 class StandIn(np.ndarray):
@@ -123,8 +121,8 @@ def test_dispatch_sends_other_arrays_and_disabled_kernels_to_the_reference(monke
 
     monkeypatch.setattr(conv, "_im2col_serial", fail)
     monkeypatch.setattr(conv, "_im2col_parallel", fail)
-    x = np.random.default_rng(0).standard_normal((1, 2, 4, 4))
-    win = Window(2, 2, 1, 1, 0, 0, 1, 1, 3, 3)
+    x = np.random.default_rng(0).standard_normal((1, 1, 260, 260))  # big enough for the kernel
+    win = Window(2, 2, 4, 4, 0, 0, 1, 1, 65, 65)
     expected = conv.im2col_reference(x, win)
     np.testing.assert_array_equal(conv.im2col(x.view(StandIn), win), expected)
     set_numba_enabled(False)
@@ -134,6 +132,8 @@ def test_dispatch_sends_other_arrays_and_disabled_kernels_to_the_reference(monke
         set_numba_enabled(True)
     with pytest.raises(AssertionError, match="the Numba kernel ran"):
         conv.im2col(x, win)
+    small, small_win = x[:, :, :8, :8], win._replace(oh=2, ow=2)  # below SMALL: the reference runs
+    np.testing.assert_array_equal(conv.im2col(small, small_win), conv.im2col_reference(small, small_win))
 
 
 def test_workspace_reuses_only_large_unshared_arrays():

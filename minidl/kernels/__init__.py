@@ -38,18 +38,21 @@ def set_numba_enabled(enabled: bool) -> None:
     _State.enabled = bool(enabled)
 
 
-def dispatch(reference: Callable[..., Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def dispatch(reference: Callable[..., Any],
+             min_size: int = 0) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Pair a Numba-backed function with its reference: ``@dispatch(reference)`` on the fast one.
 
     The decorated function runs when all array arguments are NumPy arrays and kernels are
-    enabled; otherwise ``reference`` runs with the same arguments. Both must return equal
-    results (a test per kernel checks it).
+    enabled (and the first argument has at least ``min_size`` elements: below that a kernel
+    saves microseconds, not worth compiling it); otherwise ``reference`` runs with the same
+    arguments. Both must return equal results (a test per kernel checks it).
     """
 
     def decorate(fast: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fast)
         def run(*args: Any, **kwargs: Any) -> Any:
-            if _State.enabled and all(type(a) is np.ndarray for a in args if hasattr(a, "shape")):
+            if (_State.enabled and all(type(a) is np.ndarray for a in args if hasattr(a, "shape"))
+                    and args[0].size >= min_size):
                 return fast(*args, **kwargs)
             return reference(*args, **kwargs)
 

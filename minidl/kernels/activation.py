@@ -13,8 +13,7 @@ from typing import Any
 import numpy as np
 
 from minidl.kernels import dispatch, jit
-
-SMALL = 4096  # below this many elements the call overhead outweighs the gain (measured)
+from minidl.kernels.conv import SMALL
 
 
 def relu_backward_reference(gy: Any, x: Any) -> Any:
@@ -29,12 +28,11 @@ def _relu_backward_kernel(gy, x, out):  # pragma: no cover - compiled
         o[i] = g[i] if v[i] > 0 else 0
 
 
-@dispatch(relu_backward_reference)
+@dispatch(relu_backward_reference, min_size=SMALL)
 def relu_backward(gy: Any, x: Any) -> Any:
     """gy where x > 0, else 0 (same shape and dtype as gy)."""
-    if (gy.size < SMALL or gy.shape != x.shape or gy.dtype != x.dtype
-            or not (gy.flags.c_contiguous and x.flags.c_contiguous)):
-        return relu_backward_reference(gy, x)  # small, broadcast or strided: NumPy is as good
+    if gy.shape != x.shape or gy.dtype != x.dtype or not (gy.flags.c_contiguous and x.flags.c_contiguous):
+        return relu_backward_reference(gy, x)  # broadcast or strided: NumPy is as good
     out = np.empty_like(gy)
     _relu_backward_kernel(gy, x, out)
     return out

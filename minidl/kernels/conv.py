@@ -37,6 +37,8 @@ from minidl.kernels.window import Window
 # Measured inside the LeNet training step (benchmarks/bench_kernels.py): the threaded
 # kernels gain little once BLAS has just run on every core, so the serial versions are used.
 PARALLEL = False
+# Below this many elements in the input the NumPy versions are as fast: no compiling for them.
+SMALL = 1 << 16
 
 
 def _pad(x: Any, win: Window, value: float = 0.0) -> Any:
@@ -218,7 +220,7 @@ _im2col_serial, _im2col_parallel = serial_and_threaded(_im2col_loops)
 _col2im_serial, _col2im_parallel = serial_and_threaded(_col2im_loops)
 
 
-@dispatch(im2col_reference)
+@dispatch(im2col_reference, min_size=SMALL)
 def im2col(x: Any, win: Window, out: Any = None) -> Any:
     """The (C·kh·kw, N·OH·OW) column matrix of x (N, C, H, W); ``out`` may supply the buffer."""
     n, c = x.shape[:2]
@@ -228,7 +230,7 @@ def im2col(x: Any, win: Window, out: Any = None) -> Any:
     return out
 
 
-@dispatch(col2im_reference)
+@dispatch(col2im_reference, min_size=SMALL)
 def col2im(cols: Any, x_shape: tuple[int, ...], win: Window, out: Any = None) -> Any:
     """The input-shaped array that receives every column of ``cols`` added back (im2col's adjoint).
 

@@ -158,7 +158,7 @@ _max_pool_2x2_serial, _max_pool_2x2_parallel = serial_and_threaded(_max_pool_2x2
 _max_pool_backward_serial, _max_pool_backward_parallel = serial_and_threaded(_max_pool_backward_loops)
 
 
-@dispatch(max_pool_forward_reference)
+@dispatch(max_pool_forward_reference, min_size=_conv.SMALL)
 def max_pool_forward(x: Any, win: Window) -> tuple[Any, Any]:
     """(y, arg) for x (N, C, H, W): the maximum of each window and where in the window it is."""
     n, c = x.shape[:2]
@@ -172,7 +172,7 @@ def max_pool_forward(x: Any, win: Window) -> tuple[Any, Any]:
     return y, arg
 
 
-@dispatch(max_pool_backward_reference)
+@dispatch(max_pool_backward_reference, min_size=_conv.SMALL)
 def max_pool_backward(gy: Any, arg: Any, x_shape: tuple[int, ...], win: Window) -> Any:
     """dx (shape ``x_shape``): every output gradient added at the position its window's maximum came from."""
     dx = np.zeros(x_shape, dtype=gy.dtype)
