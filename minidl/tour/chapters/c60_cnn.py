@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import math
 import time
 
 import minidl
 from minidl import nn, optim
-from minidl.data import ArrayDataset, DataLoader
+from minidl.data import DataLoader
+from minidl.data.images import as_images
 from minidl.tour.core import ChapterResult, TourContext, chapter
 from minidl.train import evaluate, fit
 from minidl.viz import plot_filters
-
-
-def as_images(dataset: ArrayDataset) -> ArrayDataset:
-    """The dataset with its samples as (1, side, side) images (flat rows are reshaped)."""
-    x = dataset.features
-    if x.ndim == 2:
-        side = math.isqrt(x.shape[1])
-        if side * side != x.shape[1]:
-            raise ValueError(f"cannot view {x.shape[1]} features as a square image")
-        x = x.reshape(-1, 1, side, side)
-    return ArrayDataset(x, dataset.labels, dataset.class_names, dataset.name)
 
 
 @chapter("cnn", "A small CNN learns the digits as images (conv → pool → conv → pool)", order=60)
