@@ -195,10 +195,11 @@ print(f"the strided layout costs {layout_penalty:.1f}× (including the copy in t
 
 # %%
 minidl.manual_seed(0)
-lenet = nn.LeNet()
+image_side = pick(28, 16)  # the quick version uses 16×16 images: same layers, smaller first linear layer
+lenet = nn.LeNet(image_size=image_side)
 sgd = optim.SGD(lenet.parameters(), lr=0.01)
 batch = pick(64, 16)
-xb = minidl.randn(batch, 1, 28, 28)
+xb = minidl.randn(batch, 1, image_side, image_side)
 yb = minidl.tensor(np.arange(batch) % 10)
 
 

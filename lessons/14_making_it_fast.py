@@ -245,10 +245,11 @@ print(f"{size}×{size} matmul: BLAS is {blas_gain:.0f}× faster than the compile
 
 # %%
 minidl.manual_seed(0)
-lenet = nn.LeNet()
+side = pick(28, 16)  # the quick version uses 16×16 images: same layers, a smaller first linear layer
+lenet = nn.LeNet(image_size=side)
 sgd = optim.SGD(lenet.parameters(), lr=0.01)
 batch = pick(64, 8)
-xb, yb = minidl.randn(batch, 1, 28, 28), minidl.tensor(np.arange(batch) % 10)
+xb, yb = minidl.randn(batch, 1, side, side), minidl.tensor(np.arange(batch) % 10)
 
 
 def lenet_step() -> None:

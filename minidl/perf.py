@@ -47,27 +47,26 @@ def measure(candidates: dict[str, Callable[[], Any]], number: int = 10, rounds: 
       machine hits all of them, not just one;
     - medians over ``rounds``: a round disturbed by another process does not move the result;
     - ``settle`` seconds of sleep before each block, so that thread pools still spinning
-      from the previous candidate (BLAS, Numba, PyTorch) are idle again; and no garbage
-      collection inside a block.
+      from the previous candidate (BLAS, Numba, PyTorch) are idle again;
+    - no garbage collection while timing: one would be charged to whichever candidate
+      happened to trigger it (memory is still freed as usual when the last reference goes).
     """
     for fn in candidates.values():
         for _ in range(warmup):
             fn()
     samples: dict[str, list[float]] = {name: [] for name in candidates}
     was_enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
     try:
         for _ in range(rounds):
             for name, fn in candidates.items():
                 if settle:
                     time.sleep(settle)
-                gc.collect()
-                gc.disable()
                 start = time.perf_counter()
                 for _ in range(number):
                     fn()
                 samples[name].append((time.perf_counter() - start) / number)
-                if was_enabled:
-                    gc.enable()
     finally:
         if was_enabled:
             gc.enable()

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import minidl as md
@@ -186,6 +186,8 @@ def distinct_values(shape, seed):
 def test_max_pool2d_gradients(case, seed):
     shape, k, s, p, d, ceil = case
     x = T(distinct_values(shape, seed))
+    # a window of padding only gives −∞ (tested above), which central differences cannot handle
+    assume(np.isfinite(F.max_pool2d(x, k, s, p, d, ceil_mode=ceil).numpy()).all())
     assert gradcheck(lambda a: F.max_pool2d(a, k, s, p, d, ceil_mode=ceil), [x])
 
 
