@@ -47,6 +47,18 @@ def _cases() -> list[tuple[str, dict[str, Callable[[], Any]], str]]:
     cs, ct = conv._col2im_serial, conv._col2im_parallel
     ps, pt = pool._max_pool_2x2_serial, pool._max_pool_2x2_parallel
     y, a = np.empty_like(y2), np.empty_like(arg2)
+    # the threaded twins are only compiled here: check they agree before timing them
+    for kernel in (s, t):
+        kernel(x, buf, *win)
+        np.testing.assert_array_equal(buf, cols)
+    for kernel in (cs, ct):
+        dx = np.zeros_like(x)
+        kernel(cols, dx, *win)
+        np.testing.assert_allclose(dx, conv.col2im_reference(cols, x.shape, win), rtol=1e-5, atol=1e-5)
+    for kernel in (ps, pt):
+        kernel(act, y, a)
+        np.testing.assert_array_equal(y, y2)
+        np.testing.assert_array_equal(a, arg2)
     return [
         ("im2col (3×3, 64×32×26×26 → 288×36864)", {
             "naive (fancy index)": lambda: conv.im2col_naive(x, win),
@@ -134,7 +146,8 @@ def run(quick: bool = False) -> Section:
              "speed-up is against the row marked as reference in each group (> 1: faster)",
              "the training step uses the serial kernels (minidl.kernels.conv.PARALLEL = False): see the "
              "GEMM rows for why threads buy little right after BLAS on 2 cores",
-             f"first calls: {sum(c for c, _ in costs.values()):.1f} s compiling every kernel once per machine "
+             f"first calls: {sum(c for c, _ in costs.values()):.1f} s compiling every kernel once per machine"
+             " "
              f"(cache=True), {sum(w for _, w in costs.values()):.2f} s loading them in a later process; "
              "each is paid only when that kernel is first used (importing minidl does not import Numba)"]
     return Section(title="Kernels: Numba against the NumPy references", rows=rows, notes=notes,
