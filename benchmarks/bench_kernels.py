@@ -147,8 +147,7 @@ def run(quick: bool = False) -> Section:
              "the training step uses the serial kernels (minidl.kernels.conv.PARALLEL = False): see the "
              "GEMM rows for why threads buy little right after BLAS on 2 cores",
              f"first calls: {sum(c for c, _ in costs.values()):.1f} s compiling every kernel once per machine"
-             " "
-             f"(cache=True), {sum(w for _, w in costs.values()):.2f} s loading them in a later process; "
+             f" (cache=True), {sum(w for _, w in costs.values()):.2f} s loading them in a later process; "
              "each is paid only when that kernel is first used (importing minidl does not import Numba)"]
     return Section(title="Kernels: Numba against the NumPy references", rows=rows, notes=notes,
                    header=["operation", "implementation", "median", "speed-up vs reference"])
