@@ -51,8 +51,9 @@ def dispatch(reference: Callable[..., Any],
     def decorate(fast: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fast)
         def run(*args: Any, **kwargs: Any) -> Any:
-            if (_State.enabled and all(type(a) is np.ndarray for a in args if hasattr(a, "shape"))
-                    and args[0].size >= min_size):
+            if min_size and args[0].size < min_size:  # checked first: small calls stay cheap
+                return reference(*args, **kwargs)
+            if _State.enabled and all(type(a) is np.ndarray for a in args if hasattr(a, "shape")):
                 return fast(*args, **kwargs)
             return reference(*args, **kwargs)
 
