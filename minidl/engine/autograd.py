@@ -17,6 +17,8 @@ import heapq
 import sys
 from typing import Any, Sequence
 
+import numpy as np
+
 from minidl import backend
 from minidl.engine.function import Function
 from minidl.engine.grad_mode import _State
@@ -138,6 +140,8 @@ def _finish_leaves(leaf_grads: dict[int, tuple[Tensor, Any]], capture: dict[int,
     """
     while leaf_grads:
         _, (x, g) = leaf_grads.popitem()
+        if isinstance(g, np.generic):
+            g = np.asarray(g)  # host: NumPy turns 0-d results into scalars; .grad holds an array
         if type(g) is not Tensor:
             # 2 references: the local ``g`` and getrefcount's own argument.
             if getattr(g, "base", None) is not None or sys.getrefcount(g) > 2:
@@ -166,6 +170,8 @@ def _collect_leaf(leaf_grads: dict[int, tuple[Tensor, Any]], x: Tensor, g: Any) 
 def _as_grad_tensor(g: Any, like: Tensor) -> Tensor:
     if isinstance(g, Tensor):
         return g
+    if isinstance(g, np.generic):
+        g = np.asarray(g)  # host: a 0-d NumPy result came back as a scalar
     if g.dtype != like.data.dtype:
         g = g.astype(like.data.dtype)  # a gradient always has its tensor's dtype
     return Tensor._wrap(g)

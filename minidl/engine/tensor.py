@@ -95,7 +95,10 @@ class Tensor:
     @property
     def device(self) -> str:
         """``"cpu"`` for NumPy arrays, ``"gpu"`` for CuPy arrays."""
-        return "cpu" if type(self.data) is _ndarray else getattr(backend.get_array_module(self.data), "device_name", "gpu")
+        data = self.data
+        if type(data) is _ndarray or isinstance(data, np.generic):
+            return "cpu"
+        return getattr(backend.get_array_module(data), "device_name", "gpu")
 
     @property
     def is_leaf(self) -> bool:
@@ -217,7 +220,10 @@ class Tensor:
         return self
 
     def sub_(self, other: Any, alpha: float = 1.0) -> Tensor:
-        return self.add_(other, -alpha)
+        self._check_inplace("sub_")
+        other = other.data if isinstance(other, Tensor) else other
+        self.data -= other if alpha == 1 else alpha * other
+        return self
 
     def mul_(self, other: Any) -> Tensor:
         self._check_inplace("mul_")
