@@ -28,7 +28,7 @@ def _encode(obj: Any, arrays: dict[str, np.ndarray]) -> Any:
         key = f"a{len(arrays)}"
         arrays[key] = backend.to_numpy(obj.data)
         return {"__tensor__": key}
-    if hasattr(obj, "__array_namespace__") or isinstance(obj, np.ndarray):
+    if isinstance(obj, np.ndarray) or backend.backend_of(obj) is not backend.NUMPY:
         key = f"a{len(arrays)}"
         arrays[key] = backend.to_numpy(obj)
         return {"__array__": key}

@@ -63,6 +63,8 @@ def target_coefficients(input_shape: tuple[int, ...], target: Any, dtype: Any, *
     n, c = input_shape
     t = _values(target)
     xp = backend.get_array_module(t)
+    if weight is not None:
+        backend.check_same_device((t, _values(weight)), "cross_entropy (target and weight)")
     w = None if weight is None else _values(weight).astype(dtype, copy=False)
     if w is not None and w.shape != (c,):
         raise ValueError(f"cross_entropy: weight must have shape ({c},) (got {w.shape})")
@@ -175,6 +177,7 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, ignore_index: 
         raise ValueError(f"cross_entropy expects logits of shape (N, C) or (C,) (got {input.shape})")
     if input.dtype.kind != "f":
         raise TypeError(f"cross_entropy: input must be floating point logits (got dtype {input.dtype})")
+    backend.check_same_device((input.data, _values(target)), "cross_entropy (input and target)")
     a = target_coefficients(input.shape, target, input.dtype, weight=weight, ignore_index=ignore_index,
                             reduction=reduction, label_smoothing=label_smoothing)
     a, row_sums = a
@@ -234,6 +237,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = N
     _check_reduction(reduction)
     input = as_tensor(input)  # noqa: A001
     y = _values(target)
+    backend.check_same_device((input.data, y), "binary_cross_entropy_with_logits (input and target)")
     if tuple(getattr(y, "shape", ())) != input.shape:
         raise ValueError(f"binary_cross_entropy_with_logits: target shape {getattr(y, 'shape', ())} "
                          f"must equal input shape {input.shape}")
