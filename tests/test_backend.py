@@ -125,8 +125,8 @@ def test_module_to_gpu_keeps_parameter_objects_so_optimizers_stay_valid() -> Non
     model.to("gpu")
     assert [id(p) for p in model.parameters()] == [id(p) for p in params]
     assert all(p.device == "gpu" for p in params)
-    x = md.Tensor._wrap(standin.ones((3, 4), dtype=np.float32))
-    y = md.Tensor._wrap(standin.asarray(np.array([0, 1, 1])))
+    x = md.ones(3, 4).to("gpu")  # wherever "gpu" is here: CuPy on a GPU machine, else the stand-in
+    y = md.tensor([0, 1, 1]).to("gpu")
     before = params[0].numpy().copy()
     opt.zero_grad()
     nn.functional.cross_entropy(model(x), y).backward()

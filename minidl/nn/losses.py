@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from minidl import backend
 from minidl.engine.function import Function
 from minidl.engine.ops import mean, mul, softmax, sum
@@ -40,7 +42,12 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
 
 
 def _values(x: Any) -> Any:
-    return x.data if isinstance(x, Tensor) else x
+    """The array behind a Tensor; lists and numbers become arrays of the active backend."""
+    if isinstance(x, Tensor):
+        return x.data
+    if not hasattr(x, "shape") or isinstance(x, np.generic):
+        return Tensor(x).data
+    return x
 
 
 # ------------------------------------------------------------------------------------------
@@ -91,12 +98,12 @@ def target_coefficients(input_shape: tuple[int, ...], target: Any, dtype: Any, *
     lowest = int(t.min())
     plain = w is None and not label_smoothing and lowest >= 0 and not 0 <= ignore_index < c
     if plain:  # the common case, kept lean: a one-hot matrix scaled by the reduction
+        highest = int(t.max())  # checked here: CuPy's fancy indexing does not bounds-check
+        if highest >= c:
+            raise _class_error(highest, c, ignore_index)
         scale = 1.0 / n if reduction == "mean" else 1.0
         a = xp.zeros((n, c), dtype=dtype)
-        try:
-            a[xp.arange(n), t] = scale
-        except IndexError:
-            raise _class_error(int(t.max()), c, ignore_index) from None
+        a[xp.arange(n), t] = scale
         return a, scale
 
     kept = t != ignore_index
