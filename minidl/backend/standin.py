@@ -133,7 +133,7 @@ class ndarray:  # noqa: N801 - CuPy's name
     nbytes = property(lambda self: self._a.nbytes)
     strides = property(lambda self: self._a.strides)
     T = property(lambda self: ndarray(self._a.T))
-    mT = property(lambda self: ndarray(_np.swapaxes(self._a, -1, -2)))
+    mT = property(lambda self: ndarray(_np.swapaxes(self._a, -1, -2)))  # noqa: N815 - NumPy's name
     flags = property(lambda self: _Flags(self._a))
     device = property(lambda self: "standin:0")
 

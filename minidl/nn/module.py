@@ -212,10 +212,8 @@ class Module:
             p.data = convert(p.data)
             if p.grad is not None:
                 p.grad = Tensor._wrap(convert(p.grad.data))
-        for m in self.modules():
-            for name, b in list(m._buffers.items()):
-                if b is not None:
-                    b.data = convert(b.data)
+        for b in self.buffers():
+            b.data = convert(b.data)
         return self
 
     def float(self) -> Module:

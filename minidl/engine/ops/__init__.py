@@ -20,16 +20,55 @@ import numpy as np
 
 from minidl.engine.ops.arithmetic import add, cast, clone, div, mul, neg, pow, sub
 from minidl.engine.ops.elementwise import (
-    abs, clamp, clip, eq, exp, ge, gt, le, leaky_relu, log, lt, maximum, minimum, ne, relu,
-    sigmoid, sign, sqrt, tanh, where,
+    abs,
+    clamp,
+    clip,
+    eq,
+    exp,
+    ge,
+    gt,
+    le,
+    leaky_relu,
+    log,
+    lt,
+    maximum,
+    minimum,
+    ne,
+    relu,
+    sigmoid,
+    sign,
+    sqrt,
+    tanh,
+    where,
 )
 from minidl.engine.ops.linalg import linear, matmul
 from minidl.engine.ops.reduction import (
-    amax, amin, argmax, argmin, logsumexp, max, mean, min, std, sum, var,
+    amax,
+    amin,
+    argmax,
+    argmin,
+    logsumexp,
+    max,
+    mean,
+    min,
+    std,
+    sum,
+    var,
 )
 from minidl.engine.ops.shape import (
-    broadcast_to, cat, expand, flatten, gather, getitem, permute, reshape, squeeze, stack,
-    sum_to, transpose, unsqueeze,
+    broadcast_to,
+    cat,
+    expand,
+    flatten,
+    gather,
+    getitem,
+    permute,
+    reshape,
+    squeeze,
+    stack,
+    sum_to,
+    transpose,
+    unsqueeze,
 )
 from minidl.engine.ops.softmax import log_softmax, softmax
 from minidl.engine.tensor import Tensor
