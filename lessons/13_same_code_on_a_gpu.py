@@ -182,8 +182,9 @@ if steps:
     ax.set_title(f"MLP training step, CPU vs GPU ({source})")
     ax.legend()
     for r in steps:
-        print(f"{r['network']:>18} batch {r['batch']:>5}:  CPU {r['median_us']['minidl numpy']:>10,.0f} µs   "
-              f"GPU {r['median_us']['minidl cupy']:>8,.0f} µs   speed-up {r['median_us']['minidl numpy'] / r['median_us']['minidl cupy']:.1f}×")
+        cpu_us, gpu_us = r["median_us"]["minidl numpy"], r["median_us"]["minidl cupy"]
+        print(f"{r['network']:>18} batch {r['batch']:>5}:  CPU {cpu_us:>10,.0f} µs   GPU {gpu_us:>8,.0f} µs   "
+              f"speed-up {cpu_us / gpu_us:.1f}×")
 else:
     ax.text(0.5, 0.5, "no GPU numbers on this machine:\nrun benchmarks/gpu_check.py on a GPU",
             ha="center", va="center")
