@@ -183,7 +183,7 @@ y = x + b  # (4, 3) + (3,) -> (4, 3)
 loss = (y**2).sum()
 loss.backward()
 
-grad_of_y = 2 * (x.data + b.data)  # ∂loss/∂y, shape (4, 3)
+grad_of_y = 2 * (x.numpy() + b.numpy())  # ∂loss/∂y, shape (4, 3)
 print("y.shape", y.shape, " b.grad.shape", b.grad.shape)
 print("b.grad            ", b.grad.numpy())
 print("∂loss/∂y summed   ", grad_of_y.sum(axis=0))
@@ -225,7 +225,7 @@ print("w is a leaf:", w.is_leaf, "  z is a leaf:", z.is_leaf)
 print("after one backward: ", w.grad.numpy())  # 2w
 (w * w).sum().backward()
 print("after two backwards:", w.grad.numpy())  # 2w + 2w
-assert np.allclose(w.grad.numpy(), 4 * w.data)
+assert np.allclose(w.grad.numpy(), 4 * w.numpy())
 w.grad.zero_()  # or w.grad = None, which is what optimizer.zero_grad() does
 print("after zero_():      ", w.grad.numpy())
 

@@ -70,9 +70,10 @@ test = load_digits("test", seed=0)
 print(train, val, test, sep="\n")
 
 fig, axes = new_figure(1, 10, figsize=(10, 1.4))
+images, labels = minidl.backend.to_numpy(train.features), minidl.backend.to_numpy(train.labels)  # for plotting
 for digit, ax in enumerate(axes):
-    first = int(np.flatnonzero(train.labels == digit)[0])
-    ax.imshow(train.features[first].reshape(8, 8), cmap="gray_r")
+    first = int(np.flatnonzero(labels == digit)[0])
+    ax.imshow(images[first].reshape(8, 8), cmap="gray_r")
     ax.set_title(str(digit))
     ax.axis("off")
 print("saved", save_figure(fig, "02_digits"))

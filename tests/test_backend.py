@@ -185,3 +185,15 @@ def test_training_on_the_standin_matches_numpy_exactly() -> None:
             return model[0].weight.numpy()
 
     np.testing.assert_allclose(train("standin"), train("numpy"), rtol=1e-6, atol=1e-6)
+
+
+def test_dataloader_yields_batches_on_the_requested_device() -> None:
+    from minidl.data import DataLoader, load_digits
+
+    backend._load("standin")
+    host = load_digits("test")
+    assert type(host.features) is np.ndarray
+    x, y = next(iter(DataLoader(host, batch_size=8, device="gpu")))
+    assert x.device == "gpu" and y.device == "gpu" and x.shape == (8, 64)
+    with pytest.raises(ValueError, match="device"):
+        DataLoader(host, batch_size=8, device="tpu")
