@@ -10,8 +10,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from minidl.search import (
-    GaussianProcess, expected_improvement, gp_posterior, log_marginal_likelihood, matern52_kernel,
-    minimize_multi_start, nelder_mead, normal_cdf, normal_pdf, rbf_kernel,
+    GaussianProcess,
+    expected_improvement,
+    gp_posterior,
+    log_marginal_likelihood,
+    matern52_kernel,
+    minimize_bfgs,
+    minimize_multi_start,
+    normal_cdf,
+    normal_pdf,
+    rbf_kernel,
 )
 
 SETTINGS = settings(max_examples=25, deadline=None)
@@ -61,7 +69,8 @@ def test_posterior_matches_the_textbook_formula_with_an_explicit_inverse(kernel)
     rng = np.random.default_rng(1)
     X, Xs, y = rng.uniform(size=(10, 2)), rng.uniform(size=(7, 2)), rng.normal(size=10)
     ls, sf2, sn2 = [0.4, 0.7], 1.3, 0.05
-    mean, var = gp_posterior(X, y, Xs, kernel=kernel, length_scale=ls, signal_variance=sf2, noise_variance=sn2)
+    mean, var = gp_posterior(X, y, Xs, kernel=kernel, length_scale=ls, signal_variance=sf2,
+                             noise_variance=sn2)
     Kinv = np.linalg.inv(kernel(X, X, ls, sf2) + sn2 * np.eye(10))
     Ks = kernel(X, Xs, ls, sf2)
     np.testing.assert_allclose(mean, Ks.T @ Kinv @ y, rtol=1e-7, atol=1e-9)
@@ -76,7 +85,8 @@ def test_log_marginal_likelihood_is_the_gaussian_log_density_of_y(kernel):
     C = kernel(X, X, ls, sf2) + sn2 * np.eye(12)
     _, logdet = np.linalg.slogdet(C)
     expected = -0.5 * y @ np.linalg.solve(C, y) - 0.5 * logdet - 6 * math.log(2 * math.pi)
-    got = log_marginal_likelihood(X, y, kernel=kernel, length_scale=ls, signal_variance=sf2, noise_variance=sn2)
+    got = log_marginal_likelihood(X, y, kernel=kernel, length_scale=ls, signal_variance=sf2,
+                                  noise_variance=sn2)
     assert got == pytest.approx(expected, rel=1e-8)
 
 
@@ -127,7 +137,8 @@ def test_expected_improvement_matches_hand_computed_values():
     assert expected_improvement(2.0, 3.0, best=2.0, xi=0.0) == pytest.approx(3.0 / math.sqrt(2 * math.pi))
     # ξ shifts the target: f* = 1, μ = 1.2, σ = 0.5, ξ = 0.1 → Z = −0.6
     z = -0.6
-    by_hand = (-0.3) * 0.5 * math.erfc(-z / math.sqrt(2)) + 0.5 * math.exp(-z * z / 2) / math.sqrt(2 * math.pi)
+    Phi, phi = 0.5 * math.erfc(-z / math.sqrt(2)), math.exp(-z * z / 2) / math.sqrt(2 * math.pi)
+    by_hand = (-0.3) * Phi + 0.5 * phi
     assert expected_improvement(1.2, 0.5, best=1.0, xi=0.1) == pytest.approx(by_hand, rel=1e-12)
     # tiny σ and a sure improvement: EI → f* − μ − ξ
     assert expected_improvement(0.0, 1e-9, best=1.0, xi=0.01) == pytest.approx(0.99)
@@ -171,31 +182,66 @@ def test_expected_improvement_rejects_bad_input():
 
 
 # -- the optimizer ---------------------------------------------------------------------------
-def test_nelder_mead_minimizes_rosenbrock():
-    def rosenbrock(x):
-        return (1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2
-
-    x, fx, evals = nelder_mead(rosenbrock, [-1.2, 1.0], max_evals=3000, xtol=1e-8, ftol=1e-14)
-    np.testing.assert_allclose(x, [1.0, 1.0], atol=1e-4)
-    assert fx < 1e-8 and evals <= 3000
+def _rosenbrock(x):
+    value = (1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2
+    grad = np.array([-2 * (1 - x[0]) - 400 * x[0] * (x[1] - x[0] ** 2), 200 * (x[1] - x[0] ** 2)])
+    return value, grad
 
 
-def test_nelder_mead_stays_in_its_box_and_treats_nan_as_infinity():
-    def f(x):
-        return float("nan") if x[0] > 1.5 else (x[0] - 3.0) ** 2 + x[1] ** 2
+def test_bfgs_minimizes_rosenbrock_in_few_evaluations():
+    x, fx, evals = minimize_bfgs(_rosenbrock, [-1.2, 1.0], gtol=1e-9, ftol=0.0)
+    np.testing.assert_allclose(x, [1.0, 1.0], atol=1e-6)
+    assert fx < 1e-12 and evals < 150  # steepest descent would need thousands
 
-    lo, hi = np.array([-1.0, -1.0]), np.array([2.0, 1.0])
-    x, fx, _ = nelder_mead(f, [0.0, 0.5], bounds=(lo, hi), max_evals=500)
-    assert np.all(x >= lo) and np.all(x <= hi)
-    assert x[0] == pytest.approx(1.5, abs=1e-2) and abs(x[1]) < 1e-2
+
+def test_bfgs_stays_in_its_box_and_backs_off_from_nan():
+    def f(x):  # minimum at (3, 0), outside the box; NaN beyond x0 = 1.5
+        if x[0] > 1.5:
+            return float("nan"), np.zeros(2)
+        return (x[0] - 3.0) ** 2 + x[1] ** 2, np.array([2 * (x[0] - 3.0), 2 * x[1]])
+
+    lo, hi = np.array([-1.0, -1.0]), np.array([1.2, 1.0])
+    x, fx, _ = minimize_bfgs(f, [0.0, 0.5], bounds=(lo, hi))
+    np.testing.assert_allclose(x, [1.2, 0.0], atol=1e-6)  # pinned on the bound, free coordinate solved
+    x, _, _ = minimize_bfgs(f, [0.0, 0.5], bounds=(np.array([-1.0, -1.0]), np.array([2.0, 1.0])))
+    assert 1.4 < x[0] <= 1.5  # pressed against the NaN region, never inside it
 
 
 def test_multi_start_escapes_a_local_minimum():
     def two_wells(x):  # local minimum at −1 (value 0.5), global at +2 (value 0)
-        return min((x[0] + 1) ** 2 + 0.5, (x[0] - 2) ** 2)
+        a, b = (x[0] + 1) ** 2 + 0.5, (x[0] - 2) ** 2
+        return (a, np.array([2 * (x[0] + 1)])) if a < b else (b, np.array([2 * (x[0] - 2)]))
 
     box = (np.array([-3.0]), np.array([3.0]))
-    x_local, _, _ = nelder_mead(two_wells, [-1.5], bounds=box, step=0.1)
-    assert x_local[0] == pytest.approx(-1.0, abs=1e-3)
+    x_local, _, _ = minimize_bfgs(two_wells, [-1.5], bounds=box)
+    assert x_local[0] == pytest.approx(-1.0, abs=1e-4)
     x, fx = minimize_multi_start(two_wells, [[-1.5], [2.5]], bounds=box)
-    assert x[0] == pytest.approx(2.0, abs=1e-3) and fx < 1e-6
+    assert x[0] == pytest.approx(2.0, abs=1e-4) and fx < 1e-8
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_kernel_derivative_in_r2_matches_central_differences(kernel):
+    r2 = np.linspace(0.01, 6.0, 50)
+    _, dk = kernel(None, None, signal_variance=1.7, r2=r2, with_derivative=True)
+    h = 1e-6
+    numeric = (kernel(None, None, signal_variance=1.7, r2=r2 + h) - kernel(None, None, signal_variance=1.7,
+                                                                            r2=r2 - h)) / (2 * h)
+    np.testing.assert_allclose(dk, numeric, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_log_marginal_likelihood_gradient_matches_central_differences(kernel):
+    rng = np.random.default_rng(4)
+    X, y = rng.uniform(size=(15, 3)), rng.normal(size=15)
+    theta = np.log([0.3, 0.6, 2.0, 0.8, 0.05])  # log ℓ₁, ℓ₂, ℓ₃, σ_f², σ_n²
+
+    def lml(t, grad=False):
+        return log_marginal_likelihood(X, y, kernel=kernel, length_scale=np.exp(t[:3]),
+                                       signal_variance=np.exp(t[3]), noise_variance=np.exp(t[4]),
+                                       return_grad=grad)
+
+    value, grad = lml(theta, grad=True)
+    assert value == pytest.approx(lml(theta))
+    h = 1e-6
+    numeric = [(lml(theta + h * e) - lml(theta - h * e)) / (2 * h) for e in np.eye(5)]
+    np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-7)

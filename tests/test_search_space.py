@@ -3,6 +3,7 @@ never repeats, log-uniform samples are uniform in log space, encodings round-tri
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 
@@ -12,7 +13,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from minidl.search import (
-    Categorical, IntLogUniform, IntUniform, LogUniform, SearchSpace, Uniform, grid_search, random_search,
+    Categorical,
+    IntLogUniform,
+    IntUniform,
+    LogUniform,
+    SearchSpace,
+    Uniform,
+    grid_search,
+    random_search,
 )
 from minidl.search.space import point_key
 
@@ -66,19 +74,11 @@ def test_ranges_and_constants_take_part_in_the_grid():
 @given(small_lists, st.integers(0, 2**31 - 1), st.integers(1, 70))
 def test_random_search_over_lists_never_repeats_a_point(spec, seed, n):
     size = math.prod(len(v) for v in spec.values())
-    with pytest.warns(UserWarning, match="distinct points") if n > size else _no_warning():
+    with pytest.warns(UserWarning, match="distinct points") if n > size else contextlib.nullcontext():
         result = random_search(_record, spec, n, seed=seed, progress=False)
     keys = [point_key(t.params) for t in result.trials]
     assert len(keys) == len(set(keys)) == min(n, size)
     assert all(SearchSpace(spec).contains(t.params) for t in result.trials)
-
-
-class _no_warning:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def test_random_search_without_replacement_over_a_huge_grid():

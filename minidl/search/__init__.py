@@ -28,7 +28,7 @@ from minidl.search.gp import (
 )
 from minidl.search.grid import grid_search
 from minidl.search.halving import halving_schedule, hyperband, hyperband_brackets, successive_halving
-from minidl.search.optimize import minimize_multi_start, nelder_mead
+from minidl.search.optimize import minimize_bfgs, minimize_multi_start
 from minidl.search.random_search import prob_top_fraction, random_search, trials_needed
 from minidl.search.space import (
     Categorical,
@@ -44,7 +44,7 @@ __all__ = [
     "Categorical", "GaussianProcess", "IntLogUniform", "IntUniform", "LogUniform", "SearchResult",
     "SearchSpace", "Trial", "Uniform", "bayesian_optimization", "expected_improvement", "gp_posterior",
     "grid_search", "halving_schedule", "hyperband", "hyperband_brackets", "load_result",
-    "log_marginal_likelihood", "matern52_kernel", "maximize_acquisition", "minimize_multi_start",
-    "nelder_mead", "normal_cdf", "normal_pdf", "prob_top_fraction", "random_search", "rbf_kernel",
+    "log_marginal_likelihood", "matern52_kernel", "maximize_acquisition", "minimize_bfgs",
+    "minimize_multi_start", "normal_cdf", "normal_pdf", "prob_top_fraction", "random_search", "rbf_kernel",
     "successive_halving", "trials_needed",
 ]

@@ -101,7 +101,7 @@ def bayesian_optimization(objective: Callable[..., Any], space: SpaceSpec, n_tri
                          settings={"budget": budget, "n_trials": n_trials, "n_initial": n_initial,
                                    "kernel": kernel, "xi": xi, "n_candidates": n_candidates},
                          total=n_trials, progress=progress)
-    gp = GaussianProcess(kernel, seed=rng, n_restarts=1, max_evals=150)
+    gp = GaussianProcess(kernel, seed=rng, n_restarts=1, max_iter=50)  # warm-started every step
     sign = 1.0 if mode == "min" else -1.0
     tried: set[str] = set()
     for params in space.latin_hypercube(rng, n_initial):

@@ -30,24 +30,29 @@ def scaled_sq_dist(A: np.ndarray, B: np.ndarray, length_scale: Any) -> np.ndarra
 
 
 def rbf_kernel(A: np.ndarray | None, B: np.ndarray | None, length_scale: Any = 1.0,
-               signal_variance: float = 1.0, *, r2: np.ndarray | None = None) -> np.ndarray:
-    """Squared-exponential (RBF) kernel:
+               signal_variance: float = 1.0, *, r2: np.ndarray | None = None,
+               with_derivative: bool = False) -> Any:
+    """Squared-exponential (RBF) kernel and its derivative in r²:
 
         k(x, x') = σ_f² · exp(−r²/2),     r² = Σ_d (x_d − x'_d)² / ℓ_d²
+        ∂k/∂r²   = −½ k
 
     Infinitely smooth functions; correlation falls to e^{-1/2} at one length scale.
-    ``r2`` may be given instead of A, B (the GP fit precomputes it).
+    ``r2`` may be given instead of A, B; ``with_derivative=True`` returns (k, ∂k/∂r²).
     """
     if r2 is None:
         r2 = scaled_sq_dist(A, B, length_scale)
-    return signal_variance * np.exp(-0.5 * r2)
+    k = signal_variance * np.exp(-0.5 * r2)
+    return (k, -0.5 * k) if with_derivative else k
 
 
 def matern52_kernel(A: np.ndarray | None, B: np.ndarray | None, length_scale: Any = 1.0,
-                    signal_variance: float = 1.0, *, r2: np.ndarray | None = None) -> np.ndarray:
-    """Matérn kernel with ν = 5/2:
+                    signal_variance: float = 1.0, *, r2: np.ndarray | None = None,
+                    with_derivative: bool = False) -> Any:
+    """Matérn kernel with ν = 5/2 and its derivative in r² (r as in :func:`rbf_kernel`):
 
-        k(x, x') = σ_f² · (1 + √5 r + 5r²/3) · exp(−√5 r),     r as in :func:`rbf_kernel`
+        k(x, x') = σ_f² · (1 + √5 r + 5r²/3) · exp(−√5 r)
+        ∂k/∂r²   = −(5/6) σ_f² · (1 + √5 r) · exp(−√5 r)
 
     Twice-differentiable functions: rougher than RBF, closer to what a validation score
     looks like as a hyperparameter changes (the usual default in Bayesian optimization).
@@ -55,10 +60,12 @@ def matern52_kernel(A: np.ndarray | None, B: np.ndarray | None, length_scale: An
     if r2 is None:
         r2 = scaled_sq_dist(A, B, length_scale)
     s5r = np.sqrt(5.0 * r2)
-    return signal_variance * (1.0 + s5r + (5.0 / 3.0) * r2) * np.exp(-s5r)
+    e = signal_variance * np.exp(-s5r)
+    k = (1.0 + s5r + (5.0 / 3.0) * r2) * e
+    return (k, (-5.0 / 6.0) * (1.0 + s5r) * e) if with_derivative else k
 
 
-KERNELS: dict[str, Callable[..., np.ndarray]] = {"rbf": rbf_kernel, "matern52": matern52_kernel}
+KERNELS: dict[str, Callable[..., Any]] = {"rbf": rbf_kernel, "matern52": matern52_kernel}
 
 
 def _cholesky(X: np.ndarray | None, kernel: Callable[..., np.ndarray], length_scale: Any,
@@ -92,27 +99,53 @@ def gp_posterior(X: np.ndarray, y: np.ndarray, X_star: np.ndarray, *,
     return mean, np.maximum(var, 0.0)
 
 
-def log_marginal_likelihood(X: np.ndarray, y: np.ndarray, *,
-                            kernel: Callable[..., np.ndarray] = matern52_kernel, length_scale: Any = 1.0,
+def log_marginal_likelihood(X: np.ndarray | None, y: np.ndarray, *,
+                            kernel: Callable[..., Any] = matern52_kernel, length_scale: Any = 1.0,
                             signal_variance: float = 1.0, noise_variance: float = 0.0,
-                            r2: np.ndarray | None = None) -> float:
+                            return_grad: bool = False, sq_diff: np.ndarray | None = None) -> Any:
     """How probable the observations are under the GP prior (the evidence):
 
         log p(y | X) = −½ yᵀ (K + σ_n² I)⁻¹ y − ½ log |K + σ_n² I| − (n/2) log 2π
-                     = −½ zᵀz − Σᵢ log Lᵢᵢ − (n/2) log 2π,     z = L⁻¹ y
+                     = −½ yᵀα − Σᵢ log Lᵢᵢ − (n/2) log 2π,     α = (K + σ_n² I)⁻¹ y
 
     The first term rewards fitting the data, the second penalizes a flexible model: fitting
     the hyperparameters by maximizing it is Occam's razor in one number. −∞ when the
-    matrix is not positive definite. ``r2`` (the scaled squared distances of X to itself)
-    may replace X, as in the kernels.
+    matrix is not positive definite.
+
+    ``return_grad=True`` also returns the gradient in θ = (log ℓ₁…ℓ_d, log σ_f², log σ_n²):
+
+        ∂/∂θ_j log p(y | X) = ½ Σ_ab W_ab (∂K/∂θ_j)_ab,     W = ααᵀ − (K + σ_n² I)⁻¹
+        ∂K/∂log σ_f² = K,   ∂K/∂log σ_n² = σ_n² I,   ∂K/∂log ℓ_d = ∂k/∂r² · (−2 (x_d − x'_d)² / ℓ_d²)
+
+    ``sq_diff`` (the (n, n, d) squared differences of X's rows) may replace X.
     """
     y = np.asarray(y, dtype=np.float64)  # host
+    if sq_diff is None:
+        X = np.asarray(X, dtype=np.float64)  # host
+        sq_diff = (X[:, None, :] - X[None, :, :]) ** 2
+    ls = np.broadcast_to(np.asarray(length_scale, dtype=np.float64), sq_diff.shape[-1:])  # host
+    inv_ls2 = 1.0 / (ls * ls)
+    Kf, dk_dr2 = kernel(None, None, signal_variance=signal_variance, r2=sq_diff @ inv_ls2,
+                        with_derivative=True)
+    K = Kf.copy()
+    K.flat[:: len(K) + 1] += noise_variance + JITTER * signal_variance
+    n = len(y)
     try:
-        L = _cholesky(X, kernel, length_scale, signal_variance, noise_variance, r2)
+        L = np.linalg.cholesky(K)
     except np.linalg.LinAlgError:
-        return -math.inf
-    z = np.linalg.solve(L, y)
-    return float(-0.5 * z @ z - np.log(L.diagonal()).sum() - 0.5 * len(y) * math.log(2.0 * math.pi))
+        return (-math.inf, np.zeros(len(inv_ls2) + 2)) if return_grad else -math.inf  # host
+    if not return_grad:
+        z = np.linalg.solve(L, y)
+        return float(-0.5 * z @ z - np.log(L.diagonal()).sum() - 0.5 * n * math.log(2.0 * math.pi))
+    L_inv = np.linalg.solve(L, np.eye(n))  # host
+    z = L_inv @ y
+    value = float(-0.5 * z @ z - np.log(L.diagonal()).sum() - 0.5 * n * math.log(2.0 * math.pi))
+    alpha = L_inv.T @ z
+    W = np.outer(alpha, alpha) - L_inv.T @ L_inv
+    grad_ls = -np.einsum("ab,abd->d", W * dk_dr2, sq_diff) * inv_ls2
+    grad_sf = 0.5 * float((W * Kf).sum())
+    grad_sn = 0.5 * noise_variance * float(np.trace(W))
+    return value, np.concatenate([grad_ls, [grad_sf, grad_sn]])
 
 
 class GaussianProcess:
@@ -120,10 +153,10 @@ class GaussianProcess:
 
     ``y`` is standardized (mean 0, std 1) before fitting and predictions are mapped back,
     so the prior suits any scale of score. ``fit`` chooses θ = (log ℓ₁…ℓ_d, log σ_f²,
-    log σ_n²) by maximizing :func:`log_marginal_likelihood` with Nelder–Mead from several
-    starts (the previous fit, a default, and ``n_restarts`` random points in the box
-    ``bounds``); ``optimize=False`` keeps the given hyperparameters. Inputs are expected in
-    the unit cube (the bounds on ℓ assume it).
+    log σ_n²) by maximizing :func:`log_marginal_likelihood` (with its analytic gradient)
+    by BFGS from several starts — the previous fit, the given values, and ``n_restarts``
+    random points in the box the ``*_bounds`` make; ``optimize=False`` keeps the given
+    hyperparameters. Inputs are expected in the unit cube (the bounds on ℓ assume it).
     """
 
     def __init__(self, kernel: str = "matern52", *, length_scale: Any = 0.3, signal_variance: float = 1.0,
@@ -131,7 +164,7 @@ class GaussianProcess:
                  length_scale_bounds: tuple[float, float] = (1e-2, 20.0),
                  signal_variance_bounds: tuple[float, float] = (1e-2, 1e2),
                  noise_variance_bounds: tuple[float, float] = (1e-6, 1.0),
-                 normalize_y: bool = True, max_evals: int = 300, seed: int | Generator = 0) -> None:
+                 normalize_y: bool = True, max_iter: int = 100, seed: int | Generator = 0) -> None:
         if kernel not in KERNELS:
             raise ValueError(f"kernel must be one of {sorted(KERNELS)} (got {kernel!r})")
         for name, v in (("signal_variance", signal_variance), ("noise_variance", noise_variance)):
@@ -148,7 +181,7 @@ class GaussianProcess:
         self.n_restarts = n_restarts
         self.bounds = (length_scale_bounds, signal_variance_bounds, noise_variance_bounds)
         self.normalize_y = normalize_y
-        self.max_evals = max_evals
+        self.max_iter = max_iter
         self.rng = seed if isinstance(seed, Generator) else default_rng(seed)
         self._theta: np.ndarray | None = None
 
@@ -190,14 +223,18 @@ class GaussianProcess:
                 starts.insert(0, self._theta)
             starts += [self.rng.uniform(lo, hi) for _ in range(self.n_restarts)]
 
-            sq_diff = (X[:, None, :] - X[None, :, :]) ** 2  # r² = sq_diff @ (1/ℓ²) for any ℓ
+            sq_diff = (X[:, None, :] - X[None, :, :]) ** 2  # computed once for every θ tried
 
-            def negative_lml(theta: np.ndarray) -> float:
+            def negative_lml(theta: np.ndarray) -> tuple[float, np.ndarray]:
                 ls, sf2, sn2 = self._unpack(theta, d)
-                return -log_marginal_likelihood(None, self.y, kernel=self.kernel, signal_variance=sf2,
-                                                noise_variance=sn2, r2=sq_diff @ (1.0 / (ls * ls)))
+                value, grad = log_marginal_likelihood(None, self.y, kernel=self.kernel, length_scale=ls,
+                                                      signal_variance=sf2, noise_variance=sn2,
+                                                      return_grad=True, sq_diff=sq_diff)
+                return -value, -grad
 
-            theta, _ = minimize_multi_start(negative_lml, starts, bounds=(lo, hi), max_evals=self.max_evals)
+            # tolerances in log-likelihood units: far below what changes a prediction
+            theta, _ = minimize_multi_start(negative_lml, starts, bounds=(lo, hi), max_iter=self.max_iter,
+                                            gtol=1e-4, ftol=1e-8, max_step=2.0)
             self._theta = theta
             ls, self.signal_variance, self.noise_variance = self._unpack(theta, d)
             self.length_scale = ls
