@@ -18,7 +18,7 @@ that raises or returns NaN is recorded as failed, with its error, and the search
 """
 
 from minidl.search.acquisition import expected_improvement, normal_cdf, normal_pdf
-from minidl.search.bayesian import bayesian_optimization, maximize_acquisition
+from minidl.search.bayesian import bayesian_optimization, gp_expected_improvement, maximize_acquisition
 from minidl.search.gp import (
     GaussianProcess,
     gp_posterior,
@@ -42,9 +42,9 @@ from minidl.search.trials import SearchResult, Trial, load_result
 
 __all__ = [
     "Categorical", "GaussianProcess", "IntLogUniform", "IntUniform", "LogUniform", "SearchResult",
-    "SearchSpace", "Trial", "Uniform", "bayesian_optimization", "expected_improvement", "gp_posterior",
-    "grid_search", "halving_schedule", "hyperband", "hyperband_brackets", "load_result",
-    "log_marginal_likelihood", "matern52_kernel", "maximize_acquisition", "minimize_bfgs",
-    "minimize_multi_start", "normal_cdf", "normal_pdf", "prob_top_fraction", "random_search", "rbf_kernel",
-    "successive_halving", "trials_needed",
+    "SearchSpace", "Trial", "Uniform", "bayesian_optimization", "expected_improvement",
+    "gp_expected_improvement", "gp_posterior", "grid_search", "halving_schedule", "hyperband",
+    "hyperband_brackets", "load_result", "log_marginal_likelihood", "matern52_kernel",
+    "maximize_acquisition", "minimize_bfgs", "minimize_multi_start", "normal_cdf", "normal_pdf",
+    "prob_top_fraction", "random_search", "rbf_kernel", "successive_halving", "trials_needed",
 ]

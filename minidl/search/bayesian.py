@@ -68,6 +68,15 @@ def maximize_acquisition(acquisition: Callable[[np.ndarray], np.ndarray], space:
     return U[order], values[order]
 
 
+def gp_expected_improvement(gp: GaussianProcess, U: np.ndarray, xi: float = 0.01) -> np.ndarray:
+    """Expected Improvement of a fitted :class:`GaussianProcess` at points U, as Bayesian
+    optimization uses it: :func:`~minidl.search.acquisition.expected_improvement` of the
+    posterior in the standardized units of the fit (so ξ is in standard deviations of the
+    scores), against the incumbent f* = the lowest observation."""
+    mean, std = gp.predict(U)
+    return expected_improvement((mean - gp.y_mean) / gp.y_std, std / gp.y_std, float(gp.y.min()), xi)
+
+
 def _default_n_initial(space: SearchSpace, n_trials: int) -> int:
     return min(n_trials, max(4, space.n_columns + 2))
 
@@ -130,11 +139,9 @@ def _propose(result: SearchResult, space: SearchSpace, gp: GaussianProcess, rng:
     X = space.encode([t.params for t in trials])
     y = np.asarray([sign * t.score if t.ok else worst for t in trials], dtype=np.float64)  # host
     gp.fit(X, y)
-    best = float(gp.y.min())  # the incumbent f*, in the standardized units of the fit
 
     def ei(U: np.ndarray) -> np.ndarray:
-        mean, std = gp.predict(U)
-        return expected_improvement((mean - gp.y_mean) / gp.y_std, std / gp.y_std, best, xi)
+        return gp_expected_improvement(gp, U, xi)
 
     n_anchor = min(3, len(ok))
     anchors = X[np.argsort(y, kind="stable")[:n_anchor]]

@@ -10,7 +10,8 @@ from minidl.search.trials import SearchResult
 
 
 def plot_best_so_far(results: Mapping[str, SearchResult], ax: Any = None, *, xlabel: str = "epochs spent",
-                     ylabel: str = "best score so far", title: str = "") -> Any:
+                     ylabel: str = "best score so far", title: str = "",
+                     ylim: tuple[float, float] | None = None) -> Any:
     """One step curve per method: the best score found against the budget spent so far.
 
     Comparing methods at equal budget (epochs, not trials) is what makes the comparison
@@ -24,6 +25,8 @@ def plot_best_so_far(results: Mapping[str, SearchResult], ax: Any = None, *, xla
         if spent:
             ax.step([0.0] + spent, [float("nan")] + best, where="post", label=name, lw=2)
     ax.set(xlabel=xlabel, ylabel=ylabel)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
     if title:
         ax.set_title(title)
     ax.grid(alpha=0.3)
