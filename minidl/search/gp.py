@@ -156,14 +156,17 @@ class GaussianProcess:
     log σ_n²) by maximizing :func:`log_marginal_likelihood` (with its analytic gradient)
     by BFGS from several starts — the previous fit, the given values, and ``n_restarts``
     random points in the box the ``*_bounds`` make; ``optimize=False`` keeps the given
-    hyperparameters. Inputs are expected in the unit cube (the bounds on ℓ assume it).
+    hyperparameters. Inputs are expected in the unit cube (the bounds on ℓ assume it). The
+    noise variance may reach at most 10 % of the (standardized) variance of y: with a few
+    points the likelihood can otherwise "explain" everything as noise, and a flat mean
+    leaves Expected Improvement nothing to exploit.
     """
 
     def __init__(self, kernel: str = "matern52", *, length_scale: Any = 0.3, signal_variance: float = 1.0,
                  noise_variance: float = 1e-4, optimize: bool = True, n_restarts: int = 2,
                  length_scale_bounds: tuple[float, float] = (1e-2, 20.0),
                  signal_variance_bounds: tuple[float, float] = (1e-2, 1e2),
-                 noise_variance_bounds: tuple[float, float] = (1e-6, 1.0),
+                 noise_variance_bounds: tuple[float, float] = (1e-6, 0.1),
                  normalize_y: bool = True, max_iter: int = 100, seed: int | Generator = 0) -> None:
         if kernel not in KERNELS:
             raise ValueError(f"kernel must be one of {sorted(KERNELS)} (got {kernel!r})")
