@@ -397,9 +397,10 @@ for name, rs in runs.items():
 # the honest lesson — a search method is a way to spend a budget, and the differences show
 # when trials are expensive and the space is large. (Random search and halving draw their
 # configurations from the same seeded stream, so they often share their best configuration:
-# halving only spends the epochs differently — look at where its curve rises.) One more honest step: the search chose
-# by *validation* accuracy, so report the winner on the untouched **test** set, retrained
-# with a bigger budget.
+# halving only spends the epochs differently — look at where its curve rises.)
+#
+# One more honest step: the search chose by *validation* accuracy, so report the winner on
+# the untouched **test** set, retrained with a bigger budget.
 
 # %%
 test_set = load_digits("test")

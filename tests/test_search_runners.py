@@ -127,6 +127,8 @@ def test_objective_may_return_extra_numbers_beside_the_score():
     assert [t.info for t in result] == [{"size": 10}, {"size": 20}]
     bad = grid_search(lambda p, b: {"loss": 1.0}, {"x": [1]}, progress=False)
     assert "without a 'score' key" in bad.trials[0].error
+    nan_extra = grid_search(lambda p, b: {"score": 1.0, "val_loss": float("nan")}, {"x": [1]}, progress=False)
+    assert nan_extra.trials[0].ok and nan_extra.trials[0].info == {"val_loss": None}  # JSON has no NaN
 
 
 @pytest.mark.parametrize("call, match", [
@@ -167,7 +169,7 @@ def test_save_and_load_round_trip(tmp_path):
 
 def test_saving_a_value_json_cannot_hold_says_so(tmp_path):
     result = grid_search(lambda p, b: 0.0, {"act": [object()]}, progress=False)
-    with pytest.raises(TypeError, match="Parameter values must be str, int, float, bool or None"):
+    with pytest.raises(TypeError, match="Parameter values must be str, int, finite float, bool or None"):
         result.save(tmp_path / "r.json")
 
 
@@ -261,6 +263,11 @@ def test_bayesian_optimization_never_repeats_a_point_and_stops_when_a_finite_spa
     keys = [point_key(t.params) for t in result]
     assert len(keys) == len(set(keys)) == 9
     assert result.best_params == {"a": 1, "b": 0}
+
+
+def test_bayesian_optimization_runs_exactly_n_trials_even_with_a_large_n_initial():
+    result = bayesian_optimization(lambda p, b: p["x"], {"x": Uniform(0, 1)}, 3, n_initial=10, progress=False)
+    assert len(result) == 3
 
 
 def test_bayesian_optimization_handles_categories_unions_and_max_mode():

@@ -182,6 +182,7 @@ def test_latin_hypercube_puts_one_point_in_each_slice():
     (lambda: {"lr": Uniform("0", 1)}, TypeError, "low must be a number"),
     (lambda: {"k": IntUniform(1.5, 3)}, ValueError, "must be integers"),
     (lambda: {"k": range(3, 3)}, ValueError, "must not be empty"),
+    (lambda: {"act": ["relu", "tanh", "relu"]}, ValueError, "'relu' appears twice"),
     (lambda: {1: [1, 2]}, TypeError, "names must be strings"),
     (lambda: "lr", TypeError, "space must be a dict"),
     (lambda: [], ValueError, "must not be an empty list"),

@@ -105,6 +105,7 @@ def bayesian_optimization(objective: Callable[..., Any], space: SpaceSpec, n_tri
     n_initial = _default_n_initial(space, n_trials) if n_initial is None else n_initial
     if isinstance(n_initial, bool) or not isinstance(n_initial, int) or n_initial < 1:
         raise ValueError(f"n_initial must be a positive int (got {n_initial!r})")
+    n_initial = min(n_initial, n_trials)
     rng = default_rng(check_seed(seed))
     runner = TrialRunner(objective, method="bayesian", mode=mode, seed=seed, space=space,
                          settings={"budget": budget, "n_trials": n_trials, "n_initial": n_initial,

@@ -87,6 +87,9 @@ class Categorical(Dimension):
         if len(choices) == 0:
             raise ValueError("a list of choices must not be empty")
         self.choices = choices
+        repeated = [c for i, c in enumerate(choices) if self.index(c) != i]
+        if repeated:  # a grid must hold each point once
+            raise ValueError(f"choices must be distinct ({repeated[0]!r} appears twice in {choices!r})")
         self.width = len(choices)
 
     def __repr__(self) -> str:

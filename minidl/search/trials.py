@@ -71,6 +71,7 @@ class Trial:
     bracket: int = 0
     error: str = ""
     info: dict[str, Any] = field(default_factory=dict)
+    # info: extra numbers from the objective; a NaN among them is stored as None
 
     @property
     def ok(self) -> bool:
@@ -103,15 +104,18 @@ def _as_score(value: Any) -> tuple[float | None, dict[str, Any], str]:
 
 
 def _plain(v: Any) -> Any:
-    return v.item() if isinstance(v, np.generic) else v
+    """A NumPy scalar as a Python one; a NaN or infinity as None (JSON has no such numbers)."""
+    v = v.item() if isinstance(v, np.generic) else v
+    return None if isinstance(v, float) and not math.isfinite(v) else v
 
 
 class TrialRunner:
     """Calls the objective for each trial and keeps the table (shared by every search method).
 
-    Before each call it seeds minidl's generator with the trial's seed (so weight
-    initialization and dropout are reproducible), and passes ``seed=`` to objectives that
-    accept it (use it for a DataLoader's shuffling).
+    Before each call it seeds minidl's generator with the trial's seed, exactly as calling
+    ``minidl.manual_seed(seed)`` would, so weight initialization and dropout are
+    reproducible (after the search the generator is left as the last trial seeded it). It
+    passes ``seed=`` to objectives that accept it: use it for a DataLoader's shuffling.
     """
 
     def __init__(self, objective: Callable[..., Any], *, method: str, mode: str, seed: int,
@@ -268,9 +272,9 @@ class SearchResult:
         path = Path(path)
         try:
             text = json.dumps(self.to_dict(), indent=1, allow_nan=False, default=_json_default)
-        except TypeError as e:
+        except (TypeError, ValueError) as e:
             raise TypeError(f"cannot save this result as JSON: {e}. Parameter values must be "
-                            "str, int, float, bool or None (use names for other choices)") from None
+                            "str, int, finite float, bool or None (use names for other choices)") from None
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text + "\n", encoding="utf-8")
         return path
