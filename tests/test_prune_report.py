@@ -35,6 +35,7 @@ def test_sparsity_report_errors_and_time_forward():
     model = nn.MLP([4, 3])
     seconds = prune.time_forward(model, md.randn(2, 4), number=3, repeats=2)
     assert 0 < seconds < 1
+    assert 0 < prune.time_forward(model, md.randn(2, 4), repeats=1, target_seconds=0.001) < 1
     with pytest.raises(ValueError, match="number and repeats"):
         prune.time_forward(model, md.randn(2, 4), number=0)
 

@@ -86,6 +86,10 @@ def taylor_saliency(weight: Any, gradient: Any) -> Any:
     """s_k = |w_k · ∂L/∂w_k|   (first-order Taylor; SNIP when measured at initialization).
 
     Setting w_k to 0 changes the loss by ΔL ≈ −w_k · ∂L/∂w_k, so this is |ΔL| to first order.
+    Which gradient matters: at a minimum the mean gradient ḡ vanishes and |w·ḡ| ranks
+    noise. Passing the batch-averaged magnitude E_b|g_b| (the second result of
+    :func:`~minidl.compress.prune.estimates.average_gradients`) gives E_b|w·g_b| instead,
+    the per-batch first-order change (Molchanov et al.), which works on trained models.
     """
     w, g = _array(weight), _array(gradient)
     _same_shape("gradient", g, w)

@@ -111,13 +111,26 @@ def sparsity_report(model: Module) -> SparsityReport:
     return SparsityReport(rows, mask_bytes)
 
 
-def time_forward(model: Any, x: Any, number: int = 50, repeats: int = 7) -> float:
-    """Median seconds of one ``model(x)`` under ``no_grad`` (``repeats`` timings of ``number`` calls)."""
-    if number < 1 or repeats < 1:
+def time_forward(model: Any, x: Any, number: int | None = None, repeats: int = 5,
+                 target_seconds: float = 0.01) -> float:
+    """Median seconds of one ``model(x)`` under ``no_grad``: ``repeats`` timings of ``number`` calls.
+
+    With ``number=None`` it is chosen so that one timing lasts about ``target_seconds``.
+    """
+    if (number is not None and number < 1) or repeats < 1:
         raise ValueError(f"number and repeats must be >= 1 (got {number}, {repeats})")
     samples = []
     with no_grad():
-        model(x)  # warm-up: JIT compilation, caches
+        start = time.perf_counter()
+        model(x)  # warm-up (JIT compilation, caches), and a first estimate
+        backend.synchronize()
+        once = time.perf_counter() - start
+        if number is None:
+            start = time.perf_counter()
+            model(x)
+            backend.synchronize()
+            once = min(once, time.perf_counter() - start)
+            number = max(1, min(10_000, int(target_seconds / max(once, 1e-7))))
         for _ in range(repeats):
             start = time.perf_counter()
             for _ in range(number):
