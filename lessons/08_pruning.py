@@ -112,7 +112,7 @@ assert repeated_ok
 
 # The gradient reaching weight_orig is masked: pruned entries get exactly 0.
 layer(minidl.randn(3, 4)).sum().backward()
-print("∂L/∂weight_orig:", np.round(layer.weight_orig.grad.numpy(), 3).tolist())
+print("∂L/∂weight_orig:\n", np.array2string(layer.weight_orig.grad.numpy(), precision=3))
 gradient_masked = bool(np.all(layer.weight_orig.grad.numpy()[~layer.weight_mask.numpy()] == 0))
 
 # Amounts: a float is a fraction of what is still alive, rounded half to even.
@@ -339,26 +339,29 @@ print(f"90% global magnitude, gradual + fine-tuning: {gradual_90_accuracy:.1%} "
       f"({drop_points:.1f} points below dense {dense_accuracy:.1%})")
 
 # %%
-fig, (ax_s, ax_c) = new_figure(1, 2, figsize=(11, 4))
+fig, (ax_s, ax_o, ax_c) = new_figure(1, 3, figsize=(14, 4))
 t = np.arange(0, 101)  # host: plotting grid
 ax_s.plot(t, [100 * prune.cubic_sparsity(int(k), 0.0, 0.9, 10, 90, 10) for k in t], drawstyle="steps-post")
 ax_s.set(xlabel="training step t", ylabel="target sparsity (%)",
          title="Zhu & Gupta: s_f + (s_i − s_f)(1 − …)³")
 ax_s.grid(alpha=0.3)
-colors = {"magnitude": "tab:blue", "taylor": "tab:orange", "obd": "tab:green"}
-for criterion, color in colors.items():
-    xs_all, xs_curve = [100 * s for s in SPARSITIES], [100 * s for s in CURVE_SPARSITIES]
-    ax_c.plot(xs_all, [100 * a for a in one_shot[criterion]], color=color, linestyle=":", marker=".",
-              label=f"{criterion}: one shot, no retraining")
-    ax_c.plot(xs_curve, [100 * a for a in curves["one-shot + fine-tune"][criterion]], color=color,
+colors = {"random": "tab:gray", "gradient": "tab:purple", "magnitude": "tab:blue", "taylor": "tab:orange",
+          "obd": "tab:green"}
+for criterion in CRITERIA:
+    ax_o.plot([100 * s for s in SPARSITIES], [100 * a for a in one_shot[criterion]], color=colors[criterion],
+              marker="o", label=criterion)
+ax_o.set(xlabel="sparsity (%)", ylabel="test accuracy (%)", ylim=(0, 100), title="One shot, no retraining")
+ax_c.set(xlabel="sparsity (%)", ylabel="test accuracy (%)", title="With retraining (note the scale)")
+for criterion in ("magnitude", "taylor", "obd"):
+    xs_curve = [100 * s for s in CURVE_SPARSITIES]
+    ax_c.plot(xs_curve, [100 * a for a in curves["one-shot + fine-tune"][criterion]], color=colors[criterion],
               linestyle="--", marker="s", label=f"{criterion}: one shot + fine-tune")
-    ax_c.plot(xs_curve, [100 * a for a in curves["gradual"][criterion]], color=color, marker="o",
+    ax_c.plot(xs_curve, [100 * a for a in curves["gradual"][criterion]], color=colors[criterion], marker="o",
               label=f"{criterion}: gradual")
-ax_c.axhline(100 * dense_accuracy, color="gray", linestyle="--", label="dense")
-ax_c.set(xlabel="sparsity (%)", ylabel="test accuracy (%)", ylim=(0, 100),
-         title="Digits MLP: accuracy vs sparsity")
-ax_c.legend(fontsize=7, ncol=1)
-ax_c.grid(alpha=0.3)
+for ax in (ax_o, ax_c):
+    ax.axhline(100 * dense_accuracy, color="black", linestyle=":", label="dense")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
 fig.tight_layout()
 print("figure:", save_figure(fig, "08_sparsity_vs_accuracy"))
 

@@ -55,8 +55,8 @@ def _plot(curves, gradual_point, dense_acc, sizes):
     ax.legend(fontsize=8)
     names, values = zip(*sizes.items())
     bars = bx.barh(names, [v / 1024 for v in values], color=["gray", "tab:red", "tab:blue", "tab:green"])
-    bx.bar_label(bars, [f"{v / 1024:.1f} KiB" for v in values], fontsize=8)
-    bx.set(xlabel="KiB", title="What the model really stores")
+    bx.bar_label(bars, [f"{v / 1024:.1f} KiB" for v in values], fontsize=8, padding=3)
+    bx.set(xlabel="KiB", title="What the model really stores", xlim=(0, 1.25 * max(values) / 1024))
     bx.invert_yaxis()
     fig.tight_layout()
     return fig
