@@ -4,6 +4,7 @@ an MNIST MLP): dense, masked (pruned by reparametrization), CSR (Numba kernel) a
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -105,6 +106,9 @@ def run(quick: bool = False) -> Section:
     notes.append("CSR does not pay here: " + ("; ".join(losing) if losing else "nowhere in this table"))
     notes.append("the kernel's first call in a process (Numba compile, or load from its disk cache): "
                  f"{compile_s * 1e3:.0f} ms")
+    blas_threads = os.environ.get("OPENBLAS_NUM_THREADS", "unset (all cores)")
+    notes.append(f"OPENBLAS_NUM_THREADS={blas_threads}; the CSR kernel is serial (a parallel prange "
+                 "version lost badly on a busy 2-core machine)")
     return Section(title="Pruning: bytes and forward latency of a 784→256 float32 layer",
                    header=["variant", "sparsity", "bytes", "vs dense", "batch 1", "vs dense", "batch 128",
                            "vs dense"],

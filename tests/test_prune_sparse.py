@@ -97,3 +97,16 @@ def test_to_sparse_converts_only_sparse_enough_layers():
     with md.no_grad():
         np.testing.assert_allclose(fast(x).numpy(), model(x).numpy(), rtol=1e-5, atol=1e-6)
     assert prune.is_pruned(model)  # the original keeps its masks
+
+
+def test_out_accumulates_and_is_checked():
+    rng = np.random.default_rng(2)  # host
+    a, b = sparse_matrix(rng, (6, 5), 0.5), rng.standard_normal((5, 4)).astype(np.float32)
+    csr = CSRMatrix.from_dense(a)
+    for fn in (csr_matmat, csr_matmat_reference):
+        out = np.ones((6, 4), dtype=np.float32)  # host
+        result = fn(csr.data, csr.indices, csr.indptr, b, out=out)
+        assert result is out
+        np.testing.assert_allclose(out, 1 + a @ b, rtol=1e-5, atol=1e-5)
+        with pytest.raises(ValueError, match="out must have shape \\(6, 4\\)"):
+            fn(csr.data, csr.indices, csr.indptr, b, out=np.ones((4, 6), dtype=np.float32))  # host

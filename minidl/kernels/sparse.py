@@ -27,16 +27,24 @@ from minidl import backend
 from minidl.kernels import dispatch, jit
 
 
-def csr_matmat_reference(data: Any, indices: Any, indptr: Any, dense: Any) -> Any:
-    """C = A · B for A in CSR form: one small dense product per row (plain NumPy/xp, no SciPy)."""
+def _output(data: Any, indptr: Any, dense: Any, out: Any, xp: Any) -> Any:
+    shape = (len(indptr) - 1, dense.shape[1])
+    if out is None:
+        return xp.zeros(shape, dtype=np.result_type(data.dtype, dense.dtype))
+    if tuple(out.shape) != shape:
+        raise ValueError(f"csr_matmat: out must have shape {shape} (got {tuple(out.shape)})")
+    return out
+
+
+def csr_matmat_reference(data: Any, indices: Any, indptr: Any, dense: Any, out: Any = None) -> Any:
+    """C = A · B for A in CSR form (or out += A · B): one small dense product per row, no SciPy."""
     xp = backend.get_array_module(dense)
-    rows = len(indptr) - 1
-    out = xp.zeros((rows, dense.shape[1]), dtype=np.result_type(data.dtype, dense.dtype))
+    out = _output(data, indptr, dense, out, xp)
     bounds = backend.to_numpy(indptr).tolist()  # a host copy: loop bounds, not data
-    for i in range(rows):
+    for i in range(len(bounds) - 1):
         start, end = bounds[i], bounds[i + 1]
         if end > start:
-            out[i] = data[start:end] @ dense[indices[start:end]]
+            out[i] += data[start:end] @ dense[indices[start:end]]
     return out
 
 
@@ -61,13 +69,14 @@ def _csr_matmat_kernel(data: Any, indices: Any, indptr: Any, dense: Any, out: An
 
 
 @dispatch(csr_matmat_reference)
-def csr_matmat(data: Any, indices: Any, indptr: Any, dense: Any) -> Any:
-    """C = A · B for A = (data, indices, indptr) in CSR form and a dense 2-D B.
+def csr_matmat(data: Any, indices: Any, indptr: Any, dense: Any, out: Any = None) -> Any:
+    """C = A · B for A = (data, indices, indptr) in CSR form and a dense 2-D B; with ``out``,
+    out += A · B (a layer starts ``out`` at its bias). Returns the result.
 
     ``indices`` and ``indptr`` should be unsigned integers (see the module docstring);
     :class:`minidl.compress.prune.sparse.CSRMatrix` stores them so.
     """
-    dense = np.ascontiguousarray(dense)
-    out = np.zeros((len(indptr) - 1, dense.shape[1]), dtype=np.result_type(data.dtype, dense.dtype))
+    dense = np.ascontiguousarray(dense)  # rows of B must be contiguous for the AXPY
+    out = _output(data, indptr, dense, out, np)
     _csr_matmat_kernel(data, indices, indptr, dense, out)
     return out

@@ -118,10 +118,12 @@ class SparseLinear(Module):
                              f"but the layer expects {self.in_features}")
         lead = a.shape[:-1]
         a2 = a.reshape(-1, self.in_features)
-        y = self.weight.matmul(a2.T).T  # (batch, out), a transposed view: free to make
-        if self.bias is not None:
-            y = y + self.bias
-        return Tensor._wrap(y.reshape(*lead, self.out_features))
+        xp = backend.get_array_module(a2)
+        yt = xp.empty((self.out_features, a2.shape[0]), dtype=self.weight.data.dtype)
+        yt[...] = 0 if self.bias is None else self.bias[:, None]  # Yᵀ starts at b, then += W · Xᵀ
+        w = self.weight
+        yt = csr_matmat(w.data, w.indices, w.indptr, a2.T, out=yt)
+        return Tensor._wrap(yt.T.reshape(*lead, self.out_features))  # a transposed view: no copy
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
