@@ -3,6 +3,7 @@ one (central differences of the gradient, float64); Hutchinson; Optimal Brain Su
 
 from __future__ import annotations
 
+import copy
 import itertools
 
 import numpy as np
@@ -216,3 +217,36 @@ def test_obs_errors():
         prune.optimal_brain_surgeon(np.ones((2, 2)), np.zeros((4, 4)), 1)  # host
     w, keep, _ = prune.optimal_brain_surgeon(np.ones((2, 2)), np.zeros((4, 4)), 1, damping=1.0)  # host
     assert int((~keep).sum()) == 1 and w[~keep] == 0
+
+
+def test_obs_on_one_layer_of_a_trained_tiny_network(float64):
+    """Near a minimum the quadratic model holds: OBS predicts its loss increase and beats magnitude."""
+    md.manual_seed(3)
+    x = md.randn(40, 4, dtype="float64")
+    y = md.tensor((x.numpy() @ np.array([1.0, -1.0, 0.5, 0.0]) > 0).astype(np.int64))  # host: labels
+    model = nn.MLP([4, 6, 2], activation=nn.Tanh).double()
+    opt = md.optim.Adam(model.parameters(), lr=0.05)
+    for _ in range(400):
+        opt.zero_grad()
+        (nn.functional.cross_entropy(model(x), y) + 1e-3 * (model[2].weight ** 2).sum()).backward()
+        opt.step()
+
+    def loss_fn(out, target):  # the loss that was minimized, so its gradient is ~0 here
+        return nn.functional.cross_entropy(out, target) + 1e-3 * (model[2].weight ** 2).sum()
+
+    batches = [(x, y)]
+    base = float(loss_fn(model(x), y).item())
+    target = (model[2], "weight")
+    H = prune.hessian(model, loss_fn, batches, target)
+    w0 = model[2].weight.numpy().copy()
+    magnitude = copy.deepcopy(model)
+    prune.l1_unstructured(magnitude[2], "weight", amount=3)
+    magnitude_increase = float(loss_fn(magnitude(x), y).item()) - base
+
+    saliencies = prune.obs_prune(model[2], "weight", H, amount=3)
+    obs_increase = float(loss_fn(model(x), y).item()) - base
+    keep = prune.get_mask(model[2], "weight")
+    assert np.all(prune.current_weight(model[2], "weight")[~keep] == 0)
+    assert not np.allclose(prune.current_weight(model[2], "weight")[keep], w0[keep])  # survivors moved
+    assert obs_increase == pytest.approx(sum(saliencies), rel=0.3)
+    assert obs_increase < magnitude_increase
