@@ -9,7 +9,11 @@ import pytest
 import minidl as md
 from minidl import nn, optim
 from minidl.compress.distill import (
-    Distiller, FeatureHint, label_with_teacher, predict_logits, soft_target_loss,
+    Distiller,
+    FeatureHint,
+    label_with_teacher,
+    predict_logits,
+    soft_target_loss,
 )
 from minidl.data import ArrayDataset, DataLoader, load_digits
 from minidl.train import evaluate, fit

@@ -46,19 +46,20 @@ def _check_alpha(alpha: float) -> float:
 def _logit_pair(student_logits: Any, teacher_logits: Any) -> tuple[Tensor, Any]:
     """The student's logits as a Tensor and the teacher's as a constant array of the same dtype."""
     student = as_tensor(student_logits)
-    teacher = teacher_logits.data if isinstance(teacher_logits, Tensor) else teacher_logits
+    teacher = as_tensor(teacher_logits).data  # host arrays go to the active backend, as for any tensor
     if student.ndim != 2:
         raise ValueError(f"student_logits must have shape (batch, classes) (got {student.shape})")
     if student.dtype.kind != "f":
         raise TypeError(f"student_logits must be floating point (got dtype {student.dtype})")
-    if tuple(getattr(teacher, "shape", ())) != student.shape:
-        raise ValueError(f"teacher_logits shape {tuple(getattr(teacher, 'shape', ()))} must equal "
+    if tuple(teacher.shape) != student.shape:
+        raise ValueError(f"teacher_logits shape {tuple(teacher.shape)} must equal "
                          f"student_logits shape {student.shape}")
     if student.shape[0] == 0:
         raise ValueError("distillation loss of an empty batch")
-    if getattr(teacher, "dtype", None) != student.dtype:
+    backend.check_same_device((student.data, teacher), "distillation loss")
+    if teacher.dtype != student.dtype:
         # the teacher may be float64 or float16; the loss (and the student) stay in the student's dtype
-        teacher = backend.get_array_module(teacher).asarray(teacher).astype(student.dtype)
+        teacher = teacher.astype(student.dtype)
     return student, teacher
 
 
