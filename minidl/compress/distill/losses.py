@@ -180,9 +180,10 @@ def distillation_loss(student_logits: Tensor, teacher_logits: Any, targets: Any 
       changes.
 
     Defaults T = 4, α = 0.1: Hinton et al. report the best results with "a considerably
-    lower weight" on the hard term, and T between about 2 and 20 (T = 20 on MNIST).
-    Lesson 10's T × α grid on digits finds a broad good region around T ∈ [2, 8] with
-    α ≤ 0.5; T = 4 and α = 0.1 sit inside it. Tune them for your task.
+    lower weight" on the hard term (they used T = 20 on MNIST). In lesson 10's T × α grid
+    (a 16-unit student, 50 labelled digits) the temperature matters most — T ≤ 2 gains
+    nothing over plain labels, T = 4 to 16 gains 2–3 points — and α = 0.9 is the weakest
+    weight; T = 4, α = 0.1 sits in the good region. Tune them for your task.
     """
     return distillation_terms(student_logits, teacher_logits, targets, temperature, alpha).loss
 
