@@ -55,12 +55,19 @@ def test_hard_labels_and_the_source_articles_exercises(lesson) -> None:
     assert all(0.5 < acc <= 1.0 for acc in results["merged_neurons_accuracy"].values())
 
 
-def test_pipeline_section_adds_nothing_fake(lesson) -> None:
+def test_pipeline_section_measures_only_what_exists(lesson) -> None:
     results, _ = lesson
-    assert set(results["pipeline"]) == {"status"}  # no numbers until prune and quantize exist
+    pipeline = results["pipeline"]
+    # until the prune and quantize steps run, only the two float32 models are points
+    assert set(pipeline["points"]) == {"teacher (float32)", "distilled student (float32)"}
+    assert "prune" in pipeline["status"]
+    teacher, student = pipeline["points"]["teacher (float32)"], pipeline["points"]["distilled student (float32)"]
+    assert teacher["bytes"] == 4 * results["teacher_parameters"]
+    assert student["bytes"] == 4 * results["student_parameters"]
+    assert teacher["latency_ms_batch1"] > 0 and student["latency_ms_batch128"] > 0
 
 
 def test_figures_saved(lesson) -> None:
     _, folder = lesson
-    for name in ("10_dark_knowledge", "10_t_squared", "10_students", "10_grid"):
+    for name in ("10_dark_knowledge", "10_t_squared", "10_students", "10_grid", "10_pareto"):
         assert (folder / f"{name}.png").exists(), name
