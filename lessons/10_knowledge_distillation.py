@@ -51,8 +51,9 @@
 #
 # The soft gradient fades as 1/T², while the hard term's does not: multiplying by T² keeps
 # the balance set by α the same whatever T you try. The scaled gradient, T·(p_s − p_t)/B per
-# batch, tends to (z_s − z_t)/(C·B): the gradient of ‖z_s − z_t‖²/(2C), i.e. **matching
-# logits** (what Caruana's group did before Hinton), which distillation contains as its
+# batch, tends to (z_s − z_t)/(C·B) (logits centred to mean zero): the gradient of the
+# batch mean of ‖z_s − z_t‖²/(2C), i.e. **matching logits** with a squared error (what
+# Caruana and colleagues did before Hinton), which distillation contains as its
 # high-temperature limit.
 
 # %%
@@ -106,9 +107,11 @@ teacher = nn.MLP([64, 256, 256, 10])
 fit(teacher, nn.functional.cross_entropy, optim.Adam(teacher.parameters(), lr=3e-3),
     DataLoader(train, BATCH, shuffle=True, seed=0), epochs=pick(30, 6), progress=False)
 teacher_accuracy = evaluate(teacher, test_loader)["accuracy"]
+teacher_train_accuracy = evaluate(teacher, DataLoader(train, batch_size=512))["accuracy"]
 n_teacher = sum(p.numel() for p in teacher.parameters())
 n_student = sum(p.numel() for p in nn.MLP([64, HIDDEN, 10]).parameters())
-print(f"teacher: {n_teacher:,} parameters, test accuracy {teacher_accuracy:.1%}")
+print(f"teacher: {n_teacher:,} parameters, test accuracy {teacher_accuracy:.1%} "
+      f"(on its own training digits {teacher_train_accuracy:.1%})")
 print(f"student: {n_student:,} parameters ({n_teacher / n_student:.0f}× smaller)")
 
 # %% [markdown]
@@ -300,10 +303,10 @@ print(f"paired difference {all_diff.mean() * 100:+.2f} ± {all_diff.std() * 100:
 # seeds better), about the size of the spread between seeds. (Exploring before writing this lesson
 # we also tried hidden sizes 4, 8 and 32, temperatures 2–8, α = 0.1 and 0.5, 30 to 200
 # epochs, and a stronger teacher trained on shifted digits: no setting gave a gain larger
-# than the seed-to-seed spread.) Two reasons: 1078 digits are enough for a 16-unit
-# network to learn what it can hold — its limit is capacity, not information — and the
-# teacher has fitted its own training set so well that its soft targets there carry less
-# than on new digits.
+# than the seed-to-seed spread.) Two likely reasons, which we did not separate: 1078
+# digits are enough for a 16-unit network to learn what it can hold — its limit is
+# capacity, not information — and the teacher has fitted its own training digits so well
+# that its soft targets on them are nearly one-hot (section 6 shows the effect of T).
 #
 # Where should dark knowledge help? Where labels are scarce: each soft target tells the
 # student how a digit relates to all ten classes, not just which one it is. Hinton et al.
@@ -371,10 +374,10 @@ print("saved", save_figure(fig, "10_students"))
 # With three to five digits per class the teacher's soft targets add several points (about
 # 9 and 5 on the run we wrote this with, in every seed) and make the result far less
 # dependent on which digits were labelled. The student that learned the teacher's argmax
-# scores exactly like the one that learned the true labels — the teacher is right on all
-# of those digits, so the labels are identical — which shows that the gain is the dark
-# knowledge, not the teacher's decisions. The gain shrinks as labels grow: within noise at
-# 200, slightly negative with all 1078.
+# scores exactly like the one that learned the true labels — the teacher classifies its
+# training digits perfectly (section 1), so the two sets of labels are identical — which
+# shows that the gain is the dark knowledge, not the teacher's decisions. The gain shrinks
+# as labels grow: within noise at 200, slightly negative with all 1078.
 #
 # ## 6. Temperature and α
 #
@@ -503,10 +506,10 @@ print(f"hint − no hint: {hint_diff.mean() * 100:+.1f} ± {hint_diff.std() * 10
 # %% [markdown]
 # ## Exercises
 #
-# **1. "Distillation" by copying parameters.** One source article distills by copying each
-# of the teacher's parameters into the student (`for p_t, p_s in zip(teacher.parameters(),
-# student.parameters()): p_s.data.copy_(p_t.data)`). Try it on our teacher and student.
-# Why is it not distillation?
+# **1. "Distillation" by copying parameters.** One source article "distills" by walking
+# the teacher's and the student's parameter lists side by side and copying each teacher
+# tensor into the matching student tensor. Try that on our teacher and student. Why is it
+# not distillation?
 #
 # *Answer.* It cannot even run when the shapes differ — and they must differ, or nothing
 # was compressed. Worse, `zip` stops at the shorter list, so with other shapes it could
@@ -675,6 +678,7 @@ print(f"{big['bytes'] / small['bytes']:.0f}× fewer bytes; one prediction {speed
 # %%
 results = {
     "teacher_accuracy": teacher_accuracy,
+    "teacher_train_accuracy": teacher_train_accuracy,
     "teacher_parameters": n_teacher,
     "student_parameters": n_student,
     "seeds": len(SEEDS),

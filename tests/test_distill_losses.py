@@ -111,6 +111,22 @@ def test_soft_gradient_is_T_times_probability_difference_over_batch(pair, T) -> 
     np.testing.assert_allclose(plain.grad.numpy() * T * T, expected, atol=1e-12)
 
 
+@SETTINGS
+@given(pair=logit_pairs(), T=temperatures)
+def test_soft_cross_entropy_differs_from_kl_by_the_teachers_entropy_only(pair, T) -> None:
+    """T²·CE(p_t, softmax(z_s/T)) = T²·KL + T²·H(p_t): a constant, so the gradients are equal."""
+    zs, zt = pair
+    pt = softmax_np(zt, T)
+    entropy = -np.sum(pt * np.log(pt)) / len(zs)
+    a, b = student(zs), student(zs)
+    kl = soft_target_loss(a, zt, T)
+    ce = F.cross_entropy(b / T, md.tensor(pt)) * (T * T)  # cross-entropy with probability targets
+    assert ce.item() == pytest.approx(kl.item() + T * T * entropy, rel=1e-9, abs=1e-9)
+    kl.backward()
+    ce.backward()
+    np.testing.assert_allclose(b.grad.numpy(), a.grad.numpy(), atol=1e-12)
+
+
 @pytest.mark.parametrize("T", [0.5, 1.0, 3.0, 20.0])
 def test_gradcheck_at_several_temperatures(T: float) -> None:
     rng = np.random.default_rng(int(T * 10))
