@@ -18,19 +18,31 @@ from minidl.compress.distill import (
 from minidl.data import ArrayDataset, DataLoader, load_digits
 from minidl.train import evaluate, fit
 
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_digits("train"), load_digits("test")
+to_numpy = md.backend.to_numpy
 
 
-@pytest.fixture(scope="module")
-def teacher(digits):
-    train, _ = digits
-    md.manual_seed(0)
-    t = nn.MLP([64, 96, 10], dropout=0.2)  # dropout: eval mode must switch it off
-    fit(t, nn.functional.cross_entropy, optim.Adam(t.parameters(), lr=3e-3),
-        DataLoader(train, 32, shuffle=True, seed=0), epochs=8, progress=False)
+_BUILT: dict[tuple[str, str], object] = {}  # one teacher per backend, trained once per session
+
+
+@pytest.fixture
+def digits(array_backend):
+    key = ("digits", array_backend)
+    if key not in _BUILT:
+        _BUILT[key] = load_digits("train"), load_digits("test")
+    return _BUILT[key]
+
+
+@pytest.fixture
+def teacher(digits, array_backend):
+    key = ("teacher", array_backend)
+    if key not in _BUILT:
+        train, _ = digits
+        md.manual_seed(0)
+        t = nn.MLP([64, 96, 10], dropout=0.2)  # dropout: eval mode must switch it off
+        fit(t, nn.functional.cross_entropy, optim.Adam(t.parameters(), lr=3e-3),
+            DataLoader(train, 32, shuffle=True, seed=0), epochs=8, progress=False)
+        _BUILT[key] = t
+    t = _BUILT[key]
     t.zero_grad()  # so that any gradient found on it later came from distillation
     return t
 
@@ -73,12 +85,12 @@ def test_teacher_runs_in_eval_mode_without_a_graph(teacher) -> None:
     z1, z2 = distiller.teacher_logits(x), distiller.teacher_logits(x)
     assert not z1.requires_grad and z1.grad_fn is None
     np.testing.assert_array_equal(z1.numpy(), z2.numpy())  # dropout is off
-    np.testing.assert_array_equal(z1.numpy(), predict_logits(teacher, x.numpy()))
+    np.testing.assert_array_equal(z1.numpy(), to_numpy(predict_logits(teacher, x.numpy())))
 
 
 def test_soft_only_distillation_on_unlabeled_data(digits, teacher) -> None:
     train, test = digits
-    unlabeled = ArrayDataset(train.features, np.full(len(train), -1), name="no labels")
+    unlabeled = ArrayDataset(train.features, md.full((len(train),), -1).data, name="no labels")
     md.manual_seed(3)
     student = nn.MLP([64, 16, 10])
     history = Distiller(teacher, student, optim.Adam(student.parameters(), lr=3e-3), alpha=0.0,
@@ -91,7 +103,7 @@ def test_soft_only_distillation_on_unlabeled_data(digits, teacher) -> None:
 def test_hard_label_distillation_learns_the_teachers_decisions(digits, teacher) -> None:
     train, test = digits
     labels = label_with_teacher(teacher, train.features)
-    np.testing.assert_array_equal(labels, predict_logits(teacher, train.features).argmax(1))
+    np.testing.assert_array_equal(to_numpy(labels), to_numpy(predict_logits(teacher, train.features)).argmax(1))
     assert labels.dtype == np.int64
     md.manual_seed(4)
     student = nn.MLP([64, 16, 10])

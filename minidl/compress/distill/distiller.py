@@ -21,6 +21,7 @@ from minidl.compress.distill.losses import (
     teacher_labels,
 )
 from minidl.engine.grad_mode import no_grad
+from minidl.engine.ops._args import as_tensor
 from minidl.engine.tensor import Tensor
 from minidl.nn.losses import cross_entropy
 from minidl.nn.module import Module
@@ -52,7 +53,7 @@ def predict_logits(model: Module, features: Any, batch_size: int = 512) -> Any:
     """
     if not isinstance(batch_size, int) or batch_size <= 0:
         raise ValueError(f"batch_size must be a positive int (got {batch_size!r})")
-    data = features.data if isinstance(features, Tensor) else features
+    data = as_tensor(features).data  # host arrays go to the active backend, as for any tensor
     xp = backend.get_array_module(data)
     was_training = model.training
     model.eval()
