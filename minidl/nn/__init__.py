@@ -3,6 +3,7 @@
 from minidl.nn import functional, init
 from minidl.nn.activation import Dropout, Flatten, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from minidl.nn.container import ModuleList, Sequential
+from minidl.nn.divergence import KLDivLoss
 from minidl.nn.linear import Identity, Linear
 from minidl.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from minidl.nn.mlp import MLP
@@ -13,3 +14,4 @@ __all__ = [
     "LeakyReLU", "Linear", "LogSoftmax", "MLP", "MSELoss", "Module", "ModuleList", "NLLLoss",
     "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh", "functional", "init",
 ]
+__all__ += ["KLDivLoss"]
