@@ -10,9 +10,8 @@ import sys
 
 def _tour(args: argparse.Namespace) -> int:
     from minidl.course import fast_mode
-    from minidl.tour import run_tour
-
     from minidl.threads import blas_threads
+    from minidl.tour import run_tour
 
     with blas_threads(args.blas_threads or None):
         run_tour(out_dir=args.out, json_path=args.json, dataset=args.dataset, only=args.only,
