@@ -278,7 +278,7 @@ def test_momentum_state_exists_only_with_momentum() -> None:
     p.grad = minidl.tensor(np.ones(2, np.float32))
     plain.step()
     heavy.step()
-    assert plain.state == {} and set(heavy.state[p]) == {"momentum_buffer"}
+    assert plain.state_dict()["state"] == {} and set(heavy.state[p]) == {"momentum_buffer"}
 
 
 def test_gd_and_sgd_share_the_rule_and_differ_in_the_data() -> None:

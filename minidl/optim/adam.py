@@ -57,8 +57,7 @@ class Adam(Optimizer):
                           group["amsgrad"], group["maximize"], group["bias_correction"],
                           group["decoupled_weight_decay"])
 
-    def _update(self, param: Any, grad: Any, state: dict[str, Any], group: dict[str, Any],
-                rule: GradientTransformation) -> None:
+    def _update(self, param: Any, grad: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
         b1, b2 = group["betas"]
         adam_step_(param, grad, state, lr=float(group["lr"]), beta1=float(b1), beta2=float(b2),
                    eps=float(group["eps"]), weight_decay=float(group["weight_decay"]),

@@ -21,8 +21,8 @@ class Optimizer:
 
     - ``_rule(group)``: the pure update rule for a group's settings (:mod:`minidl.optim.rules`),
       whose ``init`` also makes each parameter's state (PyTorch's keys and layout);
-    - ``_update(param, grad, state, group, rule)``: one parameter's step, in place; by default
-      the rule itself, replaced by a fused kernel where one exists (SGD, Adam).
+    - ``_update(param, grad, state, group)``: one parameter's step, in place; by default the
+      rule itself, replaced by a fused kernel where one exists (SGD, Adam).
 
     A parameter whose ``.grad`` is None is skipped, with no change to its state (PyTorch's
     rule); a zero gradient is a real step (Adam's moments and t still advance). Hooks registered with
@@ -38,6 +38,7 @@ class Optimizer:
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         self._step_pre_hooks: dict[int, Callable[..., Any]] = {}
         self._step_post_hooks: dict[int, Callable[..., Any]] = {}
+        self._rules_this_step: dict[int, Any] = {}
         self.defaults = defaults
         self.state: dict[Tensor, dict[str, Any]] = {}
         self.param_groups: list[dict[str, Any]] = []
@@ -81,10 +82,13 @@ class Optimizer:
         """The :class:`~minidl.optim.transforms.GradientTransformation` for ``group``'s settings."""
         raise NotImplementedError
 
-    def _update(self, param: Any, grad: Any, state: dict[str, Any], group: dict[str, Any], rule: Any) -> None:
+    def _update(self, param: Any, grad: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
         """Update one parameter (array) and its state in place; the pure rule unless overridden."""
         from minidl.optim.transforms import step_in_place
 
+        rule = self._rules_this_step.get(id(group))
+        if rule is None:  # made once per group and step: the settings may change between steps
+            rule = self._rules_this_step[id(group)] = self._rule(group)
         step_in_place(rule, param, grad, state)
 
     def _step_each(self, closure: Callable[[], Any] | None = None) -> Any:
@@ -93,8 +97,8 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        self._rules_this_step = {}
         for group in self.param_groups:
-            rule = self._rule(group)
             for p in group["params"]:
                 if p.grad is None:
                     continue
@@ -104,10 +108,8 @@ class Optimizer:
                                      f"{grad.shape}")
                 state = self.state.get(p)
                 if state is None:
-                    state = rule.init(p.data)
-                    if state:  # stateless rules (plain SGD) keep no entry, as in PyTorch
-                        self.state[p] = state
-                self._update(p.data, grad, state, group, rule)
+                    state = self.state[p] = self._rule(group).init(p.data)
+                self._update(p.data, grad, state, group)
         return loss
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -147,7 +149,8 @@ class Optimizer:
                 index.setdefault(id(p), len(index))
                 packed["params"].append(index[id(p)])
             groups.append(packed)
-        state = {index[id(p)]: dict(s) for p, s in self.state.items() if id(p) in index}
+        # empty states (plain SGD keeps none) are left out, as in PyTorch's state_dict
+        state = {index[id(p)]: dict(s) for p, s in self.state.items() if id(p) in index and s}
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:

@@ -43,8 +43,7 @@ class SGD(Optimizer):
         return rules.sgd(group["lr"], group["momentum"], group["dampening"], group["weight_decay"],
                          group["nesterov"], group["maximize"])
 
-    def _update(self, param: Any, grad: Any, state: dict[str, Any], group: dict[str, Any],
-                rule: GradientTransformation) -> None:
+    def _update(self, param: Any, grad: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
         sgd_step_(param, grad, state, lr=float(group["lr"]), momentum=float(group["momentum"]),
                   dampening=float(group["dampening"]), weight_decay=float(group["weight_decay"]),
                   nesterov=bool(group["nesterov"]), maximize=bool(group["maximize"]))
@@ -69,8 +68,7 @@ class GD(Optimizer):
     def _rule(self, group: dict[str, Any]) -> GradientTransformation:
         return rules.gd(group["lr"])
 
-    def _update(self, param: Any, grad: Any, state: dict[str, Any], group: dict[str, Any],
-                rule: GradientTransformation) -> None:
+    def _update(self, param: Any, grad: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
         sgd_step_(param, grad, state, lr=float(group["lr"]), momentum=0.0, dampening=0.0,
                   weight_decay=0.0, nesterov=False, maximize=False)
 

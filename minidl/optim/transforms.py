@@ -123,7 +123,7 @@ def trace(momentum: float, dampening: float = 0.0, nesterov: bool = False) -> Gr
         return {"momentum_buffer": None}
 
     def update(grad: Array, state: State, param: Array) -> tuple[Array, State]:
-        buf = state["momentum_buffer"]
+        buf = state.get("momentum_buffer")  # absent if momentum was switched on later (OneCycleLR)
         if buf is None:
             buf = grad.copy()  # a copy: the buffer must not alias the caller's gradient
         else:
