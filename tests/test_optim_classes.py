@@ -71,8 +71,9 @@ def test_bias_corrected_first_moment_equals_a_constant_gradient(g, b1, steps) ->
             assert abs(state["exp_avg"][0] - g) > 0.5 * b1**t * abs(g)
 
 
-def test_adam_without_bias_correction_takes_tiny_first_steps() -> None:
-    """What the correction is for: uncorrected, step 1 moves by lr(1 − β₁)/√(1 − β₂) ≈ 3.2·lr."""
+def test_adam_without_bias_correction_takes_too_large_first_steps() -> None:
+    """What the correction is for: v starts even further below its mean than m, so the
+    uncorrected step 1 is lr(1 − β₁)/√(1 − β₂) ≈ 3.2·lr instead of lr."""
     p = minidl.tensor(np.zeros(1, np.float32), requires_grad=True)
     opt = optim.Adam([p], lr=0.01, eps=0.0, bias_correction=False)
     p.grad = minidl.tensor(np.ones(1, np.float32))
