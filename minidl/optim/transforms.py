@@ -253,7 +253,7 @@ def step_in_place(transform: GradientTransformation, param: Array, grad: Array, 
         old = state.get(key)
         if not hasattr(value, "shape"):  # step counters
             state[key] = value
-        elif isinstance(old, xp.ndarray) and old.shape == value.shape:
+        elif type(old) is type(value) and old.shape == value.shape:
             xp.copyto(old, value)
         else:  # new state, or a NumPy scalar (what arithmetic on a 0-d array returns)
             state[key] = xp.asarray(value)
