@@ -1,4 +1,17 @@
-"""Shared fixtures: where the shared datasets are, fast lessons, a non-interactive plot backend."""
+"""Shared fixtures: array backends, where the shared datasets are, fast lessons, Agg plots.
+
+Backends. Every test runs inside an array backend chosen by ``--backend``:
+
+- default: every test on NumPy; test modules marked ``pytestmark = pytest.mark.backends``
+  (the engine, nn, losses and optimizer tests) also on the stand-in, so CI proves on every
+  run that no NumPy array leaks into code that must work on CuPy;
+- ``--backend=all`` (``make test-backends``): every test on NumPy and the stand-in, and on
+  CuPy where a GPU is present;
+- ``--backend=numpy|standin|cupy``: every test on that one backend.
+
+A test that is about NumPy itself (a Numba kernel against its reference, say) carries
+``@pytest.mark.numpy_only`` and runs on NumPy alone.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +21,58 @@ from pathlib import Path
 import matplotlib
 import pytest
 
+import minidl.backend
+
 matplotlib.use("Agg")  # no screen in CI; figures are written to files
 os.environ.setdefault("MINIDL_FAST", "1")  # lessons and the tour shrink their epochs under test
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("MINIDL_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--backend", default="default",
+                     choices=["default", "numpy", "standin", "cupy", "all"],
+                     help="array backend(s) to run the tests on (see tests/conftest.py)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "backends: also run this module on the stand-in by default")
+    config.addinivalue_line("markers", "numpy_only: the test is about NumPy arrays; never parametrized")
+
+
+def _cupy_available() -> bool:
+    try:
+        minidl.backend._load("cupy")
+    except RuntimeError:
+        return False
+    return True
+
+
+def _backends_for(config: pytest.Config, node: pytest.Item | pytest.Function) -> list[str]:
+    if node.get_closest_marker("numpy_only"):
+        return ["numpy"]
+    choice = config.getoption("--backend")
+    if choice == "default":
+        return ["numpy", "standin"] if node.get_closest_marker("backends") else ["numpy"]
+    if choice == "all":
+        return ["numpy", "standin"] + (["cupy"] if _cupy_available() else [])
+    return [choice]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "array_backend" in metafunc.fixturenames:
+        names = _backends_for(metafunc.config, metafunc.definition)
+        if names != ["numpy"]:
+            metafunc.parametrize("array_backend", names, indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def array_backend(request: pytest.FixtureRequest):
+    """The backend this test runs on; new Tensors, weights and datasets are created there."""
+    name = getattr(request, "param", "numpy")
+    with minidl.backend.use(name):
+        yield name
 
 
 @pytest.fixture

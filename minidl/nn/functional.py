@@ -7,11 +7,22 @@ from typing import Any
 
 from minidl import backend, random
 from minidl.engine.ops import (
-    leaky_relu, linear, log_softmax, mul, relu, sigmoid, softmax, tanh,
+    leaky_relu,
+    linear,
+    log_softmax,
+    mul,
+    relu,
+    sigmoid,
+    softmax,
+    tanh,
 )
 from minidl.engine.tensor import Tensor
 from minidl.nn.losses import (
-    binary_cross_entropy_with_logits, cross_entropy, l1_loss, mse_loss, nll_loss,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    l1_loss,
+    mse_loss,
+    nll_loss,
 )
 
 __all__ = [

@@ -11,6 +11,7 @@ from typing import Any
 from minidl import backend
 from minidl.engine.grad_mode import enable_grad
 from minidl.engine.tensor import Tensor
+from minidl.hooks import RemovableHandle
 
 
 class Optimizer:
@@ -125,13 +126,13 @@ class Optimizer:
         """Update every parameter that has a gradient; returns ``closure()``'s loss if given."""
         raise NotImplementedError
 
-    def register_step_pre_hook(self, hook: Callable[[Optimizer], None]) -> _HookHandle:
+    def register_step_pre_hook(self, hook: Callable[[Optimizer], None]) -> RemovableHandle:
         """Call ``hook(optimizer)`` before every ``step()``; ``handle.remove()`` undoes it."""
-        return _HookHandle(self._step_pre_hooks, hook)
+        return RemovableHandle(self._step_pre_hooks, hook)
 
-    def register_step_post_hook(self, hook: Callable[[Optimizer], None]) -> _HookHandle:
+    def register_step_post_hook(self, hook: Callable[[Optimizer], None]) -> RemovableHandle:
         """Call ``hook(optimizer)`` after every ``step()``; ``handle.remove()`` undoes it."""
-        return _HookHandle(self._step_post_hooks, hook)
+        return RemovableHandle(self._step_post_hooks, hook)
 
     # -- saving and restoring ---------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -194,19 +195,6 @@ def _with_step_hooks(step: Callable[..., Any]) -> Callable[..., Any]:
         return result
 
     return step_with_hooks
-
-
-class _HookHandle:
-    _next_id = 0
-
-    def __init__(self, registry: dict[int, Callable[..., Any]], hook: Callable[..., Any]) -> None:
-        _HookHandle._next_id += 1
-        self.id = _HookHandle._next_id
-        self.registry = registry
-        registry[self.id] = hook
-
-    def remove(self) -> None:
-        self.registry.pop(self.id, None)
 
 
 def _check_number(name: str, value: Any, low: float | None = None, high: float | None = None,
