@@ -11,6 +11,8 @@ from hypothesis.extra import numpy as hnp
 import minidl
 from minidl import nn, optim
 
+pytestmark = pytest.mark.backends  # also on the stand-in: the xp rule path CuPy arrays take
+
 ALL = {
     "GD": (optim.GD, dict(lr=0.1)),
     "SGD": (optim.SGD, dict(lr=0.1, momentum=0.9, dampening=0.1, weight_decay=1e-3)),
@@ -48,7 +50,7 @@ def test_adam_first_step_moves_every_coordinate_by_lr_times_sign(g, lr) -> None:
     opt = optim.Adam([p], lr=lr, betas=(0.9, 0.999), eps=1e-12)
     p.grad = minidl.tensor(g)
     opt.step()
-    np.testing.assert_allclose(p.data, -lr * np.sign(g), rtol=1e-5)
+    np.testing.assert_allclose(p.numpy(), -lr * np.sign(g), rtol=1e-5)
 
 
 @settings(max_examples=20, deadline=None)
@@ -78,7 +80,7 @@ def test_adam_without_bias_correction_takes_too_large_first_steps() -> None:
     opt = optim.Adam([p], lr=0.01, eps=0.0, bias_correction=False)
     p.grad = minidl.tensor(np.ones(1, np.float32))
     opt.step()
-    np.testing.assert_allclose(-p.data, 0.01 * 0.1 / np.sqrt(0.001), rtol=1e-5)
+    np.testing.assert_allclose(-p.numpy(), 0.01 * 0.1 / np.sqrt(0.001), rtol=1e-5)
 
 
 # -- parameter groups --------------------------------------------------------------------------
@@ -90,12 +92,12 @@ def test_parameter_groups_have_their_own_settings() -> None:
     opt = optim.SGD([{"params": [model.weight], "weight_decay": 0.5},
                      {"params": [model.bias], "lr": 1.0}], lr=0.1)
     assert opt.param_groups[0]["lr"] == 0.1 and opt.param_groups[1]["weight_decay"] == 0.0
-    w0, b0 = model.weight.data.copy(), model.bias.data.copy()
+    w0, b0 = model.weight.numpy().copy(), model.bias.numpy().copy()
     model.weight.grad = minidl.tensor(np.zeros((3, 4), np.float32))
     model.bias.grad = minidl.tensor(np.ones(3, np.float32))
     opt.step()
-    np.testing.assert_allclose(model.weight.data, w0 * (1 - 0.1 * 0.5), rtol=1e-6)
-    np.testing.assert_allclose(model.bias.data, b0 - 1.0, rtol=1e-6)
+    np.testing.assert_allclose(model.weight.numpy(), w0 * (1 - 0.1 * 0.5), rtol=1e-6)
+    np.testing.assert_allclose(model.bias.numpy(), b0 - 1.0, rtol=1e-6)
 
 
 def test_bad_parameter_lists_are_refused() -> None:
@@ -198,7 +200,7 @@ def test_state_dict_save_and_load_continue_bit_exactly(name, tmp_path) -> None:
     resumed_opt.load_state_dict(checkpoint["optimizer"])
     _train(resumed, resumed_opt, batches[3:])
     for a, b in zip(model.parameters(), resumed.parameters()):
-        np.testing.assert_array_equal(a.data, b.data, strict=True)
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), strict=True)
     assert resumed_opt.param_groups[0].keys() == opt.param_groups[0].keys()
 
 
@@ -253,7 +255,7 @@ def test_step_hooks_run_once_around_every_step(name) -> None:
     opt = cls([p], **kwargs)
     calls = []
     pre = opt.register_step_pre_hook(lambda o: calls.append("pre"))
-    post = opt.register_step_post_hook(lambda o: calls.append(("post", float(p.data[0]))))
+    post = opt.register_step_post_hook(lambda o: calls.append(("post", float(p.numpy()[0]))))
     p.grad = minidl.tensor(np.ones(2, np.float32))
     opt.step()
     assert calls[0] == "pre" and calls[1][0] == "post" and calls[1][1] != 1.0 and len(calls) == 2
@@ -268,7 +270,7 @@ def test_zero_grad_to_none_or_to_zeros() -> None:
     opt = optim.SGD([p], lr=0.1)
     p.grad = minidl.tensor(np.ones(2, np.float32))
     opt.zero_grad(set_to_none=False)
-    np.testing.assert_array_equal(p.grad.data, np.zeros(2, np.float32))
+    np.testing.assert_array_equal(p.grad.numpy(), np.zeros(2, np.float32))
     opt.zero_grad()
     assert p.grad is None
 
@@ -287,8 +289,9 @@ def test_gd_and_sgd_share_the_rule_and_differ_in_the_data() -> None:
     from minidl.data import ArrayDataset, DataLoader
 
     rng = np.random.default_rng(0)
-    data = ArrayDataset(rng.standard_normal((40, 3)).astype(np.float32),
-                        rng.standard_normal((40, 1)).astype(np.float32))
+    xp = minidl.backend.xp  # the datasets live where the model does (NumPy, or the stand-in)
+    data = ArrayDataset(xp.asarray(rng.standard_normal((40, 3)).astype(np.float32)),
+                        xp.asarray(rng.standard_normal((40, 1)).astype(np.float32)))
 
     def run(cls, batch_size: int) -> np.ndarray:
         minidl.manual_seed(0)
@@ -299,7 +302,7 @@ def test_gd_and_sgd_share_the_rule_and_differ_in_the_data() -> None:
                 opt.zero_grad()
                 nn.functional.mse_loss(model(x), y).backward()
                 opt.step()
-        return model.weight.data
+        return model.weight.numpy()
 
     np.testing.assert_array_equal(run(optim.GD, 40), run(optim.SGD, 40))
     assert not np.array_equal(run(optim.GD, 40), run(optim.SGD, 8))  # mini-batches: other steps

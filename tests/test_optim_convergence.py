@@ -55,11 +55,11 @@ def minimize(cls, settings: dict, grad, start, steps: int, schedule=None) -> np.
     opt = cls([p], **settings)
     sched = schedule(opt) if schedule is not None else None
     for _ in range(steps):
-        p.grad = minidl.tensor(grad(p.data.astype(np.float64)).astype(np.float32))
+        p.grad = minidl.tensor(grad(p.numpy().astype(np.float64)).astype(np.float32))
         opt.step()
         if sched is not None:
             sched.step()
-    return p.data.astype(np.float64)
+    return p.numpy().astype(np.float64)
 
 
 @pytest.mark.parametrize("name", sorted(BATTERY))

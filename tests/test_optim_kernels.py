@@ -18,6 +18,8 @@ from minidl import kernels, optim
 from minidl.kernels.optim import adam_step_, sgd_step_
 from minidl.optim import rules
 
+pytestmark = pytest.mark.numpy_only  # Numba kernels take NumPy arrays only
+
 SETTINGS = settings(max_examples=25, deadline=None)
 
 

@@ -13,6 +13,8 @@ from minidl import nn, optim
 from minidl.nn.utils import clip_grad_norm_, clip_grad_value_
 from minidl.optim import add_proximal_l1, l1_penalty, l2_penalty, soft_threshold
 
+pytestmark = pytest.mark.backends  # also on the stand-in: the xp rule path CuPy arrays take
+
 SETTINGS = settings(max_examples=25, deadline=None)
 
 
@@ -33,10 +35,10 @@ def test_penalties_values_and_gradients() -> None:
     assert l2_penalty([a, b]).item() == pytest.approx(1 + 4 + 9)
     assert l1_penalty([a, b]).item() == pytest.approx(1 + 2 + 3)
     ga, gb = minidl.grad(l2_penalty([a, b]), [a, b])
-    np.testing.assert_allclose(ga.data, 2 * a.data)
-    np.testing.assert_allclose(gb.data, 2 * b.data)
+    np.testing.assert_allclose(ga.numpy(), 2 * a.numpy())
+    np.testing.assert_allclose(gb.numpy(), 2 * b.numpy())
     ga, = minidl.grad(l1_penalty(a), [a])
-    np.testing.assert_array_equal(ga.data, [1.0, -1.0, 0.0])  # sign(0) = 0
+    np.testing.assert_array_equal(ga.numpy(), [1.0, -1.0, 0.0])  # sign(0) = 0
     with pytest.raises(ValueError, match="no parameters"):
         l2_penalty([])
     with pytest.raises(TypeError, match="Tensors"):
@@ -60,7 +62,7 @@ def test_weight_decay_equals_an_l2_penalty_of_half_lambda(momentum) -> None:
                 loss = loss + lam / 2 * l2_penalty(model.parameters())
             loss.backward()
             opt.step()
-        return [p.data for p in model.parameters()]
+        return [p.numpy() for p in model.parameters()]
 
     for a, b in zip(run(True), run(False)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
@@ -71,7 +73,7 @@ def test_keras_l2_is_half_of_pytorch_weight_decay() -> None:
     c = 0.01
     theta = minidl.tensor(np.array([0.5, -1.5], np.float32), requires_grad=True)
     g, = minidl.grad(c * l2_penalty(theta), [theta])
-    np.testing.assert_allclose(g.data, 2 * c * theta.data, rtol=1e-6)
+    np.testing.assert_allclose(g.numpy(), 2 * c * theta.numpy(), rtol=1e-6)
 
 
 def test_adam_with_l2_is_not_adamw() -> None:
@@ -86,9 +88,9 @@ def test_adam_with_l2_is_not_adamw() -> None:
     w.grad = minidl.tensor(np.zeros(3, np.float32))
     adam_l2.step()
     adamw.step()
-    np.testing.assert_allclose(a.data, theta0 - lr * np.sign(theta0), rtol=1e-5)
-    np.testing.assert_allclose(w.data, theta0 * (1 - lr * lam), rtol=1e-6)
-    assert not np.allclose(a.data, w.data)
+    np.testing.assert_allclose(a.numpy(), theta0 - lr * np.sign(theta0), rtol=1e-5)
+    np.testing.assert_allclose(w.numpy(), theta0 * (1 - lr * lam), rtol=1e-6)
+    assert not np.allclose(a.numpy(), w.numpy())
 
 
 # -- proximal L1 -------------------------------------------------------------------------------------
@@ -131,7 +133,7 @@ def test_proximal_l1_gives_exact_zeros_and_the_subgradient_does_not() -> None:
                 loss = loss + lam * l1_penalty(model.parameters())
             loss.backward()
             opt.step()
-        return model.weight.data[0]
+        return model.weight.numpy()[0]
 
     prox, sub = run(True), run(False)
     assert np.count_nonzero(prox[2:] == 0) == 6 and np.all(prox[:2] != 0)  # exactly the true support
@@ -147,11 +149,11 @@ def test_proximal_hook_follows_the_groups_lr_and_can_be_limited_and_removed() ->
     handle = add_proximal_l1(opt, l1=1.0, params=[w])
     w.grad, b.grad = minidl.tensor(np.zeros(2, np.float32)), minidl.tensor(np.zeros(1, np.float32))
     opt.step()
-    np.testing.assert_allclose(w.data, [0.2, 0.0])  # threshold lr·λ = 0.1
-    assert b.data[0] == np.float32(0.05)  # not chosen
+    np.testing.assert_allclose(w.numpy(), [0.2, 0.0])  # threshold lr·λ = 0.1
+    assert b.numpy()[0] == np.float32(0.05)  # not chosen
     handle.remove()
     opt.step()
-    np.testing.assert_allclose(w.data, [0.2, 0.0])
+    np.testing.assert_allclose(w.numpy(), [0.2, 0.0])
     with pytest.raises(ValueError, match="l1"):
         add_proximal_l1(opt, -1.0)
 
@@ -180,7 +182,7 @@ def test_clip_grad_norm_scales_to_the_limit_and_keeps_the_direction(a, b, max_no
         norm = np.sum(np.abs(flat) ** norm_type) ** (1 / norm_type)
     total = clip_grad_norm_(params, max_norm, norm_type)
     assert total.item() == pytest.approx(norm, rel=1e-5)
-    clipped = np.concatenate([p.grad.data.ravel() for p in params]).astype(np.float64)
+    clipped = np.concatenate([p.grad.numpy().ravel() for p in params]).astype(np.float64)
     scale = min(1.0, max_norm / (norm + 1e-6))
     np.testing.assert_allclose(clipped, flat * scale, rtol=1e-5, atol=1e-6)
     assert all(p.grad.dtype == np.float32 for p in params)
@@ -191,9 +193,9 @@ def test_clip_grad_norm_edge_cases() -> None:
     assert clip_grad_norm_([p], 1.0).item() == 0.0  # no gradients at all
     params = _with_grads(np.array([3.0, 4.0], np.float32))
     assert clip_grad_norm_(params, 10.0).item() == pytest.approx(5.0)
-    np.testing.assert_array_equal(params[0].grad.data, [3.0, 4.0])  # under the limit: untouched
+    np.testing.assert_array_equal(params[0].grad.numpy(), [3.0, 4.0])  # under the limit: untouched
     clip_grad_norm_(params[0], 1.0)  # a single Tensor works too
-    np.testing.assert_allclose(params[0].grad.data, [0.6, 0.8], rtol=1e-5)
+    np.testing.assert_allclose(params[0].grad.numpy(), [0.6, 0.8], rtol=1e-5)
     bad = _with_grads(np.array([np.inf, 1.0], np.float32))
     with pytest.raises(RuntimeError, match="inf or NaN"):
         clip_grad_norm_(bad, 1.0, error_if_nonfinite=True)
@@ -206,7 +208,7 @@ def test_clip_grad_norm_edge_cases() -> None:
 def test_clip_grad_value_clamps_each_element() -> None:
     params = _with_grads(np.array([-3.0, 0.5, 2.0], np.float32))
     clip_grad_value_(params, 1.0)
-    np.testing.assert_array_equal(params[0].grad.data, [-1.0, 0.5, 1.0])
+    np.testing.assert_array_equal(params[0].grad.numpy(), [-1.0, 0.5, 1.0])
     with pytest.raises(ValueError, match="clip_value"):
         clip_grad_value_(params, -0.5)
 

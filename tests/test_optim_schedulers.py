@@ -22,6 +22,8 @@ from minidl.optim.lr_scheduler import (
     StepLR,
 )
 
+pytestmark = pytest.mark.backends  # also on the stand-in: the xp rule path CuPy arrays take
+
 SETTINGS = settings(max_examples=20, deadline=None)
 
 
@@ -137,7 +139,7 @@ def test_one_cycle_shape(total, pct, max_lr) -> None:
     assert lrs[peak] <= max_lr * (1 + 1e-12)
     assert abs(peak - (pct * total - 1)) <= 1
     assert beta1[0] == pytest.approx(0.95) and min(beta1) >= 0.85 - 1e-12  # momentum moves the other way
-    assert int(np.argmin(beta1)) == peak
+    assert abs(int(np.argmin(beta1)) - peak) <= 1  # the peak may fall between two steps
 
 
 def test_one_cycle_refuses_to_step_past_its_end() -> None:
@@ -226,7 +228,9 @@ def test_fit_steps_schedulers_once_per_epoch_and_plateau_with_the_val_loss() -> 
     from minidl.train import fit
 
     rng = np.random.default_rng(0)
-    data = ArrayDataset(rng.standard_normal((32, 4)).astype(np.float32), rng.integers(0, 2, 32))
+    xp = minidl.backend.xp  # the dataset lives where the model does (NumPy, or the stand-in)
+    data = ArrayDataset(xp.asarray(rng.standard_normal((32, 4)).astype(np.float32)),
+                        xp.asarray(rng.integers(0, 2, 32)))
     minidl.manual_seed(0)
     model = nn.Linear(4, 2)
     opt = optim.SGD(model.parameters(), lr=0.1)
