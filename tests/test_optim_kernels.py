@@ -183,3 +183,29 @@ def test_sgd_kernel_bit_exact_on_a_long_array() -> None:
     (p_fast, s_fast), (p_ref, s_ref) = _run(sgd_step_, rules.sgd(**hyper), theta, grads, hyper)
     np.testing.assert_array_equal(p_fast, p_ref, strict=True)
     _assert_same(s_fast, s_ref)
+
+
+def test_a_strided_gradient_still_takes_the_kernel_and_gives_the_same_bits(monkeypatch) -> None:
+    import minidl.kernels.optim as kernel_module
+
+    rng = np.random.default_rng(9)
+    theta = rng.standard_normal((6, 5)).astype(np.float32)
+    wide = [rng.standard_normal((5, 12)).astype(np.float32) for _ in range(3)]
+    grads = [w[:, ::2].T for w in wide]  # transposed, strided views of shape (6, 5)
+    assert not grads[0].flags.c_contiguous
+    hyper = dict(lr=0.01, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, amsgrad=False,
+                 maximize=False, bias_correction=True, decoupled_weight_decay=False)
+    rule = rules.adam(0.01)
+    p_ref, s_ref = theta.copy(), rule.init(theta)
+    for g in grads:
+        adam_step_.reference(p_ref, g, s_ref, **hyper)
+
+    def no_fallback(*args, **kwargs):
+        raise AssertionError("the fused path fell back to the reference")
+
+    monkeypatch.setattr(kernel_module, "adam_reference", no_fallback)
+    p_fast, s_fast = theta.copy(), rule.init(theta)
+    for g in grads:
+        adam_step_.fast(p_fast, g, s_fast, **hyper)
+    np.testing.assert_array_equal(p_fast, p_ref, strict=True)
+    _assert_same(s_fast, s_ref)

@@ -95,6 +95,8 @@ def adam_step_(param: Any, grad: Any, state: dict[str, Any], *, lr: float, beta1
     ``max_exp_avg_sq`` with amsgrad), in place."""
     m, v = state["exp_avg"], state["exp_avg_sq"]
     v_max = state["max_exp_avg_sq"] if amsgrad else v  # without amsgrad the loop never reads it
+    if not grad.flags.c_contiguous:  # the gradient is only read: a contiguous copy will do
+        grad = np.ascontiguousarray(grad)
     if not _fusable(param, grad, m, v, v_max):
         return adam_reference(param, grad, state, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
                               weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize,
@@ -156,6 +158,8 @@ def sgd_step_(param: Any, grad: Any, state: dict[str, Any], *, lr: float, moment
     first = has_momentum and buf is None
     if first:
         buf = np.empty_like(param)
+    if not grad.flags.c_contiguous:  # the gradient is only read: a contiguous copy will do
+        grad = np.ascontiguousarray(grad)
     if buf is None:
         buf = grad  # no buffer without momentum; the loop never touches it
     if not _fusable(param, grad, buf):

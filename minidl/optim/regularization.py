@@ -79,8 +79,9 @@ def add_proximal_l1(optimizer: Any, l1: float, params: Iterable[Tensor] | None =
     """Make ``optimizer`` minimize loss + l1·‖θ‖₁ by proximal steps: after every ``step()``,
     θ ← S(θ, lr·l1) with each parameter group's current lr (so schedules are followed).
 
-    With :class:`~minidl.optim.SGD` this is exactly proximal gradient descent (ISTA). With
-    other optimizers it is the common heuristic of thresholding after each step. ``params``
+    With plain :class:`~minidl.optim.SGD` (no momentum) this is exactly proximal gradient
+    descent (ISTA). With other optimizers it is the common heuristic of thresholding after
+    each step. ``params``
     limits it to some parameters (e.g. weights, not biases). Returns the hook's handle:
     ``handle.remove()`` stops it.
     """
