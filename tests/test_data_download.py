@@ -106,7 +106,8 @@ def test_download_verifies_and_renames(mirror, tmp_path):
 
 def test_progress_bar_shows_the_file_name(mirror, tmp_path, capsys):
     server = mirror({"blob.bin": PAYLOAD})
-    download_file(server.url + "blob.bin", tmp_path / "blob.bin", remote_for("blob.bin", PAYLOAD), progress=True)
+    remote = remote_for("blob.bin", PAYLOAD)
+    download_file(server.url + "blob.bin", tmp_path / "blob.bin", remote, progress=True)
     assert "blob.bin" in capsys.readouterr().err
 
 
@@ -190,7 +191,8 @@ def test_offline_error_says_what_to_do(tmp_path, closed_port_url):
     message = str(info.value)
     assert isinstance(info.value, FileNotFoundError)  # the CLI reports it as a clean error
     for needed in ("MNIST is not available", "cannot connect", "train-images-idx3-ubyte.gz",
-                   "t10k-labels-idx1-ubyte.gz", "root=", "MINIDL_DATA", "python -m minidl.data download mnist"):
+                   "t10k-labels-idx1-ubyte.gz", "root=", "MINIDL_DATA",
+                   "python -m minidl.data download mnist"):
         assert needed in message
     assert leftovers(tmp_path / "mnist") == []
 

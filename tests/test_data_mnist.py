@@ -45,7 +45,8 @@ def test_validation_is_a_stratified_disjoint_carve_out(mnist_splits):
     np.testing.assert_array_equal(np.bincount(train.labels) + np.bincount(val.labels), counts)
     np.testing.assert_allclose(np.bincount(val.labels) / 10000, counts / 60000, atol=1e-4)
     total = float(official.features.sum(dtype=np.float64))
-    assert float(train.features.sum(dtype=np.float64) + val.features.sum(dtype=np.float64)) == pytest.approx(total)
+    parts = float(train.features.sum(dtype=np.float64) + val.features.sum(dtype=np.float64))
+    assert parts == pytest.approx(total)
 
 
 def test_validation_split_is_seeded(shared_data, mnist_splits):

@@ -7,7 +7,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minidl.data import ArrayDataset, load_digits, random_split, stratified_sample, stratified_split, subsample
+from minidl.data import (
+    ArrayDataset,
+    load_digits,
+    random_split,
+    stratified_sample,
+    stratified_split,
+    subsample,
+)
 from minidl.data.splits import apportion, stratified_holdout
 
 
