@@ -138,5 +138,8 @@ def test_one_hot_and_compose():
     assert pipeline(np.array([1.0]))[0] == 20.0  # in order: (1 + 1) * 10
     with pytest.raises(TypeError, match=r"transforms\[1\] is not callable"):
         Compose([abs, 3])
-    _, y = next(iter(DataLoader(load_digits("val"), 8, target_transform=OneHot(10))))
-    assert y.shape == (8, 10) and float(y.data.sum()) == 8.0
+    x, y = next(iter(DataLoader(load_digits("val"), 8, transform=OneHot(10))))
+    assert y.shape == (8, 10) and float(y.data.sum()) == 8.0 and x.shape == (8, 64)
+    both = Compose([lambda x: x * 0, OneHot(10)])
+    x, y = next(iter(DataLoader(load_digits("val"), 8, transform=both)))
+    assert float(abs(x.data).sum()) == 0.0 and y.shape == (8, 10)

@@ -8,6 +8,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from minidl import backend, random
+from minidl.data.transforms.base import Transform
 from minidl.engine.tensor import Tensor
 
 
@@ -28,9 +29,11 @@ class DataLoader:
     batch there, for a dataset kept on the host and a model on the GPU.
 
     ``transform(x, y) -> (x, y)`` runs on each batch's arrays before they become
-    Tensors. minidl applies transforms per batch rather than per sample (PyTorch's
-    dataset transforms work per sample) because one vectorized call per batch is what
-    makes NumPy fast.
+    Tensors; a :mod:`minidl.data.transforms` object (an augmentation, a fitted
+    ``Standardize``, ``OneHot``, a ``Compose`` of them) can be passed directly and
+    transforms the features (or, for ``OneHot``, the labels). minidl transforms per
+    batch rather than per sample (PyTorch's dataset transforms work per sample) because
+    one vectorized call per batch is what makes NumPy fast.
     """
 
     def __init__(self, dataset: Any, batch_size: int = 1, shuffle: bool = False,
@@ -85,7 +88,9 @@ class DataLoader:
         for start in range(0, stop, self.batch_size):
             idx = order[start:start + self.batch_size]
             x, y = self.dataset[idx] if batched else _collate([self.dataset[int(i)] for i in idx])
-            if self.transform is not None:
+            if isinstance(self.transform, Transform):
+                x, y = self.transform.apply_batch(x, y)
+            elif self.transform is not None:
                 x, y = self.transform(x, y)
             xb, yb = _as_tensor(x), _as_tensor(y)
             if self.device is not None:  # e.g. a host dataset feeding a model on the GPU

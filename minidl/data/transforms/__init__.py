@@ -4,7 +4,7 @@ image augmentation built on one affine resampling routine.
 Preprocessing (fit once on the training split, then apply everywhere)::
 
     scaler = Standardize().fit(train.features)
-    train, val, test = (d.map(scaler) for d in (train, val, test))
+    train, val, test = (d.map(scaler) for d in (train, val, test))   # or transform=scaler
 
 Augmentation (fresh random parameters for every batch)::
 
@@ -13,14 +13,7 @@ Augmentation (fresh random parameters for every batch)::
     loader = DataLoader(train, 128, shuffle=True, seed=0, transform=augment)
 """
 
-from minidl.data.transforms.affine import (
-    affine,
-    affine_matrices,
-    affine_resample,
-    crop_matrices,
-    hflip,
-    rotate,
-)
+from minidl.data.transforms.affine import affine, affine_matrices, affine_resample, crop_matrices, hflip, rotate
 from minidl.data.transforms.augment import (
     GaussianNoise,
     RandomAffine,
@@ -29,12 +22,12 @@ from minidl.data.transforms.augment import (
     RandomRotation,
     RandomTransform,
 )
-from minidl.data.transforms.base import Compose
+from minidl.data.transforms.base import Compose, Transform
 from minidl.data.transforms.scaling import MinMaxScale, Standardize
 from minidl.data.transforms.target import OneHot
 
 __all__ = [
     "Compose", "GaussianNoise", "MinMaxScale", "OneHot", "RandomAffine", "RandomCrop",
-    "RandomHorizontalFlip", "RandomRotation", "RandomTransform", "Standardize", "affine",
+    "RandomHorizontalFlip", "RandomRotation", "RandomTransform", "Standardize", "Transform", "affine",
     "affine_matrices", "affine_resample", "crop_matrices", "hflip", "rotate",
 ]

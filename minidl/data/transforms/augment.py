@@ -5,7 +5,8 @@ Each transform takes a batch of images, (N, H, W) or (N, C, H, W), and draws fre
 parameters for every image on every call. With ``image_shape=(H, W)`` (or (C, H, W)) it
 also takes flattened rows (N, H·W), as the MLP loaders yield them, and returns rows.
 Shape and dtype are kept (except ``RandomCrop`` to a different size); labels are never
-touched, which is why these are ``transform``\\ s of a :class:`~minidl.data.DataLoader`.
+touched: in a :class:`~minidl.data.DataLoader` (``transform=RandomAffine(...)``) they
+change the features of each batch and pass the labels through.
 
 Randomness: ``seed=k`` gives the transform its own generator, so a run is reproducible
 on its own; ``seed=None`` draws from minidl's generator (fixed by
@@ -21,12 +22,8 @@ from typing import Any
 
 from minidl import backend
 from minidl.data.splits import seeded_generator
-from minidl.data.transforms.affine import (
-    affine_matrices,
-    affine_resample,
-    as_image_batch,
-    crop_matrices,
-)
+from minidl.data.transforms.affine import affine_matrices, affine_resample, as_image_batch, crop_matrices
+from minidl.data.transforms.base import Transform
 from minidl.random import normal
 
 
@@ -42,7 +39,7 @@ def _range(value: float | tuple[float, float], name: str, centre: float = 0.0) -
     return low, high
 
 
-class RandomTransform:
+class RandomTransform(Transform):
     """Base of the random transforms: seeding, and flattened rows ↔ images."""
 
     def __init__(self, image_shape: tuple[int, ...] | None = None, seed: int | None = None) -> None:

@@ -9,11 +9,15 @@ make train and test inputs mean different things). Fitting a second time raises 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from minidl import backend
+from minidl.data.transforms.base import Transform
+
+_ROWS_PER_BLOCK = 4096
 
 
 def _as_float(x: Any) -> Any:
@@ -33,13 +37,14 @@ def _axes(dims: int | tuple[int, ...], ndim: int) -> tuple[int, ...]:
     return axes
 
 
-class _FittedScaler:
-    """Shared machinery: fit once on training data, then an affine map x ↦ (x − shift) / scale."""
+class _FittedScaler(Transform):
+    """Shared machinery: fit once on training data, then an affine map x ↦ (x − shift) / scale + offset."""
 
     def __init__(self, dims: int | tuple[int, ...]) -> None:
         self.dims = dims
         self.shift: Any = None
         self.scale: Any = None
+        self.offset = 0.0
         self.n_samples_seen = 0
 
     @property
@@ -86,29 +91,31 @@ class _FittedScaler:
     def __call__(self, x: Any) -> Any:
         x = self._check(x)
         shift, scale = self._moved(x)
-        return (x - shift) / scale
+        out = (x - shift) / scale
+        return out + self.offset if self.offset else out
 
     def fit_transform(self, x: Any) -> Any:
         """``fit(x)`` then apply to ``x`` (for the training features only)."""
         return self.fit(x)(x)
 
     def inverse(self, z: Any) -> Any:
-        """Undo the transform: x = z · scale + shift."""
+        """Undo the transform: x = (z − offset) · scale + shift."""
         z = self._check(z)
         shift, scale = self._moved(z)
-        return z * scale + shift
+        return (z - self.offset) * scale + shift
 
     def state_dict(self) -> dict[str, Any]:
         """The fitted statistics (NumPy arrays), to save beside a model."""
         if not self.fitted:
             raise RuntimeError(f"{type(self).__name__} is not fitted: nothing to save")
         return {"shift": backend.to_numpy(self.shift), "scale": backend.to_numpy(self.scale),
-                "n_samples_seen": self.n_samples_seen}
+                "offset": self.offset, "n_samples_seen": self.n_samples_seen}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore statistics saved by :meth:`state_dict` (replacing any fitted ones)."""
         xp = backend.xp
         self.shift, self.scale = xp.asarray(state["shift"]), xp.asarray(state["scale"])
+        self.offset = float(state.get("offset", 0.0))
         self.n_samples_seen = int(state.get("n_samples_seen", 0))
 
 
@@ -154,7 +161,14 @@ class Standardize(_FittedScaler):
     def _statistics(self, x: Any, axes: tuple[int, ...]) -> tuple[Any, Any]:
         xp = backend.get_array_module(x)
         mean = x.mean(axis=axes, dtype="float64", keepdims=True)
-        std = xp.sqrt(((x - mean.astype(x.dtype)) ** 2).mean(axis=axes, dtype="float64", keepdims=True))
+        # Deviations in float64 (in float32 their squares can underflow to 0 for tiny
+        # spreads), a block of rows at a time so the temporary stays small.
+        squares = 0.0
+        for start in range(0, len(x), _ROWS_PER_BLOCK):
+            d = x[start:start + _ROWS_PER_BLOCK].astype("float64") - mean
+            squares = squares + (d * d).sum(axis=axes, keepdims=True)
+        count = math.prod(x.shape[a] for a in axes)
+        std = xp.sqrt(squares / count)
         return mean, xp.where(std > 0, std, 1.0)
 
 
@@ -162,7 +176,7 @@ class MinMaxScale(_FittedScaler):
     """Map each feature's training range [min, max] linearly onto ``feature_range`` = (a, b).
 
         x' = a + (x − min) · (b − a) / (max − min)
-           = (x − shift) / scale  with  scale = (max − min) / (b − a),  shift = min − a · scale
+           = (x − min) / scale + a   with   scale = (max − min) / (b − a)
 
     A feature constant in the training data gets max − min := b − a (so it maps to a).
     Statistics over ``dims`` as in :class:`Standardize`. Test data outside the training
@@ -176,6 +190,7 @@ class MinMaxScale(_FittedScaler):
         if not a < b:
             raise ValueError(f"feature_range must be (low, high) with low < high (got {feature_range})")
         self.feature_range = (float(a), float(b))
+        self.offset = float(a)  # subtracting min first is exact for values near it (Sterbenz)
 
     def _statistics(self, x: Any, axes: tuple[int, ...]) -> tuple[Any, Any]:
         xp = backend.get_array_module(x)
@@ -183,4 +198,4 @@ class MinMaxScale(_FittedScaler):
         low = x.min(axis=axes, keepdims=True).astype("float64")
         span = x.max(axis=axes, keepdims=True).astype("float64") - low
         scale = xp.where(span > 0, span, b - a) / (b - a)
-        return low - a * scale, scale
+        return low, scale

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from minidl.data.transforms.base import Transform
 
-class OneHot:
+
+class OneHot(Transform):
     """Class indices → one-hot rows: y ↦ e_y ∈ {0, 1}^num_classes, as ``dtype`` (float32 by default).
 
-    A ``target_transform`` for losses that compare against a probability vector (MSE,
-    distillation); built on :func:`minidl.nn.functional.one_hot`, which raises for
+    A label transform, for losses that compare against a probability vector (MSE,
+    distillation): in a DataLoader it turns the labels of each batch and leaves the
+    features alone. Built on :func:`minidl.nn.functional.one_hot`, which raises for
     indices outside [0, num_classes).
     """
 
@@ -23,6 +26,9 @@ class OneHot:
         from minidl.nn.functional import one_hot
 
         return one_hot(y, self.num_classes).data.astype(self.dtype)
+
+    def apply_batch(self, x: Any, y: Any) -> tuple[Any, Any]:
+        return x, self(y)
 
     def __repr__(self) -> str:
         return f"OneHot(num_classes={self.num_classes}, dtype={self.dtype!r})"
