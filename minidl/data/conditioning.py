@@ -21,6 +21,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from minidl import backend
 
 
@@ -35,8 +37,8 @@ def mse_hessian(features: Any) -> Any:
 
 def hessian_eigenvalues(features: Any) -> list[float]:
     """Eigenvalues of :func:`mse_hessian`, smallest first."""
-    xp = backend.get_array_module(features)
-    return [float(v) for v in backend.to_numpy(xp.linalg.eigvalsh(mse_hessian(features)))]
+    # H is only d × d: it comes to the host, where the eigen-solver is
+    return [float(v) for v in np.linalg.eigvalsh(backend.to_numpy(mse_hessian(features)))]
 
 
 def condition_number(features: Any) -> float:

@@ -84,9 +84,12 @@ class _FittedScaler(Transform):
         return x
 
     def _moved(self, x: Any) -> tuple[Any, Any]:
-        """The statistics as arrays of ``x``'s module and dtype (computed once per module)."""
+        """The statistics as arrays of ``x``'s module and dtype (moved between host and device if need be)."""
         xp = backend.get_array_module(x)
-        return xp.asarray(self.shift, dtype=x.dtype), xp.asarray(self.scale, dtype=x.dtype)
+        shift, scale = self.shift, self.scale
+        if xp is np:  # numpy.asarray cannot take a device array: bring the statistics home explicitly
+            shift, scale = backend.to_numpy(shift), backend.to_numpy(scale)
+        return xp.asarray(shift, dtype=x.dtype), xp.asarray(scale, dtype=x.dtype)
 
     def __call__(self, x: Any) -> Any:
         x = self._check(x)
