@@ -17,7 +17,6 @@ avoids by visiting each output pixel once.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -57,22 +56,31 @@ def _bilinear_affine_kernel(images, matrices, out, fill):  # pragma: no cover - 
     n, c, height, width = images.shape
     out_h, out_w = out.shape[2], out.shape[3]
     for i in range(n):
-        m00, m01, m02 = matrices[i, 0, 0], matrices[i, 0, 1], matrices[i, 0, 2]
-        m10, m11, m12 = matrices[i, 1, 0], matrices[i, 1, 1], matrices[i, 1, 2]
+        m00, m01, m02 = np.float64(matrices[i, 0, 0]), np.float64(matrices[i, 0, 1]), np.float64(matrices[i, 0, 2])
+        m10, m11, m12 = np.float64(matrices[i, 1, 0]), np.float64(matrices[i, 1, 1]), np.float64(matrices[i, 1, 2])
         for y in range(out_h):
+            row_x, row_y = m01 * y + m02, m11 * y + m12  # the part of M·(x, y, 1) fixed along a row
             for x in range(out_w):
-                x_in = min(max(m00 * x + m01 * y + m02, -1.0), width)
-                y_in = min(max(m10 * x + m11 * y + m12, -1.0), height)
-                fx, fy = math.floor(x_in), math.floor(y_in)
+                x_in = min(max(m00 * x + row_x, -1.0), np.float64(width))
+                y_in = min(max(m10 * x + row_y, -1.0), np.float64(height))
+                fx, fy = np.floor(x_in), np.floor(y_in)
                 wx, wy = x_in - fx, y_in - fy
-                x0, y0 = int(fx), int(fy)
-                in_x0, in_x1 = 0 <= x0 < width, 0 <= x0 + 1 < width
-                in_y0, in_y1 = 0 <= y0 < height, 0 <= y0 + 1 < height
-                for ch in range(c):
-                    v00 = images[i, ch, y0, x0] if in_y0 and in_x0 else fill
-                    v01 = images[i, ch, y0, x0 + 1] if in_y0 and in_x1 else fill
-                    v10 = images[i, ch, y0 + 1, x0] if in_y1 and in_x0 else fill
-                    v11 = images[i, ch, y0 + 1, x0 + 1] if in_y1 and in_x1 else fill
+                x0, y0 = np.int64(fx), np.int64(fy)
+                if x0 >= 0 and x0 + 1 < width and y0 >= 0 and y0 + 1 < height:
+                    for ch in range(c):  # the common case: all four neighbours are pixels
+                        v00, v01 = images[i, ch, y0, x0], images[i, ch, y0, x0 + 1]
+                        v10, v11 = images[i, ch, y0 + 1, x0], images[i, ch, y0 + 1, x0 + 1]
+                        upper = v00 + wx * (v01 - v00)
+                        lower = v10 + wx * (v11 - v10)
+                        out[i, ch, y, x] = upper + wy * (lower - upper)
+                    continue
+                top, bottom = 0 <= y0 < height, 0 <= y0 + 1 < height
+                left, right = 0 <= x0 < width, 0 <= x0 + 1 < width
+                for ch in range(c):  # at the border: neighbours outside the image read `fill`
+                    v00 = images[i, ch, y0, x0] if top and left else fill
+                    v01 = images[i, ch, y0, x0 + 1] if top and right else fill
+                    v10 = images[i, ch, y0 + 1, x0] if bottom and left else fill
+                    v11 = images[i, ch, y0 + 1, x0 + 1] if bottom and right else fill
                     upper = v00 + wx * (v01 - v00)
                     lower = v10 + wx * (v11 - v10)
                     out[i, ch, y, x] = upper + wy * (lower - upper)
