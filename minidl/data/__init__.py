@@ -4,10 +4,12 @@ subsampling, the ``DataLoader`` and ``transforms`` (scaling and augmentation).
 - ``load_digits`` (bundled, offline), ``load_mnist``, ``load_fashion_mnist`` (IDX files,
   downloaded on first use and verified) → :class:`ArrayDataset` with train/val/test splits
 - ``make_moons``, ``make_circles``, ``make_spirals``, ``make_xor``, ``make_blobs``
-- ``stratified_split``, ``random_split``, ``subsample``
-- ``DataLoader(dataset, batch_size, shuffle, drop_last, seed, transform, target_transform)``
+- ``stratified_split``, ``random_split``, ``subsample`` (random, stratified or class-balanced)
+- ``DataLoader(dataset, batch_size, shuffle, drop_last, seed, transform, device)``
 - ``minidl.data.transforms``: ``Standardize``, ``MinMaxScale``, ``OneHot``, ``Compose``,
   ``RandomAffine``, ``RandomRotation``, ``RandomHorizontalFlip``, ``RandomCrop``, ``GaussianNoise``
+- ``condition_number``, ``mse_hessian``: how well-conditioned least squares on some features is
+- ``python -m minidl.data download mnist fashion-mnist``: fetch the files ahead of time
 """
 
 from minidl.data import transforms
