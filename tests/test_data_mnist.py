@@ -77,6 +77,9 @@ def test_bad_arguments(shared_data):
         load_mnist("training", root=shared_data)
     with pytest.raises(ValueError, match="val_size"):
         load_mnist("val", root=shared_data, val_size=60000)
+    with pytest.raises(ValueError, match="floating-point"):
+        load_mnist("test", root=shared_data, dtype="uint8")
+    assert load_mnist("test", root=shared_data, dtype="float64").features.dtype == np.float64
 
 
 def test_torchvision_layout_and_unpacked_files(shared_data, tmp_path):

@@ -43,6 +43,8 @@ def test_digits_splits_are_unchanged():
     assert train.labels[:8].tolist() == [0, 1, 4, 5, 6, 8, 9, 0]
     assert val.labels[:8].tolist() == [3, 7, 3, 0, 0, 1, 8, 1]
     assert float(test.features.sum()) == 6987.4375
+    with pytest.raises(ValueError, match="floating-point"):
+        load_digits("train", dtype="int64")
 
 
 def test_stratified_split_is_a_partition():

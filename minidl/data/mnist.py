@@ -28,6 +28,7 @@ import numpy as np
 
 from minidl import backend
 from minidl.data.dataset import ArrayDataset
+from minidl.data.datasets import check_float_dtype
 from minidl.data.download import (
     DEFAULT_TIMEOUT,
     DatasetNotAvailableError,
@@ -187,6 +188,7 @@ def load_idx_dataset(spec: IDXDataset, split: str = "train", seed: int = 0, flat
     """One split of an IDX image dataset (the engine behind :func:`load_mnist`)."""
     if split not in IDX_SPLITS:
         raise ValueError(f"split must be one of {IDX_SPLITS} (got {split!r})")
+    check_float_dtype(dtype)
     paths = dataset_files(spec, root, download, mirrors, progress=progress)
     if split == "test":
         x, y = _read_pair(paths["test_images"], paths["test_labels"])
