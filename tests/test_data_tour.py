@@ -27,7 +27,7 @@ def test_tour_dataset_mnist_runs_the_same_chapter(shared_data, tmp_path, monkeyp
     monkeypatch.setenv("MINIDL_DATA", str(shared_data))  # what a user sets after downloading
     assert main(["tour", "--dataset", "mnist", "--only", "data", "--fast", "--out", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
-    assert "tour on mnist" in printed and "a stratified 5,000 of 50,000" in printed
+    assert "tour on mnist" in printed and "a stratified 2,000 of 50,000" in printed
 
 
 def test_tour_dataset_mnist_offline_is_a_clean_error(tmp_path, monkeypatch, capsys):

@@ -17,6 +17,7 @@ from minidl.tour.core import ChapterResult, TourContext, chapter
 from minidl.train import evaluate, fit
 
 MAX_TRAIN = 5000  # MNIST's 50,000 training images are subsampled to keep the tour quick
+MAX_TRAIN_FAST = 2000
 
 
 def _often_used(features, share: float = 0.01) -> np.ndarray:
@@ -54,9 +55,9 @@ def _mlp_accuracy(train, test, steps: int, seed: int) -> tuple[float, float]:
 @chapter("data", "Data: standardize with training statistics; how accuracy grows with data", order=30)
 def run(ctx: TourContext) -> ChapterResult:
     train, val, test = ctx.splits()
-    full_size = len(train)
-    if full_size > MAX_TRAIN:
-        train = subsample(train, size=MAX_TRAIN, strategy="stratified", seed=ctx.seed)
+    full_size, cap = len(train), MAX_TRAIN_FAST if ctx.fast else MAX_TRAIN
+    if full_size > cap:
+        train = subsample(train, size=cap, strategy="stratified", seed=ctx.seed)
     epochs, steps = (3, 120) if ctx.fast else (8, 400)
     rates = (0.1, 1.0) if ctx.fast else (0.03, 0.1, 0.3, 1.0)
     fractions = (0.1, 1.0) if ctx.fast else (0.05, 0.15, 0.4, 1.0)
