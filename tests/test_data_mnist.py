@@ -99,6 +99,14 @@ def test_torchvision_layout_and_unpacked_files(shared_data, tmp_path):
     assert load_mnist("test", root=plain, download=False).labels[:3].tolist() == [7, 2, 1]
 
 
+def test_fashion_files_are_not_taken_for_mnist(shared_data, monkeypatch):
+    # the same four file names: a folder of Fashion-MNIST must not load as MNIST
+    with pytest.raises(DataFileError, match=r"is not MNIST's: .*\[1000, 1000.*Fashion-MNIST"):
+        load_mnist("test", root=shared_data / "fashion-mnist", download=False)
+    with pytest.raises(DataFileError, match="is not Fashion-MNIST's"):
+        load_fashion_mnist("test", root=shared_data / "mnist", download=False)
+
+
 def test_files_that_do_not_belong_together(shared_data, tmp_path):
     for f in MNIST.files:
         source = "t10k-labels-idx1-ubyte.gz" if f.name == "train-labels-idx1-ubyte.gz" else f.name

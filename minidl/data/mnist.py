@@ -56,6 +56,10 @@ class IDXDataset:
     mirrors: tuple[str, ...]
     class_names: tuple[str, ...]
     torchvision_folder: str     # torchvision keeps its copy in <root>/<this>/raw
+    # samples per class in the official train and test sets: MNIST's and Fashion-MNIST's files
+    # share their names, so these tell them apart (and catch a wrong or damaged label file)
+    train_counts: tuple[int, ...]
+    test_counts: tuple[int, ...]
 
     @property
     def files(self) -> tuple[RemoteFile, ...]:
@@ -81,6 +85,8 @@ MNIST = IDXDataset(
     ),
     class_names=tuple(str(d) for d in range(10)),
     torchvision_folder="MNIST",
+    train_counts=(5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949),
+    test_counts=(980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009),
 )
 
 FASHION_MNIST = IDXDataset(
@@ -101,6 +107,8 @@ FASHION_MNIST = IDXDataset(
     class_names=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
                  "Bag", "Ankle boot"),
     torchvision_folder="FashionMNIST",
+    train_counts=(6000,) * 10,
+    test_counts=(1000,) * 10,
 )
 
 
@@ -173,11 +181,17 @@ def _read(path: Path, magic: int) -> np.ndarray:
     return _read_cached(str(path), stat.st_mtime_ns, stat.st_size, magic)
 
 
-def _read_pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]:
+def _read_pair(spec: IDXDataset, images_path: Path, labels_path: Path,
+               counts: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     images, labels = _read(images_path, IMAGES_MAGIC), _read(labels_path, LABELS_MAGIC)
     if len(images) != len(labels):
         raise DataFileError(f"{images_path} holds {len(images)} images but {labels_path} holds "
                             f"{len(labels)} labels: the two files do not belong together")
+    found = np.bincount(labels, minlength=len(counts)).tolist()
+    if found != list(counts):
+        raise DataFileError(f"{labels_path} is not {spec.title}'s: it has {found} samples per class, "
+                            f"{spec.title} has {list(counts)}. (MNIST and Fashion-MNIST use the same "
+                            "file names: is this the other one?)")
     return images, labels
 
 
@@ -191,9 +205,9 @@ def load_idx_dataset(spec: IDXDataset, split: str = "train", seed: int = 0, flat
     check_float_dtype(dtype)
     paths = dataset_files(spec, root, download, mirrors, progress=progress)
     if split == "test":
-        x, y = _read_pair(paths["test_images"], paths["test_labels"])
+        x, y = _read_pair(spec, paths["test_images"], paths["test_labels"], spec.test_counts)
     else:
-        x, y = _read_pair(paths["train_images"], paths["train_labels"])
+        x, y = _read_pair(spec, paths["train_images"], paths["train_labels"], spec.train_counts)
         if split in ("train", "val"):
             if not isinstance(val_size, int) or not 0 < val_size < len(y):
                 raise ValueError(f"val_size must be an int in [1, {len(y) - 1}] (got {val_size!r})")
@@ -201,7 +215,7 @@ def load_idx_dataset(spec: IDXDataset, split: str = "train", seed: int = 0, flat
             idx = train_idx if split == "train" else val_idx
             x, y = x[idx], y[idx]
         elif split == "all":
-            test_x, test_y = _read_pair(paths["test_images"], paths["test_labels"])
+            test_x, test_y = _read_pair(spec, paths["test_images"], paths["test_labels"], spec.test_counts)
             x, y = np.concatenate([x, test_x]), np.concatenate([y, test_y])
     height, width = x.shape[1:]
     x = x.astype(dtype)  # host: a copy we can scale in place before it moves to the device
