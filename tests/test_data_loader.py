@@ -47,6 +47,14 @@ def test_same_seed_same_orders_and_epochs_differ():
     assert other != epochs_a[0]
 
 
+def test_epoch_k_is_the_kth_permutation_of_the_seeded_generator():
+    # the documented stream, which every seeded result in the course depends on
+    loader = DataLoader(numbered(25), 25, shuffle=True, seed=11)
+    rng = np.random.default_rng(11)
+    for _ in range(3):
+        assert next(iter(loader))[0].data[:, 0].astype(int).tolist() == rng.permutation(25).tolist()
+
+
 def test_set_epoch_resumes_the_sequence():
     data = numbered(30)
     loader = DataLoader(data, 30, shuffle=True, seed=1)

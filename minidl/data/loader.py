@@ -16,10 +16,11 @@ class DataLoader:
     """Yields ``(x, y)`` batches of Tensors, every sample exactly once per epoch.
 
     Order: with ``shuffle=False`` the dataset's order; with ``shuffle=True`` a new
-    permutation each epoch. Epoch k's permutation depends only on ``(seed, k)``, so two
-    loaders with the same seed agree epoch by epoch and :meth:`set_epoch` resumes the
-    sequence anywhere. Without a seed the loader draws one from minidl's generator when
-    it is made, so :func:`minidl.manual_seed` fixes the orders (PyTorch's behaviour).
+    permutation each epoch, the k-th permutation drawn from a generator seeded with
+    ``seed``, so two loaders with the same seed agree epoch by epoch and
+    :meth:`set_epoch` resumes the sequence anywhere. Without a seed the loader draws one
+    from minidl's generator when it is made, so :func:`minidl.manual_seed` fixes the
+    orders (PyTorch's behaviour).
 
     Batches: an :class:`~minidl.data.ArrayDataset` is sliced a batch at a time (one
     fancy-index per batch, in the dataset's array module: NumPy, or CuPy on a GPU); any
@@ -61,6 +62,8 @@ class DataLoader:
         # Without a seed the orders still follow minidl.manual_seed, as PyTorch's follow
         # torch.manual_seed: the loader's seed is drawn from minidl's generator.
         self._seed = int(seed) if seed is not None else int(random.host_rng().integers(2**63 - 1))
+        self._rng = np.random.default_rng(self._seed)  # host: index bookkeeping
+        self._drawn = 0  # permutations drawn from self._rng so far
 
     def __len__(self) -> int:
         n = len(self.dataset)
@@ -73,15 +76,31 @@ class DataLoader:
         self.epoch = int(epoch)
 
     def order(self, epoch: int | None = None) -> np.ndarray:
-        """The sample indices in the order epoch ``epoch`` (default: the next one) visits them."""
+        """The sample indices in the order epoch ``epoch`` (default: the next one) visits them.
+
+        Inspecting an order does not disturb the loader's own sequence.
+        """
         n = len(self.dataset)
         if not self.shuffle:
             return np.arange(n)  # host: index bookkeeping
-        epoch = self.epoch if epoch is None else epoch
-        return np.random.default_rng((self._seed, epoch)).permutation(n)  # host: index bookkeeping
+        rng = np.random.default_rng(self._seed)  # host: index bookkeeping
+        for _ in range(self.epoch if epoch is None else epoch):
+            rng.permutation(n)
+        return rng.permutation(n)
+
+    def _next_order(self) -> np.ndarray:
+        n = len(self.dataset)
+        if not self.shuffle:
+            return np.arange(n)  # host: index bookkeeping
+        if self._drawn != self.epoch:  # set_epoch moved us: replay the stream up to this epoch
+            self._rng = np.random.default_rng(self._seed)  # host: index bookkeeping
+            for _ in range(self.epoch):
+                self._rng.permutation(n)
+        self._drawn = self.epoch + 1
+        return self._rng.permutation(n)
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
-        order = self.order()
+        order = self._next_order()
         self.epoch += 1
         stop = len(order) - len(order) % self.batch_size if self.drop_last else len(order)
         batched = hasattr(self.dataset, "features")
