@@ -206,9 +206,10 @@ print("saved", save_figure(fig, "06_conditioning"))
 # %% [markdown]
 # On real images the effect depends on the data: run `minidl tour --only data`. On the 8×8
 # digits, whose border pixels are almost always blank, standardizing cuts κ by a factor of
-# about 350 and plain SGD does better at every learning rate; on MNIST, whose pixels already
-# share one [0, 1] scale, per-pixel z-scores blow rarely-lit border pixels up and the tuned
-# results are no better. Measure before you believe.
+# about 350, and plain SGD does better at every learning rate tried (by far at the small
+# ones, barely at the best). On MNIST, whose pixels already share one [0, 1] scale,
+# per-pixel z-scores blow rarely-lit border pixels up and the tuned results are no better.
+# Measure before you believe.
 #
 # ## 2. Augmentation: many plausible variants of each image
 #
@@ -265,7 +266,7 @@ print("saved", save_figure(fig, "06_augmentation_grid"))
 # Does it help? Augmentation matters most when labelled data is scarce. Train the same MLP
 # twice on a small stratified subset — once on the images as they are, once with a fresh
 # augmentation of every batch (same seeds, same number of steps) — and test on held-out
-# images. On MNIST with 1,000 training images minidl measured about 90% → 95%; on the 8×8
+# images. On MNIST with 1,000 training images minidl measured about 90% → 94%; on the 8×8
 # digits, where a one-pixel shift is already 12% of the image, the same transforms help
 # little and can hurt. Your numbers are printed below.
 
