@@ -76,6 +76,25 @@ def training_step() -> object:
 
 
 def run(quick: bool = False) -> Section:
+    """Every candidate on one thread: the kernel is serial, and so are NumPy's elementwise ops."""
+    from minidl.threads import blas_threads
+
+    try:
+        import torch
+
+        torch_threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+    except ImportError:
+        torch, torch_threads = None, 0
+    try:
+        with blas_threads(1):
+            return _run(quick)
+    finally:
+        if torch is not None:
+            torch.set_num_threads(torch_threads)
+
+
+def _run(quick: bool) -> Section:
     rows = []
     rounds = 5 if quick else 11
     step_time = measure({"step": training_step()}, number=20 if quick else 100, rounds=rounds)["step"].median_s
@@ -102,4 +121,6 @@ def run(quick: bool = False) -> Section:
         notes=[f"target: augmenting a batch (RandomAffine) costs ≤ {TARGET:.0f}× one training step on it; "
                f"measured {augment_cost:.2f}× ({'met' if augment_cost <= TARGET else 'not met'})",
                "the Numba kernel is what minidl runs on NumPy arrays; the reference is its fallback "
-               "(CuPy, MINIDL_NUMBA=0) and the specification the kernel is tested against"])
+               "(CuPy, MINIDL_NUMBA=0) and the specification the kernel is tested against",
+               "one thread everywhere (BLAS via minidl.threads.blas_threads, PyTorch via set_num_threads): "
+               "the kernel is serial"])
