@@ -28,7 +28,7 @@ def _encode(obj: Any, arrays: dict[str, np.ndarray]) -> Any:
         key = f"a{len(arrays)}"
         arrays[key] = backend.to_numpy(obj.data)
         return {"__tensor__": key}
-    if hasattr(obj, "__array_namespace__") or isinstance(obj, np.ndarray):
+    if isinstance(obj, np.ndarray) or backend.backend_of(obj) is not backend.NUMPY:
         key = f"a{len(arrays)}"
         arrays[key] = backend.to_numpy(obj)
         return {"__array__": key}
@@ -84,11 +84,18 @@ def save(obj: Any, path: str | os.PathLike[str]) -> None:
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a checkpoint gets ordinary permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def load(path: str | os.PathLike[str]) -> Any:

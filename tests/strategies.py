@@ -14,7 +14,8 @@ def shapes(min_dims: int = 1, max_dims: int = 3) -> st.SearchStrategy[tuple[int,
 
 
 @st.composite
-def broadcastable_pair(draw: st.DrawFn, min_dims: int = 1, max_dims: int = 3) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def broadcastable_pair(draw: st.DrawFn, min_dims: int = 1,
+                       max_dims: int = 3) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Two shapes that broadcast together (either may have fewer dims or size-1 axes)."""
     shapes_ = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=min_dims, max_dims=max_dims,
                                                       min_side=1, max_side=4))

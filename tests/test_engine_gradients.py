@@ -13,6 +13,8 @@ import minidl.nn.functional as F
 from minidl.engine.gradcheck import gradcheck, gradgradcheck
 from tests.strategies import arrays, broadcastable_pair, shapes
 
+pytestmark = pytest.mark.backends  # also on the stand-in by default: no NumPy may leak into GPU code
+
 SETTINGS = settings(max_examples=25, deadline=None)
 
 
@@ -159,16 +161,17 @@ def test_gather_and_permute_gradients() -> None:
 def test_loss_gradients(data: st.DataObject) -> None:
     n, c = data.draw(st.integers(1, 4)), data.draw(st.integers(2, 5))
     x = data.draw(arrays((n, c)))
-    t = np.array(data.draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)))
-    w = data.draw(arrays((c,), low=0.1, high=2.0, non_contiguous=False))
+    # targets and weights are data: created with minidl.tensor, they live on the test's backend
+    t = md.tensor(np.array(data.draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n))))
+    w = md.tensor(data.draw(arrays((c,), low=0.1, high=2.0, non_contiguous=False)))
     eps = data.draw(st.sampled_from([0.0, 0.1]))
     assert gradcheck(lambda z: F.cross_entropy(z, t, weight=w, label_smoothing=eps), [T(x)])
     assert gradcheck(lambda z: F.cross_entropy(z, t, reduction="none"), [T(x)])
     assert gradcheck(lambda z: F.nll_loss(F.log_softmax(z, 1), t), [T(x)])
-    q = data.draw(arrays((n, c), low=0.0, high=1.0))
+    q = md.tensor(data.draw(arrays((n, c), low=0.0, high=1.0)))
     assert gradcheck(lambda z: F.cross_entropy(z, q), [T(x)])
-    y = (data.draw(arrays((n, c), low=0.0, high=1.0)) > 0.5).astype(float)
-    pw = data.draw(arrays((c,), low=0.5, high=3.0, non_contiguous=False))
+    y = md.tensor((data.draw(arrays((n, c), low=0.0, high=1.0)) > 0.5).astype(float))
+    pw = md.tensor(data.draw(arrays((c,), low=0.5, high=3.0, non_contiguous=False)))
     assert gradcheck(lambda z: F.binary_cross_entropy_with_logits(z, y, pos_weight=pw), [T(x)])
     target = data.draw(arrays((n, c)))
     assert gradcheck(lambda z, u: F.mse_loss(z, u), [T(x), T(target)])
@@ -195,9 +198,9 @@ def test_second_derivatives_of_binary_ops_and_losses(data: st.DataObject) -> Non
     y = data.draw(arrays((3,), low=0.5, high=2.0))
     assert gradgradcheck(lambda a, b: a * b / (a + b) + a ** b, [T(x), T(y)])
     assert gradgradcheck(lambda a, b: a @ b.reshape(3, 1), [T(x), T(y)])
-    t = np.array([0, 2])
+    t = md.tensor([0, 2])
     assert gradgradcheck(lambda a: F.cross_entropy(a, t, label_smoothing=0.1), [T(x)])
-    labels = (x > 1).astype(float)  # fixed before the check perturbs x
+    labels = md.tensor((x > 1).astype(float))  # fixed before the check perturbs x
     assert gradgradcheck(lambda a: F.binary_cross_entropy_with_logits(a, labels), [T(x)])
     w = data.draw(arrays((4, 3)))
     assert gradgradcheck(lambda a, b: F.linear(a, b).tanh(), [T(x), T(w)])

@@ -17,6 +17,8 @@ import heapq
 import sys
 from typing import Any, Sequence
 
+import numpy as np
+
 from minidl import backend
 from minidl.engine.function import Function
 from minidl.engine.grad_mode import _State
@@ -52,14 +54,7 @@ def _run_backward(roots: Sequence[Tensor], root_grads: Sequence[Any], create_gra
     heap: list[tuple[int, Function]] = []  # nodes whose gradient has started to arrive
     leaf_grads: dict[int, tuple[Tensor, Any]] = {}
     for root, g in zip(roots, root_grads):
-        fn = root.grad_fn
-        if fn is None:
-            _collect_leaf(leaf_grads, root, g)
-        elif fn in pending:
-            pending[fn] = pending[fn] + g
-        else:
-            pending[fn] = g
-            heapq.heappush(heap, (-fn.seq, fn))
+        _route(root, g, pending, heap, leaf_grads)
     if heap:
         previous = _State.enabled
         _State.enabled = create_graph  # the backward pass is itself recorded only on request
@@ -79,7 +74,7 @@ def _walk(heap: list[tuple[int, Function]], pending: dict[Function, Any],
     A node is popped only after every node made later has been processed, so all the
     gradient for its output has arrived: the newest-first order is a topological order.
     """
-    pop, push = heapq.heappop, heapq.heappush
+    pop = heapq.heappop
     while heap:
         fn = pop(heap)[1]
         gy = pending.pop(fn)
@@ -110,20 +105,25 @@ def _walk(heap: list[tuple[int, Function]], pending: dict[Function, Any],
         if type(gxs) is not tuple:
             gxs = (gxs,)
         for x, gx, needed in zip(inputs, gxs, fn.needs_input_grad):
-            if gx is None or not needed:
-                continue
-            parent = x.grad_fn
-            if parent is None:
-                _collect_leaf(leaf_grads, x, gx)
-            elif parent in pending:
-                pending[parent] = pending[parent] + gx
-            else:
-                pending[parent] = gx
-                push(heap, (-parent.seq, parent))
+            if gx is not None and needed:
+                _route(x, gx, pending, heap, leaf_grads)
         if not retain_graph:
             fn.freed = True
             if fn.needs_output:
                 fn.output_data = None
+
+
+def _route(x: Tensor, g: Any, pending: dict[Function, Any], heap: list[tuple[int, Function]],
+           leaf_grads: dict[int, tuple[Tensor, Any]]) -> None:
+    """Send gradient ``g`` of tensor ``x`` on: to its node (summed, queued once) or, for a leaf, aside."""
+    parent = x.grad_fn
+    if parent is None:
+        _collect_leaf(leaf_grads, x, g)
+    elif parent in pending:
+        pending[parent] = pending[parent] + g
+    else:
+        pending[parent] = g
+        heapq.heappush(heap, (-parent.seq, parent))
 
 
 def _finish_leaves(leaf_grads: dict[int, tuple[Tensor, Any]], capture: dict[int, Any] | None,
@@ -138,6 +138,8 @@ def _finish_leaves(leaf_grads: dict[int, tuple[Tensor, Any]], capture: dict[int,
     """
     while leaf_grads:
         _, (x, g) = leaf_grads.popitem()
+        if isinstance(g, np.generic):
+            g = np.asarray(g)  # host: NumPy turns 0-d results into scalars; .grad holds an array
         if type(g) is not Tensor:
             # 2 references: the local ``g`` and getrefcount's own argument.
             if getattr(g, "base", None) is not None or sys.getrefcount(g) > 2:
@@ -166,6 +168,8 @@ def _collect_leaf(leaf_grads: dict[int, tuple[Tensor, Any]], x: Tensor, g: Any) 
 def _as_grad_tensor(g: Any, like: Tensor) -> Tensor:
     if isinstance(g, Tensor):
         return g
+    if isinstance(g, np.generic):
+        g = np.asarray(g)  # host: a 0-d NumPy result came back as a scalar
     if g.dtype != like.data.dtype:
         g = g.astype(like.data.dtype)  # a gradient always has its tensor's dtype
     return Tensor._wrap(g)

@@ -37,8 +37,10 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
-    """A Tensor sharing memory with ``array`` (changes to one show in the other)."""
-    return Tensor(array)
+    """A CPU Tensor sharing memory with ``array`` (changes to one show in the other)."""
+    if type(array) is not np.ndarray:
+        raise TypeError(f"from_numpy expects a NumPy array (got {type(array).__name__})")
+    return Tensor._wrap(array)
 
 
 def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:

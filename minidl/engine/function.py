@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as _np
 
+from minidl.backend import check_same_device
 from minidl.engine.grad_mode import _State
 from minidl.engine.tensor import Tensor
 
@@ -72,14 +73,21 @@ class Function:
             needs = (x0.requires_grad,)
         elif n == 2:
             x0, x1 = inputs
+            if type(x0.data) is not type(x1.data):
+                check_same_device((x0.data, x1.data), type(self).__name__.lower())
             y = self.forward(x0.data, x1.data)
             needs = (x0.requires_grad, x1.requires_grad)
         elif n == 3:
             x0, x1, x2 = inputs
+            if not type(x0.data) is type(x1.data) is type(x2.data):
+                check_same_device((x0.data, x1.data, x2.data), type(self).__name__.lower())
             y = self.forward(x0.data, x1.data, x2.data)
             needs = (x0.requires_grad, x1.requires_grad, x2.requires_grad)
         else:
-            y = self.forward(*[x.data for x in inputs])
+            arrays = [x.data for x in inputs]
+            if len({type(a) for a in arrays}) > 1:
+                check_same_device(tuple(arrays), type(self).__name__.lower())
+            y = self.forward(*arrays)
             needs = tuple([x.requires_grad for x in inputs])
         if isinstance(y, _numpy_scalar):
             # NumPy reductions return scalars (np.float32); a Tensor always wraps an array.

@@ -75,8 +75,7 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Tensor], *, eps: float = 
                             f"(got {getattr(x, 'dtype', type(x).__name__)})")
         if not x.requires_grad:
             raise ValueError(f"gradcheck: inputs[{i}] must have requires_grad=True")
-        flags = getattr(x.data, "flags", None)
-        if flags is not None and not flags.writeable:
+        if not getattr(getattr(x.data, "flags", None), "writeable", True):
             x.data = x.data.copy()  # perturbed in place below
     rng = np.random.default_rng(seed)
     total, weights = _weighted_sum(fn, inputs, None, rng)
@@ -107,7 +106,8 @@ def gradgradcheck(fn: Callable[..., Any], inputs: Sequence[Tensor], **kwargs: An
         acc = None
         for g, u in zip(gs, us):
             if g is not None:
-                term = (g * Tensor._wrap(u)).sum()
+                xp = backend.get_array_module(g.data)
+                term = (g * Tensor._wrap(u if xp is np else xp.asarray(u))).sum()
                 acc = term if acc is None else acc + term
         return acc
 

@@ -94,8 +94,8 @@ class Tensor:
 
     @property
     def device(self) -> str:
-        """``"cpu"`` for NumPy arrays, ``"gpu"`` for CuPy arrays."""
-        return "cpu" if type(self.data) is _ndarray else getattr(backend.get_array_module(self.data), "device_name", "gpu")
+        """``"cpu"`` for NumPy arrays, ``"gpu"`` for CuPy (or stand-in) arrays."""
+        return "cpu" if type(self.data) is _ndarray else backend.device_of(self.data)
 
     @property
     def is_leaf(self) -> bool:
@@ -217,7 +217,10 @@ class Tensor:
         return self
 
     def sub_(self, other: Any, alpha: float = 1.0) -> Tensor:
-        return self.add_(other, -alpha)
+        self._check_inplace("sub_")
+        other = other.data if isinstance(other, Tensor) else other
+        self.data -= other if alpha == 1 else alpha * other
+        return self
 
     def mul_(self, other: Any) -> Tensor:
         self._check_inplace("mul_")
@@ -280,28 +283,35 @@ class Tensor:
 
 
 def _to_array(data: Any, dtype: Any = None) -> Any:
-    """``data`` as an array of the right module and dtype (PyTorch's rules for Python numbers)."""
+    """``data`` as an array of the right module and dtype (PyTorch's rules for Python numbers).
+
+    Arrays of a GPU module stay where they are. Host data (NumPy arrays, Python numbers and
+    lists) goes to the active backend, so ``minidl.tensor(numpy_array)`` is on the GPU after
+    ``set_backend("cupy")``, as ``torch.tensor`` is after ``torch.set_default_device("cuda")``.
+    """
     if isinstance(data, Tensor):
         data = data.data
     if dtype is not None:
         dtype = np.dtype(dtype)
-    module = backend.get_array_module(data)
-    if module is not np or type(data) is _ndarray:
+    if type(data) is _ndarray or (hasattr(data, "shape") and not isinstance(data, np.generic)):
         arr = data if dtype is None else data.astype(dtype, copy=False)
+        if type(arr) is _ndarray and backend.xp is not np:
+            arr = backend.xp.asarray(arr)
         return arr
     if isinstance(data, np.generic):
-        return np.asarray(data, dtype=dtype)  # host: a NumPy scalar stays on the host
-    # Python numbers and nested lists: floats become the default dtype, ints int64.
-    arr = np.asarray(data)  # host: parsing Python objects, moved to the active module below
-    if dtype is None:
-        if arr.dtype.kind == "f":
-            dtype = _Defaults.dtype
-        elif arr.dtype.kind in "iu":
-            dtype = int64
-    if arr.dtype.kind == "O":
-        raise TypeError(f"cannot make a tensor from {type(data).__name__} values of mixed types")
-    if dtype is not None:
-        arr = arr.astype(dtype, copy=False)
+        arr = np.asarray(data, dtype=dtype)  # host: a NumPy scalar, moved below if needed
+    else:
+        # Python numbers and nested lists: floats become the default dtype, ints int64.
+        arr = np.asarray(data)  # host: parsing Python objects, moved to the active module below
+        if arr.dtype.kind == "O":
+            raise TypeError(f"cannot make a tensor from {type(data).__name__} values of mixed types")
+        if dtype is None:
+            if arr.dtype.kind == "f":
+                dtype = _Defaults.dtype
+            elif arr.dtype.kind in "iu":
+                dtype = int64
+        if dtype is not None:
+            arr = arr.astype(dtype, copy=False)
     return arr if backend.xp is np else backend.xp.asarray(arr)
 
 

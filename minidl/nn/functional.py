@@ -7,11 +7,23 @@ from typing import Any
 
 from minidl import backend, random
 from minidl.engine.ops import (
-    leaky_relu, linear, log_softmax, mul, relu, sigmoid, softmax, tanh,
+    leaky_relu,
+    linear,
+    log_softmax,
+    mul,
+    relu,
+    sigmoid,
+    softmax,
+    tanh,
 )
 from minidl.engine.tensor import Tensor
+from minidl.nn.divergence import kl_div
 from minidl.nn.losses import (
-    binary_cross_entropy_with_logits, cross_entropy, l1_loss, mse_loss, nll_loss,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    l1_loss,
+    mse_loss,
+    nll_loss,
 )
 
 __all__ = [
@@ -19,6 +31,7 @@ __all__ = [
     "linear", "log_softmax", "mse_loss", "nll_loss", "one_hot", "relu", "sigmoid", "softmax",
     "tanh",
 ]
+__all__ += ["kl_div"]
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from minidl import backend
 from minidl.engine.function import Function
 from minidl.engine.ops import mean, mul, softmax, sum
@@ -40,7 +42,12 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
 
 
 def _values(x: Any) -> Any:
-    return x.data if isinstance(x, Tensor) else x
+    """The array behind a Tensor; lists and numbers become arrays of the active backend."""
+    if isinstance(x, Tensor):
+        return x.data
+    if not hasattr(x, "shape") or isinstance(x, np.generic):
+        return Tensor(x).data
+    return x
 
 
 # ------------------------------------------------------------------------------------------
@@ -63,6 +70,8 @@ def target_coefficients(input_shape: tuple[int, ...], target: Any, dtype: Any, *
     n, c = input_shape
     t = _values(target)
     xp = backend.get_array_module(t)
+    if weight is not None:
+        backend.check_same_device((t, _values(weight)), "cross_entropy (target and weight)")
     w = None if weight is None else _values(weight).astype(dtype, copy=False)
     if w is not None and w.shape != (c,):
         raise ValueError(f"cross_entropy: weight must have shape ({c},) (got {w.shape})")
@@ -89,12 +98,12 @@ def target_coefficients(input_shape: tuple[int, ...], target: Any, dtype: Any, *
     lowest = int(t.min())
     plain = w is None and not label_smoothing and lowest >= 0 and not 0 <= ignore_index < c
     if plain:  # the common case, kept lean: a one-hot matrix scaled by the reduction
+        highest = int(t.max())  # checked here: CuPy's fancy indexing does not bounds-check
+        if highest >= c:
+            raise _class_error(highest, c, ignore_index)
         scale = 1.0 / n if reduction == "mean" else 1.0
         a = xp.zeros((n, c), dtype=dtype)
-        try:
-            a[xp.arange(n), t] = scale
-        except IndexError:
-            raise _class_error(int(t.max()), c, ignore_index) from None
+        a[xp.arange(n), t] = scale
         return a, scale
 
     kept = t != ignore_index
@@ -175,6 +184,7 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, ignore_index: 
         raise ValueError(f"cross_entropy expects logits of shape (N, C) or (C,) (got {input.shape})")
     if input.dtype.kind != "f":
         raise TypeError(f"cross_entropy: input must be floating point logits (got dtype {input.dtype})")
+    backend.check_same_device((input.data, _values(target)), "cross_entropy (input and target)")
     a = target_coefficients(input.shape, target, input.dtype, weight=weight, ignore_index=ignore_index,
                             reduction=reduction, label_smoothing=label_smoothing)
     a, row_sums = a
@@ -234,6 +244,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = N
     _check_reduction(reduction)
     input = as_tensor(input)  # noqa: A001
     y = _values(target)
+    backend.check_same_device((input.data, y), "binary_cross_entropy_with_logits (input and target)")
     if tuple(getattr(y, "shape", ())) != input.shape:
         raise ValueError(f"binary_cross_entropy_with_logits: target shape {getattr(y, 'shape', ())} "
                          f"must equal input shape {input.shape}")

@@ -8,6 +8,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
+import numpy as np
+
 from minidl import backend
 from minidl.engine.grad_mode import no_grad
 from minidl.engine.tensor import Tensor
@@ -112,11 +114,14 @@ def fit(model: Any, loss_fn: Callable[..., Tensor], optimizer: Any, train_loader
             model.train()
         total_loss, correct, count = 0.0, 0, 0
         for x, y in _batches(train_loader, show, f"epoch {epoch + 1}/{epochs}"):
-            optimizer.zero_grad()
-            out = model(x)
-            loss = loss_fn(out, y)
-            loss.backward()
-            optimizer.step()
+            # A diverging run overflows somewhere in the step; the finite-loss check below
+            # turns that into one clear error instead of NumPy's scattered warnings.
+            with np.errstate(over="ignore", invalid="ignore"):
+                optimizer.zero_grad()
+                out = model(x)
+                loss = loss_fn(out, y)
+                loss.backward()
+                optimizer.step()
             history.steps += 1
             value = float(loss.data)
             if not math.isfinite(value):

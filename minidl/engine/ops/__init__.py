@@ -16,18 +16,59 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from minidl.engine.ops.arithmetic import add, cast, clone, div, mul, neg, pow, sub
 from minidl.engine.ops.elementwise import (
-    abs, clamp, clip, eq, exp, ge, gt, le, leaky_relu, log, lt, maximum, minimum, ne, relu,
-    sigmoid, sign, sqrt, tanh, where,
+    abs,
+    clamp,
+    clip,
+    eq,
+    exp,
+    ge,
+    gt,
+    le,
+    leaky_relu,
+    log,
+    lt,
+    maximum,
+    minimum,
+    ne,
+    relu,
+    sigmoid,
+    sign,
+    sqrt,
+    tanh,
+    where,
 )
 from minidl.engine.ops.linalg import linear, matmul
 from minidl.engine.ops.reduction import (
-    amax, amin, argmax, argmin, logsumexp, max, mean, min, std, sum, var,
+    amax,
+    amin,
+    argmax,
+    argmin,
+    logsumexp,
+    max,
+    mean,
+    min,
+    std,
+    sum,
+    var,
 )
 from minidl.engine.ops.shape import (
-    broadcast_to, cat, expand, flatten, gather, getitem, permute, reshape, squeeze, stack,
-    sum_to, transpose, unsqueeze,
+    broadcast_to,
+    cat,
+    expand,
+    flatten,
+    gather,
+    getitem,
+    permute,
+    reshape,
+    squeeze,
+    stack,
+    sum_to,
+    transpose,
+    unsqueeze,
 )
 from minidl.engine.ops.softmax import log_softmax, softmax
 from minidl.engine.tensor import Tensor
@@ -64,10 +105,13 @@ def _transpose_method(self: Tensor, *dims: int) -> Tensor:
 def _to(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     """``x.to(dtype)``, or ``x.to("cpu" | "gpu")`` (devices: see :mod:`minidl.backend`)."""
     target = args[0] if args else kwargs.get("dtype", kwargs.get("device"))
-    if isinstance(target, str) and target in ("cpu", "gpu", "cuda") or target is None:
-        from minidl.backend import to_device
+    if isinstance(target, str):
+        try:
+            target = np.dtype(target)
+        except TypeError:  # not a dtype name: a device ("cpu", "gpu", "cuda")
+            from minidl.backend import to_device
 
-        return to_device(self, target or "cpu")
+            return to_device(self, target)
     return cast(self, target)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import numpy as np
+
 from minidl import backend
 from minidl.engine.function import Function
 from minidl.engine.ops._args import as_tensor
@@ -239,12 +241,28 @@ class IndexAdd(Function):
         return getitem(gy, self.index)
 
 
+def _index_on(index: Any, data: Any) -> Any:
+    """An index whose arrays live with ``data``: NumPy index arrays move to a GPU module.
+
+    Index arrays, like masks, must be on the same device as the data (the README's
+    checklist); doing the move here lets ``x[np.array([0, 2])]`` work on every backend.
+    """
+    xp = backend.get_array_module(data)
+    if xp is np:
+        return index
+    if type(index) is np.ndarray:
+        return xp.asarray(index)
+    if type(index) is tuple:
+        return tuple(xp.asarray(i) if type(i) is np.ndarray else i for i in index)
+    return index
+
+
 def getitem(x: Any, index: Any) -> Any:
-    """``x[index]`` for an array or a Tensor (``index`` may hold index Tensors)."""
+    """``x[index]`` for an array or a Tensor (``index`` may hold index Tensors or NumPy arrays)."""
     index = _unwrap_index(index)
     if isinstance(x, Tensor):
-        return GetItem(index)(x)
-    return x[index]
+        return GetItem(_index_on(index, x.data))(x)
+    return x[_index_on(index, x)]
 
 
 def index_add(x: Any, index: Any, shape: tuple[int, ...]) -> Any:
@@ -288,7 +306,8 @@ def gather(x: Tensor, dim: int, index: Any) -> Tensor:
     index = index.data if isinstance(index, Tensor) else index
     if index.dtype.kind not in "iu":
         raise TypeError(f"gather: index must be an integer array (got dtype {index.dtype})")
-    return TakeAlongAxis(index, dim)(as_tensor(x))
+    x = as_tensor(x)
+    return TakeAlongAxis(_index_on(index, x.data), dim)(x)
 
 
 # ---------------------------------------------------------------------------------------

@@ -7,8 +7,8 @@ import time
 import minidl
 from minidl import nn, optim
 from minidl.data import DataLoader
-from minidl.train import evaluate, fit
 from minidl.tour.core import ChapterResult, TourContext, chapter
+from minidl.train import evaluate, fit
 from minidl.viz import plot_history
 
 
