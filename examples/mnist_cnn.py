@@ -1,83 +1,53 @@
 """Train LeNet (the source articles' CNN) on MNIST and report its test accuracy and time.
 
     python examples/mnist_cnn.py                     # 3 epochs, Adam, batch 64
-    python examples/mnist_cnn.py --data-dir DIR      # DIR holds the four MNIST .gz files
-    make mnist-cnn
+    python examples/mnist_cnn.py --data-dir DIR      # a data home, or a folder with the four .gz files
+    make mnist-cnn                                   # the same (DATA=DIR to choose the folder)
 
-The four original IDX files are read from ``--data-dir`` (default: ``$MINIDL_DATA/mnist``
-if set, else ``../shared/data/mnist`` beside the repository). Nothing is downloaded.
+The files are found by :func:`minidl.data.load_mnist`: in ``--data-dir`` (default:
+``../shared/data`` beside the repository when it exists), else ``$MINIDL_DATA``, else
+the user cache, where they are downloaded on first use.
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
-import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-import numpy as np
-
-FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
-         "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
 # PyTorch's MNIST example standardizes with the training set's pixel mean and std.
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
 
-def default_data_dir() -> Path:
-    if os.environ.get("MINIDL_DATA"):
-        return Path(os.environ["MINIDL_DATA"]) / "mnist"
-    return Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+def default_data_dir() -> Path | None:
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data"
+    return shared if (shared / "mnist").is_dir() else None
 
 
-def read_idx(path: Path) -> np.ndarray:
-    """An IDX file (gzip-compressed or not) as a uint8 array: magic 2049 → labels, 2051 → images."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        raw = f.read()
-    if len(raw) < 8:
-        raise ValueError(f"{path}: too short to be an IDX file ({len(raw)} bytes)")
-    magic = int.from_bytes(raw[:4], "big")
-    if magic not in (2049, 2051):
-        raise ValueError(f"{path}: magic number {magic} is neither 2049 (labels) nor 2051 (images)")
-    ndim = magic & 0xFF
-    shape = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
-    body = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
-    if body.size != int(np.prod(shape)):
-        raise ValueError(f"{path}: header says {shape} ({int(np.prod(shape))} bytes) but "
-                         f"{body.size} bytes follow (truncated file?)")
-    return body.reshape(shape)
+def mnist_images(split: str, data_dir: Path | None, limit: int | None = None) -> Any:
+    """One split of MNIST as standardized (N, 1, 28, 28) images (the first ``limit`` of them)."""
+    from minidl.data import load_mnist
+
+    dataset = load_mnist(split, flatten=False, root=data_dir, download=data_dir is None)
+    if limit is not None:
+        dataset = dataset.subset(slice(0, limit))
+    return dataset.map(lambda x: (x - MNIST_MEAN) * (1 / MNIST_STD))  # Python floats: stays float32
 
 
-def read_mnist(data_dir: Path, split: str, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(images (N, 1, 28, 28) float32 standardized, labels (N,) int64) of ``split``."""
-    images_file, labels_file = FILES[split]
-    for name in (images_file, labels_file):
-        if not (data_dir / name).is_file():
-            raise FileNotFoundError(f"{data_dir / name} is missing: pass --data-dir pointing at a folder "
-                                    f"with the four MNIST .gz files ({', '.join(sum(FILES.values(), ()))})")
-    images = read_idx(data_dir / images_file)[:limit]
-    labels = read_idx(data_dir / labels_file)[:limit]
-    x = (images.astype(np.float32) / 255 - MNIST_MEAN) / MNIST_STD
-    return x.reshape(-1, 1, 28, 28).astype(np.float32), labels.astype(np.int64)
-
-
-def train(data_dir: Path, epochs: int = 3, batch_size: int = 64, lr: float = 1e-3, seed: int = 0,
+def train(data_dir: Path | None, epochs: int = 3, batch_size: int = 64, lr: float = 1e-3, seed: int = 0,
           train_limit: int | None = None, test_limit: int | None = None, progress: bool | None = None,
           echo=print) -> dict:
-    """Train LeNet with Adam; returns the numbers (accuracy, seconds per epoch, ...)."""
+    """Train LeNet with Adam on the official 60,000 training images; returns the numbers."""
     import minidl
     from minidl import nn, optim
-    from minidl.data import ArrayDataset, DataLoader
+    from minidl.data import DataLoader
     from minidl.train import evaluate, fit
 
-    x_train, y_train = read_mnist(data_dir, "train", train_limit)
-    x_test, y_test = read_mnist(data_dir, "test", test_limit)
-    xp, digits = minidl.backend.xp, [str(d) for d in range(10)]
-    train_set = ArrayDataset(xp.asarray(x_train), xp.asarray(y_train), digits, "mnist/train")
-    test_set = ArrayDataset(xp.asarray(x_test), xp.asarray(y_test), digits, "mnist/test")
+    train_set = mnist_images("trainval", data_dir, train_limit)
+    test_set = mnist_images("test", data_dir, test_limit)
     minidl.manual_seed(seed)
     model = nn.LeNet()
     optimizer = optim.Adam(model.parameters(), lr=lr)
@@ -113,9 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="use only the first N training images")
     parser.add_argument("--json", type=Path, help="also write the numbers to this file")
     args = parser.parse_args(argv)
+    from minidl.data import DatasetNotAvailableError
+
     try:
         result = train(args.data_dir, args.epochs, args.batch_size, args.lr, args.seed, args.limit)
-    except FileNotFoundError as e:
+    except DatasetNotAvailableError as e:
         print(f"mnist-cnn: {e}", file=sys.stderr)
         return 2
     result.pop("model")

@@ -21,6 +21,7 @@
 
 # %%
 import inspect
+from pathlib import Path
 
 import numpy as np
 from matplotlib.patches import Rectangle
@@ -29,8 +30,7 @@ import minidl
 import minidl.nn.functional as F  # noqa: N812 - PyTorch's habit
 from minidl import nn, optim
 from minidl.course import fast_mode, new_figure, pick, save_figure
-from minidl.data import DataLoader, load_digits
-from minidl.data.images import as_images
+from minidl.data import DataLoader, DatasetNotAvailableError, load_digits, load_mnist
 from minidl.kernels import conv as kernels
 from minidl.kernels.window import Window, output_size
 from minidl.perf import measure, profile_ops
@@ -98,7 +98,7 @@ ax_cols.set(title="cols: each window becomes one column", xlabel="window (oy, ox
 ax_img.set_xticks([])
 ax_img.set_yticks([])
 fig.tight_layout()
-figure_im2col = save_figure(fig, "im2col_picture")
+figure_im2col = save_figure(fig, "07_im2col_picture")
 
 # %% [markdown]
 # The product of the flattened kernel with `cols` is the convolution, and it agrees with
@@ -167,7 +167,7 @@ ax.set_xscale("log")
 ax.set(xlabel="milliseconds (log scale)", title=f"col2im for {n_images}×32×26×26, 3×3 kernel")
 ax.invert_yaxis()
 fig.tight_layout()
-figure_col2im = save_figure(fig, "col2im_timings")
+figure_col2im = save_figure(fig, "07_col2im_timings")
 
 # %% [markdown]
 # A hidden cost of the fancy-index version hides in its *output*, not its speed: NumPy
@@ -223,7 +223,7 @@ ax.invert_yaxis()
 ax.set(xlabel="milliseconds per step",
        title=f"LeNet training step, batch {batch}: {step_seconds * 1e3:.0f} ms")
 fig.tight_layout()
-figure_profile = save_figure(fig, "lenet_step_profile")
+figure_profile = save_figure(fig, "07_lenet_step_profile")
 
 # %% [markdown]
 # The convolutions dominate, and inside them the three matrix products (forward, ∂W, ∂x)
@@ -240,15 +240,18 @@ figure_profile = save_figure(fig, "lenet_step_profile")
 
 # %%
 def load_images():
-    """(train, test, name): MNIST if it can be read here (and we are not in a hurry), else digits."""
-    loader = getattr(minidl.data, "load_mnist", None)
-    if loader is not None and not FAST:
-        try:
-            train_set, test_set = loader(split="train"), loader(split="test")
-            n = 10_000  # a subset keeps the lesson to a minute or two
-            return as_images(train_set.subset(np.arange(n))), as_images(test_set), "MNIST (10 000 images)"
-        except Exception as e:  # noqa: BLE001 - no files, no network: the digits will do
-            print(f"MNIST not available ({e}); using the bundled digits")
+    """(train, test, name): MNIST if its files can be found (the course's shared folder, your
+    ``MINIDL_DATA`` folder or the cache, downloading outside the quick version), else digits."""
+    if not FAST:
+        shared = Path(minidl.__file__).resolve().parents[2] / "shared" / "data"
+        for root in ([shared] if (shared / "mnist").is_dir() else []) + [None]:
+            try:
+                train_set = load_mnist("train", root=root, flatten=False, download=root is None)
+                test_set = load_mnist("test", root=root, flatten=False, download=root is None)
+                # a 10 000-image subset keeps the lesson to a minute or two
+                return train_set.subset(slice(0, 10_000)), test_set, "MNIST (10 000 training images)"
+            except DatasetNotAvailableError as error:
+                print(f"({str(error).splitlines()[0]} Using the bundled 8×8 digits instead.)")
     return load_digits("train", flatten=False), load_digits("test", flatten=False), "digits 8×8"
 
 
@@ -266,7 +269,7 @@ print(f"{type(model).__name__} on {data_name}: test accuracy {test_accuracy:.1%}
 
 # %%
 figure_filters = save_figure(plot_filters(model[0].weight, title=f"first-layer filters ({data_name})"),
-                             "cnn_filters")
+                             "07_cnn_filters")
 
 # %% [markdown]
 # Each small square is one 3×3 filter of the first layer (red: positive weights, blue:

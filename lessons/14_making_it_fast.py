@@ -110,7 +110,7 @@ ax.axvline(mean * 1e6, color="crimson", ls="--", label=f"mean {mean * 1e6:.0f} �
 ax.set(xlabel="µs per call", ylabel="calls", title="one 256×256 matmul, timed call by call")
 ax.legend()
 fig.tight_layout()
-figure_noise = save_figure(fig, "timing_noise")
+figure_noise = save_figure(fig, "14_timing_noise")
 
 # %% [markdown]
 # The long tail on the right is why a mean misleads: a few calls interrupted by the
@@ -161,7 +161,7 @@ ax.set_xticks(widths, [str(w) for w in widths], minor=False)
 ax.minorticks_off()
 ax.legend()
 fig.tight_layout()
-figure_overhead = save_figure(fig, "overhead_vs_size")
+figure_overhead = save_figure(fig, "14_overhead_vs_size")
 small_ratio = overhead[widths[0]][0] / overhead[widths[0]][1]
 large_ratio = overhead[widths[-1]][0] / overhead[widths[-1]][1]
 

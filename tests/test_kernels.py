@@ -14,6 +14,7 @@ from minidl.kernels.window import Window, output_size
 from minidl.kernels.workspace import MIN_BYTES, Workspace
 
 SETTINGS = settings(max_examples=25, deadline=None)
+pytestmark = pytest.mark.numpy_only  # kernels against their references, on NumPy arrays
 
 
 @st.composite
