@@ -17,6 +17,7 @@ from minidl.engine.gradcheck import gradcheck, gradgradcheck
 from minidl.engine.ops import conv as conv_ops
 from minidl.kernels import set_numba_enabled
 from minidl.kernels.window import output_size
+from minidl.kernels.workspace import workspace
 
 SETTINGS = settings(max_examples=12, deadline=None)
 pytestmark = pytest.mark.backends  # also on the stand-in: conv and pooling must be xp-clean
@@ -228,6 +229,17 @@ def test_kernel_path_gives_the_reference_gradients():
         set_numba_enabled(True)
     for a, b_ in zip(with_kernels, without):
         np.testing.assert_allclose(a, b_, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.numpy_only  # the scratch pool holds NumPy arrays only
+def test_scratch_buffers_are_reused_and_never_leak_into_results():
+    workspace.clear()
+    w = md.randn(8, 16, 3, 3)
+    y = F.conv2d(md.randn(8, 16, 32, 32), w)
+    first = y.numpy().copy()
+    assert workspace.idle_bytes > 0  # the column matrix went back to the pool
+    F.conv2d(md.randn(8, 16, 32, 32), w)  # reuses it
+    np.testing.assert_array_equal(y.numpy(), first)
 
 
 def test_chunked_batches_match_one_chunk(monkeypatch):

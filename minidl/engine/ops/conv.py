@@ -121,6 +121,7 @@ def _conv_forward(x: Any, w: Any, b: Any, win: Window) -> Any:
         cols = im2col(x[start:stop], win, out=_scratch(cols_buf, (k, m)))
         rows = xp.matmul(w2, cols, out=_scratch(rows_buf, (o, m)))
         _rows_to_nchw(rows, b, y[start:stop])
+    del cols, rows  # views of the scratch buffers: they must go before the buffers can be reused
     workspace.give(cols_buf)
     workspace.give(rows_buf)
     return y.reshape(n, o, win.oh, win.ow)
@@ -157,6 +158,8 @@ def _conv_backward(gy: Any, x: Any, w: Any, x_shape: tuple[int, ...], w_shape: t
         if need_x:
             dcols = xp.matmul(w2t, g_rows, out=_scratch(cols_buf, (k, m)))
             col2im(dcols, (stop - start,) + tuple(x_shape[1:]), win, out=gx[start:stop])
+            del dcols
+    del g_rows  # a view of a scratch buffer: it must go before the buffer can be reused
     workspace.give(cols_buf)
     workspace.give(rows_buf)
     return gx, (gw.reshape(w_shape) if need_w else None), gb
