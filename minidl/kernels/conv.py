@@ -10,8 +10,10 @@ adjoint: it adds every column back onto the input positions it was copied from (
 windows overlap, contributions add up), which is what the input gradient needs.
 
 The column matrix has the batch merged into its columns, so each conv layer is three
-large GEMMs per training step (forward, weight gradient, input gradient) rather than one
-small GEMM per sample, and it is C-contiguous, which BLAS needs to run at full speed.
+large GEMMs (forward, weight gradient, input gradient) rather than one small GEMM per
+sample, and it is C-contiguous, which BLAS needs to run at full speed. (The engine feeds
+a batch through in chunks of a few MB, so the matrix stays in cache: see
+:mod:`minidl.engine.ops.conv`.)
 
 Three versions of each, equal to each other (tests/test_kernels.py):
 
@@ -19,8 +21,9 @@ Three versions of each, equal to each other (tests/test_kernels.py):
   slow: ``np.add.at`` handles every element on its own, to get repeated indices right.
 - ``*_reference``: one strided slice per kernel offset (i, j), kh·kw array operations in
   all. Written with the ``xp`` idiom, so it is also what runs on CuPy.
-- the Numba kernels, run by :func:`im2col` / :func:`col2im` on NumPy arrays: one pass
-  over the data, padding handled by index arithmetic instead of a padded copy.
+- the Numba kernels, run by :func:`im2col` / :func:`col2im` on NumPy arrays of at least
+  ``SMALL`` elements: one pass over the data, padding handled by index arithmetic
+  instead of a padded copy.
 """
 
 from __future__ import annotations
