@@ -99,13 +99,13 @@ from minidl.kernels import conv, pool, activation
 from minidl.kernels.window import Window
 x = np.ones((2, 3, 8, 8), np.float32)
 w3, w2 = Window(3, 3, 1, 1, 1, 1, 1, 1, 8, 8), Window(2, 2, 2, 2, 0, 0, 1, 1, 4, 4)
-for name, fn in [("im2col", lambda: conv.im2col(x, w3)),
-                 ("col2im", lambda: conv.col2im(conv.im2col(x, w3), x.shape, w3)),
-                 ("max-pool 2x2", lambda: pool.max_pool_forward(x, w2)),
-                 ("max-pool", lambda: pool.max_pool_forward(x, Window(3, 3, 2, 2, 1, 1, 1, 1, 4, 4))),
-                 ("max-pool backward", lambda: pool.max_pool_backward(
+for name, fn in [("im2col", lambda: conv.im2col.fast(x, w3)),  # .fast: the kernel, even on a tiny array
+                 ("col2im", lambda: conv.col2im.fast(conv.im2col_reference(x, w3), x.shape, w3)),
+                 ("max-pool 2x2", lambda: pool.max_pool_forward.fast(x, w2)),
+                 ("max-pool", lambda: pool.max_pool_forward.fast(x, Window(3, 3, 2, 2, 1, 1, 1, 1, 4, 4))),
+                 ("max-pool backward", lambda: pool.max_pool_backward.fast(
                      x[:, :, :4, :4], np.zeros((2, 3, 4, 4), np.int16), x.shape, w2)),
-                 ("ReLU backward", lambda: activation.relu_backward(x, x))]:
+                 ("ReLU backward", lambda: activation.relu_backward.fast(x, x))]:
     t = time.perf_counter(); fn(); times[name] = time.perf_counter() - t
 print(repr(times))
 """
