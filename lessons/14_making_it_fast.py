@@ -32,6 +32,7 @@ from minidl import nn, optim
 from minidl.course import fast_mode, new_figure, pick, save_figure
 from minidl.kernels import activation
 from minidl.perf import amdahl_speedup, measure, profile_ops
+from minidl.threads import blas_threads
 
 minidl.manual_seed(0)
 FAST = fast_mode()
@@ -236,7 +237,19 @@ print(f"{size}×{size} matmul: BLAS is {blas_gain:.0f}× faster than the compile
 # (`minidl.kernels.conv.PARALLEL`). On a *busy* machine it gets worse: a threaded BLAS call
 # waits for a helper thread that the operating system has not scheduled, and a 1 ms
 # product can take a hundred times longer. When numbers look absurd, measure again with
-# one thread (`OPENBLAS_NUM_THREADS=1`) or on a quiet machine.
+# one thread (`minidl.threads.blas_threads(1)`, or `OPENBLAS_NUM_THREADS=1` before Python
+# starts) or on a quiet machine.
+#
+# For small matrices one thread is simply faster: waking a helper costs more than it
+# saves. That is why `minidl tour`, the lessons' runner and the tests use one BLAS thread:
+
+# %%
+small = np.random.default_rng(5).standard_normal((64, 128)).astype(np.float32)
+small_w = np.random.default_rng(6).standard_normal((128, 128)).astype(np.float32)
+with blas_threads(1):
+    one = measure({"one thread": lambda: small @ small_w}, number=pick(500, 100), rounds=5)["one thread"].median
+every = measure({"all threads": lambda: small @ small_w}, number=pick(500, 100), rounds=5)["all threads"].median
+print(f"64×128 @ 128×128: {one * 1e6:.1f} µs on one thread, {every * 1e6:.1f} µs with BLAS's default threads")
 #
 # ## Amdahl on a real step
 #
@@ -315,6 +328,8 @@ results = {
     "relu_numba_gain": round(relu_gain, 2),
     "blas_over_numba_matmul": round(blas_gain, 1),
     "lenet_rest_share": round(rest_share, 3),
+    "small_gemm_us_one_thread": round(one * 1e6, 1),
+    "small_gemm_us_default_threads": round(every * 1e6, 1),
     "figures": [str(figure_noise), str(figure_overhead)],
 }
 print(results)
