@@ -60,9 +60,14 @@ def bfloat16_bits_to_float32(bits: Any) -> Any:
     return xp.ascontiguousarray(b.astype(xp.uint32) << 16).view(xp.float32)
 
 
+def _like(x: Any, result: Any) -> Any:
+    """A Tensor for a Tensor, an array for an array."""
+    return Tensor._wrap(result) if isinstance(x, Tensor) else result
+
+
 def round_to_bfloat16(x: Any) -> Any:
-    """x rounded to the nearest bfloat16 (ties to even), returned as float32."""
-    return bfloat16_bits_to_float32(float32_to_bfloat16_bits(x))
+    """x rounded to the nearest bfloat16 (ties to even), as float32 (a Tensor for a Tensor)."""
+    return _like(x, bfloat16_bits_to_float32(float32_to_bfloat16_bits(x)))
 
 
 def _to_float16(a: Any) -> Any:
@@ -72,9 +77,9 @@ def _to_float16(a: Any) -> Any:
 
 
 def round_to_float16(x: Any) -> Any:
-    """x rounded to the nearest float16 (ties to even; beyond ±65504 → ±inf), returned as float32."""
+    """x rounded to the nearest float16 (ties to even; beyond ±65504 → ±inf), as float32 (a Tensor for a Tensor)."""
     a = _array(x)
-    return _to_float16(a).astype(backend.get_array_module(a).float32)
+    return _like(x, _to_float16(a).astype(backend.get_array_module(a).float32))
 
 
 def round_to_half(x: Any, dtype: str) -> Any:
@@ -115,7 +120,7 @@ class HalfLinear(Module):
         return a.astype(xp.float32) if self.dtype_name == "float16" else bfloat16_bits_to_float32(a)
 
     def forward(self, x: Tensor) -> Tensor:
-        data = round_to_half(_array(x), self.dtype_name)
+        data = round_to_half(_array(x), self.dtype_name)  # an array in, an array out
         y = data @ self._decode(self.weight.data).T
         if self.bias is not None:
             y = y + self._decode(self.bias.data)
