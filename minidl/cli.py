@@ -10,10 +10,12 @@ import sys
 
 def _tour(args: argparse.Namespace) -> int:
     from minidl.course import fast_mode
+    from minidl.threads import blas_threads
     from minidl.tour import run_tour
 
-    run_tour(out_dir=args.out, json_path=args.json, dataset=args.dataset, only=args.only,
-             fast=args.fast or fast_mode(), seed=args.seed)
+    with blas_threads(args.blas_threads or None):
+        run_tour(out_dir=args.out, json_path=args.json, dataset=args.dataset, only=args.only,
+                 fast=args.fast or fast_mode(), seed=args.seed)
     return 0
 
 
@@ -34,7 +36,10 @@ def _lesson(args: argparse.Namespace) -> int:
         os.environ["MINIDL_FAST"] = "1"
     print(f"Lesson {lesson.number:02d} — {lesson.title}\n({lesson.path})\n")
     sys.argv = [str(lesson.path)]
-    runpy.run_path(str(lesson.path), run_name="__main__")
+    from minidl.threads import blas_threads
+
+    with blas_threads(args.blas_threads or None):
+        runpy.run_path(str(lesson.path), run_name="__main__")
     return 0
 
 
@@ -62,12 +67,16 @@ def main(argv: list[str] | None = None) -> int:
     tour.add_argument("--only", nargs="+", metavar="CHAPTER", help="run only these chapters")
     tour.add_argument("--fast", action="store_true", help="shrunken run (as the tests do)")
     tour.add_argument("--seed", type=int, default=0)
+    tour.add_argument("--blas-threads", type=int, default=1, metavar="N",
+                      help="threads for NumPy's matrix products (default 1: faster for small models; 0: BLAS decides)")
     tour.set_defaults(fn=_tour)
 
     sub.add_parser("lessons", help="list the lessons").set_defaults(fn=_lessons)
     lesson = sub.add_parser("lesson", help="run lesson N")
     lesson.add_argument("number", type=int)
     lesson.add_argument("--fast", action="store_true", help="shrunken run (as the tests do)")
+    lesson.add_argument("--blas-threads", type=int, default=1, metavar="N",
+                        help="threads for NumPy's matrix products (default 1; 0: BLAS decides)")
     lesson.set_defaults(fn=_lesson)
     sub.add_parser("info", help="versions and the active array backend").set_defaults(fn=_info)
 

@@ -75,6 +75,15 @@ def array_backend(request: pytest.FixtureRequest):
         yield name
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_blas_thread():
+    """Tests use small matrices: one BLAS thread is faster, and steady on a shared CI machine."""
+    from minidl.threads import blas_threads
+
+    with blas_threads(1):
+        yield
+
+
 @pytest.fixture
 def shared_data() -> Path:
     """../shared/data (CI always has it; a user's clone does not, so such tests skip there)."""

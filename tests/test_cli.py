@@ -71,3 +71,17 @@ def test_unknown_command_exits_with_usage(capsys) -> None:
         main(["fly"])
     assert info.value.code == 2
     assert "usage" in capsys.readouterr().err
+
+
+def test_blas_threads_limits_numpy_and_restores_it() -> None:
+    from threadpoolctl import threadpool_info
+
+    from minidl.threads import blas_threads
+
+    before = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    with blas_threads(1):
+        assert all(i["num_threads"] == 1 for i in threadpool_info() if i["user_api"] == "blas")
+    assert [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"] == before
+    with pytest.raises(ValueError, match="positive int"):
+        with blas_threads(0):
+            pass

@@ -54,14 +54,7 @@ def _run_backward(roots: Sequence[Tensor], root_grads: Sequence[Any], create_gra
     heap: list[tuple[int, Function]] = []  # nodes whose gradient has started to arrive
     leaf_grads: dict[int, tuple[Tensor, Any]] = {}
     for root, g in zip(roots, root_grads):
-        fn = root.grad_fn
-        if fn is None:
-            _collect_leaf(leaf_grads, root, g)
-        elif fn in pending:
-            pending[fn] = pending[fn] + g
-        else:
-            pending[fn] = g
-            heapq.heappush(heap, (-fn.seq, fn))
+        _route(root, g, pending, heap, leaf_grads)
     if heap:
         previous = _State.enabled
         _State.enabled = create_graph  # the backward pass is itself recorded only on request
@@ -81,7 +74,7 @@ def _walk(heap: list[tuple[int, Function]], pending: dict[Function, Any],
     A node is popped only after every node made later has been processed, so all the
     gradient for its output has arrived: the newest-first order is a topological order.
     """
-    pop, push = heapq.heappop, heapq.heappush
+    pop = heapq.heappop
     while heap:
         fn = pop(heap)[1]
         gy = pending.pop(fn)
@@ -112,20 +105,25 @@ def _walk(heap: list[tuple[int, Function]], pending: dict[Function, Any],
         if type(gxs) is not tuple:
             gxs = (gxs,)
         for x, gx, needed in zip(inputs, gxs, fn.needs_input_grad):
-            if gx is None or not needed:
-                continue
-            parent = x.grad_fn
-            if parent is None:
-                _collect_leaf(leaf_grads, x, gx)
-            elif parent in pending:
-                pending[parent] = pending[parent] + gx
-            else:
-                pending[parent] = gx
-                push(heap, (-parent.seq, parent))
+            if gx is not None and needed:
+                _route(x, gx, pending, heap, leaf_grads)
         if not retain_graph:
             fn.freed = True
             if fn.needs_output:
                 fn.output_data = None
+
+
+def _route(x: Tensor, g: Any, pending: dict[Function, Any], heap: list[tuple[int, Function]],
+           leaf_grads: dict[int, tuple[Tensor, Any]]) -> None:
+    """Send gradient ``g`` of tensor ``x`` on: to its node (summed, queued once) or, for a leaf, aside."""
+    parent = x.grad_fn
+    if parent is None:
+        _collect_leaf(leaf_grads, x, g)
+    elif parent in pending:
+        pending[parent] = pending[parent] + g
+    else:
+        pending[parent] = g
+        heapq.heappush(heap, (-parent.seq, parent))
 
 
 def _finish_leaves(leaf_grads: dict[int, tuple[Tensor, Any]], capture: dict[int, Any] | None,

@@ -1,8 +1,9 @@
 """Neural-network building blocks, with PyTorch's names: ``Module``, layers, losses, ``init``."""
 
-from minidl.nn import functional, init
+from minidl.nn import functional, init, utils
 from minidl.nn.activation import Dropout, Flatten, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from minidl.nn.container import ModuleList, Sequential
+from minidl.nn.divergence import KLDivLoss
 from minidl.nn.linear import Identity, Linear
 from minidl.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from minidl.nn.mlp import MLP
@@ -11,5 +12,6 @@ from minidl.nn.module import Module, Parameter
 __all__ = [
     "BCEWithLogitsLoss", "CrossEntropyLoss", "Dropout", "Flatten", "Identity", "L1Loss",
     "LeakyReLU", "Linear", "LogSoftmax", "MLP", "MSELoss", "Module", "ModuleList", "NLLLoss",
-    "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh", "functional", "init",
+    "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh", "functional", "init", "utils",
 ]
+__all__ += ["KLDivLoss"]

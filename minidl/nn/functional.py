@@ -17,6 +17,7 @@ from minidl.engine.ops import (
     tanh,
 )
 from minidl.engine.tensor import Tensor
+from minidl.nn.divergence import kl_div
 from minidl.nn.losses import (
     binary_cross_entropy_with_logits,
     cross_entropy,
@@ -30,6 +31,7 @@ __all__ = [
     "linear", "log_softmax", "mse_loss", "nll_loss", "one_hot", "relu", "sigmoid", "softmax",
     "tanh",
 ]
+__all__ += ["kl_div"]
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:

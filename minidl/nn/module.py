@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterator, NamedTuple
 
 from minidl import backend
 from minidl.engine.tensor import Tensor
+from minidl.hooks import RemovableHandle
 
 
 class Parameter(Tensor):
@@ -292,18 +293,3 @@ class Module:
 
     def __dir__(self) -> list[str]:
         return sorted(set(super().__dir__()) | set(self._parameters) | set(self._modules))
-
-
-class RemovableHandle:
-    """Returned by ``register_*_hook``: ``handle.remove()`` takes the hook away again."""
-
-    _next_id = 0
-
-    def __init__(self, registry: OrderedDict[int, Any], hook: Callable[..., Any]) -> None:
-        RemovableHandle._next_id += 1
-        self.id = RemovableHandle._next_id
-        self.registry = registry
-        registry[self.id] = hook
-
-    def remove(self) -> None:
-        self.registry.pop(self.id, None)

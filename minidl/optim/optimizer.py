@@ -4,17 +4,29 @@ from __future__ import annotations
 
 import copy
 import functools
-from typing import Any, Callable, Iterable
+import numbers
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from minidl import backend
+from minidl.engine.grad_mode import enable_grad
 from minidl.engine.tensor import Tensor
+from minidl.hooks import RemovableHandle
 
 
 class Optimizer:
     """Base class: holds ``param_groups`` (each a dict of params and settings) and ``state``.
 
-    Subclasses implement ``step()``. A parameter whose ``.grad`` is None is skipped, with
-    no change to its state (PyTorch's rule). Hooks registered with
+    Subclasses implement ``step()``. The optimizers in minidl do it in one line,
+    ``return self._step_each(closure)``, and supply the rest:
+
+    - ``_rule(group)``: the pure update rule for a group's settings (:mod:`minidl.optim.rules`),
+      whose ``init`` also makes each parameter's state (PyTorch's keys and layout);
+    - ``_update(param, grad, state, group)``: one parameter's step, in place; by default the
+      rule itself, replaced by a fused kernel where one exists (SGD, Adam).
+
+    A parameter whose ``.grad`` is None is skipped, with no change to its state (PyTorch's
+    rule); a zero gradient is a real step (Adam's moments and t still advance). Hooks registered with
     :meth:`register_step_pre_hook` / :meth:`register_step_post_hook` run around every
     ``step()`` (pruning uses a post hook to keep pruned weights at exactly zero).
     """
@@ -27,6 +39,7 @@ class Optimizer:
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         self._step_pre_hooks: dict[int, Callable[..., Any]] = {}
         self._step_post_hooks: dict[int, Callable[..., Any]] = {}
+        self._rules_this_step: dict[int, Any] = {}
         self.defaults = defaults
         self.state: dict[Tensor, dict[str, Any]] = {}
         self.param_groups: list[dict[str, Any]] = []
@@ -62,9 +75,43 @@ class Optimizer:
 
     def _validate(self, group: dict[str, Any]) -> None:
         """Subclasses check their settings here and raise ValueError naming the bad one."""
-        lr = group.get("lr")
-        if lr is not None and not lr >= 0.0:
-            raise ValueError(f"invalid learning rate: lr must be >= 0 (got {lr})")
+        if "lr" in group:
+            _check_number("lr", group["lr"], low=0.0)
+
+    # -- one step -----------------------------------------------------------------------------
+    def _rule(self, group: dict[str, Any]) -> Any:  # pragma: no cover - abstract
+        """The :class:`~minidl.optim.transforms.GradientTransformation` for ``group``'s settings."""
+        raise NotImplementedError
+
+    def _update(self, param: Any, grad: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
+        """Update one parameter (array) and its state in place; the pure rule unless overridden."""
+        from minidl.optim.transforms import step_in_place
+
+        rule = self._rules_this_step.get(id(group))
+        if rule is None:  # made once per group and step: the settings may change between steps
+            rule = self._rules_this_step[id(group)] = self._rule(group)
+        step_in_place(rule, param, grad, state)
+
+    def _step_each(self, closure: Callable[[], Any] | None = None) -> Any:
+        """``closure()`` (with gradients on) if given, then ``_update`` every parameter with a grad."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        self._rules_this_step = {}
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                grad = p.grad.data
+                if grad.shape != p.data.shape:
+                    raise ValueError(f"a parameter of shape {p.data.shape} has a gradient of shape "
+                                     f"{grad.shape}")
+                state = self.state.get(p)
+                if state is None:
+                    state = self.state[p] = self._rule(group).init(p.data)
+                self._update(p.data, grad, state, group)
+        return loss
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the gradients of every parameter (to None by default, as PyTorch ≥ 2.0)."""
@@ -75,16 +122,17 @@ class Optimizer:
                 else:
                     p.grad = Tensor._wrap(backend.get_array_module(p.grad.data).zeros_like(p.grad.data))
 
-    def step(self) -> None:  # pragma: no cover - abstract
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:  # pragma: no cover - abstract
+        """Update every parameter that has a gradient; returns ``closure()``'s loss if given."""
         raise NotImplementedError
 
-    def register_step_pre_hook(self, hook: Callable[[Optimizer], None]) -> _HookHandle:
+    def register_step_pre_hook(self, hook: Callable[[Optimizer], None]) -> RemovableHandle:
         """Call ``hook(optimizer)`` before every ``step()``; ``handle.remove()`` undoes it."""
-        return _HookHandle(self._step_pre_hooks, hook)
+        return RemovableHandle(self._step_pre_hooks, hook)
 
-    def register_step_post_hook(self, hook: Callable[[Optimizer], None]) -> _HookHandle:
+    def register_step_post_hook(self, hook: Callable[[Optimizer], None]) -> RemovableHandle:
         """Call ``hook(optimizer)`` after every ``step()``; ``handle.remove()`` undoes it."""
-        return _HookHandle(self._step_post_hooks, hook)
+        return RemovableHandle(self._step_post_hooks, hook)
 
     # -- saving and restoring ---------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -102,7 +150,8 @@ class Optimizer:
                 index.setdefault(id(p), len(index))
                 packed["params"].append(index[id(p)])
             groups.append(packed)
-        state = {index[id(p)]: dict(s) for p, s in self.state.items() if id(p) in index}
+        # empty states (plain SGD keeps none) are left out, as in PyTorch's state_dict
+        state = {index[id(p)]: dict(s) for p, s in self.state.items() if id(p) in index and s}
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -148,17 +197,15 @@ def _with_step_hooks(step: Callable[..., Any]) -> Callable[..., Any]:
     return step_with_hooks
 
 
-class _HookHandle:
-    _next_id = 0
-
-    def __init__(self, registry: dict[int, Callable[..., Any]], hook: Callable[..., Any]) -> None:
-        _HookHandle._next_id += 1
-        self.id = _HookHandle._next_id
-        self.registry = registry
-        registry[self.id] = hook
-
-    def remove(self) -> None:
-        self.registry.pop(self.id, None)
+def _check_number(name: str, value: Any, low: float | None = None, high: float | None = None,
+                  high_open: bool = False) -> None:
+    """Raise TypeError unless ``value`` is a real number, ValueError unless it is in range."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"invalid {name}: expected a number (got {type(value).__name__} {value!r})")
+    if low is not None and not value >= low:  # `not >=` also rejects NaN
+        raise ValueError(f"invalid {name}: must be >= {low} (got {value})")
+    if high is not None and not (value < high if high_open else value <= high):
+        raise ValueError(f"invalid {name}: must be {'<' if high_open else '<='} {high} (got {value})")
 
 
 def _restore(value: Any, like: Tensor) -> Any:

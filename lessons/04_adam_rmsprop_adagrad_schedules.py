@@ -1,0 +1,335 @@
+# %% [markdown]
+# # Lesson 04 — Adam, RMSprop, Adagrad; why bias correction exists; learning-rate schedules
+#
+# ## What you will learn
+#
+# - What the *second moment* buys: a step size per coordinate, so that one steep direction
+#   no longer sets the learning rate for all the others (Adagrad, RMSprop, Adam).
+# - What Adam's first moment m and second moment v are, why they start too small, and what
+#   the bias correction m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ) does about it — and what happens
+#   without it.
+# - That Adam is built from parts: with β₁ = 0 and no bias correction it *is* RMSprop.
+# - The common learning-rate schedules, their formulas, and how they change training.
+
+# %% [markdown]
+# ## The math
+#
+# Notation as in lesson 03 (θ, g = ∇θ J, lr, step t = 1, 2, …). All operations on vectors
+# are per coordinate. These are the docstrings of `minidl.optim.rules`:
+#
+# **Adagrad** — divide by the root of the *sum* of all squared gradients so far:
+#
+#     s = s + g²,        θ ← θ − lr · g / (√s + ε)
+#
+# **RMSprop** — the same with a running *mean* instead of a sum, so old gradients fade:
+#
+#     v = α v + (1 − α) g²,        θ ← θ − lr · g / (√v + ε)
+#
+# **Adam** — RMSprop's denominator plus a running mean of g itself (momentum), both
+# corrected for starting at zero:
+#
+#     m = β₁ m + (1 − β₁) g          v = β₂ v + (1 − β₂) g²
+#     m̂ = m / (1 − β₁ᵗ)              v̂ = v / (1 − β₂ᵗ)
+#     θ ← θ − lr · m̂ / (√v̂ + ε)
+#
+# ε (1e-8) only keeps the division finite when v̂ ≈ 0; it is not a regularizer.
+#
+# Why the correction: unroll m with m₀ = 0, mₜ = (1 − β₁) Σₖ β₁^(t−k) gₖ. If every gₖ has
+# mean μ, E[mₜ] = (1 − β₁)(1 + β₁ + … + β₁^(t−1)) μ = (1 − β₁ᵗ) μ. The average is short by
+# the factor 1 − β₁ᵗ, which the correction divides out. For β₂ = 0.999 the factor
+# 1 − β₂ᵗ is tiny for hundreds of steps, so an uncorrected v is far too small and the
+# uncorrected step m/√v far too large.
+
+# %%
+
+import numpy as np
+
+import minidl
+from minidl import nn, optim
+from minidl.course import new_figure, pick, save_figure
+from minidl.data import DataLoader, load_digits
+from minidl.optim import lr_scheduler, rules
+from minidl.optim.transforms import scale_by_adam
+from minidl.train import fit
+
+print(rules.adam.__doc__)
+
+# %% [markdown]
+# ## 1. One step size per coordinate
+#
+# J(x, y) = ½(50 x² + y²): the x direction is 50 times steeper than y. GD's learning
+# rate must stay below 2/50 for x (lesson 03, exercise 2), which makes it crawl along y.
+# The adaptive methods divide each coordinate's gradient by its own scale.
+
+# %%
+CURVATURE = np.array([50.0, 1.0])
+
+
+def bowl(theta: minidl.Tensor) -> minidl.Tensor:
+    return 0.5 * (minidl.tensor(CURVATURE.astype(np.float32)) * theta * theta).sum()
+
+
+def descend(make_optimizer, steps: int, start=(1.0, 1.0)) -> np.ndarray:
+    theta = minidl.tensor(np.array(start, np.float32), requires_grad=True)
+    opt = make_optimizer([theta])
+    path = [theta.numpy().copy()]
+    for _ in range(steps):
+        opt.zero_grad()
+        bowl(theta).backward()
+        opt.step()
+        path.append(theta.numpy().copy())
+    return np.array(path)
+
+
+BOWL_STEPS = 60
+bowl_runs = {
+    "GD, lr 0.038 (just stable)": descend(lambda p: optim.GD(p, lr=0.038), BOWL_STEPS),
+    "Adagrad, lr 0.3": descend(lambda p: optim.Adagrad(p, lr=0.3), BOWL_STEPS),
+    "RMSprop, lr 0.03": descend(lambda p: optim.RMSprop(p, lr=0.03), BOWL_STEPS),
+    "Adam, lr 0.05": descend(lambda p: optim.Adam(p, lr=0.05), BOWL_STEPS),
+}
+bowl_final = {k: float(0.5 * (CURVATURE * p[-1] ** 2).sum()) for k, p in bowl_runs.items()}
+print({k: f"{v:.2e}" for k, v in bowl_final.items()})
+
+xs, ys = np.meshgrid(np.linspace(-1.2, 1.2, 120), np.linspace(-0.3, 1.2, 120))
+fig, (ax, ax_loss) = new_figure(1, 2, figsize=(11, 4))
+ax.contour(xs, ys, 0.5 * (50 * xs**2 + ys**2), levels=np.geomspace(0.01, 40, 12), cmap="Greys",
+           linewidths=0.6)
+for (label, path), color in zip(bowl_runs.items(), ["C0", "C1", "C2", "C3"]):
+    ax.plot(path[:, 0], path[:, 1], ".-", ms=3, lw=1, color=color, label=label)
+    ax_loss.semilogy(0.5 * (CURVATURE * path**2).sum(1), color=color, label=label)
+ax.plot(0, 0, "k*", ms=12)
+ax.set(xlabel="x (curvature 50)", ylabel="y (curvature 1)", title=f"{BOWL_STEPS} steps from (1, 1)")
+ax.legend(fontsize=8, loc="lower left")
+ax_loss.set(xlabel="step", ylabel="J(θ)", title="loss")
+print("saved", save_figure(fig, "04_per_coordinate_steps"))
+
+# %% [markdown]
+# GD bounces across the steep x direction and has barely moved along y. The adaptive
+# methods head straight for the minimum, moving both coordinates at comparable speeds:
+# their first step is ≈ lr·sign(g) in every coordinate, whatever the gradient's scale.
+# Adam also carries momentum (β₁ = 0.9), so it runs through the minimum and swings back —
+# each dip of its loss curve is one pass. Momentum is a trade: faster along long valleys
+# (lesson 03), oscillation around a minimum unless the lr decays (section 3).
+#
+# ## 2. Why bias correction exists
+#
+# Feed Adam's first stage (`scale_by_adam`, the rule itself) a noisy gradient with mean 1
+# and watch m, m̂, v and v̂ over the first steps.
+
+# %%
+rng = np.random.default_rng(0)
+adam_stage = scale_by_adam(b1=0.9, b2=0.999)
+state = adam_stage.init(np.zeros(1))
+trace = {"g": [], "m": [], "m_hat": [], "v": [], "v_hat": []}
+for t in range(1, 101):
+    g = np.array([1.0 + 0.5 * rng.standard_normal()])
+    _, state = adam_stage.update(g, state, np.zeros(1))
+    trace["g"].append(g[0])
+    trace["m"].append(state["exp_avg"][0])
+    trace["m_hat"].append(state["exp_avg"][0] / (1 - 0.9**t))
+    trace["v"].append(state["exp_avg_sq"][0])
+    trace["v_hat"].append(state["exp_avg_sq"][0] / (1 - 0.999**t))
+
+# The step multiplier for a constant gradient: corrected m̂/√v̂ = 1; uncorrected m/√v:
+t = np.arange(1, 5001)
+uncorrected_multiplier = (1 - 0.9**t) / np.sqrt(1 - 0.999**t)
+
+fig, (ax_m, ax_v, ax_step) = new_figure(1, 3, figsize=(14, 3.6))
+steps = np.arange(1, 101)
+ax_m.plot(steps, trace["g"], ".", color="grey", ms=3, label="g (mean 1)")
+ax_m.plot(steps, trace["m"], label="m (starts at 0)")
+ax_m.plot(steps, trace["m_hat"], label="m̂ = m / (1 − β₁ᵗ)")
+ax_m.set(xlabel="step t", title="first moment, β₁ = 0.9")
+ax_v.plot(steps, trace["v"], label="v")
+ax_v.plot(steps, trace["v_hat"], label="v̂ = v / (1 − β₂ᵗ)")
+ax_v.axhline(1.25, color="grey", lw=0.8, ls="--", label="E[g²] = 1.25")
+ax_v.set(xlabel="step t", title="second moment, β₂ = 0.999")
+ax_step.semilogx(t, uncorrected_multiplier, label="without correction: m/√v")
+ax_step.axhline(1.0, color="C1", label="with correction: m̂/√v̂")
+ax_step.set(xlabel="step t", ylabel="step / lr", title="step size for a constant gradient")
+for ax in (ax_m, ax_v, ax_step):
+    ax.legend(fontsize=8)
+print("saved", save_figure(fig, "04_bias_correction"))
+print(f"largest uncorrected multiplier: {uncorrected_multiplier.max():.2f} at step "
+      f"{int(t[uncorrected_multiplier.argmax()])}")
+
+# %% [markdown]
+# m̂ and v̂ track the true means from the first step; m and v crawl up from zero. Because
+# v is short by 1 − 0.999ᵗ (tiny) and m only by 1 − 0.9ᵗ, the uncorrected step m/√v is up
+# to ~6.5 times too large, and it takes thousands of steps to settle. Does that matter?
+# Train the digits MLP with both, at a modest and at a large learning rate.
+
+# %%
+train, val = load_digits("train", seed=0), load_digits("val", seed=0)
+EPOCHS = pick(15, 4)
+
+
+def train_digits(make_optimizer, epochs: int = EPOCHS, scheduler=None, per_batch: bool = False):
+    minidl.manual_seed(0)
+    model = nn.MLP([64, 64, 10])
+    opt = make_optimizer(model.parameters())
+    sched = scheduler(opt) if scheduler is not None else None
+    history = fit(model, nn.functional.cross_entropy, opt,
+                  DataLoader(train, batch_size=32, shuffle=True, seed=0), epochs=epochs,
+                  val_loader=DataLoader(val, batch_size=512), progress=False,
+                  scheduler=None if per_batch else sched,
+                  on_step_end=(lambda step: sched.step()) if per_batch else None)
+    return history
+
+
+bias = {}
+for lr in (1e-3, 5e-2):
+    for corrected in (True, False):
+        h = train_digits(lambda p, lr=lr, c=corrected: optim.Adam(p, lr=lr, bias_correction=c))
+        bias[(lr, corrected)] = h
+        print(f"lr {lr:g}, bias correction {corrected!s:5}: first-epoch loss {h.train_loss[0]:.3f}, "
+              f"final val accuracy {h.val_accuracy[-1]:.3f}")
+
+# %% [markdown]
+# At lr = 1e-3 the uncorrected version even looks *better*: its oversized early steps act
+# as an accidental warm-up bonus. At lr = 5e-2 the same factor of ~6 throws the weights so
+# far in the first steps that many ReLUs die, and the network never recovers, while
+# corrected Adam trains normally. Bias correction makes lr mean the same thing at step 1
+# and at step 10 000 — which is what makes Adam's default lr usable across problems.
+#
+# ## 3. Learning-rate schedules
+#
+# `minidl.optim.lr_scheduler` has PyTorch's schedules; each computes the lr of epoch t from
+# the closed form in its docstring (the values equal PyTorch's). Below, 60 epochs of each.
+
+# %%
+def lr_curve(make_scheduler, n: int = 60, cls=optim.SGD, **kw) -> list[float]:
+    p = minidl.tensor(np.zeros(1, np.float32), requires_grad=True)
+    opt = cls([p], lr=0.1, **kw)
+    sched = make_scheduler(opt)
+    out = []
+    for _ in range(n):
+        out.append(opt.param_groups[0]["lr"])
+        sched.step()
+    return out
+
+
+curves = {
+    "StepLR(step_size=20, γ=0.5)": lr_curve(lambda o: lr_scheduler.StepLR(o, 20, 0.5)),
+    "MultiStepLR([30, 45], γ=0.1)": lr_curve(lambda o: lr_scheduler.MultiStepLR(o, [30, 45])),
+    "ExponentialLR(γ=0.95)": lr_curve(lambda o: lr_scheduler.ExponentialLR(o, 0.95)),
+    "CosineAnnealingLR(T_max=40): past T_max it rises": lr_curve(
+        lambda o: lr_scheduler.CosineAnnealingLR(o, 40)),
+    "LinearLR warm-up 5, then cosine (SequentialLR)": lr_curve(lambda o: lr_scheduler.SequentialLR(
+        o, [lr_scheduler.LinearLR(o, 0.1, total_iters=5), lr_scheduler.CosineAnnealingLR(o, 55)], [5])),
+    "OneCycleLR(max_lr=0.1, 60 steps)": lr_curve(
+        lambda o: lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=60), momentum=0.9),
+}
+fig, axes = new_figure(2, 3, figsize=(13, 6), sharex=True)
+for ax, (name, lrs) in zip(axes.ravel(), curves.items()):
+    ax.plot(lrs, ".-", ms=3)
+    ax.set(title=name, xlabel="epoch", ylabel="lr")
+    ax.title.set_fontsize(9)
+fig.tight_layout()
+print("saved", save_figure(fig, "04_schedules"))
+
+# %% [markdown]
+# Does a schedule help? SGD with momentum on the digits MLP, constant lr against cosine
+# annealing to zero and against a one-cycle schedule (stepped after every batch).
+
+# %%
+steps_per_epoch = len(DataLoader(train, batch_size=32))
+schedule_runs = {
+    "constant lr 0.1": train_digits(lambda p: optim.SGD(p, lr=0.1, momentum=0.9)),
+    "cosine from 0.1 to 0": train_digits(lambda p: optim.SGD(p, lr=0.1, momentum=0.9),
+                                         scheduler=lambda o: lr_scheduler.CosineAnnealingLR(o, EPOCHS)),
+    "one-cycle, peak 0.2": train_digits(
+        lambda p: optim.SGD(p, lr=0.1, momentum=0.9), per_batch=True,
+        scheduler=lambda o: lr_scheduler.OneCycleLR(o, 0.2, epochs=EPOCHS, steps_per_epoch=steps_per_epoch)),
+}
+fig, (ax_loss, ax_acc) = new_figure(1, 2, figsize=(11, 3.6))
+for name, h in schedule_runs.items():
+    ax_loss.semilogy(range(1, h.epochs + 1), h.train_loss, label=name)
+    ax_acc.plot(range(1, h.epochs + 1), h.val_accuracy, label=name)
+    print(f"{name:20s} final train loss {h.train_loss[-1]:.4f}, val accuracy {h.val_accuracy[-1]:.3f}")
+ax_loss.set(xlabel="epoch", ylabel="training loss")
+ax_acc.set(xlabel="epoch", ylabel="validation accuracy")
+ax_loss.legend(fontsize=8)
+print("saved", save_figure(fig, "04_schedules_training"))
+
+# %% [markdown]
+# Here the one-cycle run is ahead: its warm-up lets it use twice the peak learning rate
+# without the early instability, and its long annealing lets the last epochs settle into
+# the minimum. Cosine annealing from the constant run's lr is not reliably better than the
+# constant lr on a problem this easy — it spends half of a short run at small steps.
+# Schedules are no magic; what they buy is mostly the right to a larger peak lr.
+# (On a validation set of 360 digits, one or two points of accuracy are within noise.)
+#
+# ## Exercises
+#
+# **1. m̂ for a constant gradient.** Show that with gₖ = g for every k, m̂ₜ = g exactly at
+# every step, and check it with `scale_by_adam`.
+#
+# *Answer.* mₜ = (1 − β₁) g (1 + β₁ + … + β₁^(t−1)) = (1 − β₁) g (1 − β₁ᵗ)/(1 − β₁) =
+# (1 − β₁ᵗ) g, so m̂ₜ = mₜ/(1 − β₁ᵗ) = g. Likewise v̂ₜ = g², and the step is lr·sign(g).
+
+# %%
+stage = scale_by_adam(b1=0.9, b2=0.999)
+s = stage.init(np.zeros(1))
+worst = 0.0
+for step in range(1, 51):
+    _, s = stage.update(np.array([0.7]), s, np.zeros(1))
+    worst = max(worst, abs(s["exp_avg"][0] / (1 - 0.9**step) - 0.7))
+print(f"largest |m̂ − g| over 50 steps: {worst:.1e}")
+
+# %% [markdown]
+# **2. Adagrad slows down.** With a constant gradient g, how large is Adagrad's t-th step?
+#
+# *Answer.* sₜ = t·g², so the step is lr·|g|/(√t·|g|) = lr/√t: it shrinks forever, even
+# when the gradient does not. Good for convex problems with rare features (the setting it
+# was designed for), too slow for long non-convex training — RMSprop's fix is to forget.
+
+# %%
+theta = minidl.tensor(np.zeros(1, np.float32), requires_grad=True)
+adagrad = optim.Adagrad([theta], lr=1.0)
+adagrad_steps = []
+for _ in range(100):
+    before = theta.item()
+    theta.grad = minidl.tensor(np.full(1, 3.0, np.float32))
+    adagrad.step()
+    adagrad_steps.append(before - theta.item())
+print(f"step 1: {adagrad_steps[0]:.4f}, step 4: {adagrad_steps[3]:.4f}, step 100: {adagrad_steps[99]:.4f}")
+
+# %% [markdown]
+# **3. Adam is built from parts.** Show that `Adam(betas=(0, α), bias_correction=False)` and
+# `RMSprop(alpha=α)` take identical steps.
+#
+# *Answer.* With β₁ = 0, m = g; without correction the step is lr·g/(√v + ε) with
+# v = αv + (1 − α)g² — RMSprop's rule, operation for operation, so even the float32
+# rounding agrees:
+
+# %%
+grads = [rng.standard_normal(5).astype(np.float32) for _ in range(20)]
+a = minidl.tensor(np.ones(5, np.float32), requires_grad=True)
+r = minidl.tensor(np.ones(5, np.float32), requires_grad=True)
+as_adam = optim.Adam([a], lr=0.01, betas=(0.0, 0.9), bias_correction=False)
+as_rmsprop = optim.RMSprop([r], lr=0.01, alpha=0.9)
+for g in grads:
+    a.grad, r.grad = minidl.tensor(g), minidl.tensor(g)
+    as_adam.step()
+    as_rmsprop.step()
+adam_is_rmsprop = bool(np.array_equal(a.numpy(), r.numpy()))
+print("bit-for-bit equal:", adam_is_rmsprop)
+
+results = {
+    "bowl_final_loss": bowl_final,
+    "max_uncorrected_multiplier": float(uncorrected_multiplier.max()),
+    "m_hat_first_step_error": abs(trace["m_hat"][0] - trace["g"][0]),
+    "m_first_step_ratio": trace["m"][0] / trace["g"][0],
+    "adam_val_accuracy": {f"lr={lr:g}, corrected={c}": h.val_accuracy[-1] for (lr, c), h in bias.items()},
+    "adam_first_epoch_loss": {f"lr={lr:g}, corrected={c}": h.train_loss[0] for (lr, c), h in bias.items()},
+    "schedule_curves": {k: [v[0], v[-1]] for k, v in curves.items()},
+    "cosine_past_tmax": curves["CosineAnnealingLR(T_max=40): past T_max it rises"][40:],
+    "schedule_final_train_loss": {k: h.train_loss[-1] for k, h in schedule_runs.items()},
+    "schedule_val_accuracy": {k: h.val_accuracy[-1] for k, h in schedule_runs.items()},
+    "constant_gradient_m_hat_error": worst,
+    "adagrad_steps": [adagrad_steps[0], adagrad_steps[3], adagrad_steps[99]],
+    "adam_beta1_0_is_rmsprop": adam_is_rmsprop,
+}
+print({k: v for k, v in results.items() if k != "schedule_curves"})

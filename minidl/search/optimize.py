@@ -1,0 +1,112 @@
+"""A small quasi-Newton minimizer (BFGS in a box) and a multi-start wrapper.
+
+Used to fit the Gaussian process's hyperparameters (a handful of numbers, with an
+analytic gradient); written here so minidl needs no SciPy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+ValueAndGrad = Callable[[np.ndarray], tuple[float, np.ndarray]]
+
+
+def minimize_bfgs(fun_and_grad: ValueAndGrad, x0: Sequence[float], *,
+                  bounds: tuple[np.ndarray, np.ndarray] | None = None, max_iter: int = 200,
+                  gtol: float = 1e-6, ftol: float = 1e-10, max_step: float = math.inf,
+                  ) -> tuple[np.ndarray, float, int]:
+    """Minimize f from ``x0``; ``fun_and_grad(x)`` returns (f(x), ∇f(x)). Returns (x, f(x), evaluations).
+
+    BFGS keeps H ≈ (∇²f)⁻¹ and steps along d = −H g. A backtracking line search shrinks t
+    (to the minimum of a fitted parabola) until f(x + t d) ≤ f(x) + 10⁻⁴ gᵀ(t d) (Armijo);
+    then, with s = x_new − x and y = g_new − g,
+
+        H ← (I − ρ s yᵀ) H (I − ρ y sᵀ) + ρ s sᵀ,     ρ = 1 / (yᵀs)   (only when yᵀs > 0)
+
+    The line search starts at t = 1, or at the t that moves no coordinate more than
+    ``max_step``. Points are clipped into ``bounds`` = (lower, upper); a coordinate sitting
+    on a bound with the gradient pushing outwards is held fixed (a projected step). Stops when the
+    free gradient is below ``gtol``, when f improves by less than ``ftol``·(1 + |f|), or
+    after ``max_iter`` iterations. A non-finite f counts as +∞, so the line search backs off.
+    """
+    lo = None if bounds is None else np.asarray(bounds[0], dtype=np.float64)  # host
+    hi = None if bounds is None else np.asarray(bounds[1], dtype=np.float64)  # host
+
+    def clip(x: np.ndarray) -> np.ndarray:
+        return x if lo is None else np.clip(x, lo, hi)
+
+    evals = 0
+
+    def evaluate(x: np.ndarray) -> tuple[float, np.ndarray]:
+        nonlocal evals
+        evals += 1
+        f, g = fun_and_grad(x)
+        f = float(f)
+        if not math.isfinite(f) or not np.all(np.isfinite(g)):
+            return math.inf, np.zeros_like(x)
+        return f, np.asarray(g, dtype=np.float64)  # host
+
+    x = clip(np.asarray(x0, dtype=np.float64))  # host
+    f, g = evaluate(x)
+    if not math.isfinite(f):
+        return x, f, evals
+    n = len(x)
+    H = np.eye(n)  # host
+    first = True
+    for _ in range(max_iter):
+        pinned = False if lo is None else ((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0))
+        free = ~np.broadcast_to(pinned, x.shape)
+        g_free = np.where(free, g, 0.0)
+        if np.abs(g_free).max(initial=0.0) < gtol:
+            break
+        d = np.where(free, -(H @ g_free), 0.0)
+        if g_free @ d >= 0:  # not a descent direction: restart from (scaled) steepest descent
+            H = np.eye(n) * float(np.mean(np.diag(H)))  # host
+            d = -(H @ g_free)
+        t = min(1.0, max_step / max(float(np.abs(d).max()), 1e-300))
+        while True:
+            x_new = clip(x + t * d)
+            f_new, g_new = evaluate(x_new)
+            slope = float(g @ (x_new - x)) / t  # d f(x + t d) / dt at t = 0 (along the clipped step)
+            if f_new <= f + 1e-4 * t * slope:
+                break
+            # backtrack to the minimum of the parabola through f(0), f'(0) and f(t), within [t/10, t/2]
+            curvature = f_new - f - slope * t
+            t_min = -slope * t * t / (2.0 * curvature) if math.isfinite(f_new) and curvature > 0 else 0.1 * t
+            t = min(max(t_min, 0.1 * t), 0.5 * t)
+            if t < 1e-12:
+                return x, f, evals  # no step lowers f: a (constrained) minimum to working precision
+        s, y = x_new - x, g_new - g
+        sy = float(s @ y)
+        if sy > 1e-12:
+            if first:  # scale the first guess of the inverse Hessian to the curvature seen
+                H = np.eye(n) * (sy / float(y @ y))  # host
+                first = False
+            rho = 1.0 / sy
+            V = np.eye(n) - rho * np.outer(s, y)  # host
+            H = V @ H @ V.T + rho * np.outer(s, s)
+        small = f - f_new <= ftol * (1.0 + abs(f))
+        x, f, g = x_new, f_new, g_new
+        if small:
+            break
+    return x, f, evals
+
+
+def minimize_multi_start(fun_and_grad: ValueAndGrad, starts: Sequence[Sequence[float]], *,
+                         bounds: tuple[np.ndarray, np.ndarray] | None = None,
+                         **options: float) -> tuple[np.ndarray, float]:
+    """Run :func:`minimize_bfgs` from each start and keep the best end point (x, f(x)).
+
+    Several starts guard against a local minimum, which a likelihood surface often has.
+    """
+    if len(starts) == 0:
+        raise ValueError("minimize_multi_start needs at least one start")
+    best_x, best_f = None, math.inf
+    for x0 in starts:
+        x, fx, _ = minimize_bfgs(fun_and_grad, x0, bounds=bounds, **options)
+        if best_x is None or fx < best_f:
+            best_x, best_f = x, fx
+    return best_x, best_f

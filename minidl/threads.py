@@ -1,0 +1,27 @@
+"""How many threads BLAS (NumPy's matrix products) may use.
+
+minidl's models are small: a 64×128 matrix product takes microseconds, less than it takes
+OpenBLAS to wake its worker threads. On a 2-core machine that shares its cores with
+anything else, those threads spin and steal time; the tour ran 4× faster (and used a
+quarter of the CPU) with one BLAS thread. So the tour, the lesson runner and the tests
+use one thread by default; large models and benchmarks choose for themselves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+
+@contextlib.contextmanager
+def blas_threads(n: int | None) -> Iterator[None]:
+    """``with blas_threads(1): ...`` limits BLAS to ``n`` threads inside the block (None: no limit)."""
+    if n is None:
+        yield
+        return
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"blas threads must be a positive int or None (got {n!r})")
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=n, user_api="blas"):
+        yield

@@ -1,0 +1,44 @@
+"""Lesson 11 runs (fast mode) and its numbers say what the lesson claims."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+import pytest
+
+LESSON = Path(__file__).resolve().parents[1] / "lessons" / "11_hyperparameter_search.py"
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("lesson11")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MINIDL_FAST", "1")
+        mp.setenv("MINIDL_FIGURES", str(tmp))
+        mp.chdir(tmp)
+        namespace = runpy.run_path(str(LESSON), run_name="__main__")
+    return namespace["results"], tmp
+
+
+def test_lesson_11_runs_and_saves_its_figures(results):
+    _, folder = results
+    for name in ("11_grid_vs_random", "11_one_minus_one_minus_p_to_the_n", "11_successive_halving",
+                 "11_bo_step_by_step", "11_digits_best_so_far", "11_architecture_search"):
+        assert (folder / f"{name}.png").is_file(), name
+    assert (folder / "11_crash_search.json").is_file()
+
+
+def test_lesson_11_numbers(results):
+    r, _ = results
+    assert r["random_beats_grid_fraction"] > 0.7  # the Bergstra–Bengio picture, measured
+    assert r["prob_top5_59"] == pytest.approx(0.9515, abs=1e-4)
+    assert abs(r["simulated_top5_59"] - r["prob_top5_59"]) < 0.08  # 100 simulated searches in fast mode
+    assert r["trials_needed_99_top1"] == 459 and r["halving_81_total_epochs"] == 405
+    assert r["bo_max_std_at_data"] < 0.05  # the GP is (nearly) certain at its observations
+    assert r["bo_final_best_1d"] < -4.0  # BO's frames home in on the Forrester minimum (−6.02)
+    assert set(r["digits_mean_best"]) == {"grid", "random", "halving", "bayesian"}
+    assert min(r["digits_mean_best"].values()) > 0.7
+    epochs = r["digits_epochs_each"]
+    assert epochs["grid"] == epochs["random"] == epochs["bayesian"]  # compared at equal epochs
+    assert r["winner_test_accuracy"] > 0.8 and r["nas_best_val_accuracy"] > 0.85
