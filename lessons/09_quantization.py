@@ -73,6 +73,7 @@ from minidl.train import evaluate, fit
 
 EPOCHS = pick(30, 8)
 QAT_EPOCHS = pick(5, 2)
+host = minidl.backend.to_numpy  # integers live where the model lives (a GPU, maybe): read them on the host
 
 # %% [markdown]
 # ## 1. The number line
@@ -88,7 +89,7 @@ print(f"3-bit affine for [-1.2, 3.0]: s = {scale3:.4f}, z = {zero3}  (levels {sp
 samples = minidl.tensor([-1.6, -0.5, 0.0, 0.33, 1.0, 2.2, 3.5])
 q3 = Q.quantize(samples, scale3, zero3, bits=3)
 print("x      ", samples.numpy())
-print("q      ", q3.int_repr())
+print("q      ", host(q3.int_repr()))
 print("x̂      ", q3.dequantize().numpy())
 assert q3.dequantize().numpy()[2] == 0.0  # 0 is exactly representable
 
@@ -294,7 +295,7 @@ prepared8, int8_model = ptq(8)
 quantize_in, layer1 = int8_model[0], int8_model[1]
 x = minidl.Tensor(test.features[:5])
 q_in = quantize_in(x)
-q1 = q_in.int_repr().astype(np.int64)
+q1 = host(q_in.int_repr()).astype(np.int64)
 w_q = layer1.weight.numpy().astype(np.int64)
 z1 = int(layer1.input_zero_point.data)
 acc = (q1 - z1) @ w_q.T  # Σ (q₁ − z₁) q₂, in integers
@@ -307,17 +308,17 @@ by_hand = (acc + q_bias) * m0
 by_hand = (by_hand + (1 << (shift - 1))) >> shift  # the multiply-and-shift: round(… · M)
 by_hand = np.clip(by_hand + int(layer1.zero_point.data), int(layer1.zero_point.data), 127)  # ReLU: clamp at z₃
 print(f"M for the first three outputs: {real_m[:3]} ≈ M₀·2⁻ʳ with M₀ = {m0[:3]}, r = {shift[:3]}")
-integer_layer_matches = bool(np.array_equal(by_hand, layer1(q_in).int_repr()))
+integer_layer_matches = bool(np.array_equal(by_hand, host(layer1(q_in).int_repr())))
 print("by hand == QuantizedLinear:", integer_layer_matches)
 
 prepared8.apply(Q.enable_fake_quant)
 prepared8.apply(Q.disable_observer)
 all_x = minidl.Tensor(test.features)
-fake_levels = Q.ptq.fake_quant_model_output_levels(prepared8, all_x)
+fake_levels = host(Q.ptq.fake_quant_model_output_levels(prepared8, all_x))
 out = all_x
 for m in list(int8_model)[:-1]:
     out = m(out)
-integer_vs_fake_max_step = int(np.abs(out.int_repr().astype(np.int64) - fake_levels).max())
+integer_vs_fake_max_step = int(np.abs(host(out.int_repr()).astype(np.int64) - fake_levels).max())
 print(f"integer model vs its float simulation: largest difference {integer_vs_fake_max_step} step(s)")
 sizes = {"float32": Q.model_nbytes(model), "int8": Q.model_nbytes(int8_model)}
 print(f"size: float32 {sizes['float32']} bytes, int8 {sizes['int8']} bytes "
