@@ -44,6 +44,7 @@ MAX_KERNEL_K = (2 ** 31 - 1) // (128 * 128)
 
 
 _INT8 = np.dtype("int8")
+_FLOAT32 = np.dtype("float32")
 
 
 def _check_int8_operands(a: Any, w: Any, name: str) -> None:
@@ -81,12 +82,12 @@ def _quantize_kernel(x, inv_scale, zero_point, qmin, qmax, out):  # pragma: no c
 @dispatch(quantize_per_tensor_reference)
 def quantize_per_tensor(x: Any, scale: Any, zero_point: Any, qmin: int, qmax: int) -> Any:
     """:func:`quantize_per_tensor_reference` for float32 → int8 in one Numba pass (NumPy needs six)."""
-    if x.dtype != np.float32 or not (-128 <= qmin <= qmax <= 127):
+    if x.dtype != _FLOAT32 or not (-128 <= qmin <= qmax <= 127):
         return quantize_per_tensor_reference(x, scale, zero_point, qmin, qmax)
-    inv_scale = np.float32(1.0) / np.float32(scale)
+    inv_scale = 1.0 / np.float32(scale)  # float32, as PyTorch's 1.0f / scale
     out = np.empty(x.shape, dtype=np.int8)  # host: the kernel's output
-    if _quantize_kernel(np.ascontiguousarray(x).reshape(-1), inv_scale, np.float32(zero_point),
-                        np.float32(qmin), np.float32(qmax), out.reshape(-1)):
+    flat = x.reshape(-1) if x.flags.c_contiguous else np.ascontiguousarray(x).reshape(-1)
+    if _quantize_kernel(flat, inv_scale, np.float32(zero_point), np.float32(qmin), np.float32(qmax), out.reshape(-1)):
         raise ValueError("quantize: x contains NaN, which has no integer level")
     return out
 
@@ -132,7 +133,9 @@ def int8_matmul_numba(a: np.ndarray, w: np.ndarray) -> np.ndarray:
     """C = A·Wᵀ in int32 by the Numba kernel (NumPy arrays only; any shape)."""
     _check_int8_operands(a, w, "int8_matmul")
     out = np.empty((a.shape[0], w.shape[0]), dtype=np.int32)  # host: the kernel's output
-    return _int8_matmul_kernel(np.ascontiguousarray(a), np.ascontiguousarray(w), out)
+    a = a if a.flags.c_contiguous else np.ascontiguousarray(a)
+    w = w if w.flags.c_contiguous else np.ascontiguousarray(w)
+    return _int8_matmul_kernel(a, w, out)
 
 
 @dispatch(int8_matmul_reference)
@@ -213,12 +216,18 @@ def requantize(acc: Any, bias: Any, multiplier: Any, shift: Any, zero_point: int
     if not (-128 <= qmin <= qmax <= 127):
         raise ValueError(f"requantize: output range [{qmin}, {qmax}] must fit int8")
     n = acc.shape[1]
-    # per-channel arrays of shape (N,) pass straight through; a single number is spread out
-    bias, multiplier, shift = (v if getattr(v, "shape", None) == (n,) else np.full((n,), v, dtype=np.int64)  # host
-                               for v in (bias, multiplier, shift))
+    # per-channel arrays of shape (N,) pass straight through (the usual case: checked cheaply,
+    # as this runs once per layer and call); a single number is spread out
+    if getattr(bias, "shape", None) != (n,):
+        bias = np.full((n,), bias, dtype=np.int64)  # host: NumPy path only
+    if getattr(multiplier, "shape", None) != (n,):
+        multiplier = np.full((n,), multiplier, dtype=np.int64)  # host
+    if getattr(shift, "shape", None) != (n,):
+        shift = np.full((n,), shift, dtype=np.int64)  # host
+    if not acc.flags.c_contiguous:
+        acc = np.ascontiguousarray(acc)
     out = np.empty(acc.shape, dtype=np.int8)  # host: the kernel's output
-    return _requantize_kernel(np.ascontiguousarray(acc), bias, multiplier, shift, int(zero_point), int(qmin),
-                              int(qmax), out)
+    return _requantize_kernel(acc, bias, multiplier, shift, int(zero_point), int(qmin), int(qmax), out)
 
 
 # -- the quantized linear layer -----------------------------------------------------------------

@@ -149,7 +149,7 @@ class QuantizedLinear(Module):
     @property
     def output_range(self) -> tuple[int, int]:
         """[qmin, qmax] of the output; a fused ReLU raises qmin to the zero point (the level of 0.0)."""
-        qmin, qmax = quant_range(self.bits, signed=True)
+        qmin, qmax = -(1 << (self.bits - 1)), (1 << (self.bits - 1)) - 1  # signed b-bit (runs every call)
         return (max(qmin, int(self.zero_point.data)) if self.relu else qmin), qmax
 
     @classmethod
