@@ -68,17 +68,18 @@ class QuantSpec:
     ch_axis: int | None = None
 
     def __post_init__(self) -> None:
-        quant_range(self.bits, self.signed, self.narrow_range)  # validates bits
+        qmin, qmax = quant_range(self.bits, self.signed, self.narrow_range)  # validates bits
         if self.ch_axis is not None and (isinstance(self.ch_axis, bool) or not isinstance(self.ch_axis, int)):
             raise ValueError(f"ch_axis must be an int or None (got {self.ch_axis!r})")
+        object.__setattr__(self, "_range", (qmin, qmax))  # frozen: computed once
 
     @property
     def qmin(self) -> int:
-        return quant_range(self.bits, self.signed, self.narrow_range)[0]
+        return self._range[0]
 
     @property
     def qmax(self) -> int:
-        return quant_range(self.bits, self.signed, self.narrow_range)[1]
+        return self._range[1]
 
     @property
     def dtype(self) -> str:
@@ -132,9 +133,9 @@ def calculate_qparams(min_val: Any, max_val: Any, spec: QuantSpec | None = None,
     lo, hi = xp.asarray(lo, dtype=xp.float32), xp.asarray(hi, dtype=xp.float32)
     if lo.shape != hi.shape:
         raise ValueError(f"min_val and max_val must have the same shape (got {lo.shape} and {hi.shape})")
-    if bool(xp.isnan(lo).any()) or bool(xp.isnan(hi).any()):
-        raise ValueError("min_val and max_val must not be NaN (the observed data contained NaN)")
-    if bool((lo > hi).any()):
+    if not bool((lo <= hi).all()):  # one check for the common case (NaN compares false too)
+        if bool(xp.isnan(lo).any()) or bool(xp.isnan(hi).any()):
+            raise ValueError("min_val and max_val must not be NaN (the observed data contained NaN)")
         raise ValueError("min_val must be <= max_val (an empty observer has no range: "
                          "observers return scale 1.0 and zero point 0 themselves)")
     qmin, qmax = spec.qmin, spec.qmax
@@ -148,7 +149,7 @@ def calculate_qparams(min_val: Any, max_val: Any, spec: QuantSpec | None = None,
     else:
         scale = xp.maximum((max_pos - min_neg) / xp.float32(qmax - qmin), floor)
         zero_point = xp.clip(qmin - xp.rint(min_neg / scale), qmin, qmax).astype(xp.int32)
-    if bool(xp.isinf(scale).any()):
+    if not bool(xp.isfinite(scale).all()):
         raise ValueError("the observed range is infinite: cannot quantize inf")
     return xp.asarray(scale, dtype=xp.float32), xp.asarray(zero_point, dtype=xp.int32)
 
