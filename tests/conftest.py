@@ -16,11 +16,17 @@ A test that is about NumPy itself (a Numba kernel against its reference, say) ca
 from __future__ import annotations
 
 import os
+import runpy
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 import pytest
 
+import minidl
 import minidl.backend
 
 matplotlib.use("Agg")  # no screen in CI; figures are written to files
@@ -82,6 +88,48 @@ def one_blas_thread():
 
     with blas_threads(1):
         yield
+
+
+@dataclass
+class LessonRun:
+    """What running one lesson in fast mode left behind."""
+
+    results: dict[str, Any]
+    namespace: dict[str, Any]
+    figures: Path
+    seconds: float
+    grad_enabled_after: bool
+    default_dtype_after: Any
+
+
+@pytest.fixture(scope="session")
+def run_lesson(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], LessonRun]:
+    """Run a lesson once per backend in fast mode (figures to a temporary folder), memoized.
+
+    tests/test_lessons.py checks every lesson's common promises and the dedicated
+    tests/test_lesson_NN.py files check their numbers: both read the same run.
+    """
+    cache: dict[tuple[str, str], LessonRun] = {}
+
+    def run(path: Path) -> LessonRun:
+        path = Path(path)
+        key = (path.name, minidl.backend.get_backend())
+        if key not in cache:
+            folder = tmp_path_factory.mktemp(path.stem)
+            figures = folder / "figures"
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setenv("MINIDL_FAST", "1")
+                mp.setenv("MINIDL_FIGURES", str(figures))
+                mp.chdir(folder)  # anything a lesson writes lands here, not in the repository
+                mp.setattr("sys.argv", [str(path)])
+                start = time.perf_counter()
+                namespace = runpy.run_path(str(path), run_name="__main__")
+                seconds = time.perf_counter() - start
+            cache[key] = LessonRun(namespace.get("results"), namespace, figures, seconds,
+                                   minidl.is_grad_enabled(), minidl.get_default_dtype())
+        return cache[key]
+
+    return run
 
 
 @pytest.fixture

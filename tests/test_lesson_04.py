@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import runpy
 from pathlib import Path
 
 import pytest
@@ -11,14 +10,9 @@ LESSON = Path(__file__).resolve().parents[1] / "lessons" / "04_adam_rmsprop_adag
 
 
 @pytest.fixture(scope="module")
-def lesson(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("lesson04")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MINIDL_FAST", "1")
-        mp.setenv("MINIDL_FIGURES", str(tmp))
-        mp.chdir(tmp)
-        namespace = runpy.run_path(str(LESSON), run_name="__main__")
-    return namespace["results"], tmp
+def lesson(run_lesson):
+    run = run_lesson(LESSON)
+    return run.results, run.figures
 
 
 def test_lesson_04_saves_its_figures(lesson) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import runpy
 from pathlib import Path
 
 import pytest
@@ -13,16 +12,9 @@ LESSON = Path(__file__).resolve().parents[1] / "lessons" / "08_pruning.py"
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("lesson08")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MINIDL_FAST", "1")
-        mp.setenv("MINIDL_FIGURES", str(tmp))
-        mp.chdir(tmp)
-        mp.setattr("sys.argv", [str(LESSON)])
-        out = runpy.run_path(str(LESSON), run_name="__main__")["results"]
-    out["_figures"] = sorted(p.name for p in tmp.glob("*.png"))
-    return out
+def results(run_lesson):
+    run = run_lesson(LESSON)
+    return {**run.results, "_figures": sorted(p.name for p in run.figures.glob("*.png"))}
 
 
 def test_lesson_leaves_minidl_as_it_found_it(results):

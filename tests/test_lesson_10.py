@@ -4,7 +4,6 @@ rounding vs argmax, and why copying parameters is not distillation."""
 
 from __future__ import annotations
 
-import runpy
 from pathlib import Path
 
 import pytest
@@ -13,14 +12,9 @@ LESSON = Path(__file__).resolve().parents[1] / "lessons" / "10_knowledge_distill
 
 
 @pytest.fixture(scope="module")
-def lesson(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
-    folder = tmp_path_factory.mktemp("lesson10")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MINIDL_FAST", "1")
-        mp.setenv("MINIDL_FIGURES", str(folder))
-        mp.chdir(folder)
-        results = runpy.run_path(str(LESSON), run_name="__main__")["results"]
-    return results, folder
+def lesson(run_lesson) -> tuple[dict, Path]:
+    run = run_lesson(LESSON)
+    return run.results, run.figures
 
 
 def test_the_math_checks_out(lesson) -> None:

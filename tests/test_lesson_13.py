@@ -3,7 +3,6 @@ same training script gives the same weights on NumPy and on the stand-in."""
 
 from __future__ import annotations
 
-import runpy
 from pathlib import Path
 
 import pytest
@@ -12,12 +11,10 @@ LESSON = Path(__file__).resolve().parents[1] / "lessons" / "13_same_code_on_a_gp
 
 
 @pytest.mark.numpy_only
-def test_lesson_13(tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("MINIDL_FAST", "1")
-    monkeypatch.setenv("MINIDL_FIGURES", str(tmp_path))
-    monkeypatch.chdir(tmp_path)
-    results = runpy.run_path(str(LESSON), run_name="__main__")["results"]
+def test_lesson_13(run_lesson) -> None:
+    run = run_lesson(LESSON)
+    results = run.results
     assert results["leak_caught"] is True
     assert results["standin_matches_numpy"] is True
     assert results["accuracy_cpu"] > 0.5 and results["accuracy_device"] > 0.5
-    assert (tmp_path / "13_cpu_vs_gpu.png").exists()
+    assert (run.figures / "13_cpu_vs_gpu.png").exists()

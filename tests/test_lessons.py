@@ -8,8 +8,6 @@ file. Each must define a dict ``results`` and save at least one figure; lessons 
 from __future__ import annotations
 
 import re
-import runpy
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -64,25 +62,15 @@ def test_lesson_title(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
-def test_lesson_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    figures = tmp_path / "figures"
-    monkeypatch.setenv("MINIDL_FAST", "1")
-    monkeypatch.setenv("MINIDL_FIGURES", str(figures))
-    monkeypatch.chdir(tmp_path)  # anything a lesson writes lands here, not in the repository
-    monkeypatch.setattr("sys.argv", [str(path)])
-
-    start = time.perf_counter()
-    namespace = runpy.run_path(str(path), run_name="__main__")
-    seconds = time.perf_counter() - start
-
-    results = namespace.get("results")
-    assert isinstance(results, dict) and results, f"{path.name} must end by defining a dict `results`"
-    assert list(figures.glob("*.png")), f"{path.name} saved no figure in $MINIDL_FIGURES"
-    assert seconds < SECONDS_PER_LESSON, f"{path.name} took {seconds:.1f} s in fast mode"
+def test_lesson_runs(path: Path, run_lesson: Callable[[Path], Any]) -> None:
+    run = run_lesson(path)
+    assert isinstance(run.results, dict) and run.results, f"{path.name} must end by defining a dict `results`"
+    assert list(run.figures.glob("*.png")), f"{path.name} saved no figure in $MINIDL_FIGURES"
+    assert run.seconds < SECONDS_PER_LESSON, f"{path.name} took {run.seconds:.1f} s in fast mode"
     # a lesson must leave minidl as it found it, or it would change the tests that run after it
-    assert minidl.is_grad_enabled()
-    assert minidl.get_default_dtype() == minidl.float32
+    assert run.grad_enabled_after
+    assert run.default_dtype_after == minidl.float32
 
     check = CHECKS.get(lesson_number(path))
     if check is not None:
-        check(results)
+        check(run.results)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib import resources
+from typing import Any
 
 import numpy as np
 
@@ -20,6 +21,12 @@ def _load_digits_arrays() -> tuple[np.ndarray, np.ndarray]:
             return z["X"], z["y"]
 
 
+def check_float_dtype(dtype: Any) -> None:
+    """Pixels are scaled to [0, 1], which needs a floating-point dtype."""
+    if np.dtype(dtype).kind != "f":
+        raise ValueError(f"dtype must be a floating-point type such as 'float32' (got {dtype!r})")
+
+
 def load_digits(split: str = "train", seed: int = 0, flatten: bool = True,
                 dtype: str = "float32") -> ArrayDataset:
     """The UCI handwritten digits: 1797 images of 8×8 pixels, 10 classes (bundled, offline).
@@ -33,6 +40,7 @@ def load_digits(split: str = "train", seed: int = 0, flatten: bool = True,
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS} (got {split!r})")
+    check_float_dtype(dtype)
     x, y = _load_digits_arrays()
     if split != "all":
         idx = stratified_split(y, DIGITS_FRACTIONS, seed)[split]

@@ -1,0 +1,99 @@
+"""Reading IDX files, the format MNIST and Fashion-MNIST ship in (optionally gzipped).
+
+An IDX file is a small big-endian header followed by the raw values::
+
+    bytes 0-1   0x00 0x00
+    byte  2     type code: 0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32, 0x0D float32, 0x0E float64
+    byte  3     number of dimensions d
+    then        d sizes, each a big-endian uint32
+    then        prod(sizes) values of the type, big-endian, last index fastest
+
+So an MNIST image file starts with the magic number 0x00000803 = 2051 (uint8, 3 dims:
+count, 28, 28) and a label file with 0x00000801 = 2049 (uint8, 1 dim: count).
+
+Every way a file can be wrong (truncated, corrupt gzip stream, wrong magic number, wrong
+size, extra bytes) raises :class:`DataFileError` naming the file and what was expected.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+
+class DataFileError(ValueError):
+    """A dataset file that cannot be used: truncated, corrupt, or not what it claims to be."""
+
+
+IDX_TYPES = {0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
+             0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+IMAGES_MAGIC = 2051  # uint8, 3 dims
+LABELS_MAGIC = 2049  # uint8, 1 dim
+_GZIP_SIGNATURE = b"\x1f\x8b"
+
+
+def _raw_bytes(path: Path) -> bytes:
+    """The file's bytes, gunzipped when it is a gzip file (gzip checks its CRC-32 and length)."""
+    data = path.read_bytes()
+    if not data.startswith(_GZIP_SIGNATURE):
+        return data
+    try:
+        return gzip.decompress(data)
+    except EOFError as e:
+        raise DataFileError(f"{path} is truncated: the gzip stream ends early ({e}). "
+                            "Delete it and download it again.") from e
+    except (gzip.BadGzipFile, zlib.error, OSError) as e:
+        raise DataFileError(f"{path} is corrupt: it is not a valid gzip stream ({e}). "
+                            "Delete it and download it again.") from e
+
+
+def parse_idx(data: bytes, source: str = "<bytes>", expected_magic: int | None = None) -> np.ndarray:
+    """The array stored in IDX bytes ``data`` (native byte order, read-only).
+
+    ``expected_magic`` (e.g. 2051 for images, 2049 for labels) makes any other magic
+    number an error; ``source`` names the file in error messages.
+    """
+    if len(data) < 4:
+        raise DataFileError(f"{source} is too short to be an IDX file ({len(data)} bytes; "
+                            "the header alone is at least 4)")
+    magic = int.from_bytes(data[:4], "big")
+    if expected_magic is not None and magic != expected_magic:
+        raise DataFileError(f"{source} has magic number {magic} (0x{magic:08x}); expected "
+                            f"{expected_magic} (0x{expected_magic:08x}). Is it the right file?")
+    zero, type_code, ndim = data[:2], data[2], data[3]
+    if zero != b"\x00\x00" or type_code not in IDX_TYPES or ndim == 0:
+        raise DataFileError(f"{source} is not an IDX file: its first 4 bytes are {data[:4].hex()} "
+                            "(expected 00 00, a type code in 08/09/0b/0c/0d/0e and a dimension count)")
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise DataFileError(f"{source} is truncated inside its header ({len(data)} bytes, "
+                            f"the header needs {header})")
+    shape = struct.unpack(f">{ndim}I", data[4:header])
+    dtype = IDX_TYPES[type_code]
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    body = len(data) - header
+    if body < expected:
+        raise DataFileError(f"{source} is truncated: its header promises shape {shape} "
+                            f"({expected:,} bytes of values) but only {body:,} bytes follow")
+    if body > expected:
+        raise DataFileError(f"{source} has {body - expected:,} unexpected bytes after the "
+                            f"{expected:,} bytes of values its header (shape {shape}) promises")
+    array = np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
+    array = array.astype(dtype.newbyteorder("="), copy=False)
+    array.flags.writeable = False
+    return array
+
+
+def read_idx(path: str | os.PathLike[str], expected_magic: int | None = None) -> np.ndarray:
+    """Read an IDX file (``.gz`` or uncompressed) into a read-only NumPy array.
+
+    For example ``read_idx("mnist/train-labels-idx1-ubyte.gz", expected_magic=2049)[:5]``
+    is ``[5, 0, 4, 1, 9]``, the first five MNIST training labels.
+    """
+    path = Path(path)
+    return parse_idx(_raw_bytes(path), str(path), expected_magic)
