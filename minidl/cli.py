@@ -63,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     tour = sub.add_parser("tour", help="run the guided tour on the bundled digits dataset")
     tour.add_argument("--out", default="minidl-tour", help="folder for the figures (default: minidl-tour)")
     tour.add_argument("--json", metavar="PATH", help="also write the report's numbers as JSON")
-    tour.add_argument("--dataset", default="digits", help="digits (bundled, default), mnist or fashion_mnist (downloaded once, or from $MINIDL_DATA)")
+    tour.add_argument("--dataset", default="digits",
+                      help="digits (bundled, default), mnist or fashion_mnist (downloaded once, or $MINIDL_DATA)")
     tour.add_argument("--only", nargs="+", metavar="CHAPTER", help="run only these chapters")
     tour.add_argument("--fast", action="store_true", help="shrunken run (as the tests do)")
     tour.add_argument("--seed", type=int, default=0)
