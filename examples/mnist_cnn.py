@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     result.pop("model")
     print(f"test accuracy {result['test_accuracy']:.2%} after {args.epochs} epochs, "
           f"trained in {result['train_seconds']:.0f} s ({result['ms_per_step']:.0f} ms per step of "
-          f"{args.batch_size} images)")
+          f"{args.batch_size} images, counting each epoch's test evaluation)")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return 0
