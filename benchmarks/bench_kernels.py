@@ -80,7 +80,9 @@ def _cases() -> list[tuple[str, dict[str, Callable[[], Any]], str]]:
             "Numba": lambda: pool.max_pool_forward(act, p3)}, "reference (9 strided views)"),
         ("max-pool 2×2 backward", {
             "reference (4 masked adds)": lambda: pool.max_pool_backward_reference(gy2, arg2, act.shape, p2),
-            "Numba": lambda: pool.max_pool_backward(gy2, arg2, act.shape, p2)}, "reference (4 masked adds)"),
+            "Numba (2×2 kernel: one pass, no zero-fill)": lambda: pool.max_pool_backward(gy2, arg2, act.shape, p2),
+            "Numba (general kernel)": lambda: pool._max_pool_backward_serial(gy2, arg2, np.zeros_like(act), *p2)},
+         "reference (4 masked adds)"),
         ("ReLU backward (64×64×24×24)", {
             "reference (gy * (x > 0))": lambda: activation.relu_backward_reference(grad, act),
             "Numba": lambda: activation.relu_backward(grad, act)}, "reference (gy * (x > 0))"),

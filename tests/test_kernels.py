@@ -89,15 +89,19 @@ def test_max_pool_kernels_equal_references(case, seed, ties):
                                pool.max_pool_backward_reference(gy, arg, shape, win), rtol=1e-6, atol=1e-6)
 
 
-def test_max_pool_2x2_fast_path_nan_and_infinities():
+def test_max_pool_2x2_fast_paths_nan_infinities_and_odd_sizes():
     rng = np.random.default_rng(1)
     x = rng.standard_normal((2, 3, 7, 6)).astype(np.float32)
     x[0, 0, 0, :2] = np.nan
     x[0, 1, 2:4, 2:4] = -np.inf
     x[1, 2, :2, :2] = [[1.0, 1.0], [1.0, 1.0]]
-    win = Window(2, 2, 2, 2, 0, 0, 1, 1, 3, 3)
+    win = Window(2, 2, 2, 2, 0, 0, 1, 1, 3, 3)  # 7×6 input: the last row belongs to no window
     for got, want in zip(pool.max_pool_forward.fast(x, win), pool.max_pool_forward_reference(x, win)):
         np.testing.assert_array_equal(got, want)
+    _, arg = pool.max_pool_forward_reference(x, win)
+    gy = rng.standard_normal(arg.shape).astype(np.float32)
+    np.testing.assert_array_equal(pool.max_pool_backward.fast(gy, arg, x.shape, win),  # the 2×2 backward
+                                  pool.max_pool_backward_reference(gy, arg, x.shape, win))
 
 
 @given(shape=st.sampled_from([(5,), (2, 3, 4, 5), (8, 32, 33)]), seed=st.integers(0, 2**16))

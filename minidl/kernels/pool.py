@@ -153,9 +153,38 @@ def _max_pool_backward_loops(gy, arg, dx, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow
                 dx[n, c, oy * sh - ph + (k // kw) * dh, ox * sw - pw + (k % kw) * dw] += gy[n, c, oy, ox]
 
 
+def _max_pool_2x2_backward_loops(gy, arg, dx):  # pragma: no cover - compiled
+    # 2×2 windows tile the image without overlap: every input element is written exactly
+    # once (its gradient or 0), so dx needs no zero-fill first — one pass instead of two.
+    n_, c_, h, w = dx.shape
+    oh, ow = gy.shape[2], gy.shape[3]
+    for p in prange(n_ * c_):
+        n = p // c_
+        c = p % c_
+        plane = dx[n, c]
+        for oy in range(oh):
+            for ox in range(ow):
+                k = arg[n, c, oy, ox]
+                g = gy[n, c, oy, ox]
+                for i in range(2):
+                    for j in range(2):
+                        plane[2 * oy + i, 2 * ox + j] = g if 2 * i + j == k else 0
+        for iy in range(2 * oh, h):  # an odd last row or column belongs to no window
+            plane[iy, :] = 0
+        for iy in range(2 * oh):
+            for ix in range(2 * ow, w):
+                plane[iy, ix] = 0
+
+
 _max_pool_forward_serial, _max_pool_forward_parallel = serial_and_threaded(_max_pool_forward_loops)
 _max_pool_2x2_serial, _max_pool_2x2_parallel = serial_and_threaded(_max_pool_2x2_loops)
 _max_pool_backward_serial, _max_pool_backward_parallel = serial_and_threaded(_max_pool_backward_loops)
+_max_pool_2x2_backward_serial, _max_pool_2x2_backward_parallel = serial_and_threaded(_max_pool_2x2_backward_loops)
+
+
+def _is_2x2(win: Window, h: int, w: int) -> bool:
+    """2×2 windows, stride 2, no padding or dilation, all inside the image: the fast paths' case."""
+    return win[:8] == (2, 2, 2, 2, 0, 0, 1, 1) and 2 * win.oh <= h and 2 * win.ow <= w
 
 
 @dispatch(max_pool_forward_reference, min_size=_conv.SMALL)
@@ -165,7 +194,7 @@ def max_pool_forward(x: Any, win: Window) -> tuple[Any, Any]:
     y = np.empty((n, c, win.oh, win.ow), dtype=x.dtype)
     arg = np.empty((n, c, win.oh, win.ow), dtype=ARG_DTYPE)
     x = np.ascontiguousarray(x)
-    if win[:8] == (2, 2, 2, 2, 0, 0, 1, 1) and 2 * win.oh <= x.shape[2] and 2 * win.ow <= x.shape[3]:
+    if _is_2x2(win, x.shape[2], x.shape[3]):
         (_max_pool_2x2_parallel if _conv.PARALLEL else _max_pool_2x2_serial)(x, y, arg)
     else:
         (_max_pool_forward_parallel if _conv.PARALLEL else _max_pool_forward_serial)(x, y, arg, *win)
@@ -175,9 +204,14 @@ def max_pool_forward(x: Any, win: Window) -> tuple[Any, Any]:
 @dispatch(max_pool_backward_reference, min_size=_conv.SMALL)
 def max_pool_backward(gy: Any, arg: Any, x_shape: tuple[int, ...], win: Window) -> Any:
     """dx (shape ``x_shape``): every output gradient added at the position its window's maximum came from."""
+    gy, arg = np.ascontiguousarray(gy), np.ascontiguousarray(arg)
+    if _is_2x2(win, x_shape[2], x_shape[3]):
+        dx = np.empty(x_shape, dtype=gy.dtype)
+        (_max_pool_2x2_backward_parallel if _conv.PARALLEL else _max_pool_2x2_backward_serial)(gy, arg, dx)
+        return dx
     dx = np.zeros(x_shape, dtype=gy.dtype)
     kernel = _max_pool_backward_parallel if _conv.PARALLEL else _max_pool_backward_serial
-    kernel(np.ascontiguousarray(gy), np.ascontiguousarray(arg), dx, *win)
+    kernel(gy, arg, dx, *win)
     return dx
 
 
