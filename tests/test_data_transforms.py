@@ -125,6 +125,18 @@ def test_min_max_hand_vector():
                                [[0.0, -1.0], [3.0, -1.0]])  # no clipping outside the training range
 
 
+def test_min_max_with_a_tiny_span_still_reaches_the_top_of_the_range():
+    # a span of one subnormal float32 step: a float32 scale span / (b − a) would round to
+    # 1e-45 and send the maximum to 2.0 instead of 1.5 (found by the property test above)
+    x = np.array([[2.8e-45], [0.0]], dtype=np.float32)
+    scaler = MinMaxScale((0.0, 1.5)).fit(x)
+    np.testing.assert_array_equal(scaler(x), [[1.5], [0.0]])
+    np.testing.assert_array_equal(scaler.inverse(scaler(x)), x)
+    restored = MinMaxScale()
+    restored.load_state_dict(scaler.state_dict())
+    np.testing.assert_array_equal(restored(x), scaler(x))
+
+
 def test_one_hot_and_compose():
     onehot = OneHot(4)
     out = onehot(np.array([2, 0, 3]))
