@@ -164,6 +164,11 @@ def test_indexing_with_host_index_arrays_works_on_the_device() -> None:
         y = x[np.array([0, 0, 5])]
         y.sum().backward()
         assert x.grad.numpy().tolist() == [2.0, 0, 0, 0, 0, 1.0]
+        # writing through host masks and index arrays, with host values, works too
+        w = md.zeros(4)
+        w[np.array([True, False, True, False])] = 1.0
+        w[np.array([3])] = np.array([5.0], dtype=np.float32)  # host
+        assert backend.device_of(w.data) == "gpu" and w.numpy().tolist() == [1.0, 0.0, 1.0, 5.0]
 
 
 def test_save_and_load_work_from_the_device(tmp_path) -> None:
