@@ -17,6 +17,8 @@ from minidl import nn
 from minidl.backend import get_array_module, to_numpy
 from minidl.compress import prune
 
+pytestmark = pytest.mark.backends  # also on the stand-in: criteria and Hessian estimates must run on a GPU
+
 SETTINGS = settings(max_examples=30, deadline=None)
 floats = st.floats(-5, 5, allow_nan=False, width=64)
 

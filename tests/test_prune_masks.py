@@ -11,6 +11,8 @@ from minidl import nn, optim
 from minidl.backend import get_array_module, to_numpy
 from minidl.compress import prune
 
+pytestmark = pytest.mark.backends  # also on the stand-in: masks are applied at every step on a GPU
+
 W = [[1.0, 2.0, 3.0, 4.0], [-4.0, -3.0, -2.0, -1.0]]
 
 
