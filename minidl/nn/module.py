@@ -51,14 +51,19 @@ class Module:
         if "_parameters" not in d:
             raise AttributeError(f"{type(self).__name__}.__init__ must call super().__init__() "
                                  f"before assigning attributes (assigning {name!r})")
-        for registry in ("_parameters", "_modules", "_buffers"):
-            d[registry].pop(name, None)
         if isinstance(value, Parameter):
-            d["_parameters"][name] = value
+            target = "_parameters"
         elif isinstance(value, Module):
-            d["_modules"][name] = value
+            target = "_modules"
         elif name in d.get("_buffer_names", ()):  # re-assigning a registered buffer
-            d["_buffers"][name] = value
+            target = "_buffers"
+        else:
+            target = None
+        for registry in ("_parameters", "_modules", "_buffers"):
+            if registry != target:
+                d[registry].pop(name, None)
+        if target is not None:
+            d[target][name] = value  # an existing name keeps its place: replacing layer "0" keeps the order
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:

@@ -1,0 +1,491 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+# ---
+
+# %% [markdown]
+# # Lesson 09 — Quantization: fewer bits per number
+#
+# ## What you will learn
+#
+# - How a real number becomes a small integer and back: the **scale** s and the **zero
+#   point** z, drawn on a number line.
+# - How the error shrinks with every extra bit (it halves), and where it does not help.
+# - How **observers** choose the range, why one outlier can ruin it, and why one range
+#   **per output channel** beats one per tensor for weights.
+# - How a network can be *trained* through rounding, which has no useful derivative: the
+#   **straight-through estimator** (STE) and **quantization-aware training** (QAT).
+# - How an int8 model computes with integers only — int8 × int8 products added in int32,
+#   then one fixed-point multiplication back to int8 — and that it matches its float
+#   simulation to within one step.
+# - What float16 and bfloat16 are, and why they need no calibration at all.
+#
+# Everything runs on a laptop CPU in seconds.
+
+# %% [markdown]
+# ## The math
+#
+# A b-bit quantizer has 2ᵇ integer levels q ∈ [qmin, qmax] (int8: [−128, 127], uint8:
+# [0, 255]). A real x is stored as q and read back as x̂ (`minidl.compress.quantize.quantize_affine`
+# and `dequantize_affine`):
+#
+#     q  = clamp(round(x / s) + z, qmin, qmax)
+#     x̂ = (q − z) · s
+#
+# `round` is round-half-to-even, as in PyTorch. s is the step between neighbouring levels;
+# z is the integer that stands for the real 0. From an observed range [min, max]
+# (`calculate_qparams`), after widening it to contain 0 (min₋ = min(min, 0),
+# max₊ = max(max, 0)), so that 0 is always exactly representable:
+#
+#     affine:     s = (max₊ − min₋) / (qmax − qmin),         z = qmin − round(min₋ / s)
+#     symmetric:  s = max(|min₋|, max₊) / ((qmax − qmin)/2),  z = 0
+#
+# For int8 the symmetric divisor is 255/2 = 127.5, PyTorch's choice. Inside the range the
+# error is at most s/2; outside it the value is clipped.
+#
+# Training through `round` uses the **straight-through estimator** (`fake_quantize`):
+#
+#     forward:   x̂ = (clamp(round(x/s) + z, qmin, qmax) − z) · s
+#     backward:  ∂x̂/∂x := 1[qmin ≤ round(x/s) + z ≤ qmax]
+#
+# An integer layer (Jacob et al. 2018; `QuantizedLinear`) with input (s₁, z₁), symmetric
+# weights (s₂, 0) and output (s₃, z₃) computes
+#
+#     q₃ = z₃ + M · (Σₖ (q₁ − z₁) q₂ + q_b),    M = s₁ s₂ / s₃,   q_b = round(b / (s₁ s₂))
+#
+# with the sum in int32 and M applied as an integer multiply and a shift.
+
+# %%
+import copy
+
+import numpy as np
+
+import minidl
+from minidl import nn, optim
+from minidl.compress import quantize as Q
+from minidl.course import new_figure, pick, save_figure
+from minidl.data import DataLoader, load_digits
+from minidl.kernels import int8 as int8_kernels
+from minidl.train import evaluate, fit
+
+EPOCHS = pick(30, 8)
+QAT_EPOCHS = pick(5, 2)
+host = minidl.backend.to_numpy  # integers live where the model lives (a GPU, maybe): read them on the host
+
+# %% [markdown]
+# ## 1. The number line
+#
+# A 3-bit unsigned quantizer (8 levels) for values in [−1.2, 3.0]. Every real number is
+# sent to the nearest of the 8 dots; values beyond the last dot are clipped to it.
+
+# %%
+spec3 = Q.QuantSpec(bits=3, signed=False)
+scale3, zero3 = Q.calculate_qparams(minidl.tensor(-1.2), minidl.tensor(3.0), spec3)
+scale3, zero3 = float(scale3), int(zero3)
+print(f"3-bit affine for [-1.2, 3.0]: s = {scale3:.4f}, z = {zero3}  (levels {spec3.qmin}..{spec3.qmax})")
+samples = minidl.tensor([-1.6, -0.5, 0.0, 0.33, 1.0, 2.2, 3.5])
+q3 = Q.quantize(samples, scale3, zero3, bits=3)
+print("x      ", samples.numpy())
+print("q      ", host(q3.int_repr()))
+print("x̂      ", q3.dequantize().numpy())
+assert q3.dequantize().numpy()[2] == 0.0  # 0 is exactly representable
+
+fig, ax = new_figure(figsize=(9, 2.4))
+levels = np.arange(spec3.qmin, spec3.qmax + 1)
+grid = (levels - zero3) * scale3
+ax.axhline(0, color="black", lw=0.8)
+ax.plot(grid, np.zeros_like(grid), "o", ms=9, color="tab:blue", label="representable x̂ = (q − z)·s")
+for q, g in zip(levels, grid):
+    ax.annotate(f"q={q}", (g, 0), xytext=(0, 9), textcoords="offset points", ha="center", fontsize=8)
+x_host, xhat_host = samples.numpy(), q3.dequantize().numpy()
+for x, xh in zip(x_host, xhat_host):
+    ax.annotate("", xy=(xh, -0.02), xytext=(x, -0.35), arrowprops=dict(arrowstyle="->", color="tab:red"))
+ax.plot(x_host, np.full_like(x_host, -0.35), "x", color="tab:red", label="real values x")
+ax.axvline(0, color="gray", ls=":")
+ax.annotate(f"z = {zero3} stands for 0.0", (0, 0), xytext=(0.05, -0.6), fontsize=8)
+ax.annotate("", xy=(grid[4], 0.35), xytext=(grid[5], 0.35), arrowprops=dict(arrowstyle="<->"))
+ax.text((grid[4] + grid[5]) / 2, 0.42, f"s = {scale3:.2f}", ha="center", fontsize=8)
+for x in (x_host[0], x_host[-1]):
+    ax.text(x, -0.5, "clipped", ha="center", fontsize=8, color="tab:red")
+ax.set(ylim=(-0.8, 0.7), yticks=[], xlabel="real value", title="3-bit affine quantization of [−1.2, 3.0]")
+ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+print("saved", save_figure(fig, "09_number_line"))
+
+# %% [markdown]
+# ## 2. A model to quantize
+#
+# The digits MLP of lesson 02 (64 → 128 → 10), trained in float32.
+
+# %%
+minidl.manual_seed(0)
+train, test = load_digits("train", seed=0), load_digits("test", seed=0)
+train_loader = DataLoader(train, batch_size=32, shuffle=True, seed=0)
+test_loader = DataLoader(test, batch_size=512)
+calibration = DataLoader(train, batch_size=256)
+model = nn.MLP([64, 128, 10])
+fit(model, nn.functional.cross_entropy, optim.Adam(model.parameters(), lr=3e-3), train_loader,
+    epochs=EPOCHS, progress=False)
+float_accuracy = evaluate(model, test_loader)["accuracy"]
+print(f"float32 test accuracy: {float_accuracy:.1%}")
+
+# %% [markdown]
+# ## 3. Error against bit width
+#
+# Quantize the first layer's weights with 2 to 16 bits. Inside the range the error is
+# uniform in [−s/2, s/2], so its RMS is s/√12 — and s halves with every extra bit.
+
+# %%
+weights = model[0].weight
+bit_widths = list(range(2, 17))
+rms = {"affine": [], "symmetric": []}
+for bits in bit_widths:
+    for kind in rms:
+        spec = Q.QuantSpec(bits, signed=True, symmetric=(kind == "symmetric"))
+        back = Q.QuantizedTensor.from_float(weights, spec).dequantize().numpy()
+        rms[kind].append(float(np.sqrt(((back - weights.numpy()) ** 2).mean())))
+halving = np.array(rms["affine"][1:]) / np.array(rms["affine"][:-1])
+print("RMS error ratio per extra bit (affine):", np.round(halving, 3))
+error_halves_per_bit = float(np.median(halving))
+w_range = float(weights.numpy().max() - weights.numpy().min())
+
+fig, ax = new_figure(figsize=(5.5, 3.6))
+for kind, values in rms.items():
+    ax.semilogy(bit_widths, values, "o-", ms=4, label=kind)
+ax.semilogy(bit_widths, [w_range / (2 ** b - 1) / np.sqrt(12) for b in bit_widths], "k:", label="s/√12 (affine)")
+ax.set(xlabel="bits", ylabel="RMS error of the weights", title="every bit halves the error")
+ax.grid(alpha=0.3)
+ax.legend(fontsize=8)
+print("saved", save_figure(fig, "09_error_vs_bits"))
+
+# %% [markdown]
+# ## 4. Observers: who picks the range?
+#
+# Weights are known in advance; activations are not. An **observer** watches activations
+# during a few calibration batches. `MinMaxObserver` keeps the extremes;
+# `MovingAverageMinMaxObserver` averages each batch's extremes (x_min ← x_min + 0.01·(min X − x_min));
+# `HistogramObserver` keeps a histogram and picks the clipping range that minimizes the
+# estimated error: clipping a few outliers buys a smaller s for everybody else.
+# At 4 bits that matters: here the hidden activations, after ReLU.
+
+# %%
+with minidl.no_grad():
+    hidden = model[1](model[0](minidl.Tensor(train.features)))
+observers = {"min/max": Q.MinMaxObserver(bits=4, signed=True),
+             "moving average": Q.MovingAverageMinMaxObserver(bits=4, signed=True),
+             "histogram (MSE)": Q.HistogramObserver(bits=4, signed=True)}
+batches = np.array_split(np.arange(len(train)), 8)
+for observer in observers.values():
+    for rows in batches:
+        observer(hidden[minidl.tensor(rows)])
+observer_mse = {}
+for name, observer in observers.items():
+    s, z = observer.calculate_qparams()
+    back = Q.quantize(hidden, s, z, bits=4, signed=True).dequantize().numpy()
+    observer_mse[name] = float(((back - hidden.numpy()) ** 2).mean())
+    print(f"{name:>16}: range up to {(7 - int(z)) * float(s):6.3f}, MSE {observer_mse[name]:.5f}")
+alphas, estimated, best_alpha = observers["histogram (MSE)"].search()
+
+fig, (ax_h, ax_e) = new_figure(1, 2, figsize=(10, 3.4))
+ax_h.hist(hidden.numpy().ravel(), bins=80, log=True, color="gray")
+for (name, observer), color in zip(observers.items(), ("tab:red", "tab:orange", "tab:green")):
+    s, z = observer.calculate_qparams()
+    ax_h.axvline((7 - int(z)) * float(s), color=color, label=f"{name}: top level")
+ax_h.set(xlabel="hidden activation (after ReLU)", ylabel="count", title="where each observer puts 4-bit range")
+ax_h.legend(fontsize=7)
+ax_e.plot(alphas, estimated, color="tab:green")
+ax_e.axvline(best_alpha, color="tab:green", ls=":")
+ax_e.set(xlabel="α (range = α · observed range)", ylabel="estimated MSE", yscale="log",
+         title="the histogram observer's search")
+print("saved", save_figure(fig, "09_observers"))
+histogram_beats_minmax = observer_mse["histogram (MSE)"] < observer_mse["min/max"]
+
+# %% [markdown]
+# ## 5. Per-channel weights
+#
+# Each row of a weight matrix feeds one output unit, and rows have very different ranges.
+# One scale for the whole matrix must fit the widest row, wasting levels on all the
+# narrow ones; one scale per row (`ch_axis=0`) fits each.
+
+# %%
+row_ranges = np.abs(weights.numpy()).max(axis=1)
+print(f"row ranges of layer 1: from {row_ranges.min():.3f} to {row_ranges.max():.3f}")
+weight_mse = {}
+for name, axis in (("per-tensor", None), ("per-channel", 0)):
+    spec = Q.QuantSpec(4, signed=True, symmetric=True, narrow_range=True, ch_axis=axis)
+    back = Q.QuantizedTensor.from_float(weights, spec).dequantize().numpy()
+    weight_mse[name] = float(((back - weights.numpy()) ** 2).mean())
+    print(f"4-bit {name:>11} weight MSE: {weight_mse[name]:.2e}")
+per_channel_wins = weight_mse["per-channel"] < weight_mse["per-tensor"]
+
+# %% [markdown]
+# ## 6. The straight-through estimator
+#
+# Fake quantization rounds in the forward pass. Its true derivative is 0 between steps
+# (and undefined on them), which would stop learning. The STE passes the gradient through
+# unchanged where the value lands inside [qmin, qmax] and blocks it where it saturates.
+
+# %%
+xs = minidl.tensor(np.linspace(-2, 2, 401, dtype=np.float32), requires_grad=True)
+ys = Q.fake_quantize(xs, 0.25, 0, -4, 3)  # 3-bit signed, s = 0.25: levels −1.0 … 0.75
+ys.sum().backward()
+fig, ax = new_figure(figsize=(5.5, 3.4))
+ax.plot(xs.numpy(), ys.numpy(), label="forward: fake_quantize(x)")
+ax.plot(xs.numpy(), xs.grad.numpy(), label="backward: STE gradient")
+ax.plot(xs.numpy(), xs.numpy(), ":", color="gray", label="identity")
+ax.set(xlabel="x", ylim=(-1.3, 1.3), title="3 bits, s = 0.25: round forward, pass-through backward")
+ax.legend(fontsize=8)
+print("saved", save_figure(fig, "09_ste"))
+inside = xs.grad.numpy() == 1
+print(f"gradient passes for x in [{xs.numpy()[inside].min():.3f}, {xs.numpy()[inside].max():.3f}]")
+
+# %% [markdown]
+# ## 7. Post-training quantization against quantization-aware training
+#
+# **PTQ**: `prepare` inserts observers, `calibrate` runs a few batches, `convert` builds the
+# integer model. **QAT**: `prepare_qat` inserts fake quantization on weights and
+# activations, the model is trained a few more epochs *through* it, then `convert`.
+# At 8 bits both are as good as float; as the bits drop, PTQ falls off first.
+
+# %%
+def ptq(bits, per_channel=True):
+    prepared = Q.prepare(model, Q.get_default_qconfig(bits=bits, per_channel=per_channel))
+    Q.calibrate(prepared, calibration, num_batches=4)
+    return prepared, Q.convert(prepared)
+
+
+def qat(bits):
+    prepared = Q.prepare_qat(model, Q.get_default_qat_qconfig(bits=bits))
+    fit(prepared, nn.functional.cross_entropy, optim.Adam(prepared.parameters(), lr=1e-3), train_loader,
+        epochs=QAT_EPOCHS, progress=False)
+    return prepared, Q.convert(prepared)
+
+
+sweep_bits = [2, 3, 4, 8] if pick(0, 1) else [2, 3, 4, 5, 6, 8]
+sweep = {"PTQ per-tensor": [], "PTQ per-channel": [], "QAT per-channel": []}
+for bits in sweep_bits:
+    sweep["PTQ per-tensor"].append(evaluate(ptq(bits, per_channel=False)[1], test_loader)["accuracy"])
+    sweep["PTQ per-channel"].append(evaluate(ptq(bits)[1], test_loader)["accuracy"])
+    sweep["QAT per-channel"].append(evaluate(qat(bits)[1], test_loader)["accuracy"])
+    print(f"{bits} bits: " + ", ".join(f"{k} {v[-1]:.1%}" for k, v in sweep.items()))
+
+fig, ax = new_figure(figsize=(5.5, 3.6))
+for name, values in sweep.items():
+    ax.plot(sweep_bits, [100 * v for v in values], "o-", label=name)
+ax.axhline(100 * float_accuracy, color="gray", ls=":", label="float32")
+ax.set(xlabel="bits (weights and activations)", ylabel="test accuracy (%)", title="digits MLP: PTQ vs QAT")
+ax.grid(alpha=0.3)
+ax.legend(fontsize=8)
+print("saved", save_figure(fig, "09_ptq_vs_qat"))
+
+int8_accuracy = sweep["PTQ per-channel"][sweep_bits.index(8)]
+int8_per_tensor_accuracy = sweep["PTQ per-tensor"][sweep_bits.index(8)]
+qat_gain_3bit = sweep["QAT per-channel"][1] - sweep["PTQ per-channel"][1]
+
+# %% [markdown]
+# ## 8. Integer-only arithmetic, by hand
+#
+# Take the int8 model's first layer and redo its work with plain NumPy integers: the
+# int32 accumulator, the folded bias, and the fixed-point multiplier M = M₀ · 2⁻ʳ.
+
+# %%
+prepared8, int8_model = ptq(8)
+quantize_in, layer1 = int8_model[0], int8_model[1]
+x = minidl.Tensor(test.features[:5])
+q_in = quantize_in(x)
+q1 = host(q_in.int_repr()).astype(np.int64)
+w_q = layer1.weight.numpy().astype(np.int64)
+z1 = int(layer1.input_zero_point.data)
+acc = (q1 - z1) @ w_q.T  # Σ (q₁ − z₁) q₂, in integers
+s1, s3 = float(layer1.input_scale.data), float(layer1.scale.data)
+s2 = layer1.weight_scale.numpy().astype(np.float64)  # one weight scale per output
+real_m = s2 * s1 / s3
+m0, shift = int8_kernels.quantize_multiplier(real_m)
+q_bias = np.rint(model[0].bias.numpy() / (s2 * s1)).astype(np.int64)  # the bias in int32, scale s₁s₂
+by_hand = (acc + q_bias) * m0
+by_hand = (by_hand + (1 << (shift - 1))) >> shift  # the multiply-and-shift: round(… · M)
+by_hand = np.clip(by_hand + int(layer1.zero_point.data), int(layer1.zero_point.data), 127)  # ReLU: clamp at z₃
+print(f"M for the first three outputs: {real_m[:3]} ≈ M₀·2⁻ʳ with M₀ = {m0[:3]}, r = {shift[:3]}")
+integer_layer_matches = bool(np.array_equal(by_hand, host(layer1(q_in).int_repr())))
+print("by hand == QuantizedLinear:", integer_layer_matches)
+
+prepared8.apply(Q.enable_fake_quant)
+prepared8.apply(Q.disable_observer)
+all_x = minidl.Tensor(test.features)
+fake_levels = host(Q.ptq.fake_quant_model_output_levels(prepared8, all_x))
+out = all_x
+for m in list(int8_model)[:-1]:
+    out = m(out)
+integer_vs_fake_max_step = int(np.abs(host(out.int_repr()).astype(np.int64) - fake_levels).max())
+print(f"integer model vs its float simulation: largest difference {integer_vs_fake_max_step} step(s)")
+sizes = {"float32": Q.model_nbytes(model), "int8": Q.model_nbytes(int8_model)}
+print(f"size: float32 {sizes['float32']} bytes, int8 {sizes['int8']} bytes "
+      f"(weights {Q.weight_nbytes(model) / Q.weight_nbytes(int8_model):.2f}× smaller)")
+
+# %% [markdown]
+# ## 9. float16 and bfloat16
+#
+# Half-precision floats keep an exponent in every number, so they need no scale, no zero
+# point and no calibration: each number is rounded on its own. float16 keeps 10 mantissa
+# bits (relative error ≤ 2⁻¹¹) but overflows above 65504; bfloat16 keeps float32's 8-bit
+# exponent (range to 3·10³⁸) and only 7 mantissa bits (relative error ≤ 2⁻⁸). minidl makes
+# bfloat16 by bit manipulation: keep the top 16 bits of the float32, rounding to nearest even.
+
+# %%
+values = np.float32([1e-3, 0.1, 1.0, 3.14159265, 1000.0, 60000.0, 1e6])
+fp16 = Q.round_to_float16(minidl.tensor(values)).numpy()
+bf16 = Q.round_to_bfloat16(minidl.tensor(values)).numpy()
+for v, a, b in zip(values, fp16, bf16):
+    print(f"{v:>12.6g}  float16 {a:>12.6g}   bfloat16 {b:>12.6g}")
+finite = np.isfinite(fp16)
+fp16_max_relative_error = float((np.abs(fp16 - values) / values)[finite].max())
+bf16_max_relative_error = float((np.abs(bf16 - values) / values).max())
+half_accuracy = {d: evaluate(Q.to_half(model, d), test_loader)["accuracy"] for d in ("float16", "bfloat16")}
+print(f"accuracy: float16 {half_accuracy['float16']:.1%}, bfloat16 {half_accuracy['bfloat16']:.1%}")
+
+# %% [markdown]
+# ## Exercises
+#
+# **1. "Q(x) = round(x·Q)".** A source article presents this as quantization, with the code
+# `torch.round(x * Q) / Q` and Q = 256. What is missing?
+#
+# *Answer.* It rounds to a grid of step 1/Q — so 1/Q plays the role of a scale — but it has
+# no bit width, no clamp and no zero point, and it returns floats. Nothing gets smaller
+# (the result is float32, 4 bytes per number). The integers round(x·256) happen to fit
+# int8 for this layer (all its weights are below 0.5 in size), but nothing makes sure of
+# it: a weight of 0.6 gives 154, and nothing clamps it. And the step is fixed instead of
+# fitted to the data: a layer whose weights are all below 1/512 would become all zeros. A
+# real quantizer picks s from the range and clamps to [qmin, qmax], as `quantize_affine` does.
+
+# %%
+def article_quantize(x, levels):
+    return np.round(x.numpy() * levels) / levels  # the article's formula, on the tensor's values
+
+
+w = model[0].weight
+articles = article_quantize(w, 256)
+article_ints = np.rint(w.numpy() * 256)
+article_saves_no_memory = articles.dtype == np.float32 and articles.nbytes == w.numpy().nbytes
+print(f"article: dtype {articles.dtype}, {articles.nbytes} bytes (same as float32); "
+      f"integers from {article_ints.min():.0f} to {article_ints.max():.0f} (int8 holds −128..127)")
+real = Q.QuantizedTensor.from_float(w, Q.QuantSpec(8, signed=True, symmetric=True, ch_axis=0))
+print(f"quantize_affine: dtype {real.int_repr().dtype}, {real.nbytes} bytes")
+print("0.6 → round(0.6·256) =", int(np.rint(0.6 * 256)), "; a layer of tiny weights:",
+      article_quantize(minidl.tensor([0.001, -0.0015]), 256))
+assert article_saves_no_memory and real.nbytes < w.numpy().nbytes / 3.5
+
+# %% [markdown]
+# **2. The loop that quantizes nothing.** The same article "quantizes the model" with
+#
+# ```python
+# for param in net.parameters():
+#     param = quantize(param, Q)
+# ```
+#
+# Run it and check whether a single weight changed. Why not, and how do you fix it?
+#
+# *Answer.* `param = …` only rebinds the loop's local name to a new tensor; the model still
+# holds the old one, which nobody touched. To change a parameter you must write into it:
+# `param.data[...] = …`, or `param.copy_(…)` under `no_grad` (minidl refuses an in-place
+# change to a leaf that requires a gradient otherwise).
+
+# %%
+snapshot = [p.numpy().copy() for p in model.parameters()]
+for param in model.parameters():
+    param = article_quantize(param, 256)  # the bug being demonstrated: rebinds the name only
+article_loop_changes_nothing = all(np.array_equal(p.numpy(), s) for p, s in zip(model.parameters(), snapshot))
+print("after the article's loop, every weight is unchanged:", article_loop_changes_nothing)
+
+model_copy = copy.deepcopy(model)  # the fix, on a copy: later cells still use `model`
+with minidl.no_grad():
+    for param in model_copy.parameters():
+        param.copy_(article_quantize(param, 256))
+fixed_loop_changes_weights = not all(np.array_equal(p.numpy(), s) for p, s in zip(model_copy.parameters(), snapshot))
+print("with copy_ under no_grad, the weights change:", fixed_loop_changes_weights)
+assert article_loop_changes_nothing and fixed_loop_changes_weights
+
+# %% [markdown]
+# **3. "Half precision needs the min and max of the parameters".** Another article lists,
+# as the steps of float16 conversion, computing the minimum, the maximum and the range.
+# Check whether a number's float16 value depends on the other numbers in the tensor.
+#
+# *Answer.* It does not: float16 rounding is elementwise, each number keeps its own
+# exponent. (It is int8 quantization that needs a range, because all numbers share one
+# scale.) Below, the same value is rounded alone and inside two very different tensors:
+# float16 gives the same answer every time, int8 does not.
+
+# %%
+value = np.float32(0.123456)
+contexts = [np.float32([value]), np.float32([value, 100.0]), np.float32([value, -0.5, 1e-3])]
+fp16_of_value = {float(Q.round_to_float16(minidl.tensor(c)).numpy()[0]) for c in contexts}
+int8_of_value = {float(Q.QuantizedTensor.from_float(minidl.tensor(c), Q.QuantSpec(8, signed=True))
+                       .dequantize().numpy()[0]) for c in contexts}
+print("float16 of 0.123456 in three tensors:", fp16_of_value)
+print("int8    of 0.123456 in three tensors:", int8_of_value)
+fp16_needs_no_range = len(fp16_of_value) == 1 and len(int8_of_value) > 1
+assert fp16_needs_no_range
+
+# %% [markdown]
+# **4. An API that does not exist.** A source article quantizes a Keras model with
+# `tf.quantization.quantize_model(model, jsštěs=6, weights_bits=8)`. What would you check,
+# and what does the same job in minidl?
+#
+# *Answer.* `tf.quantization` holds tensor-level operations (quantize, dequantize, fake
+# quantization); it has no `quantize_model`, and `jsštěs` is not an argument of anything.
+# Model-level quantization in TensorFlow lives in the separate Model Optimization toolkit
+# (`tfmot.quantization.keras.quantize_model(model)`, which prepares QAT and takes no bit
+# widths) and in the TFLite converter (post-training). Always check an API against its
+# documentation, or simply call it: a name that does not exist fails at once. minidl's
+# equivalents are `prepare` → `calibrate` → `convert` (PTQ), `prepare_qat` → train →
+# `convert` (QAT) and `quantize_dynamic` — all used above.
+
+# %%
+minidl_has_it = all(hasattr(Q, name) for name in ("prepare", "calibrate", "convert", "prepare_qat",
+                                                  "quantize_dynamic"))
+print("minidl's quantization entry points exist:", minidl_has_it, "; quantize_model:", hasattr(Q, "quantize_model"))
+assert minidl_has_it and not hasattr(Q, "quantize_model")
+
+# %% [markdown]
+# **5. Why does the ReLU disappear from the integer model?** (`convert` fuses it.)
+#
+# *Answer.* After the layer, values below 0 would become 0. In integers 0.0 is the level
+# z₃, so ReLU is simply "clamp at z₃ instead of qmin": one more bound in the clamp the
+# requantization does anyway. When the observer sits after the ReLU, min₋ = 0 gives
+# z₃ = qmin and the clamp costs nothing at all.
+
+# %%
+relu_layer = int8_model[1]
+print(f"layer 1: relu={relu_layer.relu}, output zero point {int(relu_layer.zero_point.data)}, "
+      f"output range {relu_layer.output_range}")
+assert relu_layer.relu and relu_layer.output_range[0] == int(relu_layer.zero_point.data)
+
+# %% [markdown]
+# ## Results
+
+# %%
+results = {
+    "float_accuracy": float_accuracy,
+    "int8_per_channel_accuracy": int8_accuracy,
+    "int8_per_tensor_accuracy": int8_per_tensor_accuracy,
+    "int8_within_half_point": abs(int8_accuracy - float_accuracy) <= 0.005,
+    "sweep_bits": sweep_bits,
+    "sweep": sweep,
+    "qat_gain_3bit": qat_gain_3bit,
+    "error_halves_per_bit": error_halves_per_bit,
+    "histogram_beats_minmax_4bit": histogram_beats_minmax,
+    "per_channel_weight_mse_lower": per_channel_wins,
+    "integer_layer_matches": integer_layer_matches,
+    "integer_vs_fake_max_step": integer_vs_fake_max_step,
+    "sizes_bytes": sizes,
+    "fp16_max_relative_error": fp16_max_relative_error,
+    "bf16_max_relative_error": bf16_max_relative_error,
+    "half_accuracy": half_accuracy,
+    "article_saves_no_memory": article_saves_no_memory,
+    "article_loop_changes_nothing": article_loop_changes_nothing,
+    "fixed_loop_changes_weights": fixed_loop_changes_weights,
+    "fp16_needs_no_range": fp16_needs_no_range,
+}
+for key, value in results.items():
+    print(f"{key}: {value}")

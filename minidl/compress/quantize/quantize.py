@@ -1,0 +1,282 @@
+"""Uniform affine quantization: reals → integers → reals, and the quantized-tensor type.
+
+    q  = clamp(round(x / s) + z, qmin, qmax)        (quantize)
+    x̂ = (q − z) · s                                 (dequantize)
+
+``round`` is round-half-to-even (``np.rint``, C's ``nearbyint``), and x / s is computed as
+x · (1/s) with 1/s in float32, exactly as PyTorch's CPU kernels do, so minidl's integers
+match PyTorch's bit for bit. Per-channel parameters (one s, z per index along ``axis``)
+broadcast along that axis.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from minidl import backend
+from minidl.compress.quantize.qparams import QuantSpec, calculate_qparams, check_qparams, quant_range, storage_dtype
+from minidl.engine.tensor import Tensor
+
+
+def _array(x: Any) -> Any:
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _along(param: Any, axis: int | None, ndim: int, xp: Any, dtype: Any) -> Any:
+    """A per-tensor (0-d) or per-channel (1-d) parameter, shaped to broadcast along ``axis``."""
+    p = xp.asarray(_array(param), dtype=dtype)
+    if axis is None:
+        if p.size != 1:
+            raise ValueError(f"per-tensor quantization needs one scale and zero point (got {p.size}); "
+                             "pass axis= for per-channel parameters")
+        return p.reshape(())
+    if p.ndim != 1:
+        raise ValueError(f"per-channel parameters must be 1-D (got shape {p.shape})")
+    shape = [1] * ndim
+    shape[axis] = p.shape[0]
+    return p.reshape(shape)
+
+
+def normalize_axis(axis: int | None, ndim: int, name: str = "axis") -> int | None:
+    """``axis`` as an index in [0, ndim) (negative counts from the end); a clear error if out of range."""
+    if axis is None:
+        return None
+    if isinstance(axis, bool) or not isinstance(axis, int):
+        raise ValueError(f"{name} must be an int or None (got {axis!r})")
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{name}={axis} is out of range for a tensor with {ndim} dims "
+                         f"(expected {-ndim} <= {name} < {ndim})")
+    return axis % ndim
+
+
+def _check_channels(x: Any, scale: Any, axis: int | None) -> None:
+    if axis is None:
+        return
+    n = int(np.prod(getattr(_array(scale), "shape", ()) or (1,)))
+    if n != x.shape[axis]:
+        raise ValueError(f"per-channel quantization along axis {axis}: {n} scales for "
+                         f"{x.shape[axis]} channels (shape {tuple(x.shape)})")
+
+
+def rounded_levels(x: Any, scale: Any, zero_point: Any, axis: int | None = None) -> Any:
+    """round(x · (1/s)) + z as floats, before the clamp (the STE's mask is tested on these)."""
+    xp = backend.get_array_module(x)
+    if x.dtype.kind != "f":
+        raise TypeError(f"quantize: x must be a floating point array (got {x.dtype})")
+    inv_scale = 1.0 / _along(scale, axis, x.ndim, xp, xp.float32)  # float32, as PyTorch
+    z = _along(zero_point, axis, x.ndim, xp, xp.float32)
+    levels = x * inv_scale.astype(x.dtype)
+    xp.rint(levels, out=levels)  # in place: at batch 128 each extra pass costs a few % of the layer
+    levels += z.astype(x.dtype)
+    if levels.size and bool(xp.isnan(levels.max())):  # max propagates NaN: one pass finds any
+        raise ValueError("quantize: x contains NaN, which has no integer level")
+    return levels
+
+
+def quantize_affine(x: Any, scale: Any, zero_point: Any, qmin: int, qmax: int, axis: int | None = None) -> Any:
+    """q = clamp(round(x / s) + z, qmin, qmax), as the smallest integer dtype holding [qmin, qmax]."""
+    x = _array(x)
+    if axis is not None:
+        axis = normalize_axis(axis, x.ndim)
+        _check_channels(x, scale, axis)
+    xp = backend.get_array_module(x)
+    levels = rounded_levels(x, scale, zero_point, axis)
+    return xp.clip(levels, qmin, qmax, out=levels).astype(storage_dtype(qmin, qmax))
+
+
+def dequantize_affine(q: Any, scale: Any, zero_point: Any, axis: int | None = None) -> Any:
+    """x̂ = (q − z) · s, in float32."""
+    q = _array(q)
+    axis = normalize_axis(axis, q.ndim)
+    xp = backend.get_array_module(q)
+    s = _along(scale, axis, q.ndim, xp, xp.float32)
+    z = _along(zero_point, axis, q.ndim, xp, xp.int32)
+    return (q - z).astype(xp.float32) * s  # q − z in int32 (q's dtype meets int32): exact
+
+
+class QuantizedTensor:
+    """Integers plus the (scale, zero point) that map them back to reals: x̂ = (q − z)·s.
+
+    ``int_repr()`` gives the integers (stored in the smallest dtype holding [qmin, qmax]:
+    int8 for 2–8 signed bits, int16 up to 16), ``dequantize()`` the reals. ``signed``
+    defaults to the signedness of ``int_repr``'s dtype. Per-channel tensors carry one scale
+    and zero point per index along ``axis``. ``nbytes`` is what this object stores;
+    ``packed_nbytes`` what a file packing ``bits`` bits per value would take (see
+    :func:`pack_bits`).
+    """
+
+    __slots__ = ("_q", "scale", "zero_point", "bits", "signed", "narrow_range", "axis")
+
+    def __init__(self, int_repr: Any, scale: Any, zero_point: Any, bits: int = 8, signed: bool | None = None,
+                 narrow_range: bool = False, axis: int | None = None) -> None:
+        q = _array(int_repr)
+        xp = backend.get_array_module(q)
+        if q.dtype.kind not in "iu":
+            raise TypeError(f"QuantizedTensor: int_repr must hold integers (got dtype {q.dtype})")
+        signed = q.dtype.kind == "i" if signed is None else signed
+        qmin, qmax = quant_range(bits, signed, narrow_range)
+        axis = normalize_axis(axis, q.ndim)
+        s = xp.asarray(_array(scale), dtype=xp.float32)
+        z = xp.asarray(_array(zero_point))
+        check_qparams(s, z, qmin, qmax)
+        _along(s, axis, q.ndim, xp, xp.float32)  # validates the parameter shapes
+        _check_channels(q, s, axis)
+        if q.size and (int(q.min()) < qmin or int(q.max()) > qmax):
+            raise ValueError(f"QuantizedTensor: values must lie in [{qmin}, {qmax}] for {bits}-bit "
+                             f"{'signed' if signed else 'unsigned'} (got {int(q.min())}..{int(q.max())})")
+        self._init(q.astype(storage_dtype(qmin, qmax), copy=False), s, z.astype(xp.int32), bits, signed,
+                   narrow_range, axis)
+
+    def _init(self, q: Any, scale: Any, zero_point: Any, bits: int, signed: bool, narrow_range: bool,
+              axis: int | None) -> None:
+        self._q, self.scale, self.zero_point = q, scale, zero_point
+        self.bits, self.signed, self.narrow_range, self.axis = bits, signed, narrow_range, axis
+
+    @classmethod
+    def _wrap(cls, q: Any, scale: Any, zero_point: Any, bits: int, signed: bool, narrow_range: bool = False,
+              axis: int | None = None) -> QuantizedTensor:
+        """Without checks: for arrays minidl made itself (the integer model's hot path)."""
+        t = cls.__new__(cls)
+        t._init(q, scale, zero_point, bits, signed, narrow_range, axis)
+        return t
+
+    @classmethod
+    def from_float(cls, x: Any, spec: QuantSpec | None = None) -> QuantizedTensor:
+        """Quantize ``x`` with (s, z) from its own range [min x, max x] (per channel if ``spec.ch_axis``)."""
+        spec = spec or QuantSpec()
+        data = _array(x)
+        xp = backend.get_array_module(data)
+        axis = normalize_axis(spec.ch_axis, data.ndim, "ch_axis")
+        if axis is None:
+            lo, hi = data.min(), data.max()
+        else:
+            rest = tuple(i for i in range(data.ndim) if i != axis)
+            lo, hi = data.min(axis=rest), data.max(axis=rest)
+        scale, zero_point = calculate_qparams(xp.asarray(lo), xp.asarray(hi), spec)
+        return quantize(data, scale, zero_point, bits=spec.bits, signed=spec.signed,
+                        narrow_range=spec.narrow_range, axis=axis)
+
+    # -- what it holds ------------------------------------------------------------------------
+    @property
+    def qmin(self) -> int:
+        return quant_range(self.bits, self.signed, self.narrow_range)[0]
+
+    @property
+    def qmax(self) -> int:
+        return quant_range(self.bits, self.signed, self.narrow_range)[1]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self._q.shape)
+
+    @property
+    def dtype(self) -> Any:
+        return self._q.dtype
+
+    def numel(self) -> int:
+        return int(self._q.size)
+
+    def int_repr(self) -> Any:
+        """The integers q (PyTorch's ``int_repr()``)."""
+        return self._q
+
+    def q_scale(self) -> float:
+        if self.axis is not None:
+            raise ValueError("q_scale(): this tensor is per-channel; use q_per_channel_scales()")
+        return float(self.scale)
+
+    def q_zero_point(self) -> int:
+        if self.axis is not None:
+            raise ValueError("q_zero_point(): this tensor is per-channel; use q_per_channel_zero_points()")
+        return int(self.zero_point)
+
+    def q_per_channel_scales(self) -> Any:
+        return self.scale
+
+    def q_per_channel_zero_points(self) -> Any:
+        return self.zero_point
+
+    def q_per_channel_axis(self) -> int | None:
+        return self.axis
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held: the integers as stored plus the float32 scales and int32 zero points."""
+        return int(self._q.nbytes + self.scale.nbytes + self.zero_point.nbytes)
+
+    @property
+    def packed_nbytes(self) -> int:
+        """Bytes with ``bits`` bits per value (⌈n·bits/8⌉, what :func:`pack_bits` produces) plus the parameters."""
+        return math.ceil(self.numel() * self.bits / 8) + int(self.scale.nbytes + self.zero_point.nbytes)
+
+    # -- back to reals ------------------------------------------------------------------------
+    def dequantize(self) -> Tensor:
+        """x̂ = (q − z)·s as a float32 Tensor."""
+        return Tensor._wrap(dequantize_affine(self._q, self.scale, self.zero_point, self.axis))
+
+    def reshape(self, *shape: Any) -> QuantizedTensor:
+        """The same integers in a new shape (per-tensor only: a reshape would scramble channels)."""
+        if self.axis is not None:
+            raise ValueError("reshape of a per-channel QuantizedTensor would mix its channels")
+        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        return QuantizedTensor._wrap(self._q.reshape(shape), self.scale, self.zero_point, self.bits,
+                                     self.signed, self.narrow_range, None)
+
+    def __repr__(self) -> str:
+        kind = "per-tensor" if self.axis is None else f"per-channel axis={self.axis}"
+        params = (f"scale={float(self.scale):.6g}, zero_point={int(self.zero_point)}" if self.axis is None
+                  else f"{self.scale.shape[0]} scales")
+        return (f"QuantizedTensor(shape={self.shape}, {'int' if self.signed else 'uint'}{self.bits}, "
+                f"{kind}, {params})")
+
+
+def quantize(x: Any, scale: Any, zero_point: Any, *, bits: int = 8, signed: bool = False,
+             narrow_range: bool = False, axis: int | None = None) -> QuantizedTensor:
+    """x → QuantizedTensor with q = clamp(round(x / s) + z, qmin, qmax).
+
+    PyTorch's ``torch.quantize_per_tensor`` and ``torch.quantize_per_channel``.
+    The defaults (8 bits, unsigned) are ``torch.quint8``'s; ``signed=True`` is ``torch.qint8``.
+    ``scale`` and ``zero_point`` are numbers (per-tensor) or 1-D arrays with one entry per
+    index along ``axis`` (per-channel). Bad parameters raise ValueError: bits outside
+    [2, 16], a scale ≤ 0, a zero point outside [qmin, qmax], an axis out of range.
+    """
+    data = _array(x)
+    qmin, qmax = quant_range(bits, signed, narrow_range)
+    xp = backend.get_array_module(data)
+    axis = normalize_axis(axis, data.ndim)
+    s = xp.asarray(_array(scale), dtype=xp.float32)
+    z = xp.asarray(_array(zero_point))
+    check_qparams(s, z, qmin, qmax)
+    q = quantize_affine(data, s, z, qmin, qmax, axis)
+    return QuantizedTensor._wrap(q, s, z.astype(xp.int32), bits, signed, narrow_range, axis)
+
+
+def dequantize(qt: QuantizedTensor) -> Tensor:
+    """x̂ = (q − z)·s (``torch.dequantize``)."""
+    if not isinstance(qt, QuantizedTensor):
+        raise TypeError(f"dequantize expects a QuantizedTensor (got {type(qt).__name__})")
+    return qt.dequantize()
+
+
+# -- bit packing: what a 4-bit file really stores ---------------------------------------------
+
+
+def pack_bits(q: Any, qmin: int, bits: int) -> np.ndarray:
+    """Pack integers in [qmin, qmin + 2^bits) into bytes, ``bits`` bits each (little-endian bit order).
+
+    Returns a host uint8 array of ⌈n·bits/8⌉ bytes. :func:`unpack_bits` inverts it.
+    """
+    u = backend.to_numpy(_array(q)).astype(np.int64).ravel() - qmin
+    if u.size and (u.min() < 0 or u.max() >= 2 ** bits):
+        raise ValueError(f"pack_bits: values must lie in [{qmin}, {qmin + 2 ** bits - 1}]")
+    planes = (u[:, None] >> np.arange(bits)) & 1  # host: one bit per column
+    return np.packbits(planes.astype(np.uint8).ravel(), bitorder="little")
+
+
+def unpack_bits(packed: np.ndarray, qmin: int, bits: int, count: int) -> np.ndarray:
+    """The ``count`` integers packed by :func:`pack_bits`, as a host int32 array."""
+    planes = np.unpackbits(packed, bitorder="little", count=count * bits).reshape(count, bits)
+    return (planes.astype(np.int64) << np.arange(bits)).sum(axis=1).astype(np.int32) + qmin  # host

@@ -1,0 +1,250 @@
+"""Integer arithmetic for quantized inference: int8 × int8 → int32 products, and requantization
+back to int8 (Jacob et al. 2018).
+
+Three ways to compute the int32 product ``A·Wᵀ`` of int8 ``A`` (M, K) and int8 ``W`` (N, K)
+(``W`` in PyTorch's (out, in) layout), all bit-for-bit equal:
+
+- :func:`int8_matmul_reference` widens both to int32 and uses ``@``. Exact and simple, and
+  slow on NumPy: there is no BLAS for integers, so NumPy falls back to a plain loop
+  (about 100× slower than float32 BLAS at 512³; see ``benchmarks/bench_quant.py``).
+- :func:`int8_matmul_float32` casts to float32 and lets BLAS (sgemm) do the work. It is exact:
+  every product is an integer of magnitude ≤ 128·128 = 2¹⁴, so every partial sum of at most
+  K terms is an integer of magnitude ≤ K·2¹⁴, and float32 represents every integer up to 2²⁴
+  exactly. For K ≤ 1024 no rounding can happen in any order of summation BLAS chooses;
+  longer products are split into blocks of 1024 whose int32 results are added.
+- :func:`int8_matmul_numba`, a Numba loop: for each output, an int32 dot product over a row
+  of ``W``. Written with the inner index a plain loop variable over contiguous rows, LLVM
+  turns it into ``vpmaddwd`` (16 int16 multiply-adds per instruction). It reads 4× fewer
+  weight bytes than float32 and needs no cast, so it wins for small batches; BLAS wins
+  for large ones.
+
+:func:`int8_matmul` picks the fastest exact path for the shape (``SMALL_BATCH``);
+:func:`requantize` turns the int32 sums into int8 outputs in one Numba pass. Through
+:func:`minidl.kernels.dispatch`, non-NumPy arrays (CuPy, the stand-in) take the plain
+references.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from minidl.backend import get_array_module, to_numpy
+from minidl.kernels import dispatch, jit
+
+SMALL_BATCH = 2
+"""Batches of at most this many rows use the Numba kernel; larger ones the float32-exact BLAS route."""
+
+EXACT_FLOAT32_K = 2 ** 24 // (128 * 128)
+"""1024: the longest int8 dot product whose every partial sum float32 holds exactly."""
+
+MAX_KERNEL_K = (2 ** 31 - 1) // (128 * 128)
+"""The longest dot product an int32 accumulator holds without overflow (131071)."""
+
+
+_INT8 = np.dtype("int8")
+_FLOAT32 = np.dtype("float32")
+
+
+def _check_int8_operands(a: Any, w: Any, name: str) -> None:
+    if a.dtype != _INT8 or w.dtype != _INT8:
+        raise TypeError(f"{name}: expected int8 operands (got {a.dtype} and {w.dtype})")
+    if a.ndim != 2 or w.ndim != 2 or a.shape[1] != w.shape[1]:
+        raise ValueError(f"{name}: expected A of shape (M, K) and W of shape (N, K) "
+                         f"(got {tuple(a.shape)} and {tuple(w.shape)})")
+    if a.shape[1] > MAX_KERNEL_K:
+        raise ValueError(f"{name}: K = {a.shape[1]} is longer than the int32 accumulator allows "
+                         f"(at most {MAX_KERNEL_K})")
+
+
+# -- float32 → int8 -----------------------------------------------------------------------------
+
+
+def quantize_per_tensor_reference(x: Any, scale: Any, zero_point: Any, qmin: int, qmax: int) -> Any:
+    """q = clamp(round(x / s) + z, qmin, qmax): :func:`minidl.compress.quantize.quantize_affine` itself."""
+    from minidl.compress.quantize.quantize import quantize_affine  # the formula's one place (imported late: no cycle)
+
+    return quantize_affine(x, scale, zero_point, qmin, qmax)
+
+
+@jit
+def _quantize_kernel(x, inv_scale, zero_point, qmin, qmax, out):  # pragma: no cover - compiled by Numba
+    # the same float32 operations as quantize_affine, in one pass: x·(1/s), rint, + z, clamp
+    has_nan = False
+    for i in range(x.size):
+        level = np.rint(x[i] * inv_scale) + zero_point
+        has_nan |= level != level
+        out[i] = min(max(level, qmin), qmax)
+    return has_nan
+
+
+@dispatch(quantize_per_tensor_reference)
+def quantize_per_tensor(x: Any, scale: Any, zero_point: Any, qmin: int, qmax: int) -> Any:
+    """:func:`quantize_per_tensor_reference` for float32 → int8 in one Numba pass (NumPy needs six)."""
+    if x.dtype != _FLOAT32 or not (-128 <= qmin <= qmax <= 127):
+        return quantize_per_tensor_reference(x, scale, zero_point, qmin, qmax)
+    inv_scale = 1.0 / np.float32(scale)  # float32, as PyTorch's 1.0f / scale
+    out = np.empty(x.shape, dtype=np.int8)  # host: the kernel's output
+    flat = x.reshape(-1) if x.flags.c_contiguous else np.ascontiguousarray(x).reshape(-1)
+    if _quantize_kernel(flat, inv_scale, np.float32(zero_point), np.float32(qmin), np.float32(qmax), out.reshape(-1)):
+        raise ValueError("quantize: x contains NaN, which has no integer level")
+    return out
+
+
+# -- the product --------------------------------------------------------------------------------
+
+
+def int8_matmul_reference(a: Any, w: Any) -> Any:
+    """C = A·Wᵀ in int32, by widening both operands to int32 (exact; the plain reference)."""
+    _check_int8_operands(a, w, "int8_matmul")
+    return a.astype("int32") @ w.astype("int32").T
+
+
+def int8_matmul_float32(a: Any, w: Any) -> Any:
+    """C = A·Wᵀ in int32, computed by float32 BLAS on blocks of K ≤ 1024 (exact; see the module notes)."""
+    _check_int8_operands(a, w, "int8_matmul")
+    xp = get_array_module(a, w)
+    k = a.shape[1]
+    out = None
+    for start in range(0, max(k, 1), EXACT_FLOAT32_K):
+        stop = min(start + EXACT_FLOAT32_K, k)
+        block = (a[:, start:stop].astype(xp.float32) @ w[:, start:stop].astype(xp.float32).T).astype(xp.int32)
+        out = block if out is None else out + block
+    return out
+
+
+@jit
+def _int8_matmul_kernel(a, w, out):  # pragma: no cover - compiled by Numba
+    m, k = a.shape
+    n = w.shape[0]
+    for i in range(m):
+        ai = a[i]
+        for j in range(n):
+            wj = w[j]
+            acc = np.int32(0)
+            for t in range(k):  # a plain loop variable as the index: this is what LLVM vectorizes
+                acc += np.int32(ai[t]) * np.int32(wj[t])
+            out[i, j] = acc
+    return out
+
+
+def int8_matmul_numba(a: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """C = A·Wᵀ in int32 by the Numba kernel (NumPy arrays only; any shape)."""
+    _check_int8_operands(a, w, "int8_matmul")
+    out = np.empty((a.shape[0], w.shape[0]), dtype=np.int32)  # host: the kernel's output
+    a = a if a.flags.c_contiguous else np.ascontiguousarray(a)
+    w = w if w.flags.c_contiguous else np.ascontiguousarray(w)
+    return _int8_matmul_kernel(a, w, out)
+
+
+@dispatch(int8_matmul_reference)
+def int8_matmul(a: Any, w: Any) -> Any:
+    """C = A·Wᵀ (int8 A of shape (M, K), int8 W of shape (N, K)) as exact int32.
+
+    The Numba kernel for M ≤ ``SMALL_BATCH``, the float32-exact BLAS route otherwise.
+    """
+    if a.ndim == 2 and a.shape[0] <= SMALL_BATCH:
+        return int8_matmul_numba(a, w)
+    return int8_matmul_float32(a, w)
+
+
+# -- requantization -----------------------------------------------------------------------------
+
+
+def quantize_multiplier(real_multiplier: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Write each M > 0 as M ≈ M₀ · 2^(−r), with M₀ an integer in [2³⁰, 2³¹) and r ≥ 1.
+
+    M₀ / 2³¹ is M's mantissa in [0.5, 1) as a Q31 fixed-point number (Jacob et al. 2018,
+    section 2.2), so ``acc · M`` can be computed as an integer multiply and a shift. The
+    relative error is at most 2⁻³¹. Multipliers below 2⁻³² (whose products round to 0 for
+    any int32 accumulator) become M₀ = 0.
+    Returns host int64 arrays (M₀, r) of M's shape.
+    """
+    m = np.asarray(to_numpy(real_multiplier), dtype=np.float64)  # host: a few numbers per layer
+    if not np.all(np.isfinite(m)) or np.any(m <= 0):
+        raise ValueError(f"requantization multiplier must be positive and finite (got {m.ravel()[:4]}...)")
+    if np.any(m >= 2.0 ** 30):
+        raise ValueError(f"requantization multiplier must be < 2^30 (got max {m.max():.3g}): "
+                         "the output scale is far too small for the input scales")
+    mantissa, exponent = np.frexp(m)
+    m0 = np.rint(mantissa * 2.0 ** 31).astype(np.int64)
+    carry = m0 == 2 ** 31  # the mantissa rounded up to 1.0
+    m0 = np.where(carry, m0 // 2, m0)
+    exponent = exponent + carry
+    shift = 31 - exponent.astype(np.int64)
+    tiny = shift > 62
+    return np.where(tiny, 0, m0), np.where(tiny, 62, shift)
+
+
+def requantize_reference(acc: Any, bias: Any, multiplier: Any, shift: Any, zero_point: int, qmin: int,
+                         qmax: int) -> Any:
+    """q = clamp(z + ⌊((acc + bias) · M₀ + 2^(r−1)) / 2^r⌋, qmin, qmax) — i.e. z + round((acc + bias) · M), in integers.
+
+    ``acc`` is the int32 accumulator Σ q₁q₂ of shape (n, N); ``bias`` the int32 bias with
+    scale s₁s₂ (plus the zero-point correction); M = s₁s₂/s₃ as (M₀, r) from
+    :func:`quantize_multiplier`. ``bias``, ``multiplier`` and ``shift`` have one entry per
+    output channel (the last axis). The product is formed in int64 and rounded half toward
+    +∞ (gemmlowp rounds half away from zero; the two differ only on exact ties of negative
+    values). Returns int8 ([qmin, qmax] must fit int8).
+    """
+    xp = get_array_module(acc)
+    if not (-128 <= qmin <= qmax <= 127):
+        raise ValueError(f"requantize: output range [{qmin}, {qmax}] must fit int8")
+    r = xp.asarray(shift, dtype=xp.int64)
+    q = (acc.astype(xp.int64) + xp.asarray(bias, dtype=xp.int64)) * xp.asarray(multiplier, dtype=xp.int64)
+    q = (q + (1 << (r - 1))) >> r
+    return xp.clip(q + zero_point, qmin, qmax).astype(xp.int8)
+
+
+@jit
+def _requantize_kernel(acc, bias, multiplier, shift, zero_point, qmin, qmax, out):  # pragma: no cover
+    m, n = acc.shape
+    for i in range(m):
+        for j in range(n):
+            r = shift[j]
+            q = ((np.int64(acc[i, j]) + bias[j]) * multiplier[j] + (np.int64(1) << (r - 1))) >> r
+            out[i, j] = min(max(q + zero_point, qmin), qmax)
+    return out
+
+
+@dispatch(requantize_reference)
+def requantize(acc: Any, bias: Any, multiplier: Any, shift: Any, zero_point: int, qmin: int, qmax: int) -> Any:
+    """:func:`requantize_reference` in one Numba pass (NumPy's version makes eight passes over int64)."""
+    if acc.ndim != 2:
+        return requantize_reference(acc, bias, multiplier, shift, zero_point, qmin, qmax)
+    if not (-128 <= qmin <= qmax <= 127):
+        raise ValueError(f"requantize: output range [{qmin}, {qmax}] must fit int8")
+    n = acc.shape[1]
+    # per-channel arrays of shape (N,) pass straight through (the usual case: checked cheaply,
+    # as this runs once per layer and call); a single number is spread out
+    if getattr(bias, "shape", None) != (n,):
+        bias = np.full((n,), bias, dtype=np.int64)  # host: NumPy path only
+    if getattr(multiplier, "shape", None) != (n,):
+        multiplier = np.full((n,), multiplier, dtype=np.int64)  # host
+    if getattr(shift, "shape", None) != (n,):
+        shift = np.full((n,), shift, dtype=np.int64)  # host
+    if not acc.flags.c_contiguous:
+        acc = np.ascontiguousarray(acc)
+    out = np.empty(acc.shape, dtype=np.int8)  # host: the kernel's output
+    return _requantize_kernel(acc, bias, multiplier, shift, int(zero_point), int(qmin), int(qmax), out)
+
+
+# -- the quantized linear layer -----------------------------------------------------------------
+
+
+def int8_linear_reference(x: Any, w: Any, bias: Any, multiplier: Any, shift: Any,
+                          zero_point: int, qmin: int, qmax: int) -> Any:
+    """y_q = requantize(X_q·W_qᵀ + bias) for int8 X_q (n, K), W_q (N, K), with the plain references."""
+    return requantize_reference(int8_matmul_reference(x, w), bias, multiplier, shift, zero_point, qmin, qmax)
+
+
+def int8_linear(x: Any, w: Any, bias: Any, multiplier: Any, shift: Any, zero_point: int, qmin: int,
+                qmax: int) -> Any:
+    """One quantized linear layer in integers only: int8 in, int8 out.
+
+    ``bias`` already holds the zero-point correction (−z₁ Σₖ W_q[j, k]) and the int32 bias
+    (scale s₁s₂, zero point 0); see :class:`minidl.compress.quantize.QuantizedLinear`.
+    Equal, bit for bit, to :func:`int8_linear_reference`.
+    """
+    return requantize(int8_matmul(x, w), bias, multiplier, shift, zero_point, qmin, qmax)
