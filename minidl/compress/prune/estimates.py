@@ -106,9 +106,9 @@ def hessian_diagonal(model: Module, loss_fn: Callable[..., Tensor], batches: Ite
 
     ``method="hutchinson"``: h ≈ (1/S) Σ_s v_s ⊙ H v_s with S = ``samples`` random ±1
     vectors per batch, drawn from minidl's seeded generator unless ``generator`` is given
-    (or the given ``probes``: an iterable of lists of arrays, one per
-    target, on the host or the weights' device). ``method="exact"``: h_kk = e_kᵀ H e_k with one Hessian-vector product per
-    weight — exact, and affordable only for tiny networks.
+    (or the given ``probes``: an iterable of lists of arrays, one per target, on the
+    host or the weights' device). ``method="exact"``: h_kk = e_kᵀ H e_k with one
+    Hessian-vector product per weight — exact, and affordable only for tiny networks.
     """
     if method not in ("hutchinson", "exact"):
         raise ValueError(f"method must be 'hutchinson' or 'exact' (got {method!r})")

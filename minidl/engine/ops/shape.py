@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-import numpy as np
-
 from minidl import backend
 from minidl.engine.function import Function
 from minidl.engine.ops._args import as_tensor
