@@ -9,19 +9,20 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.random import Generator
 
 
 class _State:
-    generator: np.random.Generator = np.random.default_rng(0)
+    generator: Generator = np.random.default_rng(0)  # host: the generator lives on the host
     seed: int = 0
 
 
-def manual_seed(seed: int) -> np.random.Generator:
+def manual_seed(seed: int) -> Generator:
     """Seed minidl's generator; the same seed gives the same weights, dropout masks and shuffles."""
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative int (got {seed!r})")
     _State.seed = int(seed)
-    _State.generator = np.random.default_rng(int(seed))
+    _State.generator = np.random.default_rng(int(seed))  # host
     return _State.generator
 
 
@@ -30,25 +31,25 @@ def initial_seed() -> int:
     return _State.seed
 
 
-def default_generator() -> np.random.Generator:
+def default_generator() -> Generator:
     """The generator behind minidl's random draws."""
     return _State.generator
 
 
-def host_rng(generator: np.random.Generator | None = None) -> np.random.Generator:
+def host_rng(generator: Generator | None = None) -> Generator:
     """``generator`` if given, else minidl's default generator."""
     return generator if generator is not None else _State.generator
 
 
 def uniform(shape: Any, low: float, high: float, dtype: Any, xp: Any = np,
-            generator: np.random.Generator | None = None) -> Any:
+            generator: Generator | None = None) -> Any:
     """U(low, high) samples of ``shape`` in ``dtype``, as an array of module ``xp``."""
     a = host_rng(generator).uniform(low, high, size=shape).astype(dtype, copy=False)
     return a if xp is np else xp.asarray(a)
 
 
 def normal(shape: Any, mean: float, std: float, dtype: Any, xp: Any = np,
-           generator: np.random.Generator | None = None) -> Any:
+           generator: Generator | None = None) -> Any:
     """N(mean, std²) samples of ``shape`` in ``dtype``, as an array of module ``xp``."""
     a = host_rng(generator).normal(mean, std, size=shape).astype(dtype, copy=False)
     return a if xp is np else xp.asarray(a)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.random import Generator
 
 from minidl import backend, random
 from minidl.engine.tensor import Tensor, _Defaults
@@ -99,21 +100,21 @@ def full_like(x: Any, fill_value: float, dtype: Any = None, requires_grad: bool 
 
 
 def rand(*size: Any, dtype: Any = None, requires_grad: bool = False,
-         generator: np.random.Generator | None = None) -> Tensor:
+         generator: Generator | None = None) -> Tensor:
     """U[0, 1) samples from minidl's seeded generator (see :func:`minidl.manual_seed`)."""
     data = random.uniform(_shape(size), 0.0, 1.0, _dtype(dtype), backend.xp, generator)
     return Tensor(data, requires_grad=requires_grad)
 
 
 def randn(*size: Any, dtype: Any = None, requires_grad: bool = False,
-          generator: np.random.Generator | None = None) -> Tensor:
+          generator: Generator | None = None) -> Tensor:
     """N(0, 1) samples from minidl's seeded generator (see :func:`minidl.manual_seed`)."""
     data = random.normal(_shape(size), 0.0, 1.0, _dtype(dtype), backend.xp, generator)
     return Tensor(data, requires_grad=requires_grad)
 
 
 def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = None,
-            generator: np.random.Generator | None = None) -> Tensor:
+            generator: Generator | None = None) -> Tensor:
     """Integers in [low, high) (int64) from minidl's seeded generator."""
     if high is None:
         low, high = 0, low
@@ -122,7 +123,7 @@ def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = None
     return Tensor(a if backend.xp is np else backend.xp.asarray(a))
 
 
-def randperm(n: int, generator: np.random.Generator | None = None) -> Tensor:
+def randperm(n: int, generator: Generator | None = None) -> Tensor:
     """A random permutation of 0..n-1 (int64)."""
     a = random.host_rng(generator).permutation(n).astype(np.int64)
     return Tensor(a if backend.xp is np else backend.xp.asarray(a))

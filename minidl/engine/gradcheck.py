@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 import numpy as np
+from numpy.random import Generator
 
 from minidl import backend
 from minidl.engine.autograd import grad
@@ -25,13 +26,13 @@ class GradcheckError(AssertionError):
 
 
 def _weighted_sum(fn: Callable[..., Any], inputs: Sequence[Tensor], weights: list[Any] | None,
-                  rng: np.random.Generator | None = None) -> tuple[Tensor, list[Any]]:
+                  rng: Generator | None = None) -> tuple[Tensor, list[Any]]:
     """Σ weights ⊙ fn(inputs) over fn's float outputs; random N(0, 1) weights when none are given."""
     out = fn(*inputs)
     outs = list(out) if isinstance(out, (tuple, list)) else [out]
     outs = [o for o in outs if isinstance(o, Tensor) and o.dtype.kind == "f"]
     if weights is None:
-        rng = rng or np.random.default_rng(0)
+        rng = rng or np.random.default_rng(0)  # host: weights are drawn on the host
         weights = []
         for o in outs:
             xp = backend.get_array_module(o.data)
@@ -77,7 +78,7 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Tensor], *, eps: float = 
             raise ValueError(f"gradcheck: inputs[{i}] must have requires_grad=True")
         if not getattr(getattr(x.data, "flags", None), "writeable", True):
             x.data = x.data.copy()  # perturbed in place below
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed)  # host
     total, weights = _weighted_sum(fn, inputs, None, rng)
     # An output that does not depend on the inputs (the gradient of a linear function, in a
     # second-derivative check) has zero gradient.
@@ -97,11 +98,11 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Tensor], *, eps: float = 
 
 def gradgradcheck(fn: Callable[..., Any], inputs: Sequence[Tensor], **kwargs: Any) -> bool:
     """Check second derivatives: the gradient of (∇ Σ v⊙fn) · u, against central differences."""
-    rng = np.random.default_rng(kwargs.pop("seed", 1))
+    rng = np.random.default_rng(kwargs.pop("seed", 1))  # host
     us = [rng.standard_normal(x.shape) for x in inputs]
 
     def directional(*xs: Tensor) -> Tensor:
-        t, _ = _weighted_sum(fn, xs, None, np.random.default_rng(1))
+        t, _ = _weighted_sum(fn, xs, None, np.random.default_rng(1))  # host
         gs = grad(t, list(xs), create_graph=True, allow_unused=True)
         acc = None
         for g, u in zip(gs, us):

@@ -322,7 +322,7 @@ def _index_on(index: Any, data: Any) -> Any:
     """An index whose arrays live with ``data``: NumPy index arrays move to a GPU module.
 
     Index arrays, like masks, must be on the same device as the data (the README's
-    checklist); doing the move here lets ``x[np.array([0, 2])]`` (and ``x[mask] = 0``) work on every backend.
+    checklist); doing the move here lets ``x[host_index_array]`` (and ``x[mask] = 0``) work on every backend.
     """
     xp = backend.get_array_module(data)
     if xp is np:

@@ -14,6 +14,7 @@ import math
 from typing import Any
 
 import numpy as np
+from numpy.random import Generator
 
 from minidl import backend, random
 from minidl.engine.tensor import Tensor
@@ -52,13 +53,13 @@ def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:
 
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0,
-             generator: np.random.Generator | None = None) -> Tensor:
+             generator: Generator | None = None) -> Tensor:
     """Fill with U(a, b)."""
     return _fill(tensor, random.uniform(tensor.shape, a, b, tensor.dtype, generator=generator))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0,
-            generator: np.random.Generator | None = None) -> Tensor:
+            generator: Generator | None = None) -> Tensor:
     """Fill with N(mean, std²)."""
     return _fill(tensor, random.normal(tensor.shape, mean, std, tensor.dtype, generator=generator))
 
@@ -113,3 +114,15 @@ def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
 # He et al. 2015 is what most courses call it.
 he_uniform_ = kaiming_uniform_
 he_normal_ = kaiming_normal_
+
+
+def default_layer_init_(weight: Tensor, bias: Tensor | None) -> None:
+    """PyTorch's default for Linear and Conv layers: W, b ~ U(−1/√fan_in, 1/√fan_in).
+
+    PyTorch writes it as ``kaiming_uniform_(W, a=√5)`` — gain √(2/(1+5)) = √(1/3) times
+    √(3/fan_in) is exactly 1/√fan_in — and draws the bias from the same bound.
+    """
+    kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        bound = 1 / math.sqrt(_calculate_fan_in_and_fan_out(weight)[0])
+        uniform_(bias, -bound, bound)
