@@ -70,7 +70,8 @@ print(rules.sgd.__doc__)
 rng = np.random.default_rng(0)
 x_line = rng.uniform(-1, 1, (200, 1)).astype(np.float32)
 y_line = (2.0 * x_line - 1.0 + 0.3 * rng.standard_normal((200, 1))).astype(np.float32)
-line_data = ArrayDataset(x_line, y_line)
+xp = minidl.backend.xp  # the active array module: NumPy, or CuPy with MINIDL_BACKEND=cupy
+line_data = ArrayDataset(xp.asarray(x_line), xp.asarray(y_line))  # where the model's weights live
 
 
 def fit_line(optimizer_cls, batch_size: int, epochs: int, lr: float) -> tuple[np.ndarray, int]:
@@ -144,7 +145,8 @@ for batch in batch_sizes:
     errors = []
     for _ in range(pick(40, 10)):
         idx = rng.choice(len(digits), batch, replace=False)
-        g = gradient_of(minidl.tensor(digits.features[idx]), minidl.tensor(digits.labels[idx]))
+        x, y = digits[idx]  # one batch (indexing the dataset, not its arrays, works on a GPU too)
+        g = gradient_of(minidl.tensor(x), minidl.tensor(y))
         errors.append(np.linalg.norm(g - full) / np.linalg.norm(full))
     relative_error[batch] = float(np.mean(errors))
 print({b: round(e, 3) for b, e in relative_error.items()})
@@ -260,14 +262,14 @@ print("saved", gif_path)
 # %%
 def sutskever_momentum(lrs: list[float], mu: float, start=(-1.2, 1.0)) -> np.ndarray:
     theta = minidl.tensor(np.array(start, np.float32), requires_grad=True)
-    velocity = np.zeros(2, np.float32)
+    velocity = minidl.zeros_like(theta)
     path = [theta.numpy().copy()]
     for lr in lrs:
         theta.grad = None
         rosenbrock(theta).backward()
-        velocity = mu * velocity + lr * theta.grad.numpy()  # v ← μv + lr·g
         with minidl.no_grad():
-            theta.data -= velocity  # θ ← θ − v
+            velocity = mu * velocity + lr * theta.grad  # v ← μv + lr·g
+            theta.sub_(velocity)  # θ ← θ − v
         path.append(theta.numpy().copy())
     return np.array(path)
 

@@ -218,7 +218,8 @@ for name, (model, opt, rec) in adam_runs.items():
           f"pixels {adam_table[name]['blank_pixel_mean_abs_w']:.2e}, used pixels "
           f"{adam_table[name]['used_pixel_mean_abs_w']:.2e}")
     if name != "Adam":
-        grad_scale = np.sqrt(opt.state[model[0].weight]["exp_avg_sq"])[:, ~pixel_is_blank].ravel()
+        exp_avg_sq = minidl.backend.to_numpy(opt.state[model[0].weight]["exp_avg_sq"])  # for plotting
+        grad_scale = np.sqrt(exp_avg_sq)[:, ~pixel_is_blank].ravel()
         ax_scatter.loglog(grad_scale, np.abs(w[:, ~pixel_is_blank]).ravel(), ".", ms=1.5, alpha=0.3,
                           color="C3" if "L2" in name else "C2", label=name)
 names = list(adam_table)

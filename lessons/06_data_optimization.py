@@ -130,7 +130,7 @@ def gradient_descent(features: np.ndarray, target: np.ndarray, steps: int = STEP
     for step in range(steps + 1):
         opt.zero_grad()
         loss = mse_loss(model(x), y)
-        path.append(model.weight.data[0].copy())
+        path.append(model.weight.numpy()[0].copy())
         losses.append(loss.item())
         if step < steps:
             loss.backward()
@@ -251,6 +251,7 @@ gutter = 2
 cell = side + gutter
 mosaic = np.ones((6 * cell - gutter, 8 * cell - gutter), dtype=np.float32) * np.nan
 for col, batch in enumerate([examples, *variants]):
+    batch = minidl.backend.to_numpy(batch)  # matplotlib draws host (NumPy) arrays
     for row in range(6):
         mosaic[row * cell:row * cell + side, col * cell:col * cell + side] = batch[row, 0]
 fig, ax = new_figure(figsize=(8, 6.2))
@@ -432,7 +433,7 @@ for seed in range(pick(20, 2)):
     for strategy in ("random", "balanced"):
         part = subsample(digits_train, size=30, strategy=strategy, seed=seed)
         if strategy == "random":
-            missing += int(len(np.unique(part.labels)) < 10)
+            missing += int(len(np.unique(minidl.backend.to_numpy(part.labels))) < 10)
         model, _ = train_mlp(part, pick(300, 40), seed=seed)
         accuracy_by_strategy[strategy].append(evaluate(model, DataLoader(digits_test, 1000))["accuracy"])
 print(f"random draws missing a class: {missing} of {len(accuracy_by_strategy['random'])}")

@@ -139,9 +139,11 @@ def after_pruning_steps(style: str, steps: int = 20):
         loss_fn(model(x), y).backward()
         opt.step()
     w = model[0].weight
-    pruned = np.abs(w.data) < np.quantile(np.abs(w.data), 0.7)
+    magnitude = np.abs(w.numpy())  # a host copy: the 70% smallest, with NumPy's quantile
+    pruned = magnitude < np.quantile(magnitude, 0.7)
     if style == "naive":
-        w.data[pruned] = 0.0
+        with minidl.no_grad():
+            w[pruned] = 0.0
     else:
         prune.from_mask(model[0], "weight", ~pruned)
         if style == "mask + enforce_masks":
@@ -150,8 +152,8 @@ def after_pruning_steps(style: str, steps: int = 20):
         opt.zero_grad()
         loss_fn(model(x), y).backward()
         opt.step()
-    effective = prune.current_weight(model[0], "weight")
-    stored = prune.learnable(model[0], "weight").data
+    effective = minidl.backend.to_numpy(prune.current_weight(model[0], "weight"))
+    stored = prune.learnable(model[0], "weight").numpy()
     return int(np.count_nonzero(effective[pruned])), int(np.count_nonzero(stored[pruned])), int(pruned.sum())
 
 
@@ -228,9 +230,10 @@ try:
     tiny = nn.MLP([3, 4, 2], activation=nn.Tanh).double()
     xt, yt = minidl.randn(8, 3, dtype="float64"), minidl.tensor([0, 1, 1, 0, 1, 0, 0, 1])
     t_tiny = [(tiny[2], "weight")]
-    exact_diag = prune.hessian_diagonal(tiny, loss_fn, [(xt, yt)], t_tiny, method="exact")[t_tiny[0]]
-    hutch = {n: prune.hessian_diagonal(tiny, loss_fn, [(xt, yt)], t_tiny, samples=n,
-                                       generator=np.random.default_rng(0))[t_tiny[0]]  # host rng
+    to_numpy = minidl.backend.to_numpy  # the estimates live where the model does; compare on the host
+    exact_diag = to_numpy(prune.hessian_diagonal(tiny, loss_fn, [(xt, yt)], t_tiny, method="exact")[t_tiny[0]])
+    hutch = {n: to_numpy(prune.hessian_diagonal(tiny, loss_fn, [(xt, yt)], t_tiny, samples=n,
+                                                generator=np.random.default_rng(0))[t_tiny[0]])  # host rng
              for n in (4, 64, 1024)}
     w = tiny[2].weight
     fd = np.zeros(w.numel())  # host: float64 reference
@@ -263,7 +266,8 @@ xs = rng.standard_normal((60, 6))
 xs[:, 4] = xs[:, 0] + 0.2 * rng.standard_normal(60)  # correlated inputs: compensation matters
 ys = xs @ np.array([1.0, -0.6, 0.3, 0.05, 0.9, -0.1]) + 0.1 * rng.standard_normal(60)  # host
 ls = nn.Linear(6, 1, bias=False).double()
-ls.weight.data[...] = np.linalg.lstsq(xs, ys, rcond=None)[0][None, :]
+with minidl.no_grad():
+    ls.weight.copy_(np.linalg.lstsq(xs, ys, rcond=None)[0][None, :])
 batch = [(minidl.tensor(xs), minidl.tensor(ys[:, None]))]
 H = prune.hessian(ls, nn.functional.mse_loss, batch, (ls, "weight"))
 
@@ -273,11 +277,11 @@ def mse(w):
 
 
 w_star = ls.weight.numpy()[0].copy()
-naive = prune.obd_saliency(w_star, np.diag(H))
+naive = prune.obd_saliency(w_star, np.diag(minidl.backend.to_numpy(H)))
 zeroed = w_star.copy()
 zeroed[np.argsort(naive, kind="stable")[:3]] = 0  # OBD's choice, no compensation
 saliencies = prune.obs_prune(ls, "weight", H, amount=3)
-obs_w = prune.current_weight(ls, "weight")[0]
+obs_w = minidl.backend.to_numpy(prune.current_weight(ls, "weight"))[0]
 obs_increase, obd_increase = mse(obs_w) - mse(w_star), mse(zeroed) - mse(w_star)
 print("least-squares weights:", np.round(w_star, 2))
 print("OBD zeroes three:     ", np.round(zeroed, 2), f"loss +{obd_increase:.4f}")
@@ -597,22 +601,23 @@ def articles_prune(model, epsilon):
 
 def articles_prune_in_place(model, epsilon):
     """What it might have meant to do: clamp the magnitudes in place."""
-    for param in model.parameters():
-        param.data[...] = np.clip(np.abs(param.data), epsilon, 1 - epsilon)
+    with minidl.no_grad():
+        for param in model.parameters():
+            param.copy_(param.abs().clamp_(epsilon, 1 - epsilon))  # the clamped copy, written back
 
 
 epsilon = 0.05
 victim = copy.deepcopy(dense)
-before = [p.data.copy() for p in victim.parameters()]
+before = [p.numpy().copy() for p in victim.parameters()]
 articles_prune(victim, epsilon)
-broken_prune_changed_nothing = all(np.array_equal(a, p.data) for a, p in zip(before, victim.parameters()))
+broken_prune_changed_nothing = all(np.array_equal(a, p.numpy()) for a, p in zip(before, victim.parameters()))
 articles_prune_in_place(victim, epsilon)
 broken_prune_zeros = sum(int((p.data == 0).sum()) for p in victim.parameters())
 broken_prune_accuracy = accuracy(victim)
 
 fixed = copy.deepcopy(dense)
 for module, name in prune.parameters_to_prune(fixed):
-    prune.from_mask(module, name, np.abs(prune.current_weight(module, name)) >= epsilon)
+    prune.from_mask(module, name, abs(prune.current_weight(module, name)) >= epsilon)
 threshold_sparsity = prune.sparsity(prune.parameters_to_prune(fixed))
 print(f"as written: parameters unchanged = {broken_prune_changed_nothing}")
 print(f"in place: {broken_prune_zeros} zeros, accuracy {broken_prune_accuracy:.1%} "

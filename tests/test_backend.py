@@ -48,6 +48,14 @@ def test_standin_arithmetic_and_reductions_stay_on_the_device() -> None:
     assert standin.asnumpy(a)[0].tolist() == [2.0, 3.0, 4.0]
 
 
+def test_standin_builtins_and_module_functions_behave_like_cupys() -> None:
+    # the module defines its own abs and any (as cupy does); the builtins must still work
+    a = standin.asarray(np.array([-1.5, 0.0, 2.0], dtype=np.float32))
+    assert type(abs(a)) is standin.ndarray and standin.asnumpy(abs(a)).tolist() == [1.5, 0.0, 2.0]
+    assert standin.get_array_module(np.ones(2)) is np
+    assert standin.get_array_module(np.ones(2), a) is standin
+
+
 def test_standin_random_gives_standin_arrays() -> None:
     rng = standin.random.default_rng(0)
     r = rng.random((2, 2), dtype=np.float32)
@@ -156,6 +164,11 @@ def test_indexing_with_host_index_arrays_works_on_the_device() -> None:
         y = x[np.array([0, 0, 5])]
         y.sum().backward()
         assert x.grad.numpy().tolist() == [2.0, 0, 0, 0, 0, 1.0]
+        # writing through host masks and index arrays, with host values, works too
+        w = md.zeros(4)
+        w[np.array([True, False, True, False])] = 1.0
+        w[np.array([3])] = np.array([5.0], dtype=np.float32)  # host
+        assert backend.device_of(w.data) == "gpu" and w.numpy().tolist() == [1.0, 0.0, 1.0, 5.0]
 
 
 def test_save_and_load_work_from_the_device(tmp_path) -> None:

@@ -31,7 +31,7 @@ def test_hessian_matches_autograd_of_mse_loss():
     y = rng.normal(size=(20, 1))
     w = minidl.tensor(rng.normal(size=(3, 1)), requires_grad=True)
     (g,) = minidl.grad(mse_loss(minidl.tensor(x) @ w, minidl.tensor(y)), [w], create_graph=True)
-    rows = [minidl.grad(g[i, 0], [w], retain_graph=True)[0].data[:, 0] for i in range(3)]
+    rows = [minidl.grad(g[i, 0], [w], retain_graph=True)[0].numpy()[:, 0] for i in range(3)]
     np.testing.assert_allclose(np.stack(rows), mse_hessian(x), rtol=1e-10)
 
 

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import minidl
+from minidl.backend import to_numpy
 from minidl.data import ArrayDataset, DataLoader, load_digits
 
 
@@ -79,8 +80,9 @@ def test_batches_are_tensors_with_matching_labels():
     x, y = next(iter(DataLoader(data, 32, shuffle=True, seed=0)))
     assert isinstance(x, minidl.Tensor) and isinstance(y, minidl.Tensor)
     assert x.shape == (32, 64) and x.dtype == np.float32 and y.dtype == np.int64
-    rows = [int(np.flatnonzero((data.features == row).all(axis=1))[0]) for row in x.data[:5]]
-    assert data.labels[rows].tolist() == y.data[:5].tolist()
+    features, labels = to_numpy(data.features), to_numpy(data.labels)
+    rows = [int(np.flatnonzero((features == row).all(axis=1))[0]) for row in x.numpy()[:5]]
+    assert labels[rows].tolist() == y.numpy()[:5].tolist()
 
 
 def test_transform_runs_once_per_batch_on_arrays():

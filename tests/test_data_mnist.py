@@ -7,17 +7,26 @@ import gzip
 import numpy as np
 import pytest
 
+from minidl.backend import to_numpy
 from minidl.data import DataFileError, load_fashion_mnist, load_mnist
 from minidl.data.mnist import MNIST
 from tests.conftest import SHARED_DATA
 
 
 @pytest.fixture(scope="module")
-def mnist_splits():
-    """Loaded once for the module (the shared_data fixture is per test, so check the folder here)."""
+def loaded_splits():
+    """Splits loaded once per backend for the module (shared_data is per test, so check the folder here)."""
     if not (SHARED_DATA / "mnist").is_dir():
         pytest.skip(f"needs the shared datasets at {SHARED_DATA} (present in CI, absent in a user's clone)")
-    return {s: load_mnist(s, root=SHARED_DATA) for s in ("train", "val", "test")}
+    return {}
+
+
+@pytest.fixture
+def mnist_splits(loaded_splits, array_backend):
+    """train / val / test on the test's backend (each backend's loaded once)."""
+    if array_backend not in loaded_splits:
+        loaded_splits[array_backend] = {s: load_mnist(s, root=SHARED_DATA) for s in ("train", "val", "test")}
+    return loaded_splits[array_backend]
 
 
 def test_split_sizes_and_types(mnist_splits):
@@ -40,10 +49,11 @@ def test_validation_is_a_stratified_disjoint_carve_out(mnist_splits):
     official = everything.subset(slice(0, 60000))
     train, val = mnist_splits["train"], mnist_splits["val"]
     # each official training image lands in exactly one of train / val
-    counts = np.bincount(official.labels)
+    counts = np.bincount(to_numpy(official.labels))
     assert counts.tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
-    np.testing.assert_array_equal(np.bincount(train.labels) + np.bincount(val.labels), counts)
-    np.testing.assert_allclose(np.bincount(val.labels) / 10000, counts / 60000, atol=1e-4)
+    val_counts = np.bincount(to_numpy(val.labels))
+    np.testing.assert_array_equal(np.bincount(to_numpy(train.labels)) + val_counts, counts)
+    np.testing.assert_allclose(val_counts / 10000, counts / 60000, atol=1e-4)
     total = float(official.features.sum(dtype=np.float64))
     parts = float(train.features.sum(dtype=np.float64) + val.features.sum(dtype=np.float64))
     assert parts == pytest.approx(total)
@@ -51,9 +61,9 @@ def test_validation_is_a_stratified_disjoint_carve_out(mnist_splits):
 
 def test_validation_split_is_seeded(shared_data, mnist_splits):
     again = load_mnist("val", root=shared_data, seed=0)
-    np.testing.assert_array_equal(again.features, mnist_splits["val"].features)
+    np.testing.assert_array_equal(to_numpy(again.features), to_numpy(mnist_splits["val"].features))
     other = load_mnist("val", root=shared_data, seed=1)
-    assert not np.array_equal(other.labels, again.labels)
+    assert not np.array_equal(to_numpy(other.labels), to_numpy(again.labels))
     small = load_mnist("val", root=shared_data, val_size=5000)
     assert len(small) == 5000
 
@@ -62,13 +72,13 @@ def test_unflattened_images(shared_data):
     test = load_mnist("test", root=shared_data, flatten=False)
     assert test.features.shape == (10000, 1, 28, 28)
     flat = load_mnist("test", root=shared_data)
-    np.testing.assert_array_equal(test.features.reshape(10000, 784), flat.features)
+    np.testing.assert_array_equal(to_numpy(test.features.reshape(10000, 784)), to_numpy(flat.features))
 
 
 def test_fashion_mnist(shared_data):
     test = load_fashion_mnist("test", root=shared_data)
     assert len(test) == 10000 and test.class_names[9] == "Ankle boot"
-    assert np.bincount(test.labels).tolist() == [1000] * 10
+    assert np.bincount(to_numpy(test.labels)).tolist() == [1000] * 10
     assert test.name == "fashion-mnist/test"
 
 

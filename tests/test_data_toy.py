@@ -7,10 +7,16 @@ import pytest
 
 import minidl
 from minidl import nn, optim
+from minidl.backend import to_numpy
 from minidl.data import DataLoader, make_blobs, make_circles, make_moons, make_spirals, make_xor, random_split
 from minidl.train import evaluate, fit
 
 GENERATORS = [make_moons, make_circles, make_spirals, make_xor, make_blobs]
+
+
+def on_host(ds):
+    """(features, labels) of a dataset as NumPy arrays, wherever the dataset lives."""
+    return to_numpy(ds.features), to_numpy(ds.labels)
 
 
 @pytest.mark.parametrize("make", GENERATORS)
@@ -18,37 +24,37 @@ def test_shapes_balance_and_seeds(make):
     ds = make(n_samples=101, seed=3)
     assert ds.features.shape == (101, 2) and ds.features.dtype == np.float32
     assert ds.labels.dtype == np.int64
-    counts = np.bincount(ds.labels)
+    features, labels = on_host(ds)
+    counts = np.bincount(labels)
     assert counts.sum() == 101 and counts.max() - counts.min() <= 1
     assert len(ds.class_names) == ds.num_classes == len(counts)
-    np.testing.assert_array_equal(make(n_samples=101, seed=3).features, ds.features)
-    assert not np.array_equal(make(n_samples=101, seed=4).features, ds.features)
-    assert not np.array_equal(np.sort(ds.labels), ds.labels)  # shuffled, not class by class
+    np.testing.assert_array_equal(on_host(make(n_samples=101, seed=3))[0], features)
+    assert not np.array_equal(on_host(make(n_samples=101, seed=4))[0], features)
+    assert not np.array_equal(np.sort(labels), labels)  # shuffled, not class by class
 
 
 def test_noise_free_geometry():
-    moons = make_moons(400, noise=0.0)
-    upper, lower = moons.features[moons.labels == 0], moons.features[moons.labels == 1]
+    features, labels = on_host(make_moons(400, noise=0.0))
+    upper, lower = features[labels == 0], features[labels == 1]
     np.testing.assert_allclose(np.hypot(upper[:, 0], upper[:, 1]), 1.0, atol=1e-6)
     np.testing.assert_allclose(np.hypot(lower[:, 0] - 1, lower[:, 1] - 0.5), 1.0, atol=1e-6)
     assert upper[:, 1].min() >= 0 and lower[:, 1].max() <= 0.5
 
-    circles = make_circles(300, noise=0.0, factor=0.3)
-    radius = np.hypot(*circles.features.T)
-    np.testing.assert_allclose(radius[circles.labels == 0], 1.0, atol=1e-6)
-    np.testing.assert_allclose(radius[circles.labels == 1], 0.3, atol=1e-6)
+    features, labels = on_host(make_circles(300, noise=0.0, factor=0.3))
+    radius = np.hypot(*features.T)
+    np.testing.assert_allclose(radius[labels == 0], 1.0, atol=1e-6)
+    np.testing.assert_allclose(radius[labels == 1], 0.3, atol=1e-6)
 
-    xor = make_xor(200, noise=0.0, margin=0.1)
-    x = xor.features
+    x, labels = on_host(make_xor(200, noise=0.0, margin=0.1))
     assert np.all(np.abs(x) >= 0.1 - 1e-7) and np.all(np.abs(x) <= 1)
-    np.testing.assert_array_equal(xor.labels, (np.sign(x[:, 0]) != np.sign(x[:, 1])).astype(int))
+    np.testing.assert_array_equal(labels, (np.sign(x[:, 0]) != np.sign(x[:, 1])).astype(int))
 
     spirals = make_spirals(300, n_classes=3, noise=0.0)
-    assert spirals.num_classes == 3 and np.hypot(*spirals.features.T).max() <= 1 + 1e-6
+    assert spirals.num_classes == 3 and np.hypot(*on_host(spirals)[0].T).max() <= 1 + 1e-6
 
-    blobs = make_blobs(300, centers=[[0, 0], [10, 10]], cluster_std=0.5)
+    features, labels = on_host(make_blobs(300, centers=[[0, 0], [10, 10]], cluster_std=0.5))
     for k, centre in enumerate([[0, 0], [10, 10]]):
-        np.testing.assert_allclose(blobs.features[blobs.labels == k].mean(axis=0), centre, atol=0.15)
+        np.testing.assert_allclose(features[labels == k].mean(axis=0), centre, atol=0.15)
 
 
 def test_bad_arguments():

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from minidl.backend import to_numpy
 from minidl.data import DataLoader, load_digits
 from minidl.data.transforms import Compose, MinMaxScale, OneHot, Standardize
 
@@ -40,11 +41,11 @@ def test_hand_computed_vector_and_constant_feature():
 def test_test_statistics_are_applied_not_refit():
     train, test = load_digits("train"), load_digits("test")
     scaler = Standardize().fit(train.features)
-    mean, std = scaler.mean.copy(), scaler.std.copy()
-    z_test = scaler(test.features)
-    np.testing.assert_array_equal(scaler.mean, mean)  # applying never changes the statistics
-    np.testing.assert_array_equal(scaler.std, std)
-    np.testing.assert_allclose(z_test, (test.features - mean) / std, rtol=1e-6)
+    mean, std = to_numpy(scaler.mean).copy(), to_numpy(scaler.std).copy()
+    z_test = to_numpy(scaler(test.features))
+    np.testing.assert_array_equal(to_numpy(scaler.mean), mean)  # applying never changes the statistics
+    np.testing.assert_array_equal(to_numpy(scaler.std), std)
+    np.testing.assert_allclose(z_test, (to_numpy(test.features) - mean) / std, rtol=1e-6)
     assert abs(z_test.mean(axis=0)).max() > 0.05  # test data is not re-centred by its own mean
     with pytest.raises(RuntimeError, match="already fitted .*1078 samples.*refit=True"):
         scaler.fit(test.features)
@@ -57,11 +58,12 @@ def test_digits_standardized_through_map_and_a_loader():
     scaler = Standardize().fit(train.features)
     z_train = train.map(scaler)
     assert z_train.features.dtype == np.float32 and z_train.labels is train.labels
-    used = train.features.std(axis=0) > 0
-    np.testing.assert_allclose(z_train.features.mean(axis=0), 0.0, atol=1e-5)
-    np.testing.assert_allclose(z_train.features.std(axis=0)[used], 1.0, rtol=1e-4)
+    used = to_numpy(train.features).std(axis=0) > 0
+    z = to_numpy(z_train.features)
+    np.testing.assert_allclose(z.mean(axis=0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(z.std(axis=0)[used], 1.0, rtol=1e-4)
     x, _ = next(iter(DataLoader(val, len(val), transform=scaler)))
-    np.testing.assert_allclose(x.data, val.map(scaler).features)
+    np.testing.assert_allclose(x.numpy(), to_numpy(val.map(scaler).features))
 
 
 def test_per_channel_statistics_and_known_statistics():
@@ -82,10 +84,10 @@ def test_per_channel_statistics_and_known_statistics():
 def test_inverse_and_state_dict_roundtrip():
     x = load_digits("val").features
     scaler = Standardize().fit(x)
-    np.testing.assert_allclose(scaler.inverse(scaler(x)), x, atol=1e-6)
+    np.testing.assert_allclose(to_numpy(scaler.inverse(scaler(x))), to_numpy(x), atol=1e-6)
     restored = Standardize()
     restored.load_state_dict(scaler.state_dict())
-    np.testing.assert_array_equal(restored(x), scaler(x))
+    np.testing.assert_array_equal(to_numpy(restored(x)), to_numpy(scaler(x)))
 
 
 def test_scaler_errors():
@@ -123,6 +125,18 @@ def test_min_max_hand_vector():
     scaler = MinMaxScale((-1.0, 1.0)).fit(np.array([[0.0, 3.0], [10.0, 3.0]], dtype=np.float32))
     np.testing.assert_allclose(scaler(np.array([[5.0, 3.0], [20.0, 3.0]], dtype=np.float32)),
                                [[0.0, -1.0], [3.0, -1.0]])  # no clipping outside the training range
+
+
+def test_min_max_with_a_tiny_span_still_reaches_the_top_of_the_range():
+    # a span of one subnormal float32 step: a float32 scale span / (b − a) would round to
+    # 1e-45 and send the maximum to 2.0 instead of 1.5 (found by the property test above)
+    x = np.array([[2.8e-45], [0.0]], dtype=np.float32)
+    scaler = MinMaxScale((0.0, 1.5)).fit(x)
+    np.testing.assert_array_equal(scaler(x), [[1.5], [0.0]])
+    np.testing.assert_array_equal(scaler.inverse(scaler(x)), x)
+    restored = MinMaxScale()
+    restored.load_state_dict(scaler.state_dict())
+    np.testing.assert_array_equal(restored(x), scaler(x))
 
 
 def test_one_hot_and_compose():

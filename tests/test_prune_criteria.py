@@ -14,7 +14,10 @@ from hypothesis.extra import numpy as hnp
 
 import minidl as md
 from minidl import nn
+from minidl.backend import get_array_module, to_numpy
 from minidl.compress import prune
+
+pytestmark = pytest.mark.backends  # also on the stand-in: criteria and Hessian estimates must run on a GPU
 
 SETTINGS = settings(max_examples=30, deadline=None)
 floats = st.floats(-5, 5, allow_nan=False, width=64)
@@ -35,7 +38,7 @@ def test_elementwise_formulas(data, shape):
     h = data.draw(hnp.arrays(np.float64, shape, elements=st.floats(0, 5)))
     d = data.draw(hnp.arrays(np.float64, shape, elements=st.floats(0.1, 5)))
     np.testing.assert_array_equal(prune.magnitude(w), np.abs(w))
-    np.testing.assert_array_equal(prune.magnitude(md.tensor(w)), np.abs(w))
+    np.testing.assert_array_equal(to_numpy(prune.magnitude(md.tensor(w))), np.abs(w))
     np.testing.assert_array_equal(prune.taylor_saliency(w, g), np.abs(w * g))
     np.testing.assert_array_equal(prune.gradient_saliency(g), np.abs(g))
     np.testing.assert_allclose(prune.obd_saliency(w, h), 0.5 * h * w ** 2)
@@ -72,8 +75,10 @@ def _tiny_problem():
 
 def _finite_difference_hessian_diagonal(model, loss_fn, batches, param, eps=1e-5):
     """h_kk ≈ (g_k(w + ε e_k) − g_k(w − ε e_k)) / 2ε with ordinary first-order gradients."""
+    xp = get_array_module(param.data)
+
     def grad_at(values):
-        param.data[...] = values
+        param.data[...] = xp.asarray(values)
         total = np.zeros(param.shape)  # host: float64 reference
         for x, y in batches:
             model.zero_grad()
@@ -81,14 +86,14 @@ def _finite_difference_hessian_diagonal(model, loss_fn, batches, param, eps=1e-5
             total += param.grad.numpy()
         return total / len(batches)
 
-    w0 = param.data.copy()
+    w0 = param.numpy().copy()
     diag = np.zeros(param.numel())  # host
     for k in range(param.numel()):
         e = np.zeros(param.numel())  # host
         e[k] = eps
         e = e.reshape(param.shape)
         diag[k] = ((grad_at(w0 + e) - grad_at(w0 - e)).reshape(-1)[k]) / (2 * eps)
-    param.data[...] = w0
+    param.data[...] = xp.asarray(w0)
     model.zero_grad()
     return diag.reshape(param.shape)
 
@@ -96,14 +101,15 @@ def _finite_difference_hessian_diagonal(model, loss_fn, batches, param, eps=1e-5
 def test_obd_uses_the_exact_hessian_diagonal_on_a_tiny_network(float64):
     model, loss_fn, batches = _tiny_problem()
     targets = [(model[0], "weight"), (model[2], "weight")]
-    exact = prune.hessian_diagonal(model, loss_fn, batches, targets, method="exact")
+    exact = {t: to_numpy(h) for t, h in
+             prune.hessian_diagonal(model, loss_fn, batches, targets, method="exact").items()}
     for (module, name) in targets:
         fd = _finite_difference_hessian_diagonal(model, loss_fn, batches, module.weight)
         np.testing.assert_allclose(exact[(module, name)], fd, rtol=1e-5, atol=1e-8)
         w = module.weight.numpy()
         np.testing.assert_allclose(prune.obd_saliency(w, exact[(module, name)]), 0.5 * fd * w ** 2,
                                    rtol=1e-5, atol=1e-10)
-    full = prune.hessian(model, loss_fn, batches, (model[2], "weight"))
+    full = to_numpy(prune.hessian(model, loss_fn, batches, (model[2], "weight")))
     np.testing.assert_allclose(np.diag(full), exact[(model[2], "weight")].reshape(-1), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(full, full.T)
 
@@ -111,13 +117,13 @@ def test_obd_uses_the_exact_hessian_diagonal_on_a_tiny_network(float64):
 def test_hutchinson_is_exact_over_all_sign_vectors_and_close_with_many(float64):
     model, loss_fn, batches = _tiny_problem()
     target = [(model[2], "weight")]  # 8 entries: 256 sign vectors
-    exact = prune.hessian_diagonal(model, loss_fn, batches, target, method="exact")[target[0]]
-    signs = [[np.array(s, dtype=np.float64).reshape(2, 4)]  # host: every ±1 vector
+    exact = to_numpy(prune.hessian_diagonal(model, loss_fn, batches, target, method="exact")[target[0]])
+    signs = [[np.array(s, dtype=np.float64).reshape(2, 4)]  # host: every ±1 vector (moved by the library)
              for s in itertools.product([-1, 1], repeat=8)]
-    every = prune.hessian_diagonal(model, loss_fn, batches, target, probes=signs)[target[0]]
+    every = to_numpy(prune.hessian_diagonal(model, loss_fn, batches, target, probes=signs)[target[0]])
     np.testing.assert_allclose(every, exact, rtol=1e-9, atol=1e-12)
-    sampled = prune.hessian_diagonal(model, loss_fn, batches, target, samples=400,
-                                     generator=np.random.default_rng(0))[target[0]]  # host rng
+    sampled = to_numpy(prune.hessian_diagonal(model, loss_fn, batches, target, samples=400,
+                                              generator=np.random.default_rng(0))[target[0]])  # host rng
     assert np.abs(sampled - exact).max() < 0.25 * np.abs(exact).max()
 
 
@@ -138,6 +144,7 @@ def test_average_gradients_and_taylor(float64):
     model, loss_fn, batches = _tiny_problem()
     target = (model[0], "weight")
     mean, mean_abs = prune.average_gradients(model, loss_fn, batches, [target])
+    mean, mean_abs = {target: to_numpy(mean[target])}, {target: to_numpy(mean_abs[target])}
     per_batch = []
     for x, y in batches:
         model.zero_grad()
@@ -146,7 +153,7 @@ def test_average_gradients_and_taylor(float64):
     np.testing.assert_allclose(mean[target], np.mean(per_batch, axis=0))
     np.testing.assert_allclose(mean_abs[target], np.mean(np.abs(per_batch), axis=0))
     assert model[0].weight.grad is not None  # set by the loop above: average_gradients leaves .grad alone
-    np.testing.assert_allclose(prune.taylor_saliency(model[0].weight, mean[target]),
+    np.testing.assert_allclose(prune.taylor_saliency(model[0].weight.numpy(), mean[target]),
                                np.abs(model[0].weight.numpy() * mean[target]))
 
 
@@ -154,8 +161,8 @@ def test_gradients_reach_pruned_weights_through_the_mask(float64):
     model, loss_fn, batches = _tiny_problem()
     prune.l1_unstructured(model[0], "weight", amount=6)
     mean, _ = prune.average_gradients(model, loss_fn, batches, [(model[0], "weight")])
-    keep = prune.get_mask(model[0], "weight")
-    assert np.all(mean[(model[0], "weight")][~keep] == 0) and np.all(mean[(model[0], "weight")][keep] != 0)
+    keep, g = to_numpy(prune.get_mask(model[0], "weight")), to_numpy(mean[(model[0], "weight")])
+    assert np.all(g[~keep] == 0) and np.all(g[keep] != 0)
 
 
 # -- Optimal Brain Surgeon: on least squares the loss is exactly quadratic ---------------------------
@@ -168,7 +175,8 @@ def _least_squares(float_seed: int = 0):
     y = x @ np.array([1.0, -0.5, 0.05, 0.8, -0.02]) + 0.1 * rng.standard_normal(40)  # host
     layer = nn.Linear(5, 1, bias=False).double()
     w_star = np.linalg.lstsq(x, y, rcond=None)[0]
-    layer.weight.data[...] = w_star[None, :]
+    with md.no_grad():
+        layer.weight.copy_(w_star[None, :])
     loss_fn = nn.functional.mse_loss
     batches = [(md.tensor(x), md.tensor(y[:, None]))]
     return layer, loss_fn, batches, x, y
@@ -181,11 +189,11 @@ def _loss(x, y, w):
 def test_obs_equals_the_constrained_least_squares_solution(float64):
     layer, loss_fn, batches, x, y = _least_squares()
     H = prune.hessian(layer, loss_fn, batches, (layer, "weight"))
-    np.testing.assert_allclose(H, 2 * x.T @ x / len(x), rtol=1e-10)  # the HVP route is exact here
+    np.testing.assert_allclose(to_numpy(H), 2 * x.T @ x / len(x), rtol=1e-10)  # the HVP route is exact here
     before = _loss(x, y, layer.weight.numpy()[0])
     saliencies = prune.obs_prune(layer, "weight", H, amount=2)
-    keep = prune.get_mask(layer, "weight")[0]
-    w = prune.current_weight(layer, "weight")[0]
+    keep = to_numpy(prune.get_mask(layer, "weight"))[0]
+    w = to_numpy(prune.current_weight(layer, "weight"))[0]
     assert int((~keep).sum()) == 2 and np.all(w[~keep] == 0)
     # the survivors are the least-squares fit on the kept inputs: what OBS promises
     best = np.zeros(5)  # host
@@ -199,11 +207,11 @@ def test_obs_first_removal_increase_equals_its_saliency_and_beats_plain_zeroing(
     H = prune.hessian(layer, loss_fn, batches, (layer, "weight"))
     w0 = layer.weight.numpy()[0].copy()
     before = _loss(x, y, w0)
-    expected = prune.obs_saliency(w0, np.diag(np.linalg.inv(H)))
+    expected = prune.obs_saliency(w0, np.diag(np.linalg.inv(to_numpy(H))))
     (saliency,) = prune.obs_prune(layer, "weight", H, amount=1)
-    q = int(np.flatnonzero(~prune.get_mask(layer, "weight")[0])[0])
+    q = int(np.flatnonzero(~to_numpy(prune.get_mask(layer, "weight"))[0])[0])
     assert q == int(np.argmin(expected)) and saliency == pytest.approx(expected[q])
-    after = _loss(x, y, prune.current_weight(layer, "weight")[0])
+    after = _loss(x, y, to_numpy(prune.current_weight(layer, "weight"))[0])
     assert after - before == pytest.approx(saliency, rel=1e-8)
     zeroed = w0.copy()
     zeroed[q] = 0
@@ -245,8 +253,8 @@ def test_obs_on_one_layer_of_a_trained_tiny_network(float64):
 
     saliencies = prune.obs_prune(model[2], "weight", H, amount=3)
     obs_increase = float(loss_fn(model(x), y).item()) - base
-    keep = prune.get_mask(model[2], "weight")
-    assert np.all(prune.current_weight(model[2], "weight")[~keep] == 0)
-    assert not np.allclose(prune.current_weight(model[2], "weight")[keep], w0[keep])  # survivors moved
+    keep, w = to_numpy(prune.get_mask(model[2], "weight")), to_numpy(prune.current_weight(model[2], "weight"))
+    assert np.all(w[~keep] == 0)
+    assert not np.allclose(w[keep], w0[keep])  # survivors moved
     assert obs_increase == pytest.approx(sum(saliencies), rel=0.3)
     assert obs_increase < magnitude_increase

@@ -18,6 +18,7 @@ Python numbers and NumPy scalars may be combined with them, as CuPy allows.
 
 from __future__ import annotations
 
+import builtins
 import operator
 import sys
 from typing import Any, Callable
@@ -219,7 +220,7 @@ class ndarray:  # noqa: N801 - CuPy's name
         return ndarray(+self._a)
 
     def __abs__(self) -> ndarray:
-        return ndarray(abs(self._a))
+        return ndarray(_np.abs(self._a))  # not abs(): this module's own abs (a ufunc) shadows it
 
     def __invert__(self) -> ndarray:
         return ndarray(~self._a)
@@ -394,7 +395,8 @@ def asnumpy(a: Any) -> _np.ndarray:
 
 def get_array_module(*args: Any) -> Any:
     """This module if any argument is a stand-in array, else NumPy (CuPy's rule)."""
-    return sys.modules[__name__] if any(type(a) is ndarray for a in args) else _np
+    # builtins.any: this module's own any (NumPy's, wrapped) shadows the builtin
+    return sys.modules[__name__] if builtins.any(type(a) is ndarray for a in args) else _np
 
 
 def synchronize() -> None:

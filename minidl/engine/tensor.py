@@ -234,7 +234,10 @@ class Tensor:
 
     def __setitem__(self, index: Any, value: Any) -> None:
         self._check_inplace("__setitem__")
-        self.data[_unwrap_index(index)] = value.data if isinstance(value, Tensor) else value
+        value = value.data if isinstance(value, Tensor) else value
+        if type(value) is np.ndarray:  # host values move to the data's device, as in copy_
+            value = backend.get_array_module(self.data).asarray(value)
+        self.data[_index_on(_unwrap_index(index), self.data)] = value
 
     # -- printing -------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -313,6 +316,22 @@ def _to_array(data: Any, dtype: Any = None) -> Any:
         if dtype is not None:
             arr = arr.astype(dtype, copy=False)
     return arr if backend.xp is np else backend.xp.asarray(arr)
+
+
+def _index_on(index: Any, data: Any) -> Any:
+    """An index whose arrays live with ``data``: NumPy index arrays move to a GPU module.
+
+    Index arrays, like masks, must be on the same device as the data (the README's
+    checklist); doing the move here lets ``x[np.array([0, 2])]`` (and ``x[mask] = 0``) work on every backend.
+    """
+    xp = backend.get_array_module(data)
+    if xp is np:
+        return index
+    if type(index) is np.ndarray:
+        return xp.asarray(index)
+    if type(index) is tuple:
+        return tuple(xp.asarray(i) if type(i) is np.ndarray else i for i in index)
+    return index
 
 
 def _unwrap_index(index: Any) -> Any:

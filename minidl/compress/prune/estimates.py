@@ -106,9 +106,9 @@ def hessian_diagonal(model: Module, loss_fn: Callable[..., Tensor], batches: Ite
 
     ``method="hutchinson"``: h ≈ (1/S) Σ_s v_s ⊙ H v_s with S = ``samples`` random ±1
     vectors per batch, drawn from minidl's seeded generator unless ``generator`` is given
-    (or the given ``probes``: an iterable of lists of arrays, one per
-    target). ``method="exact"``: h_kk = e_kᵀ H e_k with one Hessian-vector product per
-    weight — exact, and affordable only for tiny networks.
+    (or the given ``probes``: an iterable of lists of arrays, one per target, on the
+    host or the weights' device). ``method="exact"``: h_kk = e_kᵀ H e_k with one
+    Hessian-vector product per weight — exact, and affordable only for tiny networks.
     """
     if method not in ("hutchinson", "exact"):
         raise ValueError(f"method must be 'hutchinson' or 'exact' (got {method!r})")
@@ -117,7 +117,8 @@ def hessian_diagonal(model: Module, loss_fn: Callable[..., Tensor], batches: Ite
     leaves = _leaves(targets)
     gen = random.host_rng(generator)
     xp = backend.get_array_module(leaves[0].data)
-    probe_list = None if probes is None else [list(p) for p in probes]
+    # probes given as host (NumPy) arrays move to where the weights live
+    probe_list = None if probes is None else [[xp.asarray(v) for v in p] for p in probes]
     total = [xp.zeros(p.shape, dtype=p.dtype) for p in leaves]
     batches_seen = 0
     for batch in batches:

@@ -37,11 +37,13 @@ def _scores_or_weight(module: Module, name: str, importance_scores: Any) -> Any:
     if importance_scores is None:
         return current_weight(module, name)
     s = importance_scores.data if isinstance(importance_scores, Tensor) else importance_scores
-    shape = tuple(learnable(module, name).shape)
+    param = learnable(module, name)
+    shape = tuple(param.shape)
     if tuple(s.shape) != shape:
         raise ValueError(f"importance_scores must have the shape of {type(module).__name__}.{name} "
                          f"{shape} (got {tuple(s.shape)})")
-    return s
+    # scores computed on the host (NumPy) move to where the weight lives, as masks do
+    return backend.get_array_module(param.data).asarray(s)
 
 
 def l1_unstructured(module: Module, name: str, amount: Amount, importance_scores: Any = None) -> Module:

@@ -38,12 +38,13 @@ def _axes(dims: int | tuple[int, ...], ndim: int) -> tuple[int, ...]:
 
 
 class _FittedScaler(Transform):
-    """Shared machinery: fit once on training data, then an affine map x ↦ (x − shift) / scale + offset."""
+    """Shared machinery: fit once on training data, then an affine map x ↦ (x − shift) / scale · gain + offset."""
 
     def __init__(self, dims: int | tuple[int, ...]) -> None:
         self.dims = dims
         self.shift: Any = None
         self.scale: Any = None
+        self.gain = 1.0  # a Python float: multiplying by it keeps float32 features float32
         self.offset = 0.0
         self.n_samples_seen = 0
 
@@ -95,6 +96,8 @@ class _FittedScaler(Transform):
         x = self._check(x)
         shift, scale = self._moved(x)
         out = (x - shift) / scale
+        if self.gain != 1.0:
+            out = out * self.gain
         return out + self.offset if self.offset else out
 
     def fit_transform(self, x: Any) -> Any:
@@ -102,22 +105,23 @@ class _FittedScaler(Transform):
         return self.fit(x)(x)
 
     def inverse(self, z: Any) -> Any:
-        """Undo the transform: x = (z − offset) · scale + shift."""
+        """Undo the transform: x = (z − offset) / gain · scale + shift."""
         z = self._check(z)
         shift, scale = self._moved(z)
-        return (z - self.offset) * scale + shift
+        return (z - self.offset) / self.gain * scale + shift
 
     def state_dict(self) -> dict[str, Any]:
         """The fitted statistics (NumPy arrays), to save beside a model."""
         if not self.fitted:
             raise RuntimeError(f"{type(self).__name__} is not fitted: nothing to save")
         return {"shift": backend.to_numpy(self.shift), "scale": backend.to_numpy(self.scale),
-                "offset": self.offset, "n_samples_seen": self.n_samples_seen}
+                "gain": self.gain, "offset": self.offset, "n_samples_seen": self.n_samples_seen}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore statistics saved by :meth:`state_dict` (replacing any fitted ones)."""
         xp = backend.xp
         self.shift, self.scale = xp.asarray(state["shift"]), xp.asarray(state["scale"])
+        self.gain = float(state.get("gain", 1.0))
         self.offset = float(state.get("offset", 0.0))
         self.n_samples_seen = int(state.get("n_samples_seen", 0))
 
@@ -179,9 +183,11 @@ class MinMaxScale(_FittedScaler):
     """Map each feature's training range [min, max] linearly onto ``feature_range`` = (a, b).
 
         x' = a + (x − min) · (b − a) / (max − min)
-           = (x − min) / scale + a   with   scale = (max − min) / (b − a)
 
-    A feature constant in the training data gets max − min := b − a (so it maps to a).
+    computed as ((x − min) / (max − min)) · (b − a) + a: dividing by the span itself
+    (rather than by (max − min) / (b − a), which float32 may round, badly so for tiny
+    spans) sends the training maximum to b. A feature constant in the training data
+    gets max − min := b − a (so it maps to a).
     Statistics over ``dims`` as in :class:`Standardize`. Test data outside the training
     range lands outside (a, b): nothing is clipped.
     """
@@ -193,6 +199,7 @@ class MinMaxScale(_FittedScaler):
         if not a < b:
             raise ValueError(f"feature_range must be (low, high) with low < high (got {feature_range})")
         self.feature_range = (float(a), float(b))
+        self.gain = float(b - a)
         self.offset = float(a)  # subtracting min first is exact for values near it (Sterbenz)
 
     def _statistics(self, x: Any, axes: tuple[int, ...]) -> tuple[Any, Any]:
@@ -200,5 +207,4 @@ class MinMaxScale(_FittedScaler):
         a, b = self.feature_range
         low = x.min(axis=axes, keepdims=True).astype("float64")
         span = x.max(axis=axes, keepdims=True).astype("float64") - low
-        scale = xp.where(span > 0, span, b - a) / (b - a)
-        return low, scale
+        return low, xp.where(span > 0, span, b - a)

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-import numpy as np
-
 from minidl import backend
 from minidl.engine.function import Function
 from minidl.engine.ops._args import as_tensor
-from minidl.engine.tensor import Tensor, _unwrap_index
+from minidl.engine.tensor import Tensor, _index_on, _unwrap_index
 
 # ---------------------------------------------------------------------------------------
 # Broadcasting and its adjoint
@@ -239,22 +237,6 @@ class IndexAdd(Function):
 
     def backward(self, gy: Any, x: Any) -> Any:
         return getitem(gy, self.index)
-
-
-def _index_on(index: Any, data: Any) -> Any:
-    """An index whose arrays live with ``data``: NumPy index arrays move to a GPU module.
-
-    Index arrays, like masks, must be on the same device as the data (the README's
-    checklist); doing the move here lets ``x[np.array([0, 2])]`` work on every backend.
-    """
-    xp = backend.get_array_module(data)
-    if xp is np:
-        return index
-    if type(index) is np.ndarray:
-        return xp.asarray(index)
-    if type(index) is tuple:
-        return tuple(xp.asarray(i) if type(i) is np.ndarray else i for i in index)
-    return index
 
 
 def getitem(x: Any, index: Any) -> Any:
