@@ -636,12 +636,13 @@ print(f"α = 0.1 at T = 8 without T² behaves like α = {alpha_without_t2:.2f}")
 # **What is counted.** Bytes are `model_nbytes`: everything the stored model holds (its
 # `state_dict`: float32 weights and biases; for the int8 models also the int32 biases and
 # multipliers, the shifts and the per-neuron weight scales). Latency is
-# `prune.time_forward`: the median of several timings of one forward pass without a graph,
-# on 1 test digit and on 128. *These timings come from a shared 2-core machine, and small
-# differences between them are noise: read ratios of 2× or more, not 10%.* On a busy
-# machine, time with one BLAS thread (`OPENBLAS_NUM_THREADS=1` set before Python starts):
-# while this lesson was written, BLAS threads waiting for each other made the teacher's
-# small matrix products a hundred times slower.
+# `prune.time_forward`, one forward pass without a graph on 1 test digit and on 128: the
+# models take turns over several rounds, and each keeps its median. *These timings come
+# from a shared 2-core machine, and small differences between them are noise: read ratios
+# of 2× or more, not 10%.* On a busy machine, time with one BLAS thread
+# (`OPENBLAS_NUM_THREADS=1` set before Python starts): while this lesson was written, BLAS
+# threads waiting for each other made the teacher's small matrix products a hundred times
+# slower.
 
 # %%
 FINE_TUNE_EPOCHS, QAT_EPOCHS = pick(20, 3), pick(3, 1)
@@ -650,16 +651,27 @@ pipeline_loader = DataLoader(train, BATCH, shuffle=True, seed=0)
 one_test_digit = 1 / len(test)
 
 
-def latency_ms(model: nn.Module, batch: int) -> float:
-    """Median time of one forward pass on ``batch`` test digits, in milliseconds."""
-    model.eval()
-    return 1e3 * prune.time_forward(model, minidl.tensor(test.features[:batch]), repeats=pick(7, 3),
-                                    target_seconds=pick(0.05, 0.005))
+def latencies_ms(models: dict[str, nn.Module], batch: int) -> dict[str, float]:
+    """Each model's time for one forward pass on ``batch`` test digits, in milliseconds.
+
+    The models take turns, round after round, and each keeps the median of its rounds: a
+    moment when the machine is busy slows every model a little, not one model a lot.
+    """
+    x = minidl.tensor(test.features[:batch])
+    rounds: dict[str, list[float]] = {name: [] for name in models}
+    for _ in range(pick(9, 3)):
+        for name, model in models.items():
+            model.eval()
+            rounds[name].append(prune.time_forward(model, x, repeats=1, target_seconds=pick(0.02, 0.003)))
+    return {name: 1e3 * float(np.median(times)) for name, times in rounds.items()}
 
 
-def measure(model: nn.Module) -> dict[str, float]:
-    return {"accuracy": accuracy(model), "bytes": Q.model_nbytes(model, packed=True),
-            "latency_ms_batch1": latency_ms(model, 1), "latency_ms_batch128": latency_ms(model, 128)}
+def measure(models: dict[str, nn.Module]) -> dict[str, dict[str, float]]:
+    """Accuracy, bytes (``model_nbytes``) and latency at batch 1 and 128 of every model."""
+    batch1, batch128 = latencies_ms(models, 1), latencies_ms(models, 128)
+    return {name: {"accuracy": accuracy(model), "bytes": Q.model_nbytes(model, packed=True),
+                   "latency_ms_batch1": batch1[name], "latency_ms_batch128": batch128[name]}
+            for name, model in models.items()}
 
 
 def distill_further(model: nn.Module, epochs: int, lr: float = 3e-3, masked: bool = False) -> None:
@@ -702,7 +714,7 @@ int8_qat = Q.convert(qat_prepared)
 
 stage_models = {"teacher": teacher, "distilled student": student, "pruned + compacted": compacted,
                 "int8 PTQ": int8_ptq, "int8 QAT": int8_qat}
-stages = {name: measure(model) for name, model in stage_models.items()}
+stages = measure(stage_models)
 ptq_change = stages["int8 PTQ"]["accuracy"] - stages["pruned + compacted"]["accuracy"]
 int8_choice = "int8 PTQ" if ptq_change >= -one_test_digit else "int8 QAT"  # QAT only if PTQ loses > 1 digit
 print(f"PTQ changed the accuracy by {ptq_change * 100:+.2f} points (one test digit is "
@@ -789,40 +801,45 @@ pipeline = {"stages": stages, "path": path, "int8_choice": int8_choice, "one_tes
 #
 # | stage | accuracy | bytes | batch 1 | batch 128 |
 # |---|---|---|---|---|
-# | teacher 64→256→256→10 | 98.1% | 340,008 | 0.151 ms | 1.449 ms |
-# | distilled student 64→16→10 | 95.0% | 4,840 | 0.057 ms | 0.105 ms |
-# | pruned + compacted 64→8→10 | 95.5% | 2,440 | 0.058 ms | 0.105 ms |
-# | int8 PTQ | 95.5% | 866 | 0.177 ms | 0.241 ms |
-# | int8 QAT | 95.5% | 866 | 0.150 ms | 0.202 ms |
+# | teacher 64→256→256→10 | 98.1% | 340,008 | 0.033 ms | 0.357 ms |
+# | distilled student 64→16→10 | 95.0% | 4,840 | 0.016 ms | 0.028 ms |
+# | pruned + compacted 64→8→10 | 95.5% | 2,440 | 0.016 ms | 0.025 ms |
+# | int8 PTQ | 95.5% | 866 | 0.047 ms | 0.072 ms |
+# | int8 QAT | 95.5% | 866 | 0.047 ms | 0.072 ms |
+#
+# (On other runs, some on a busier machine, the times were up to four times longer; the
+# ratios below held.)
 #
 # - **Distillation pays in size and in speed, and costs accuracy.** 70× fewer bytes for 3
-#   points. It is the only step that makes a prediction faster — 2.7× at batch 1, not 70×:
-#   at batch 1 most of the time is the fixed cost of running each layer (Python, NumPy's
-#   call overhead), not arithmetic. With 128 digits at once the arithmetic counts, and the
-#   gap grows to 14×.
-# - **Pruning halves the bytes, and the time not at all.** 7 of the student's 16 hidden
+#   points. It is the only step that makes a prediction faster — 2 to 3× at batch 1, not
+#   70×: at batch 1 most of the time is the fixed cost of running each layer (Python,
+#   NumPy's call overhead), not arithmetic. With 128 digits at once the arithmetic counts,
+#   and the gap grows to 13–15×.
+# - **Pruning halves the bytes, and hardly the time.** 7 of the student's 16 hidden
 #   ReLUs never fire on a training digit: they get no gradient, so their weights keep their
 #   small initial size, and the L2 criterion removes them first — for free. The 8th neuron
 #   removed is alive and costs 19 points before fine-tuning; 20 epochs of distillation bring
 #   them back (and two test digits more — but this model also trained 20 epochs longer than
-#   the student). The compacted 64→8→10 model does half the multiplications, yet it is
-#   exactly as fast at batch 1 *and* at batch 128: the same number of layers, the same
-#   overhead, and matrices so small that the products were never what took the time.
+#   the student). The compacted 64→8→10 model does half the multiplications, yet it is no
+#   faster at batch 1 — the same number of layers, the same overhead — and at batch 128
+#   only about 10% faster: the matrices are so small that the products are never most of
+#   the time.
 # - **int8 pays in bytes only.** 2.8× fewer bytes at no cost in accuracy — PTQ loses
 #   nothing, so QAT is not needed (run anyway, it ends at the same accuracy). Not 4×: in a
 #   layer this small the int32 biases, multipliers, shifts and scales of each neuron add
-#   almost half as much again as the int8 weights. And the integer model is 2–3× *slower*:
-#   it quantizes its input, sums in int32 and requantizes after every layer — more steps,
-#   each with its own overhead — and NumPy has no int8 matrix product (minidl uses a Numba
-#   loop, or float32 BLAS where that is exact). On hardware with int8 instructions and a
-#   runtime that fuses those steps, int8 is usually faster too; in NumPy it buys memory,
-#   not speed.
+#   almost half as much again as the int8 weights. And the integer model is about 3×
+#   *slower*, at both batch sizes: it quantizes its input, sums in int32 and requantizes
+#   after every layer — more steps, each with its own overhead — and NumPy has no int8
+#   matrix product (minidl uses a Numba loop, or float32 BLAS where that is exact). On
+#   hardware with int8 instructions and a runtime that fuses those steps, int8 is usually
+#   faster too; in NumPy it buys memory, not speed.
 #
 # The Pareto front has a model for each priority: the teacher when every digit counts, the
 # compacted float32 student for speed, an int8 student for size. The plain distilled
-# student is not on it: its pruned version is smaller, as fast and no less accurate. Which
-# steps pay depends on what you are short of, and the only way to know is to measure all
-# three numbers after every step.
+# student is not on it: its pruned version is smaller, as fast and no less accurate. (If
+# your run puts it there, compare the two batch-1 times: noise decided, not the models.)
+# Which steps pay depends on what you are short of, and the only way to know is to measure
+# all three numbers after every step.
 
 # %% [markdown]
 # ## Results
