@@ -48,3 +48,8 @@ lint: $(VENV)/stamp-dev
 
 clean:
 	rm -rf $(VENV) .pytest_cache minidl-tour
+
+# LeNet on MNIST (reads ../shared/data/mnist, or DATA=folder with the four .gz files).
+.PHONY: mnist-cnn
+mnist-cnn: $(VENV)/stamp-base
+	$(PY) examples/mnist_cnn.py $(if $(DATA),--data-dir $(DATA))

@@ -50,7 +50,6 @@
 
 # %%
 import copy
-import inspect
 import os
 from pathlib import Path
 
@@ -518,35 +517,30 @@ print("figure:", save_figure(fig, "08_size_and_latency"))
 # %% [markdown]
 # ## 8. On MNIST (when the files are available)
 #
-# The same recipe on a 784-256-10 MLP and 10,000 MNIST training images. This part runs in
-# full mode when `minidl.data.load_mnist` exists and the MNIST files are in the shared data
-# folder (`$MINIDL_SHARED_DATA`, or `../shared/data` next to the repository); otherwise it
-# is skipped and the digits results above stand.
+# The same recipe on a 784-256-10 MLP and 10,000 MNIST training images, in full mode.
+# `load_mnist` finds the files in the shared data folder, `$MINIDL_DATA` or its cache, and
+# otherwise downloads them once (checking their checksums); offline, this part is skipped
+# and the digits results above stand.
 
 # %%
-def shared_mnist_dir():
-    base = Path(os.environ.get("MINIDL_SHARED_DATA", Path.cwd().parent / "shared" / "data"))
-    here = Path(__file__).resolve().parents[2] / "shared" / "data" if "__file__" in globals() else base
-    for candidate in (base, here):
-        if (candidate / "mnist").is_dir():
-            return candidate / "mnist"
-    return None
+def shared_data_folder():
+    """../shared/data beside the repository, where the course's datasets live in class (or None)."""
+    from minidl.course import lessons_dir
+
+    default = lessons_dir().resolve().parent.parent / "shared" / "data"
+    candidate = Path(os.environ.get("MINIDL_SHARED_DATA", default))
+    return candidate if (candidate / "mnist").is_dir() else None
 
 
 def load_mnist_splits():
-    """MNIST (train subset, test) via minidl.data.load_mnist and a local folder — never a download."""
-    load = getattr(minidl.data, "load_mnist", None)
-    folder = shared_mnist_dir()
-    if load is None or folder is None or fast_mode():
-        return None
-    params = inspect.signature(load).parameters
-    where = next((p for p in ("root", "path", "directory", "data_dir", "folder") if p in params), None)
-    if where is None:
+    """MNIST (train, test), or None in fast mode or when it cannot be had."""
+    if fast_mode():
         return None
     try:
-        return load(split="train", **{where: str(folder)}), load(split="test", **{where: str(folder)})
-    except Exception as error:  # noqa: BLE001 - any failure means: stay on digits
-        print("MNIST not used:", error)
+        root = shared_data_folder()
+        return minidl.data.load_mnist("train", root=root), minidl.data.load_mnist("test", root=root)
+    except minidl.data.DatasetNotAvailableError as error:
+        print("MNIST not used:", str(error).splitlines()[0])
         return None
 
 

@@ -26,3 +26,29 @@ def plot_history(history: Any, title: str = "") -> Any:
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def plot_filters(weight: Any, title: str = "", columns: int = 8) -> Any:
+    """Each output channel's kernel of a conv weight (out, in, kh, kw) as a small image
+    (the first input channel; blue negative, red positive, one color scale per filter)."""
+    from minidl.backend import to_numpy
+
+    w = to_numpy(weight.data if hasattr(weight, "data") else weight)
+    if w.ndim != 4:
+        raise ValueError(f"plot_filters expects a conv weight of shape (out, in, kh, kw) (got {w.shape})")
+    count = w.shape[0]
+    cols = min(columns, count)
+    rows = -(-count // cols)
+    size = (1.2 * cols, 1.2 * rows + (0.4 if title else 0))
+    fig, axes = new_figure(rows, cols, figsize=size, squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if k < count:
+            kernel = w[k, 0]
+            limit = float(abs(kernel).max()) or 1.0
+            ax.imshow(kernel, cmap="RdBu_r", vmin=-limit, vmax=limit)
+            ax.set_title(str(k), fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig

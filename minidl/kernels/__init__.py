@@ -19,6 +19,10 @@ import numpy as np
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# Kernels write their parallel loops as ``for i in prange(n)`` with ``from minidl.kernels import
+# prange``: plain ``range`` until Numba compiles the kernel, ``numba.prange`` inside it.
+prange = range
+
 
 class _State:
     enabled = os.environ.get("MINIDL_NUMBA", "1") not in ("0", "false", "False")
@@ -34,17 +38,21 @@ def set_numba_enabled(enabled: bool) -> None:
     _State.enabled = bool(enabled)
 
 
-def dispatch(reference: Callable[..., Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def dispatch(reference: Callable[..., Any],
+             min_size: int = 0) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Pair a Numba-backed function with its reference: ``@dispatch(reference)`` on the fast one.
 
     The decorated function runs when all array arguments are NumPy arrays and kernels are
-    enabled; otherwise ``reference`` runs with the same arguments. Both must return equal
-    results (a test per kernel checks it).
+    enabled (and the first argument has at least ``min_size`` elements: below that a kernel
+    saves microseconds, not worth compiling it); otherwise ``reference`` runs with the same
+    arguments. Both must return equal results (a test per kernel checks it).
     """
 
     def decorate(fast: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fast)
         def run(*args: Any, **kwargs: Any) -> Any:
+            if min_size and args[0].size < min_size:  # checked first: small calls stay cheap
+                return reference(*args, **kwargs)
             if _State.enabled and all(type(a) is np.ndarray for a in args if hasattr(a, "shape")):
                 return fast(*args, **kwargs)
             return reference(*args, **kwargs)
@@ -67,6 +75,8 @@ def jit(fn: F | None = None, **options: Any) -> Any:
             if not compiled:
                 import numba
 
+                if f.__globals__.get("prange") is range:
+                    f.__globals__["prange"] = numba.prange  # numba only parallelizes its own prange
                 compiled.append(numba.njit(cache=True, **options)(f))
             return compiled[0](*args, **kwargs)
 

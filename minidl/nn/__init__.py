@@ -15,3 +15,9 @@ __all__ = [
     "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh", "functional", "init", "utils",
 ]
 __all__ += ["KLDivLoss"]
+
+# Convolutional layers and networks.
+from minidl.nn.cnn import LeNet, SmallCNN  # noqa: E402
+from minidl.nn.conv import AvgPool2d, Conv2d, MaxPool2d  # noqa: E402
+
+__all__ += ["AvgPool2d", "Conv2d", "LeNet", "MaxPool2d", "SmallCNN"]

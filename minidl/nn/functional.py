@@ -63,3 +63,9 @@ def one_hot(target: Any, num_classes: int = -1) -> Tensor:
         raise IndexError(f"one_hot: class values must be in [0, {num_classes - 1}] "
                          f"(got {int(t.min())}..{int(t.max())})")
     return Tensor._wrap((t[..., None] == xp.arange(num_classes)).astype("int64"))
+
+# Convolution and pooling (engine ops in minidl.engine.ops.conv and .pool).
+from minidl.engine.ops.conv import conv2d  # noqa: E402
+from minidl.engine.ops.pool import avg_pool2d, max_pool2d  # noqa: E402
+
+__all__ += ["avg_pool2d", "conv2d", "max_pool2d"]

@@ -109,7 +109,11 @@ class ReLU(Function):
         return backend.get_array_module(x).maximum(x, 0)
 
     def backward(self, gy: Any, x: Any) -> Any:
-        return gy * (_values(x) > 0)
+        if isinstance(gy, Tensor):  # create_graph: the mask is a constant, gy stays in the graph
+            return gy * (_values(x) > 0)
+        from minidl.kernels.activation import relu_backward
+
+        return relu_backward(gy, x)
 
 
 class LeakyReLU(Function):

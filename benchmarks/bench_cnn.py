@@ -1,0 +1,178 @@
+"""One LeNet training step at batch 64 (forward + backward + SGD, float32): minidl with its
+Numba kernels, with the NumPy references, with the naive im2col/col2im, and PyTorch CPU."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from benchmarks.harness import Section, fmt_time, measure, spread
+
+BATCH = 64
+TARGET = 1.5  # minidl / PyTorch CPU (stretch: 1.0)
+
+
+def _data() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((BATCH, 1, 28, 28)).astype(np.float32), rng.integers(0, 10, BATCH)
+
+
+def minidl_step() -> tuple[Callable[[], Any], Any]:
+    import minidl
+    from minidl import nn, optim
+
+    minidl.manual_seed(0)
+    model = nn.LeNet()
+    opt = optim.SGD(model.parameters(), lr=0.01)
+    x, y = (minidl.tensor(a) for a in _data())
+
+    def step() -> Any:
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step, model
+
+
+def torch_step() -> Callable[[], Any] | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.manual_seed(0)
+    nn = torch.nn
+    model = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Flatten(), nn.Linear(9216, 128), nn.ReLU(), nn.Linear(128, 10))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    x, y = (torch.from_numpy(a) for a in _data())
+
+    def step() -> Any:
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
+@contextlib.contextmanager
+def kernels(mode: str) -> Iterator[None]:
+    """Run the step with: "numba" (default), "threaded" (Numba prange), "reference" (NumPy
+    K×K slices and strided views), or "naive" (fancy-index im2col, np.add.at col2im)."""
+    from minidl import kernels as k
+    from minidl.kernels import conv
+
+    saved = conv.im2col, conv.col2im, conv.PARALLEL, k.numba_enabled()
+    try:
+        if mode == "threaded":
+            conv.PARALLEL = True
+        elif mode in ("reference", "naive"):
+            k.set_numba_enabled(False)
+        if mode == "naive":
+            def im2col(x: Any, win: Any, out: Any = None) -> Any:
+                cols = conv.im2col_naive(x, win)
+                if out is None:
+                    return cols
+                out[...] = cols
+                return out
+
+            def col2im(cols: Any, x_shape: Any, win: Any, out: Any = None) -> Any:
+                dx = conv.col2im_naive(cols, x_shape, win)
+                if out is None:
+                    return dx
+                out[...] = dx
+                return out
+
+            conv.im2col, conv.col2im = im2col, col2im
+        yield
+    finally:
+        conv.im2col, conv.col2im, conv.PARALLEL = saved[:3]
+        k.set_numba_enabled(saved[3])
+
+
+def in_mode(mode: str, step: Callable[[], Any]) -> Callable[[], Any]:
+    def run() -> Any:
+        with kernels(mode):
+            return step()
+
+    return run
+
+
+def check_float32_and_agreement(step: Callable[[], Any], model: Any) -> None:
+    """Refuse to time a step that leaks float64, or whose kernels disagree with the references."""
+    losses = {}
+    for mode in ("numba", "reference", "naive"):
+        params = [p.data.copy() for p in model.parameters()]
+        with kernels(mode):
+            losses[mode] = float(step().item())
+        grads = [p.grad.data.copy() for p in model.parameters()]
+        for p, saved in zip(model.parameters(), params):
+            p.data[...] = saved  # undo the update so every mode sees the same weights
+        losses[mode + "_grads"] = grads
+    for a, b in zip(losses["numba_grads"], losses["reference_grads"]):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
+    assert abs(losses["numba"] - losses["naive"]) < 1e-4
+    for p in model.parameters():
+        assert p.dtype == np.float32 and p.grad.dtype == np.float32, "float64 leaked into the model"
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """BLAS and PyTorch on one thread each (the Numba kernels are serial anyway)."""
+    from minidl.threads import blas_threads
+
+    try:
+        import torch
+    except ImportError:
+        torch = None  # type: ignore[assignment]
+    saved = torch.get_num_threads() if torch is not None else 0
+    try:
+        if torch is not None:
+            torch.set_num_threads(1)
+        with blas_threads(1):
+            yield
+    finally:
+        if torch is not None:
+            torch.set_num_threads(saved)
+
+
+def run(quick: bool = False) -> Section:
+    step, model = minidl_step()
+    check_float32_and_agreement(step, model)
+    reference = torch_step()
+    base_name = "PyTorch CPU" if reference is not None else "minidl (Numba kernels)"
+    rows, ratios = [], {}
+    for threads in ("all cores", "1 thread"):
+        candidates: dict[str, Callable[[], Any]] = {}
+        if reference is not None:
+            candidates["PyTorch CPU"] = reference
+        candidates["minidl (Numba kernels)"] = step
+        if threads == "all cores":  # the kernel variants matter where BLAS has threads to fight
+            candidates["minidl (threaded Numba kernels)"] = in_mode("threaded", step)
+        candidates["minidl (NumPy references)"] = in_mode("reference", step)
+        candidates["minidl (naive im2col / np.add.at)"] = in_mode("naive", step)
+        with one_thread() if threads == "1 thread" else contextlib.nullcontext():
+            timings = measure(candidates, number=2 if quick else 3, rounds=5 if quick else 9, warmup=2)
+        base = timings[base_name].median_s
+        rows += [[threads, name, fmt_time(t.median_s), spread(t), f"{t.median_s / base:.2f}×"]
+                 for name, t in timings.items()]
+        ratios[threads] = timings["minidl (Numba kernels)"].median_s / base
+    notes = ["one step: forward, cross-entropy, backward, SGD update; LeNet = conv 3×3 32 → ReLU → "
+             "conv 3×3 64 → ReLU → max-pool 2 → fc 9216→128 → ReLU → fc 128→10, float32",
+             "all cores: BLAS and PyTorch as they start (2 threads here); 1 thread: both limited to one "
+             "(minidl.threads.blas_threads, torch.set_num_threads), steadier on a busy machine"]
+    if reference is not None:
+        ratio = ratios["all cores"]
+        notes.append(f"target: minidl ≤ {TARGET}× PyTorch CPU (stretch: parity); measured {ratio:.2f}× on all "
+                     f"cores ({'met' if ratio <= TARGET else 'not met'}), {ratios['1 thread']:.2f}× on one thread")
+    else:
+        notes.append("PyTorch not installed: ratios are against minidl's default step")
+    return Section(title=f"LeNet training step, batch {BATCH}",
+                   header=["threads", "implementation", "median", "spread", f"vs {base_name}"], rows=rows,
+                   notes=notes)

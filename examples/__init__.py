@@ -1,0 +1,1 @@
+"""Runnable scripts that train something real (``make mnist-cnn``)."""

@@ -1,0 +1,354 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+# ---
+
+# %% [markdown]
+# # Lesson 07 — Convolution from scratch: im2col, np.add.at, a Numba kernel, a CNN
+#
+# ## What you will learn
+#
+# - what a convolution layer computes, and why its output has the size it has;
+# - **im2col**: how a convolution becomes *one* matrix product, drawn as a picture;
+# - why the textbook backward pass with `np.add.at` is slow, and two ways to make it fast:
+#   whole-array NumPy slices, and a Numba kernel compiled from plain loops;
+# - how to profile a training step and see where its time goes;
+# - a CNN trained on handwritten digits (MNIST when it is on your machine, else the bundled
+#   8×8 digits), and what its first-layer filters look like.
+
+# %%
+import inspect
+from pathlib import Path
+
+import numpy as np
+from matplotlib.patches import Rectangle
+
+import minidl
+import minidl.nn.functional as F  # noqa: N812 - PyTorch's habit
+from minidl import nn, optim
+from minidl.course import fast_mode, new_figure, pick, save_figure
+from minidl.data import DataLoader, DatasetNotAvailableError, load_digits, load_mnist
+from minidl.kernels import conv as kernels
+from minidl.kernels.window import Window, output_size
+from minidl.perf import measure, profile_ops
+from minidl.train import evaluate, fit
+from minidl.viz import plot_filters
+
+minidl.manual_seed(0)
+FAST = fast_mode()
+
+# %% [markdown]
+# ## The math
+#
+# A `Conv2d(C, O, k)` layer holds a weight W of shape (O, C, kh, kw) and a bias b of shape
+# (O,). For an input x of shape (N, C, H, W) it computes, for every image n, output
+# channel o and position (oy, ox) — this is the formula in `minidl.engine.ops.conv.Conv2d`:
+#
+# $$y[n, o, oy, ox] = b[o] + \sum_c \sum_{i,j} W[o, c, i, j]\; x[n, c,\; oy·s − p + i·d,\; ox·s − p + j·d]$$
+#
+# with stride s, zero padding p and dilation d. (Strictly this is a *cross-correlation*: the
+# kernel is not flipped. Every deep-learning library calls it convolution.) The same
+# weights slide over every position, which is why a conv layer has so few parameters.
+#
+# The output size per axis is `minidl.kernels.window.output_size`:
+#
+# $$OH = \left\lfloor \frac{H + 2p − d·(k − 1) − 1}{s} \right\rfloor + 1$$
+
+# %%
+print("28×28 through LeNet:", output_size(28, 3, 1, 0), "→", output_size(26, 3, 1, 0), "→ pool →",
+      output_size(24, 2, 2, 0), "; 64 channels ·", output_size(24, 2, 2, 0), "² =", 64 * 12 * 12, "features")
+
+# %% [markdown]
+# ## im2col as a picture
+#
+# Copy every window of the input into a column of a matrix:
+#
+# $$\text{cols}[(c, i, j),\ (n, oy, ox)] = x[n, c,\; oy·s − p + i·d,\; ox·s − p + j·d]$$
+#
+# Then the whole layer is one matrix product, `W.reshape(O, C·kh·kw) @ cols`, whose
+# (O, N·OH·OW) result is the output. Matrix products are what BLAS libraries do at close
+# to the processor's peak speed, so this trade — more memory for a GEMM — is how most
+# CPU frameworks run convolutions. Here is a 4×4 image and a 2×2 kernel:
+
+# %%
+image = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+win = Window(2, 2, 1, 1, 0, 0, 1, 1, 3, 3)  # kernel 2×2, stride 1, no padding: 3×3 windows
+cols = kernels.im2col_reference(image, win)
+print("cols has shape", cols.shape, "(kh·kw rows, one column per window):")
+print(cols.astype(int))
+
+# %%
+fig, (ax_img, ax_cols) = new_figure(1, 2, figsize=(10, 3.4), gridspec_kw={"width_ratios": [1, 2.2]})
+ax_img.imshow(image[0, 0], cmap="Greys", alpha=0.35)
+for (r, c), v in np.ndenumerate(image[0, 0]):
+    ax_img.text(c, r, int(v), ha="center", va="center")
+ax_img.add_patch(Rectangle((0.5, 0.5), 2, 2, fill=False, ec="crimson", lw=2.5))
+ax_img.set_title("input 4×4; the window at (oy, ox) = (1, 1)")
+ax_cols.imshow(cols, cmap="Greys", alpha=0.35, aspect="auto")
+for (r, c), v in np.ndenumerate(cols):
+    ax_cols.text(c, r, int(v), ha="center", va="center")
+ax_cols.add_patch(Rectangle((3.5, -0.5), 1, 4, fill=False, ec="crimson", lw=2.5))
+ax_cols.set(title="cols: each window becomes one column", xlabel="window (oy, ox)",
+            ylabel="kernel offset (i, j)", xticks=range(9),
+            xticklabels=[f"{i},{j}" for i in range(3) for j in range(3)],
+            yticks=range(4), yticklabels=["0,0", "0,1", "1,0", "1,1"])
+ax_img.set_xticks([])
+ax_img.set_yticks([])
+fig.tight_layout()
+figure_im2col = save_figure(fig, "07_im2col_picture")
+
+# %% [markdown]
+# The product of the flattened kernel with `cols` is the convolution, and it agrees with
+# `minidl.nn.functional.conv2d`:
+
+# %%
+kernel = np.array([[1.0, 0.0], [0.0, -1.0]], dtype=np.float32)  # x[i, j] − x[i+1, j+1]
+by_gemm = (kernel.reshape(1, 4) @ cols).reshape(3, 3)
+by_conv2d = F.conv2d(minidl.tensor(image), minidl.tensor(kernel.reshape(1, 1, 2, 2))).numpy()[0, 0]
+print(by_gemm)
+assert np.array_equal(by_gemm, by_conv2d)
+
+# %% [markdown]
+# ## The backward pass, and why `np.add.at` is slow
+#
+# The gradients are two more matrix products and the way back from columns to the image:
+#
+# $$\frac{∂L}{∂W} = G \cdot \text{cols}^\top, \qquad \frac{∂L}{∂x} = \text{col2im}(W_2^\top G), \qquad
+#   \frac{∂L}{∂b} = \sum_{n, oy, ox} G$$
+#
+# **col2im** adds each column back onto the pixels it was copied from. Where windows
+# overlap, a pixel receives several contributions, and they must *add up*. That is exactly
+# what makes the obvious NumPy version slow. The textbook writes it as a fancy-index
+# scatter, `np.add.at(dx, index, columns)`: correct with repeated indices, but NumPy then
+# handles each element on its own, through a general-purpose indexing loop — about a
+# hundred times slower than arithmetic on whole arrays.
+#
+# Two faster ways, both in `minidl.kernels.conv`:
+#
+# 1. **kh·kw strided slices** (`col2im_reference`): for each kernel offset (i, j), the
+#    columns of that offset form a whole (N, C, OH, OW) block, which lands on a strided
+#    slice of the gradient. Inside one slice no pixel repeats, so plain `+=` is right,
+#    and there are only kh·kw = 9 of them.
+# 2. **a Numba kernel** (`_col2im_loops`): the same loops a C programmer would write,
+#    compiled to machine code the first time they run (and cached on disk).
+#
+# The three side by side:
+
+# %%
+print(inspect.getsource(kernels.col2im_naive))
+print(inspect.getsource(kernels.col2im_reference))
+print(inspect.getsource(kernels._col2im_loops))
+
+# %%
+n_images = pick(64, 8)
+x_big = np.random.default_rng(0).standard_normal((n_images, 32, 26, 26)).astype(np.float32)
+win_big = Window(3, 3, 1, 1, 0, 0, 1, 1, 24, 24)
+cols_big = kernels.im2col(x_big, win_big)
+assert np.allclose(kernels.col2im_naive(cols_big, x_big.shape, win_big),
+                   kernels.col2im.fast(cols_big, x_big.shape, win_big), atol=1e-4)
+timings = measure({
+    "np.add.at (naive)": lambda: kernels.col2im_naive(cols_big, x_big.shape, win_big),
+    "9 slice adds (NumPy)": lambda: kernels.col2im_reference(cols_big, x_big.shape, win_big),
+    "Numba loops": lambda: kernels.col2im.fast(cols_big, x_big.shape, win_big),
+}, number=pick(3, 2), rounds=pick(5, 3))
+for name, t in timings.items():
+    print(f"{name:22s} {t.median * 1e3:8.2f} ms")
+col2im_speedup = timings["np.add.at (naive)"].median / timings["Numba loops"].median
+print(f"Numba is {col2im_speedup:.0f}× faster than np.add.at here")
+
+# %%
+fig, ax = new_figure(figsize=(6, 2.6))
+names = list(timings)
+ax.barh(names, [timings[n].median * 1e3 for n in names], color=["#b04040", "#c09030", "#3070b0"])
+ax.set_xscale("log")
+ax.set(xlabel="milliseconds (log scale)", title=f"col2im for {n_images}×32×26×26, 3×3 kernel")
+ax.invert_yaxis()
+fig.tight_layout()
+figure_col2im = save_figure(fig, "07_col2im_timings")
+
+# %% [markdown]
+# A hidden cost of the fancy-index version hides in its *output*, not its speed: NumPy
+# puts the batch axis innermost in memory when you index `x[:, channels, rows, cols]`.
+# The array looks like (N, C·kh·kw, OH·OW), but a matrix product over it walks memory
+# with large strides — several times slower than on a C-contiguous array — and making it
+# contiguous afterwards is a slow transposing copy of its own. minidl's im2col therefore
+# writes the columns C-contiguous in the first place.
+
+# %%
+ch, rows, cols_idx = kernels._gather_indices(32, win_big)
+gathered = x_big[:, ch, rows, cols_idx]
+contiguous = np.ascontiguousarray(gathered)
+print("shape", gathered.shape, "C-contiguous?", gathered.flags.c_contiguous, "strides", gathered.strides)
+weights = np.random.default_rng(1).standard_normal((64, 32 * 9)).astype(np.float32)
+t = measure({"matmul on the fancy-index result": lambda: weights @ gathered,
+             "matmul on a C-contiguous array": lambda: weights @ contiguous,
+             "making it C-contiguous": lambda: np.ascontiguousarray(gathered)},
+            number=pick(3, 2), rounds=pick(5, 3))
+for name, timing in t.items():
+    print(f"{name:34s} {timing.median * 1e3:7.2f} ms")
+layout_penalty = t["matmul on the fancy-index result"].median / t["matmul on a C-contiguous array"].median
+print(f"the strided layout makes the matmul {layout_penalty:.1f}× slower")
+
+# %% [markdown]
+# ## Profiling a training step: where the time goes
+#
+# `minidl.perf.profile_ops` runs a step under Python's profiler and adds up the time of
+# each op's forward and backward. Here is one SGD step of LeNet, the network of the source
+# articles (conv 3×3, 32 → ReLU → conv 3×3, 64 → ReLU → max-pool 2 → 9216 → 128 → 10):
+
+# %%
+minidl.manual_seed(0)
+image_side = pick(28, 16)  # the quick version uses 16×16 images: same layers, smaller first linear layer
+lenet = nn.LeNet(image_size=image_side)
+sgd = optim.SGD(lenet.parameters(), lr=0.01)
+batch = pick(64, 16)
+xb = minidl.randn(batch, 1, image_side, image_side)
+yb = minidl.tensor(np.arange(batch) % 10)
+
+
+def lenet_step() -> None:
+    sgd.zero_grad()
+    F.cross_entropy(lenet(xb), yb).backward()
+    sgd.step()
+
+
+ops, step_seconds = profile_ops(lenet_step, steps=pick(5, 2))
+for o in ops[:8]:
+    print(f"{o.op:20s} {o.phase:9s} {o.seconds * 1e3:7.2f} ms  ({o.seconds / step_seconds:5.1%})")
+conv_share = sum(o.seconds for o in ops if o.op == "Conv2d") / step_seconds
+print(f"one step: {step_seconds * 1e3:.1f} ms, of which the two conv layers take {conv_share:.0%}")
+
+# %%
+fig, ax = new_figure(figsize=(7, 3.2))
+top = ops[:8]
+ax.barh([f"{o.op} {o.phase}" for o in top], [o.seconds * 1e3 for o in top], color="#3070b0")
+ax.invert_yaxis()
+ax.set(xlabel="milliseconds per step",
+       title=f"LeNet training step, batch {batch}: {step_seconds * 1e3:.0f} ms")
+fig.tight_layout()
+figure_profile = save_figure(fig, "07_lenet_step_profile")
+
+# %% [markdown]
+# The convolutions dominate, and inside them the three matrix products (forward, ∂W, ∂x)
+# take most of the time; im2col, col2im and the layout changes around them are the rest.
+# Lesson 14 goes on from here: which of these parts can still be made faster, and which
+# cannot (hint: the matrix products are already BLAS).
+#
+# ## A CNN learns handwritten digits
+#
+# With MNIST available (`minidl.data.load_mnist`, reading the original files), LeNet
+# trains on it; otherwise — and in the quick version of this lesson — a small CNN trains
+# on the 8×8 digits bundled with minidl. `make mnist-cnn` runs the full MNIST training
+# (3 epochs, ≥ 98.5% test accuracy).
+
+# %%
+def load_images():
+    """(train, test, name): MNIST if its files can be found (the course's shared folder, your
+    ``MINIDL_DATA`` folder or the cache, downloading outside the quick version), else digits."""
+    if not FAST:
+        shared = Path(minidl.__file__).resolve().parents[2] / "shared" / "data"
+        for root in ([shared] if (shared / "mnist").is_dir() else []) + [None]:
+            try:
+                train_set = load_mnist("train", root=root, flatten=False, download=root is None)
+                test_set = load_mnist("test", root=root, flatten=False, download=root is None)
+                # a 10 000-image subset keeps the lesson to a minute or two
+                return train_set.subset(slice(0, 10_000)), test_set, "MNIST (10 000 training images)"
+            except DatasetNotAvailableError as error:
+                print(f"({str(error).splitlines()[0]} Using the bundled 8×8 digits instead.)")
+    return load_digits("train", flatten=False), load_digits("test", flatten=False), "digits 8×8"
+
+
+train_images, test_images, data_name = load_images()
+minidl.manual_seed(0)
+side = train_images.features.shape[-1]
+model = nn.LeNet() if side == 28 else nn.SmallCNN(channels=(8, 16))
+epochs = 2 if side == 28 else pick(15, 4)
+adam = optim.Adam(model.parameters(), lr=1e-3 if side == 28 else 3e-3)
+history = fit(model, F.cross_entropy, adam, DataLoader(train_images, batch_size=64 if side == 28 else 32,
+                                                       shuffle=True, seed=0), epochs=epochs, progress=False)
+test_accuracy = evaluate(model, DataLoader(test_images, batch_size=500))["accuracy"]
+print(f"{type(model).__name__} on {data_name}: test accuracy {test_accuracy:.1%} after {epochs} epochs "
+      f"({sum(history.seconds):.1f} s)")
+
+# %%
+figure_filters = save_figure(plot_filters(model[0].weight, title=f"first-layer filters ({data_name})"),
+                             "07_cnn_filters")
+
+# %% [markdown]
+# Each small square is one 3×3 filter of the first layer (red: positive weights, blue:
+# negative). Trained filters look like little edge and stroke detectors: a bright-to-dark
+# pattern along one direction responds where the digit's stroke has that orientation.
+#
+# ## Exercises
+#
+# **1. The article's shapes.** The source article builds its CNN with `padding=1` and no
+# pooling, then flattens with `x.view(-1, 64 * 7 * 7)`. What happens to a batch of 8
+# MNIST images?
+#
+# *Answer.* With padding 1 the 28×28 size is kept: the features are 64·28·28 = 50 176 per
+# image, 16 times 64·7·7. `view(-1, 3136)` does not fail — it silently makes 16 "samples"
+# out of each image, and the error only shows up later, at the loss, as a batch-size
+# mismatch (or worse, never, if the labels are repeated to match). Check it:
+
+# %%
+features = nn.Conv2d(32, 64, 3, padding=1)(nn.Conv2d(1, 32, 3, padding=1)(minidl.randn(8, 1, 28, 28)))
+print(features.shape, "→ view(-1, 64·7·7) →", features.reshape(-1, 64 * 7 * 7).shape)
+
+# %% [markdown]
+# **2. col2im is im2col's transpose.** Show numerically that ⟨im2col(x), c⟩ = ⟨x, col2im(c)⟩
+# for random x and c. Why does this identity make col2im the right backward pass?
+#
+# *Answer.* im2col is linear, cols = A x for some (huge, sparse) matrix A; the gradient of
+# L with respect to x is Aᵀ (∂L/∂cols), and the identity says col2im computes Aᵀ.
+
+# %%
+rng = np.random.default_rng(2)
+x_small = rng.standard_normal((2, 3, 5, 6))
+win_small = Window(3, 2, 2, 1, 1, 0, 1, 1, output_size(5, 3, 2, 1), output_size(6, 2, 1, 0))
+c_small = rng.standard_normal(kernels.im2col_reference(x_small, win_small).shape)
+lhs = (kernels.im2col_reference(x_small, win_small) * c_small).sum()
+rhs = (x_small * kernels.col2im_reference(c_small, x_small.shape, win_small)).sum()
+print(lhs, rhs)
+assert np.isclose(lhs, rhs)
+
+# %% [markdown]
+# **3. A 1×1 convolution is a linear layer.** Show that `conv2d` with a (O, C, 1, 1) kernel
+# equals applying the (O, C) matrix to the channel vector at every pixel.
+#
+# *Answer.* With kh = kw = 1 each column of cols is just the C channels of one pixel.
+
+# %%
+x_pix = minidl.randn(2, 3, 4, 4)
+w_pix = minidl.randn(5, 3, 1, 1)
+by_conv = F.conv2d(x_pix, w_pix).numpy()
+by_matmul = np.einsum("oc,nchw->nohw", w_pix.numpy()[:, :, 0, 0], x_pix.numpy())
+assert np.allclose(by_conv, by_matmul, atol=1e-5)
+
+# %% [markdown]
+# **4. Max-pool's gradient.** After a 2×2 max-pool, how many input elements of each window
+# receive a gradient? What happens with ties?
+#
+# *Answer.* Exactly one per window: the maximum (the first one in row-major order when
+# several are equal, as in PyTorch). The other three get zero.
+
+# %%
+x_pool = minidl.tensor(np.random.default_rng(3).standard_normal((1, 1, 4, 4)).astype(np.float32),
+                       requires_grad=True)
+F.max_pool2d(x_pool, 2).sum().backward()
+print(x_pool.grad.numpy()[0, 0])
+assert int((x_pool.grad.numpy() != 0).sum()) == 4
+
+# %%
+results = {
+    "col2im_numba_vs_naive": round(col2im_speedup, 1),
+    "fancy_index_layout_penalty": round(layout_penalty, 2),
+    "lenet_step_ms": round(step_seconds * 1e3, 1),
+    "conv_share_of_step": round(conv_share, 3),
+    "dataset": data_name,
+    "test_accuracy": round(test_accuracy, 4),
+    "figures": [str(p) for p in (figure_im2col, figure_col2im, figure_profile, figure_filters)],
+}
+print(results)

@@ -1,0 +1,184 @@
+"""Every Numba kernel equals its NumPy reference (and the naive versions), over random geometries;
+``dispatch`` sends anything that is not a plain NumPy array to the reference; the workspace
+never hands out an array someone else holds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from minidl.kernels import activation, conv, pool, set_numba_enabled
+from minidl.kernels.window import Window, output_size
+from minidl.kernels.workspace import MIN_BYTES, Workspace
+
+SETTINGS = settings(max_examples=25, deadline=None)
+pytestmark = pytest.mark.numpy_only  # kernels against their references, on NumPy arrays
+
+
+@st.composite
+def windows(draw, pooling: bool = False):
+    """An input shape and a Window over it (pooling: padding at most half the kernel, maybe ceil_mode)."""
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    dh, dw = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    if pooling:
+        ph, pw = draw(st.integers(0, kh // 2)), draw(st.integers(0, kw // 2))
+    else:
+        ph, pw = draw(st.integers(0, 3)), draw(st.integers(0, 3))
+    h = draw(st.integers(max(1, dh * (kh - 1) + 1 - 2 * ph), 9))
+    w = draw(st.integers(max(1, dw * (kw - 1) + 1 - 2 * pw), 9))
+    ceil = pooling and draw(st.booleans())
+    oh, ow = output_size(h, kh, sh, ph, dh, ceil), output_size(w, kw, sw, pw, dw, ceil)
+    shape = (draw(st.integers(1, 3)), draw(st.integers(1, 3)), h, w)
+    return shape, Window(kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+
+
+@SETTINGS
+@given(case=windows(), seed=st.integers(0, 2**16))
+def test_im2col_kernel_equals_references(case, seed):
+    shape, win = case
+    x = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+    expected = conv.im2col_reference(x, win)
+    assert expected.shape == (shape[1] * win.kh * win.kw, shape[0] * win.oh * win.ow)
+    np.testing.assert_array_equal(conv.im2col_naive(x, win), expected)
+    np.testing.assert_array_equal(conv.im2col.fast(x, win), expected)
+
+
+@SETTINGS
+@given(case=windows(), seed=st.integers(0, 2**16))
+def test_col2im_kernel_equals_references_and_is_the_adjoint(case, seed):
+    shape, win = case
+    rng = np.random.default_rng(seed)
+    cols = rng.standard_normal((shape[1] * win.kh * win.kw, shape[0] * win.oh * win.ow)).astype(np.float32)
+    expected = conv.col2im_reference(cols, shape, win)
+    np.testing.assert_allclose(conv.col2im_naive(cols, shape, win), expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(conv.col2im.fast(cols, shape, win), expected, rtol=1e-6, atol=1e-6)
+    # ⟨im2col(x), c⟩ = ⟨x, col2im(c)⟩: col2im is im2col's transpose
+    x = rng.standard_normal(shape)
+    lhs = (conv.im2col.fast(x, win) * cols).sum()
+    rhs = (x * conv.col2im.fast(cols.astype(np.float64), shape, win)).sum()
+    np.testing.assert_allclose(lhs, rhs, rtol=1e-9)
+
+
+def test_kernels_write_into_given_buffers():
+    shape, win = (2, 3, 6, 5), Window(3, 2, 1, 2, 1, 0, 1, 1, 6, 2)
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    out = np.full((3 * 3 * 2, 2 * 6 * 2), np.nan, dtype=np.float32)
+    assert conv.im2col.fast(x, win, out=out) is out
+    np.testing.assert_array_equal(out, conv.im2col_reference(x, win))
+    dx = np.full(shape, np.nan, dtype=np.float32)
+    assert conv.col2im.fast(out, shape, win, out=dx) is dx
+    np.testing.assert_allclose(dx, conv.col2im_reference(out, shape, win), rtol=1e-6)
+
+
+@SETTINGS
+@given(case=windows(pooling=True), seed=st.integers(0, 2**16), ties=st.booleans())
+def test_max_pool_kernels_equal_references(case, seed, ties):
+    shape, win = case
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-2, 3, shape) if ties else rng.standard_normal(shape)  # small ints: many ties
+    x = x.astype(np.float32)
+    y_ref, arg_ref = pool.max_pool_forward_reference(x, win)
+    y, arg = pool.max_pool_forward.fast(x, win)
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(arg, arg_ref)
+    gy = rng.standard_normal(y.shape).astype(np.float32)
+    np.testing.assert_allclose(pool.max_pool_backward.fast(gy, arg, shape, win),
+                               pool.max_pool_backward_reference(gy, arg, shape, win), rtol=1e-6, atol=1e-6)
+
+
+def test_max_pool_2x2_fast_paths_nan_infinities_and_odd_sizes():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 3, 7, 6)).astype(np.float32)
+    x[0, 0, 0, :2] = np.nan
+    x[0, 1, 2:4, 2:4] = -np.inf
+    x[1, 2, :2, :2] = [[1.0, 1.0], [1.0, 1.0]]
+    win = Window(2, 2, 2, 2, 0, 0, 1, 1, 3, 3)  # 7×6 input: the last row belongs to no window
+    for got, want in zip(pool.max_pool_forward.fast(x, win), pool.max_pool_forward_reference(x, win)):
+        np.testing.assert_array_equal(got, want)
+    _, arg = pool.max_pool_forward_reference(x, win)
+    gy = rng.standard_normal(arg.shape).astype(np.float32)
+    np.testing.assert_array_equal(pool.max_pool_backward.fast(gy, arg, x.shape, win),  # the 2×2 backward
+                                  pool.max_pool_backward_reference(gy, arg, x.shape, win))
+
+
+@given(shape=st.sampled_from([(5,), (2, 3, 4, 5), (8, 32, 33)]), seed=st.integers(0, 2**16))
+@settings(max_examples=10, deadline=None)
+def test_relu_backward_kernel_equals_reference(shape, seed):
+    rng = np.random.default_rng(seed)
+    gy, x = (rng.standard_normal(shape).astype(np.float32) for _ in range(2))
+    x.reshape(-1)[0] = 0.0  # the gradient at 0 is 0, as PyTorch
+    expected = activation.relu_backward_reference(gy, x)
+    np.testing.assert_array_equal(activation.relu_backward.fast(gy, x), expected)
+    strided = x[..., ::-1]  # a non-contiguous view takes the reference path and is still right
+    np.testing.assert_array_equal(activation.relu_backward.fast(gy, strided), gy * (strided > 0))
+
+
+class StandIn(np.ndarray):
+    """An array type that is not a plain NumPy array (as a CuPy array would be)."""
+
+
+def test_dispatch_sends_other_arrays_and_disabled_kernels_to_the_reference(monkeypatch):
+    def fail(*args):
+        raise AssertionError("the Numba kernel ran")
+
+    monkeypatch.setattr(conv, "_im2col_serial", fail)
+    monkeypatch.setattr(conv, "_im2col_parallel", fail)
+    x = np.random.default_rng(0).standard_normal((1, 1, 260, 260))  # big enough for the kernel
+    win = Window(2, 2, 4, 4, 0, 0, 1, 1, 65, 65)
+    expected = conv.im2col_reference(x, win)
+    np.testing.assert_array_equal(conv.im2col(x.view(StandIn), win), expected)
+    set_numba_enabled(False)
+    try:
+        np.testing.assert_array_equal(conv.im2col(x, win), expected)
+    finally:
+        set_numba_enabled(True)
+    with pytest.raises(AssertionError, match="the Numba kernel ran"):
+        conv.im2col(x, win)
+    small, small_win = x[:, :, :8, :8], win._replace(oh=2, ow=2)  # below SMALL: the reference runs
+    np.testing.assert_array_equal(conv.im2col(small, small_win), conv.im2col_reference(small, small_win))
+
+
+def test_workspace_reuses_only_large_unshared_arrays():
+    ws = Workspace()
+    big = (MIN_BYTES // 4 + 1,)
+    a = ws.take(big, np.float32, np.empty(1))
+    ws.give(a)
+    assert ws.idle_bytes == a.nbytes
+    assert ws.take(big, np.float32, np.empty(1)) is a
+    assert ws.idle_bytes == 0
+    keeper = [a]  # someone else still holds it: it must not be handed out again
+    ws.give(a)
+    assert ws.idle_bytes == 0 and keeper
+    small = ws.take((10,), np.float32, np.empty(1))
+    ws.give(small)
+    assert ws.idle_bytes == 0
+    view = np.empty(big, np.float32)[1:]
+    ws.give(view)
+    assert ws.idle_bytes == 0
+    other = ws.take(big, np.float32, np.empty(1).view(StandIn))
+    assert type(other) is np.ndarray  # a non-NumPy "like" gets a fresh array of its module
+    ws.give(ws.take(big, np.float32, np.empty(1)))
+    ws.clear()
+    assert ws.idle_bytes == 0
+
+
+@given(size=st.integers(1, 12), k=st.integers(1, 4), s=st.integers(1, 3), p=st.integers(0, 2),
+       d=st.integers(1, 2), ceil=st.booleans())
+@settings(max_examples=60, deadline=None)
+def test_output_size_counts_the_windows(size, k, s, p, d, ceil):
+    """Floor mode: windows that fit in the padded input. Ceil mode: windows that start inside
+    the input or its left padding (PyTorch's rule; pooling keeps padding <= kernel / 2)."""
+    if ceil:
+        p = min(p, k // 2)
+    span = d * (k - 1) + 1
+    starts = range(-p, size + p + s, s)  # where windows could begin
+    if size + 2 * p < span:
+        expected = 0
+    elif ceil:  # the last window may run past the padding by up to s − 1
+        expected = len([b for b in starts if b <= size + p - span + s - 1 and b < size])
+    else:
+        expected = len([b for b in starts if b + span <= size + p])
+    assert output_size(size, k, s, p, d, ceil) == expected
