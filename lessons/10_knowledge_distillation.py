@@ -814,7 +814,7 @@ pipeline = {"stages": stages, "path": path, "int8_choice": int8_choice, "one_tes
 #   points. It is the only step that makes a prediction faster — 2 to 3× at batch 1, not
 #   70×: at batch 1 most of the time is the fixed cost of running each layer (Python,
 #   NumPy's call overhead), not arithmetic. With 128 digits at once the arithmetic counts,
-#   and the gap grows to 13–15×.
+#   and the gap grows to 13–15×. (Lesson 14 measures where such time goes.)
 # - **Pruning halves the bytes, and hardly the time.** 7 of the student's 16 hidden
 #   ReLUs never fire on a training digit: they get no gradient, so their weights keep their
 #   small initial size, and the L2 criterion removes them first — for free. The 8th neuron
