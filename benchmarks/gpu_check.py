@@ -21,10 +21,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-ENGINE_TESTS = ["tests/test_engine_gradients.py", "tests/test_engine_semantics.py", "tests/test_nn.py",
-                "tests/test_losses.py", "tests/test_backend.py", "tests/test_optim_classes.py",
-                "tests/test_optim_closed_forms.py", "tests/test_conv.py", "tests/test_quant_formulas.py",
-                "tests/test_quant_fake_quant.py", "tests/test_distill_losses.py", "tests/test_prune_criteria.py", "tests/test_data_backends.py"]
+ENGINE_TESTS = [
+    "tests/test_engine_gradients.py", "tests/test_engine_semantics.py", "tests/test_nn.py", "tests/test_losses.py",
+    "tests/test_backend.py", "tests/test_optim_classes.py", "tests/test_optim_closed_forms.py", "tests/test_conv.py",
+    "tests/test_quant_formulas.py", "tests/test_quant_fake_quant.py", "tests/test_distill_losses.py",
+    "tests/test_prune_criteria.py", "tests/test_data_backends.py",
+]
 CASES = [([784, 256, 128, 10], 128), ([64, 128, 10], 32), ([784, 2048, 2048, 10], 1024)]
 
 
