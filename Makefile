@@ -10,6 +10,8 @@ help:
 	@echo "make tour    - set up .venv and run the guided tour on the bundled digits dataset"
 	@echo "make test    - set up .venv with test extras and run the whole suite (tests + lessons)"
 	@echo "make bench   - run the benchmarks and write benchmarks/RESULTS.md (TORCH=1 adds PyTorch)"
+	@echo "make test-backends - the whole suite on NumPy and the CuPy stand-in (and CuPy on a GPU)"
+	@echo "make mnist-cnn - train LeNet on MNIST (DATA=folder with the four .gz files, else ../shared/data or a download)"
 	@echo "make lessons - list the lessons;  make lint - ruff"
 
 # The stamps record what was installed; they are rebuilt only when pyproject.toml changes,
@@ -44,7 +46,7 @@ lessons: $(VENV)/stamp-base
 	$(VENV)/bin/minidl lessons
 
 lint: $(VENV)/stamp-dev
-	$(VENV)/bin/ruff check minidl tests lessons benchmarks
+	$(VENV)/bin/ruff check minidl tests lessons benchmarks examples
 
 clean:
 	rm -rf $(VENV) .pytest_cache minidl-tour
