@@ -22,6 +22,8 @@
 #   then one fixed-point multiplication back to int8 — and that it matches its float
 #   simulation to within one step.
 # - What float16 and bfloat16 are, and why they need no calibration at all.
+# - How a CNN becomes integer-only — convolution as the same integer GEMM on im2col rows,
+#   max-pooling on the integers — and why its **padding must be the zero point**, not 0.
 #
 # Everything runs on a laptop CPU in seconds.
 
@@ -56,7 +58,12 @@
 #
 #     q₃ = z₃ + M · (Σₖ (q₁ − z₁) q₂ + q_b),    M = s₁ s₂ / s₃,   q_b = round(b / (s₁ s₂))
 #
-# with the sum in int32 and M applied as an integer multiply and a shift.
+# with the sum in int32 and M applied as an integer multiply and a shift. A convolution
+# (`QuantizedConv2d`) is that same layer applied to every receptive field; where a field
+# reaches past the image, the float convolution reads 0.0 — so the integer one must read
+# the level of 0.0, which is z₁:
+#
+#     padding value = z₁    (so that q₁ − z₁ = 0 there)
 
 # %%
 import copy
@@ -346,6 +353,105 @@ half_accuracy = {d: evaluate(Q.to_half(model, d), test_loader)["accuracy"] for d
 print(f"accuracy: float16 {half_accuracy['float16']:.1%}, bfloat16 {half_accuracy['bfloat16']:.1%}")
 
 # %% [markdown]
+# ## 10. Quantizing a CNN: what the padding means
+#
+# The same `prepare` → `calibrate` → `convert` turns the digits CNN (`nn.SmallCNN`, lesson 07) into an
+# integer-only model: each Conv2d (with its ReLU) becomes a `QuantizedConv2d`, which runs
+# `QuantizedLinear`'s int8 GEMM on the im2col rows of its input, and each MaxPool2d a
+# `QuantizedMaxPool2d`, which takes the maximum of the integers (x = s(q − z) is increasing
+# in q, so the largest integer is the largest real: no arithmetic, same s and z).
+#
+# The trap is the padding. The pixels lie in [0, 1], so the input observer gives
+# z₁ = −128: the integer −128 *means* 0.0. A convolution with padding 1 reads a ring of
+# zeros around the image; in integers, that ring must hold −128. The integer 0 there would
+# mean (0 − z₁)·s₁ = 128·s₁ ≈ 0.5: a grey frame around every digit. (The folded bias
+# −z₁ Σ q₂ of section 8 counts on every position of a receptive field holding some q₁ — the
+# padding included.)
+
+# %%
+minidl.manual_seed(0)
+train_images, test_images = load_digits("train", seed=0, flatten=False), load_digits("test", seed=0, flatten=False)
+cnn = nn.SmallCNN()
+fit(cnn, nn.functional.cross_entropy, optim.Adam(cnn.parameters(), lr=3e-3),
+    DataLoader(train_images, batch_size=32, shuffle=True, seed=0), epochs=pick(15, 6), progress=False)
+cnn.eval()
+cnn_prepared = Q.calibrate(Q.prepare(cnn), DataLoader(train_images, batch_size=256), num_batches=4)
+int8_cnn = Q.convert(cnn_prepared)
+print(int8_cnn)
+cnn_test_loader = DataLoader(test_images, batch_size=512)
+cnn_float_accuracy = evaluate(cnn, cnn_test_loader)["accuracy"]
+cnn_int8_accuracy = evaluate(int8_cnn, cnn_test_loader)["accuracy"]
+cnn_sizes = {"float32": Q.model_nbytes(cnn), "int8": Q.model_nbytes(int8_cnn)}
+print(f"SmallCNN test accuracy: float32 {cnn_float_accuracy:.1%}, int8 {cnn_int8_accuracy:.1%}; "
+      f"size {cnn_sizes['float32']} → {cnn_sizes['int8']} bytes")
+
+# %% [markdown]
+# Now the first convolution, done right and done wrong. `Q.integer_conv2d` is the integer
+# convolution the layer runs, with the padding value as an argument: the layer passes z₁;
+# here we also pass 0. Both are compared, output by output, with the float convolution of
+# the same (dequantized) image and weights, in units of the output step s₃.
+
+# %%
+quantize_images, conv1 = int8_cnn[0], int8_cnn[1]
+q_images = quantize_images(minidl.Tensor(test_images.features))
+z1 = int(q_images.zero_point)
+print(f"input: s₁ = {float(q_images.scale):.5f}, z₁ = {z1}  (the integer that means 0.0)")
+with minidl.no_grad():
+    reference = nn.functional.relu(nn.functional.conv2d(q_images.dequantize(), conv1.dequantized_weight(),
+                                                        cnn[0].bias, padding=1)).numpy()
+s3, z3 = float(conv1.scale.data), int(conv1.zero_point.data)
+expected_levels = np.clip(reference / s3 + z3, z3, 127)  # the float result on the output's grid, clipped as it must be
+window = conv1.window(q_images.shape)
+padding_error = {}
+for name, pad_value in (("z₁", z1), ("0", 0)):
+    levels = host(Q.integer_conv2d(q_images.int_repr(), conv1.linear, window, pad_value)).astype(np.float64)
+    padding_error[name] = np.abs(levels - expected_levels)  # in output steps
+    print(f"padding with {name:>2}: largest error {padding_error[name].max():5.1f} steps, "
+          f"mean {padding_error[name].mean():.3f}")
+
+
+def integer_cnn_accuracy(pad_with_zero_point: bool) -> float:
+    """Run int8_cnn layer by layer, its convolutions padded with z₁ or (wrongly) with 0."""
+    out = quantize_images(minidl.Tensor(test_images.features))
+    for layer in list(int8_cnn)[1:-1]:
+        if isinstance(layer, Q.QuantizedConv2d) and not pad_with_zero_point:
+            q = Q.integer_conv2d(out.int_repr(), layer.linear, layer.window(out.shape), pad_value=0)
+            out = Q.QuantizedTensor(q, layer.scale.data, layer.zero_point.data)
+        else:
+            out = layer(out)
+    predictions = host(out.dequantize().data).argmax(axis=1)
+    return float((predictions == host(test_images.labels)).mean())
+
+
+cnn_zero_padded_accuracy = integer_cnn_accuracy(pad_with_zero_point=False)
+assert integer_cnn_accuracy(pad_with_zero_point=True) == cnn_int8_accuracy
+print(f"int8 CNN padded with z₁: {cnn_int8_accuracy:.1%};  padded with the integer 0: {cnn_zero_padded_accuracy:.1%}")
+
+digit = host(q_images.int_repr())[0, 0]
+fig, axes = new_figure(1, 4, figsize=(12, 3.0))
+for ax, pad_value, title in ((axes[0], z1, f"padded with z₁ = {z1}"), (axes[1], 0, "padded with the integer 0")):
+    padded = np.pad(digit.astype(np.int32), 1, constant_values=pad_value)
+    ax.imshow(Q.dequantize_affine(padded, float(q_images.scale), z1), cmap="gray_r", vmin=0, vmax=1)
+    ax.set_title(f"what conv 1 reads:\n{title}", fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+top = max(float(e.mean(axis=(0, 1)).max()) for e in padding_error.values())
+for ax, name in zip(axes[2:], padding_error):
+    image = ax.imshow(padding_error[name].mean(axis=(0, 1)), cmap="magma", vmin=0, vmax=top)
+    ax.set_title(f"conv 1, padding {name}:\nmean |error| in steps", fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+fig.colorbar(image, ax=list(axes[2:]), shrink=0.8)
+print("saved", save_figure(fig, "09_cnn_padding"))
+
+# %% [markdown]
+# With z₁ the integer convolution is within half an output step of the float one everywhere
+# (its own rounding, nothing more);
+# with 0, every output whose window touches the border is off by many steps (the interior
+# is untouched), and the whole network's accuracy collapses. Only when z₁ = 0 — symmetric
+# activations — would the two paddings agree.
+
+# %% [markdown]
 # ## Exercises
 #
 # **1. "Q(x) = round(x·Q)".** A source article presents this as quantization, with the code
@@ -486,6 +592,12 @@ results = {
     "article_loop_changes_nothing": article_loop_changes_nothing,
     "fixed_loop_changes_weights": fixed_loop_changes_weights,
     "fp16_needs_no_range": fp16_needs_no_range,
+    "cnn_float_accuracy": cnn_float_accuracy,
+    "cnn_int8_accuracy": cnn_int8_accuracy,
+    "cnn_int8_zero_padded_accuracy": cnn_zero_padded_accuracy,
+    "cnn_input_zero_point": z1,
+    "cnn_padding_max_error_steps": {name: float(e.max()) for name, e in padding_error.items()},
+    "cnn_sizes_bytes": cnn_sizes,
 }
 for key, value in results.items():
     print(f"{key}: {value}")

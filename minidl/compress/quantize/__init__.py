@@ -9,6 +9,7 @@ The pieces, each in its own file:
 - ``qat``         ``prepare_qat``: fake quantization inside a model for training
 - ``ptq``         ``prepare`` → ``calibrate`` → ``convert``, and ``quantize_dynamic``
 - ``qlinear``     integer-only layers: ``QuantizedLinear`` (int8 × int8 → int32 → int8), dynamic int8
+- ``qconv``       ``QuantizedConv2d`` (that GEMM on im2col rows padded with z₁), ``QuantizedMaxPool2d``
 - ``half``        float16 and bfloat16 (round-to-nearest-even by bit manipulation)
 - ``size``        bytes per representation
 
@@ -45,6 +46,7 @@ from minidl.compress.quantize.observers import (
 from minidl.compress.quantize.ptq import calibrate, convert, prepare, quantize_dynamic
 from minidl.compress.quantize.qat import (
     DeQuantStub,
+    QATConv2d,
     QATLinear,
     QConfig,
     QuantStub,
@@ -52,6 +54,13 @@ from minidl.compress.quantize.qat import (
     get_default_qat_qconfig,
     get_default_qconfig,
     prepare_qat,
+)
+from minidl.compress.quantize.qconv import (
+    QuantizedConv2d,
+    QuantizedMaxPool2d,
+    integer_conv2d,
+    integer_max_pool2d,
+    quantized_im2col,
 )
 from minidl.compress.quantize.qlinear import (
     DeQuantize,
@@ -81,12 +90,13 @@ from minidl.compress.quantize.size import model_nbytes, weight_nbytes
 __all__ = [
     "FLOAT32_EPS", "DeQuantStub", "DeQuantize", "DynamicQuantizedLinear", "FakeQuantize", "FakeQuantizeFunction",
     "HalfLinear", "HistogramObserver", "MinMaxObserver", "MovingAverageMinMaxObserver", "ObserverBase",
-    "PerChannelMinMaxObserver", "QATLinear", "QConfig", "QuantSpec", "QuantStub", "Quantize", "QuantizedFlatten",
-    "QuantizedLinear", "QuantizedTensor", "bfloat16_bits_to_float32", "calculate_qparams", "calibrate",
-    "check_qparams", "convert", "dequantize", "dequantize_affine", "disable_fake_quant", "disable_observer",
-    "enable_fake_quant", "enable_observer", "fake_quant_modules", "fake_quantize",
-    "fake_quantize_per_channel_affine", "fake_quantize_per_tensor_affine", "float32_to_bfloat16_bits",
-    "get_default_qat_qconfig", "get_default_qconfig", "model_nbytes", "pack_bits", "prepare", "prepare_qat",
-    "quant_range", "quantize", "quantize_affine", "quantize_dynamic", "round_to_bfloat16", "round_to_float16",
+    "PerChannelMinMaxObserver", "QATConv2d", "QATLinear", "QConfig", "QuantSpec", "QuantStub", "Quantize",
+    "QuantizedConv2d", "QuantizedFlatten", "QuantizedLinear", "QuantizedMaxPool2d", "QuantizedTensor",
+    "bfloat16_bits_to_float32", "calculate_qparams", "calibrate", "check_qparams", "convert", "dequantize",
+    "dequantize_affine", "disable_fake_quant", "disable_observer", "enable_fake_quant", "enable_observer",
+    "fake_quant_modules", "fake_quantize", "fake_quantize_per_channel_affine", "fake_quantize_per_tensor_affine",
+    "float32_to_bfloat16_bits", "get_default_qat_qconfig", "get_default_qconfig", "integer_conv2d",
+    "integer_max_pool2d", "model_nbytes", "pack_bits", "prepare", "prepare_qat", "quant_range", "quantize",
+    "quantize_affine", "quantize_dynamic", "quantized_im2col", "round_to_bfloat16", "round_to_float16",
     "round_to_half", "to_half", "unpack_bits", "weight_nbytes",
 ]

@@ -4,6 +4,9 @@
     calibrate(prepared, loader, num_batches=10)          # observers record activation ranges
     int_model = convert(prepared)                        # Quantize → QuantizedLinear … → DeQuantize
 
+A CNN converts the same way: Conv2d (+ ReLU) → :class:`QuantizedConv2d`, MaxPool2d →
+:class:`QuantizedMaxPool2d`, Flatten → :class:`QuantizedFlatten`.
+
 ``convert`` also turns a QAT-trained model (:func:`~minidl.compress.quantize.prepare_qat`)
 into its integer model. ``quantize_dynamic`` needs no calibration: it swaps every Linear of
 any model for one with int8 weights that quantizes its inputs per batch.
@@ -16,7 +19,16 @@ from typing import Any, Iterable
 
 from minidl import backend
 from minidl.compress.quantize.fake_quant import FakeQuantize
-from minidl.compress.quantize.qat import DeQuantStub, QATLinear, QConfig, QuantStub, get_default_qconfig, prepare_model
+from minidl.compress.quantize.qat import (
+    DeQuantStub,
+    QATConv2d,
+    QATLinear,
+    QConfig,
+    QuantStub,
+    get_default_qconfig,
+    prepare_model,
+)
+from minidl.compress.quantize.qconv import QuantizedConv2d, QuantizedMaxPool2d
 from minidl.compress.quantize.qlinear import (
     DeQuantize,
     DynamicQuantizedLinear,
@@ -29,6 +41,7 @@ from minidl.engine.grad_mode import no_grad
 from minidl.engine.tensor import Tensor
 from minidl.nn.activation import Dropout, Flatten
 from minidl.nn.container import Sequential
+from minidl.nn.conv import MaxPool2d
 from minidl.nn.linear import Identity, Linear
 from minidl.nn.module import Module
 
@@ -73,7 +86,7 @@ def _activation_qparams(fq: FakeQuantize, where: str) -> tuple[float, int]:
             int(backend.to_numpy(fq.zero_point.data).reshape(-1)[0]))
 
 
-def _quantized_weight(layer: QATLinear) -> QuantizedTensor:
+def _quantized_weight(layer: QATLinear | QATConv2d) -> QuantizedTensor:
     """The weight on the grid the fake-quant model uses (re-observed: training may have moved it since)."""
     fq = layer.weight_fake_quant
     spec = fq.spec
@@ -95,9 +108,11 @@ def _quantized_weight(layer: QATLinear) -> QuantizedTensor:
 def convert(prepared: Module) -> Sequential:
     """The integer-only model of a prepared (calibrated or QAT-trained) model.
 
-    Each QATLinear becomes a :class:`QuantizedLinear` whose input (s, z) is the previous
-    layer's output (s, z); Dropout and Identity disappear; Flatten reshapes integers. The
-    prepared model is not changed (except that weight observers see the current weights).
+    Each QATLinear becomes a :class:`QuantizedLinear` and each QATConv2d a
+    :class:`QuantizedConv2d` whose input (s, z) is the previous layer's output (s, z);
+    MaxPool2d and Flatten work on the integers and keep (s, z); Dropout and Identity
+    disappear. The prepared model is not changed (except that weight observers see the
+    current weights).
     """
     layers = list(prepared) if isinstance(prepared, Sequential) else []
     if not layers or not isinstance(layers[0], QuantStub) or not isinstance(layers[-1], DeQuantStub):
@@ -112,6 +127,14 @@ def convert(prepared: Module) -> Sequential:
             out.append(QuantizedLinear(_quantized_weight(m), m.bias, scale, zero_point, out_scale, out_zero,
                                        relu=m.relu, bits=out_bits))
             scale, zero_point = out_scale, out_zero
+        elif isinstance(m, QATConv2d):
+            out_scale, out_zero = _activation_qparams(m.activation_post_process, f"layer {i}")
+            out_bits = m.activation_post_process.spec.bits
+            out.append(QuantizedConv2d(_quantized_weight(m), m.bias, scale, zero_point, out_scale, out_zero,
+                                       m.stride, m.padding, m.dilation, relu=m.relu, bits=out_bits))
+            scale, zero_point = out_scale, out_zero
+        elif isinstance(m, MaxPool2d):
+            out.append(QuantizedMaxPool2d.from_float(m))
         elif isinstance(m, Flatten):
             if m.end_dim != -1:
                 raise TypeError("convert: only Flatten(start_dim, end_dim=-1) is supported")
@@ -142,7 +165,7 @@ def quantize_dynamic(model: Module, bits: int = 8, per_channel: bool = False, in
 
 def fake_quant_model_output_levels(prepared: Module, x: Tensor) -> Any:
     """The fake-quant model's output expressed in integer levels, round(ŷ/s) + z (to compare with ``convert``'s)."""
-    last = [m for m in prepared if isinstance(m, QATLinear)][-1].activation_post_process
+    last = [m for m in prepared if isinstance(m, (QATLinear, QATConv2d))][-1].activation_post_process
     with no_grad():
         y = prepared(x).data
     xp = backend.get_array_module(y)

@@ -5,6 +5,8 @@
 - a :class:`QuantStub` fake-quantizes the input,
 - every Linear (fused with a ReLU that follows it) becomes a :class:`QATLinear` that
   fake-quantizes its weight before use and its output after the ReLU,
+- every Conv2d (and its ReLU) likewise becomes a :class:`QATConv2d` (weights per output
+  channel, axis 0); a MaxPool2d stays as it is (the max of values on the grid is on the grid),
 - a :class:`DeQuantStub` marks the end.
 
 Training it with the ordinary loop (``fit``) teaches the weights to live on the integer
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from minidl.compress.quantize.fake_quant import FakeQuantize
 from minidl.compress.quantize.observers import (
@@ -29,9 +31,11 @@ from minidl.compress.quantize.observers import (
     PerChannelMinMaxObserver,
 )
 from minidl.engine.ops import linear, relu
+from minidl.engine.ops.conv import conv2d
 from minidl.engine.tensor import Tensor
 from minidl.nn.activation import Dropout, Flatten, ReLU
 from minidl.nn.container import Sequential
+from minidl.nn.conv import Conv2d, MaxPool2d
 from minidl.nn.linear import Identity, Linear
 from minidl.nn.module import Module, Parameter
 
@@ -122,7 +126,45 @@ class QATLinear(Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, relu={self.relu}"
 
 
-_PASS_THROUGH = (Dropout, Identity, Flatten)
+class QATConv2d(Module):
+    """y = fq_out(relu?(fq_w(W) ⋆ x + b)): a Conv2d (optionally fused with its ReLU) with fake quantization.
+
+    As :class:`QATLinear`; the weight's scales are per output channel (axis 0) under the
+    default qconfigs. Keeps the float layer's stride, padding and dilation.
+    """
+
+    def __init__(self, weight: Parameter, bias: Parameter | None, qconfig: QConfig, stride: tuple[int, int] = (1, 1),
+                 padding: Any = (0, 0), dilation: tuple[int, int] = (1, 1), relu: bool = False) -> None:
+        super().__init__()
+        self.out_channels, self.in_channels = weight.shape[:2]
+        self.kernel_size = tuple(weight.shape[2:])
+        self.stride, self.padding, self.dilation = stride, padding, dilation
+        self.weight = weight
+        if bias is None:
+            self.register_parameter("bias", None)
+        else:
+            self.bias = bias
+        self.relu = bool(relu)
+        self.weight_fake_quant = FakeQuantize(qconfig.weight, observe_current_only=True)
+        self.activation_post_process = FakeQuantize(qconfig.activation)
+
+    @classmethod
+    def from_float(cls, conv: Conv2d, qconfig: QConfig, relu: bool = False) -> QATConv2d:
+        bias = None if conv.bias is None else Parameter(conv.bias.data.copy())
+        return cls(Parameter(conv.weight.data.copy()), bias, qconfig, conv.stride, conv.padding, conv.dilation, relu)
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = conv2d(x, self.weight_fake_quant(self.weight), self.bias, self.stride, self.padding, self.dilation)
+        if self.relu:
+            y = relu(y)
+        return self.activation_post_process(y)
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"padding={self.padding!r}, dilation={self.dilation}, relu={self.relu}")
+
+
+_PASS_THROUGH = (Dropout, Identity, Flatten, MaxPool2d)
 
 
 def _layers(model: Module) -> list[Module]:
@@ -145,18 +187,22 @@ def prepare_model(model: Module, qconfig: QConfig, fake_quant: bool) -> Sequenti
     i = 0
     while i < len(layers):
         m = layers[i]
-        if isinstance(m, Linear):
+        if isinstance(m, (Linear, Conv2d)):
             fused = i + 1 < len(layers) and isinstance(layers[i + 1], ReLU)
-            prepared.append(QATLinear.from_float(m, qconfig, relu=fused))
+            qat_layer = QATLinear if isinstance(m, Linear) else QATConv2d
+            prepared.append(qat_layer.from_float(m, qconfig, relu=fused))
             i += 2 if fused else 1
             continue
+        if isinstance(m, MaxPool2d) and m.return_indices:
+            raise TypeError(f"layer {i}: MaxPool2d(return_indices=True) cannot be quantized")
         if isinstance(m, _PASS_THROUGH):
             prepared.append(copy.deepcopy(m))
         elif isinstance(m, ReLU):
-            raise TypeError(f"layer {i}: a ReLU must follow a Linear to be quantized (it is fused into it)")
+            raise TypeError(f"layer {i}: a ReLU must follow a Linear or a Conv2d to be quantized (it is fused "
+                            "into it; max-pooling and ReLU commute, so write Conv2d, ReLU, MaxPool2d)")
         else:
-            raise TypeError(f"layer {i}: cannot quantize {type(m).__name__} (supported: Linear, Linear+ReLU, "
-                            "Flatten, Dropout, Identity)")
+            raise TypeError(f"layer {i}: cannot quantize {type(m).__name__} (supported: Linear and Conv2d, each "
+                            "optionally followed by ReLU, MaxPool2d, Flatten, Dropout, Identity)")
         i += 1
     prepared.append(DeQuantStub())
     result = Sequential(*prepared)

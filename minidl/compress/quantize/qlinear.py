@@ -19,7 +19,7 @@ product is at most 128·128 in magnitude, which is what makes the float32-exact 
 
 A quantized convolution is the same layer applied to the im2col matrix of its input (each
 row one receptive field, padded with z₁ — the integer that means 0.0 — not with 0):
-:meth:`QuantizedLinear.gemm` is written for that reuse.
+:meth:`QuantizedLinear.gemm` is written for that reuse (:mod:`~minidl.compress.quantize.qconv`).
 """
 
 from __future__ import annotations
@@ -170,17 +170,22 @@ class QuantizedLinear(Module):
         return int8_linear(rows, self.weight.data, self.bias_folded.data, self.multiplier.data,
                            self.shift.data, int(self.zero_point.data), qmin, qmax)
 
-    def forward(self, x: QuantizedTensor) -> QuantizedTensor:
+    def input_levels(self, x: QuantizedTensor, layer: str = "QuantizedLinear") -> Any:
+        """The int8 array of ``x`` after checking it is quantized as this layer expects (s₁, z₁)."""
         if not isinstance(x, QuantizedTensor):
-            raise TypeError(f"QuantizedLinear expects a QuantizedTensor (got {type(x).__name__}); "
+            raise TypeError(f"{layer} expects a QuantizedTensor (got {type(x).__name__}); "
                             "put a Quantize module in front, as convert() does")
         s_in, z_in = float(self.input_scale.data), int(self.input_zero_point.data)
         if x.axis is not None or abs(float(x.scale) - s_in) > 1e-6 * s_in or int(x.zero_point) != z_in:
-            raise ValueError(f"QuantizedLinear: input quantized with (s={float(x.scale):.6g}, z={int(x.zero_point)}) "
+            raise ValueError(f"{layer}: input quantized with (s={float(x.scale):.6g}, z={int(x.zero_point)}) "
                              f"but the layer was built for (s={s_in:.6g}, z={z_in})")
         q = x.int_repr()
         if q.dtype.kind != "i" or q.dtype.itemsize != 1:
-            raise TypeError(f"QuantizedLinear: input integers must be int8 (got {q.dtype})")
+            raise TypeError(f"{layer}: input integers must be int8 (got {q.dtype})")
+        return q
+
+    def forward(self, x: QuantizedTensor) -> QuantizedTensor:
+        q = self.input_levels(x)
         batch = q.shape[:-1]
         out = self.gemm(q.reshape(-1, self.in_features))
         return QuantizedTensor._wrap(out.reshape(batch + (self.out_features,)), self.scale.data,
