@@ -12,6 +12,16 @@ from minidl.nn import init
 from minidl.nn.module import Module, Parameter
 
 
+def conv_repr(layer: Module) -> str:
+    """PyTorch's Conv2d repr: channels, kernel and stride, then padding and dilation where not the default."""
+    s = f"{layer.in_channels}, {layer.out_channels}, kernel_size={layer.kernel_size}, stride={layer.stride}"
+    if layer.padding not in ((0, 0), "valid"):
+        s += f", padding={layer.padding!r}"
+    if layer.dilation != (1, 1):
+        s += f", dilation={layer.dilation}"
+    return s
+
+
 class Conv2d(Module):
     """2-D convolution over (N, C, H, W) inputs; the weight has shape (out, in, kh, kw).
 
@@ -58,14 +68,7 @@ class Conv2d(Module):
         return conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation)
 
     def extra_repr(self) -> str:
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding not in ((0, 0), "valid"):
-            s += f", padding={self.padding!r}"
-        if self.dilation != (1, 1):
-            s += f", dilation={self.dilation}"
-        if self.bias is None:
-            s += ", bias=False"
-        return s
+        return conv_repr(self) + (", bias=False" if self.bias is None else "")
 
 
 class MaxPool2d(Module):

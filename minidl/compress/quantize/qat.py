@@ -92,16 +92,16 @@ class DeQuantStub(Module):
         return x
 
 
-class QATLinear(Module):
-    """y = fq_out(relu?(x · fq_w(W)ᵀ + b)): a Linear (optionally fused with its ReLU) with fake quantization.
+class _FakeQuantLayer(Module):
+    """What QATLinear and QATConv2d share: y = fq_out(relu?(op(x, fq_w(W), b))).
 
     The weight's fake quantizer observes the current weight on every call (its range is
-    today's, not the union over training); the output's observes the activations.
+    today's, not the union over training); the output's observes the activations. A subclass
+    says what ``op`` is (``_float_op``) and keeps its geometry.
     """
 
-    def __init__(self, weight: Parameter, bias: Parameter | None, qconfig: QConfig, relu: bool = False) -> None:
+    def __init__(self, weight: Parameter, bias: Parameter | None, qconfig: QConfig, relu: bool) -> None:
         super().__init__()
-        self.out_features, self.in_features = weight.shape
         self.weight = weight
         if bias is None:
             self.register_parameter("bias", None)
@@ -111,22 +111,41 @@ class QATLinear(Module):
         self.weight_fake_quant = FakeQuantize(qconfig.weight, observe_current_only=True)
         self.activation_post_process = FakeQuantize(qconfig.activation)
 
-    @classmethod
-    def from_float(cls, lin: Linear, qconfig: QConfig, relu: bool = False) -> QATLinear:
-        bias = None if lin.bias is None else Parameter(lin.bias.data.copy())
-        return cls(Parameter(lin.weight.data.copy()), bias, qconfig, relu)
+    @staticmethod
+    def _copied(layer: Module) -> tuple[Parameter, Parameter | None]:
+        """Fresh copies of a float layer's weight and bias (training the QAT model leaves it untouched)."""
+        return (Parameter(layer.weight.data.copy()),
+                None if layer.bias is None else Parameter(layer.bias.data.copy()))
+
+    def _float_op(self, x: Tensor, weight: Tensor) -> Tensor:
+        raise NotImplementedError
 
     def forward(self, x: Tensor) -> Tensor:
-        y = linear(x, self.weight_fake_quant(self.weight), self.bias)
+        y = self._float_op(x, self.weight_fake_quant(self.weight))
         if self.relu:
             y = relu(y)
         return self.activation_post_process(y)
+
+
+class QATLinear(_FakeQuantLayer):
+    """y = fq_out(relu?(x · fq_w(W)ᵀ + b)): a Linear (optionally fused with its ReLU) with fake quantization."""
+
+    def __init__(self, weight: Parameter, bias: Parameter | None, qconfig: QConfig, relu: bool = False) -> None:
+        super().__init__(weight, bias, qconfig, relu)
+        self.out_features, self.in_features = weight.shape
+
+    @classmethod
+    def from_float(cls, lin: Linear, qconfig: QConfig, relu: bool = False) -> QATLinear:
+        return cls(*cls._copied(lin), qconfig, relu)
+
+    def _float_op(self, x: Tensor, weight: Tensor) -> Tensor:
+        return linear(x, weight, self.bias)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, relu={self.relu}"
 
 
-class QATConv2d(Module):
+class QATConv2d(_FakeQuantLayer):
     """y = fq_out(relu?(fq_w(W) ⋆ x + b)): a Conv2d (optionally fused with its ReLU) with fake quantization.
 
     As :class:`QATLinear`; the weight's scales are per output channel (axis 0) under the
@@ -135,29 +154,17 @@ class QATConv2d(Module):
 
     def __init__(self, weight: Parameter, bias: Parameter | None, qconfig: QConfig, stride: tuple[int, int] = (1, 1),
                  padding: Any = (0, 0), dilation: tuple[int, int] = (1, 1), relu: bool = False) -> None:
-        super().__init__()
+        super().__init__(weight, bias, qconfig, relu)
         self.out_channels, self.in_channels = weight.shape[:2]
         self.kernel_size = tuple(weight.shape[2:])
         self.stride, self.padding, self.dilation = stride, padding, dilation
-        self.weight = weight
-        if bias is None:
-            self.register_parameter("bias", None)
-        else:
-            self.bias = bias
-        self.relu = bool(relu)
-        self.weight_fake_quant = FakeQuantize(qconfig.weight, observe_current_only=True)
-        self.activation_post_process = FakeQuantize(qconfig.activation)
 
     @classmethod
     def from_float(cls, conv: Conv2d, qconfig: QConfig, relu: bool = False) -> QATConv2d:
-        bias = None if conv.bias is None else Parameter(conv.bias.data.copy())
-        return cls(Parameter(conv.weight.data.copy()), bias, qconfig, conv.stride, conv.padding, conv.dilation, relu)
+        return cls(*cls._copied(conv), qconfig, conv.stride, conv.padding, conv.dilation, relu)
 
-    def forward(self, x: Tensor) -> Tensor:
-        y = conv2d(x, self.weight_fake_quant(self.weight), self.bias, self.stride, self.padding, self.dilation)
-        if self.relu:
-            y = relu(y)
-        return self.activation_post_process(y)
+    def _float_op(self, x: Tensor, weight: Tensor) -> Tensor:
+        return conv2d(x, weight, self.bias, self.stride, self.padding, self.dilation)
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "

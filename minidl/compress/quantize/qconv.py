@@ -35,6 +35,7 @@ from minidl.engine.ops.pool import pool_window
 from minidl.engine.tensor import Tensor
 from minidl.kernels.conv import _pad, im2col, window_view
 from minidl.kernels.window import Window
+from minidl.nn.conv import conv_repr
 from minidl.nn.module import Module
 
 
@@ -168,12 +169,7 @@ class QuantizedConv2d(Module):
         return Tensor._wrap(w.reshape((self.out_channels, self.in_channels) + self.kernel_size))
 
     def extra_repr(self) -> str:
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding not in ((0, 0), "valid"):
-            s += f", padding={self.padding!r}"
-        if self.dilation != (1, 1):
-            s += f", dilation={self.dilation}"
-        return s
+        return conv_repr(self)
 
 
 class QuantizedMaxPool2d(Module):
