@@ -6,7 +6,8 @@ same initial weights on every backend) and moves the result to the active array 
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from typing import Any, Iterator
 
 import numpy as np
 from numpy.random import Generator
@@ -34,6 +35,22 @@ def initial_seed() -> int:
 def default_generator() -> Generator:
     """The generator behind minidl's random draws."""
     return _State.generator
+
+
+@contextlib.contextmanager
+def fork_rng() -> Iterator[None]:
+    """Run a block without moving minidl's generator (``torch.random.fork_rng``).
+
+    Whatever the block draws, or whatever seed it sets, the generator afterwards is where it
+    was before: the code after the block draws the same numbers either way.
+    """
+    generator, seed = _State.generator, _State.seed
+    state = generator.bit_generator.state
+    try:
+        yield
+    finally:
+        generator.bit_generator.state = state
+        _State.generator, _State.seed = generator, seed
 
 
 def host_rng(generator: Generator | None = None) -> Generator:

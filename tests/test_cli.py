@@ -27,6 +27,21 @@ def test_fast_tour_writes_its_report(tmp_path: Path, capsys) -> None:
     printed = capsys.readouterr().out
     assert "test accuracy" in printed and str(report_path) in printed
 
+    # Chapters share chapter 1's trained MLP and chapter 7's CNN (minidl.tour.baselines); run
+    # alone, a chapter trains them itself and must report the same numbers as in the full tour.
+    alone_path = tmp_path / "alone.json"
+    assert main(["tour", "--fast", "--only", "pruning", "quantization", "--out", str(tmp_path / "alone"),
+                 "--json", str(alone_path)]) == 0
+    alone = json.loads(alone_path.read_text(encoding="utf-8"))["chapters"]
+    for key in ("pruning", "quantization"):
+        compared = [name for name in report["chapters"][key]  # all but timings and paths
+                    if name not in ("seconds", "figures") and "latency" not in name]
+        assert len(compared) >= 6, key
+        for name in compared:
+            assert alone[key][name] == report["chapters"][key][name], (key, name)
+    assert report["chapters"]["quantization"]["float32_accuracy"] == mlp["test_accuracy"]
+    assert report["chapters"]["quantization"]["cnn_float32_accuracy"] == report["chapters"]["cnn"]["test_accuracy"]
+
 
 def test_tour_only_one_chapter(tmp_path: Path) -> None:
     report_path = tmp_path / "only.json"

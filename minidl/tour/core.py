@@ -53,6 +53,13 @@ class TourContext:
                 self._cache["splits"] = tuple(load_digits(s, seed=self.seed) for s in ("train", "val", "test"))
         return self._cache["splits"]
 
+    def trained(self, kind: str) -> Any:
+        """A copy of the model several chapters share ("mlp" or "cnn"), trained once per tour
+        (:mod:`minidl.tour.baselines`)."""
+        from minidl.tour.baselines import trained
+
+        return trained(self, kind)
+
 
 @dataclass(frozen=True)
 class _Chapter:

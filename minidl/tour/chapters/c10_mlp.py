@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import time
-
-import minidl
-from minidl import nn, optim
+from minidl import nn
 from minidl.data import DataLoader
 from minidl.tour.core import ChapterResult, TourContext, chapter
-from minidl.train import evaluate, fit
+from minidl.train import evaluate
 from minidl.viz import plot_history
 
 
 @chapter("mlp", "An MLP learns handwritten digits (64 → 128 → 10, Adam)", order=10)
 def run(ctx: TourContext) -> ChapterResult:
-    minidl.manual_seed(ctx.seed)
-    train, val, test = ctx.splits()
-    model = nn.MLP([train.num_features, 128, train.num_classes])
-    optimizer = optim.Adam(model.parameters(), lr=3e-3)
-    epochs = 8 if ctx.fast else 30
-    start = time.perf_counter()
-    history = fit(model, nn.functional.cross_entropy, optimizer,
-                  DataLoader(train, batch_size=32, shuffle=True, seed=ctx.seed), epochs=epochs,
-                  val_loader=DataLoader(val, batch_size=512), progress=False)
-    seconds = time.perf_counter() - start
+    base = ctx.trained("mlp")  # the MLP chapters 4 and 5 prune and quantize
+    model, history, seconds, epochs = base.model, base.history, base.seconds, base.epochs
+    test = ctx.splits()[2]
     result = evaluate(model, DataLoader(test, batch_size=512), nn.functional.cross_entropy)
     n_params = sum(p.numel() for p in model.parameters())
     figure = ctx.save(plot_history(history, title="MLP on digits"), "mlp_curves")

@@ -67,10 +67,10 @@ def run(ctx: TourContext) -> ChapterResult:
     minidl.manual_seed(ctx.seed)
     train, _, test = ctx.splits()
     loss_fn = nn.functional.cross_entropy
+    base = ctx.trained("mlp")  # chapter 1's MLP
+    model = base.model
     loader = DataLoader(train, batch_size=32, shuffle=True, seed=ctx.seed)
-    model = nn.MLP([train.num_features, 128, train.num_classes])
-    fit(model, loss_fn, optim.Adam(model.parameters(), lr=3e-3), loader, epochs=8 if ctx.fast else 30,
-        progress=False)
+    loader.set_epoch(base.epochs)  # fine-tuning goes on with the shuffles after chapter 1's training
     dense_acc = _accuracy(model, test)
 
     # One shot: prune 90% of the weights by magnitude, no retraining.

@@ -37,9 +37,7 @@ def run(ctx: TourContext) -> ChapterResult:
     train_loader = DataLoader(train, batch_size=32, shuffle=True, seed=ctx.seed)
     test_loader = DataLoader(test, batch_size=512)
     calibration = DataLoader(train, batch_size=256)
-    model = nn.MLP([train.num_features, 128, train.num_classes])
-    fit(model, loss, optim.Adam(model.parameters(), lr=3e-3), train_loader, epochs=8 if ctx.fast else 30,
-        progress=False)
+    model = ctx.trained("mlp").model  # chapter 1's MLP
 
     def accuracy(m: nn.Module) -> float:
         return evaluate(m, test_loader)["accuracy"]
@@ -116,14 +114,12 @@ def run(ctx: TourContext) -> ChapterResult:
 
 
 def _int8_cnn(ctx: TourContext) -> tuple[str, dict[str, Any]]:
-    """The digits SmallCNN trained briefly, then PTQ int8: convolutions and pooling in integers.
+    """Chapter 7's digits SmallCNN, PTQ int8: convolutions and pooling in integers.
 
     Digits only: on 28×28 images the training would cost more than this whole chapter.
     """
     train, _, test = (as_images(d) for d in ctx.splits())
-    model = nn.SmallCNN()
-    fit(model, nn.functional.cross_entropy, optim.Adam(model.parameters(), lr=3e-3),
-        DataLoader(train, batch_size=32, shuffle=True, seed=ctx.seed), epochs=3 if ctx.fast else 12, progress=False)
+    model = ctx.trained("cnn").model
     int8 = Q.convert(Q.calibrate(Q.prepare(model.eval()), DataLoader(train, batch_size=256), num_batches=4))
     test_loader = DataLoader(test, batch_size=512)
     accuracy = {"float32": evaluate(model, test_loader)["accuracy"], "int8": evaluate(int8, test_loader)["accuracy"]}
