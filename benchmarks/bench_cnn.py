@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.harness import Section, fmt_time, measure, spread
+from benchmarks.harness import Section, fmt_time, measure, spread, training_step
 
 BATCH = 64
 TARGET = 1.5  # minidl / PyTorch CPU (stretch: 1.0)
@@ -29,14 +29,7 @@ def minidl_step() -> tuple[Callable[[], Any], Any]:
     opt = optim.SGD(model.parameters(), lr=0.01)
     x, y = (minidl.tensor(a) for a in _data())
 
-    def step() -> Any:
-        opt.zero_grad()
-        loss = nn.functional.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
-    return step, model
+    return training_step(model, nn.functional.cross_entropy, opt, x, y), model
 
 
 def torch_step() -> Callable[[], Any] | None:
@@ -51,14 +44,7 @@ def torch_step() -> Callable[[], Any] | None:
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
     x, y = (torch.from_numpy(a) for a in _data())
 
-    def step() -> Any:
-        opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
-    return step
+    return training_step(model, torch.nn.functional.cross_entropy, opt, x, y)
 
 
 @contextlib.contextmanager

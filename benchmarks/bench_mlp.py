@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.harness import Section, fmt_time, measure, spread
+from benchmarks.harness import Section, fmt_time, measure, spread, training_step
 from benchmarks.reference_mlp import hand_written_step
 
 CASES = [([784, 256, 128, 10], 128), ([64, 128, 10], 32)]
@@ -26,14 +26,7 @@ def minidl_step(sizes: list[int], batch: int):
     opt = optim.SGD(model.parameters(), lr=0.01)
     x, y = (minidl.tensor(a) for a in _data(sizes, batch))
 
-    def step() -> float:
-        opt.zero_grad()
-        loss = nn.functional.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
-    return step, model
+    return training_step(model, nn.functional.cross_entropy, opt, x, y), model
 
 
 def hand_step(sizes: list[int], batch: int):
@@ -63,14 +56,7 @@ def torch_step(sizes: list[int], batch: int):
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
     x, y = (torch.from_numpy(a) for a in _data(sizes, batch))
 
-    def step() -> float:
-        opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
-    return step
+    return training_step(model, torch.nn.functional.cross_entropy, opt, x, y)
 
 
 def check_float32(step, model) -> None:
