@@ -86,3 +86,21 @@ def find_lesson(number: int) -> Lesson:
         if lesson.number == number:
             return lesson
     raise ValueError(f"no lesson {number}; `minidl lessons` lists them")
+
+
+class ClaimFailed(AssertionError):
+    """A sentence of a lesson's prose that the lesson's own run contradicts."""
+
+
+def claim(condition: bool, statement: str, **measured) -> None:
+    """Guard one sentence of a lesson's prose with the run that supports it.
+
+    ``claim(acc_pruned > acc_dense - 0.01, "pruning to 90% costs under one point", dense=acc_dense,
+    pruned=acc_pruned)`` does nothing when the condition holds and raises :class:`ClaimFailed`
+    naming the sentence and the measured values when it does not, so a lesson whose numbers drift
+    away from its text fails its test instead of teaching something false. In fast mode a claim
+    may relax a magnitude (``pick(...)``) but should keep its direction.
+    """
+    if not condition:
+        values = ", ".join(f"{k}={v!r}" for k, v in measured.items())
+        raise ClaimFailed(f"the lesson says: {statement!r}, but this run measured {values or 'otherwise'}")
