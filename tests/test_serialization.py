@@ -251,3 +251,95 @@ def test_files_load_without_pickle(tmp_path: Path) -> None:
             value = archive[name]  # an object array would raise here
             assert value.dtype != object
         assert "__minidl__" in archive.files
+
+
+# ---------------------------------------------------------------------------------------------
+# Values that only pickle could store are refused before anything is written (issue 14 §2)
+
+
+@pytest.mark.parametrize("bad", [
+    np.array([1, "a"], dtype=object),
+    np.array([{"x": 1}, None], dtype=object),
+    np.zeros(2, dtype=[("a", "f4"), ("b", object)]),
+], ids=["object_array", "object_array_of_dicts", "structured_with_object_field"])
+def test_an_object_array_is_refused_and_the_previous_checkpoint_survives(tmp_path: Path, bad) -> None:
+    path = tmp_path / "ckpt.npz"
+    md.save({"w": md.tensor([1.0, 2.0])}, path)
+    before = path.read_bytes()
+    with pytest.raises(TypeError, match="object") as info:
+        md.save({"w": md.tensor([3.0]), "extra": {"notes": bad}}, path)
+    assert "['extra']['notes']" in str(info.value)  # where in the object the bad value sits
+    assert "pickle" in str(info.value)
+    assert path.read_bytes() == before
+    assert md.load(path)["w"].tolist() == [1.0, 2.0]
+    assert sorted(os.listdir(tmp_path)) == ["ckpt.npz"]
+
+
+@pytest.mark.parametrize("bad, expected", [
+    ({"a": {1, 2}}, "set"),
+    ({"a": [1, object()]}, "object"),
+    ({"a": np.datetime64("2020-01-01")}, "datetime64"),
+    ({(1, frozenset([2])): 3}, "dict key"),
+    ({md.tensor([1.0]).data.tobytes(): 1}, "dict key"),
+], ids=["set", "plain_object", "datetime_scalar", "frozenset_in_key", "bytes_key"])
+def test_other_unstorable_values_are_refused_before_writing(tmp_path: Path, bad, expected: str) -> None:
+    path = tmp_path / "ckpt.npz"
+    md.save({"w": md.ones(2)}, path)
+    before = path.read_bytes()
+    with pytest.raises(TypeError, match=expected):
+        md.save(bad, path)
+    assert path.read_bytes() == before
+
+
+def test_an_object_that_contains_itself_is_refused(tmp_path: Path) -> None:
+    loop: list = [1]
+    loop.append(loop)
+    with pytest.raises(ValueError, match="contains itself"):
+        md.save({"loop": loop}, tmp_path / "x.npz")
+    assert os.listdir(tmp_path) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Damaged files: one clear error naming the file (issue 14 §5)
+
+
+def _checkpoint(tmp_path: Path) -> Path:
+    path = tmp_path / "ckpt.npz"
+    md.save({"w": md.tensor(np.arange(64, dtype=np.float32)), "step": 3}, path)
+    return path
+
+
+def test_flipped_bytes_give_a_clear_error_naming_the_file(tmp_path: Path) -> None:
+    path = _checkpoint(tmp_path)
+    data = bytearray(path.read_bytes())
+    # flip bytes inside each member's stored data (the zip's CRC-32 catches it), then in the directory
+    for offset in (len(data) // 4, len(data) // 3, len(data) // 2, len(data) - 30):
+        damaged = bytearray(data)
+        damaged[offset] ^= 0xFF
+        path.write_bytes(bytes(damaged))
+        with pytest.raises(ValueError) as info:
+            md.load(path)
+        assert str(path) in str(info.value)
+        assert type(info.value) is ValueError  # not zipfile.BadZipFile, KeyError, UnicodeDecodeError
+
+
+@pytest.mark.parametrize("meta", [b"not json", b'{"format": 1}', b'[1, 2]',
+                                  b'{"format": 1, "object": {"__tensor__": "a9"}}',
+                                  b'{"format": 1, "object": {"__dict__": [[[1], 2]]}}',
+                                  b'{"format": 1, "object": {"__dict__": [[1]]}}', b"\xff\xfe"],
+                         ids=["not_json", "no_object", "a_list", "missing_array", "list_key", "short_pair",
+                              "not_utf8"])
+def test_a_broken_metadata_member_gives_a_clear_error(tmp_path: Path, meta: bytes) -> None:
+    path = tmp_path / "edited.npz"
+    np.savez(path, __minidl__=np.frombuffer(meta, dtype=np.uint8), a0=np.ones(2))
+    with pytest.raises(ValueError, match="damaged") as info:
+        md.load(path)
+    assert "edited.npz" in str(info.value)
+
+
+def test_a_plain_npy_file_is_named_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "weights.npy"
+    np.save(path, np.ones(3))
+    with pytest.raises(ValueError, match=r"\.npy") as info:
+        md.load(path)
+    assert "weights.npy" in str(info.value) and "numpy.load" in str(info.value)

@@ -212,3 +212,49 @@ def test_fit_zero_epochs_and_bad_epochs() -> None:
     for bad in (-1, 2.5):
         with pytest.raises(ValueError, match="epochs"):
             fit(model, F.cross_entropy, optim.SGD(model.parameters(), lr=0.1), loader, epochs=bad)
+
+
+# ---------------------------------------------------------------------------------------------
+# A bad batch never reaches the weights; NaN weights are never evaluated (issue 14 §2, §3)
+
+
+@pytest.mark.parametrize("make_optimizer", [lambda p: optim.SGD(p, lr=0.1, momentum=0.9),
+                                            lambda p: optim.Adam(p, lr=1e-2)], ids=["sgd", "adam"])
+def test_a_nan_sample_stops_fit_before_the_update_and_the_weights_survive(make_optimizer) -> None:
+    data = small_problem(n=48)
+    data.features[2 * 8 + 8 + 5, 1] = np.nan  # sample 29: in the 4th batch of 8
+    clean = ArrayDataset(data.features[:24], data.labels[:24])
+    md.manual_seed(0)
+    model = nn.MLP([4, 8, 2])
+    optimizer = make_optimizer(model.parameters())
+    fit(model, F.cross_entropy, optimizer, DataLoader(clean, batch_size=8), epochs=1, progress=False)
+    snapshots = []
+
+    def remember(step: int) -> None:
+        snapshots.append({k: v.numpy().copy() for k, v in model.state_dict().items()})
+
+    with pytest.raises(FloatingPointError) as info:
+        fit(model, F.cross_entropy, optimizer, DataLoader(data, batch_size=8), epochs=1,
+            progress=False, on_step_end=remember)
+    msg = str(info.value)
+    assert "epoch 1, batch 4" in msg and "inputs contain NaN" in msg
+    assert len(snapshots) == 3  # three good batches were applied, the fourth was not
+    for k, v in model.state_dict().items():
+        assert np.isfinite(v.numpy()).all(), k
+        np.testing.assert_array_equal(v.numpy(), snapshots[-1][k])
+
+
+def test_evaluate_refuses_a_model_with_nan_weights() -> None:
+    model = nn.MLP([4, 8, 2])
+    with md.no_grad():
+        model[2].weight.data[1, 3] = np.nan
+    with pytest.raises(ValueError, match=r"2\.weight") as info:
+        evaluate(model, DataLoader(small_problem(), batch_size=8))
+    assert "NaN" in str(info.value)
+
+
+def test_evaluate_refuses_nan_outputs() -> None:
+    data = small_problem()
+    data.features[9, 0] = np.nan
+    with pytest.raises(ValueError, match="batch 2"):
+        evaluate(nn.Linear(4, 2), DataLoader(data, batch_size=8))

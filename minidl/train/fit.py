@@ -65,16 +65,23 @@ def evaluate(model: Any, loader: Iterable[Any], loss_fn: Callable[..., Tensor] |
     """Mean loss (when ``loss_fn`` is given) and accuracy of ``model`` over ``loader``.
 
     Runs in eval mode (dropout off) without recording a graph, and puts the model back in
-    the mode it was in.
+    the mode it was in. A parameter or buffer holding NaN or infinity, or a batch whose
+    outputs are NaN, raises ``ValueError`` naming it (NaN logits would otherwise count as
+    predictions of class 0).
     """
+    _check_finite_weights(model)
     was_training = getattr(model, "training", False)
     if hasattr(model, "eval"):
         model.eval()
     total_loss, correct, count = 0.0, 0, 0
     try:
         with no_grad():
-            for x, y in loader:
+            for batch, (x, y) in enumerate(loader, 1):
                 out = model(x)
+                if hasattr(out, "dtype") and out.dtype.kind == "f" and bool(
+                        backend.get_array_module(out.data).isnan(out.data).any()):
+                    raise ValueError(f"evaluate: the model's output for batch {batch} contains NaN "
+                                     "(are there NaN values in the inputs?)")
                 n = len(y)
                 if loss_fn is not None:
                     total_loss += float(loss_fn(out, y).item()) * n
@@ -91,6 +98,34 @@ def evaluate(model: Any, loader: Iterable[Any], loss_fn: Callable[..., Tensor] |
     return result
 
 
+def _bad_loss_message(value: float, epoch: int, batch: int, step: int, x: Any) -> str:
+    data = x.data if isinstance(x, Tensor) else x
+    xp = backend.get_array_module(data)
+    bad_inputs = hasattr(data, "dtype") and data.dtype.kind in "fc" and not bool(xp.isfinite(data).all())
+    cause = ("this batch's inputs contain NaN or infinite values: clean the data (e.g. drop or impute "
+             "those samples)" if bad_inputs else "try a smaller learning rate, or check the inputs for NaN")
+    return (f"the loss became {value} at epoch {epoch}, batch {batch} (step {step}); the model keeps the "
+            f"weights from before this batch (no update was made). {cause}")
+
+
+def _check_finite_weights(model: Any) -> None:
+    """Raise naming the first parameter or buffer of ``model`` that holds NaN or infinity."""
+    named = []
+    if hasattr(model, "named_parameters"):
+        named += list(model.named_parameters())
+    if hasattr(model, "named_buffers"):
+        named += list(model.named_buffers())
+    for name, value in named:
+        data = value.data if isinstance(value, Tensor) else value
+        if hasattr(data, "dtype") and data.dtype.kind in "fc":
+            xp = backend.get_array_module(data)
+            if not bool(xp.isfinite(data).all()):
+                bad = int((~xp.isfinite(data)).sum())
+                raise ValueError(f"evaluate: the model's {name} holds {bad} NaN or infinite value(s) of "
+                                 f"{data.size}: its predictions would be meaningless (did training "
+                                 "diverge? reload the last good checkpoint)")
+
+
 def fit(model: Any, loss_fn: Callable[..., Tensor], optimizer: Any, train_loader: Iterable[Any],
         epochs: int = 1, val_loader: Iterable[Any] | None = None, *, scheduler: Any = None,
         progress: bool | None = None, on_step_end: Callable[[int], None] | None = None,
@@ -102,7 +137,9 @@ def fit(model: Any, loss_fn: Callable[..., Tensor], optimizer: Any, train_loader
     ``val_loader`` is given), ``scheduler.step()`` (``scheduler.step(val_loss)`` for
     ReduceLROnPlateau), then ``on_epoch_end(epoch, history)``, which may return True to
     stop early. A progress bar shows when stderr is a terminal (``progress=False`` hides
-    it). A loss that turns NaN or infinite stops training with an error that says when.
+    it). A loss that turns NaN or infinite stops training with a ``FloatingPointError``
+    that names the epoch and batch; it is checked before ``backward()`` and
+    ``optimizer.step()``, so the model keeps the weights it had before that batch.
     """
     if not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"epochs must be a non-negative int (got {epochs!r})")
@@ -113,21 +150,20 @@ def fit(model: Any, loss_fn: Callable[..., Tensor], optimizer: Any, train_loader
         if hasattr(model, "train"):
             model.train()
         total_loss, correct, count = 0.0, 0, 0
-        for x, y in _batches(train_loader, show, f"epoch {epoch + 1}/{epochs}"):
+        for batch, (x, y) in enumerate(_batches(train_loader, show, f"epoch {epoch + 1}/{epochs}"), 1):
             # A diverging run overflows somewhere in the step; the finite-loss check below
             # turns that into one clear error instead of NumPy's scattered warnings.
             with np.errstate(over="ignore", invalid="ignore"):
                 optimizer.zero_grad()
                 out = model(x)
                 loss = loss_fn(out, y)
+                value = float(loss.data)
+                # checked before the update, so a bad batch cannot reach the weights
+                if not math.isfinite(value):
+                    raise FloatingPointError(_bad_loss_message(value, epoch + 1, batch, history.steps + 1, x))
                 loss.backward()
                 optimizer.step()
             history.steps += 1
-            value = float(loss.data)
-            if not math.isfinite(value):
-                raise FloatingPointError(
-                    f"the loss became {value} at epoch {epoch + 1}, step {history.steps}: "
-                    "try a smaller learning rate, or check the inputs for NaN")
             n = len(y)
             total_loss += value * n
             correct += _correct(out, y)
