@@ -157,3 +157,21 @@ def test_one_hot_and_compose():
     both = Compose([lambda x: x * 0, OneHot(10)])
     x, y = next(iter(DataLoader(load_digits("val"), 8, transform=both)))
     assert float(abs(x.data).sum()) == 0.0 and y.shape == (8, 10)
+
+
+@pytest.mark.parametrize("scaler", [Standardize, MinMaxScale])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_fitting_on_nan_names_the_column(scaler, bad):
+    x = np.arange(40, dtype=np.float32).reshape(10, 4)
+    x[3, 2] = x[7, 2] = bad
+    with pytest.raises(ValueError, match="feature 2") as info:
+        scaler().fit(x)
+    assert "2 of 10 samples" in str(info.value) and "[3, 7]" in str(info.value)
+    images = np.zeros((5, 1, 3, 3), dtype=np.float32)
+    images[4, 0, 1, 2] = np.nan
+    with pytest.raises(ValueError, match=r"feature \(0, 1, 2\)"):
+        scaler(dims=(0, 2, 3)).fit(images)
+    unfitted = scaler()
+    with pytest.raises(ValueError):
+        unfitted.fit(x)
+    assert not unfitted.fitted  # nothing was stored

@@ -37,6 +37,23 @@ def _axes(dims: int | tuple[int, ...], ndim: int) -> tuple[int, ...]:
     return axes
 
 
+def _check_finite(x: Any, who: str) -> None:
+    """Raise naming the first feature (column) of ``x`` that holds NaN or infinity."""
+    xp = backend.get_array_module(x)
+    bad = ~xp.isfinite(x)
+    if not bool(bad.any()):
+        return
+    per_feature = backend.to_numpy(bad.reshape(len(x), -1).sum(axis=0))  # host: one count per feature
+    first = int(np.flatnonzero(per_feature)[0])
+    column = first if x.ndim <= 2 else tuple(int(i) for i in np.unravel_index(first, x.shape[1:]))
+    rows = backend.to_numpy(xp.flatnonzero(bad.reshape(len(x), -1)[:, first]))[:5].tolist()
+    raise ValueError(
+        f"{who}.fit: feature {column} holds NaN or infinite values in {int(per_feature[first])} of "
+        f"{len(x)} samples (rows {rows}{', ...' if per_feature[first] > 5 else ''}); "
+        f"{int((per_feature > 0).sum())} feature(s) are affected in all. The statistics would be NaN: "
+        "drop or impute those values before fitting")
+
+
 class _FittedScaler(Transform):
     """Shared machinery: fit once on training data, then an affine map x ↦ (x − shift) / scale · gain + offset."""
 
@@ -63,6 +80,7 @@ class _FittedScaler(Transform):
         if len(x) == 0:
             raise ValueError("cannot fit on an empty array")
         axes = _axes(self.dims, x.ndim)
+        _check_finite(x, type(self).__name__)
         shift, scale = self._statistics(x, axes)
         self.shift, self.scale = shift.astype(x.dtype), scale.astype(x.dtype)
         self.n_samples_seen = int(np.prod([x.shape[a] for a in axes]))
