@@ -50,18 +50,28 @@ class DatasetNotAvailableError(FileNotFoundError):
 
 @dataclass(frozen=True)
 class RemoteFile:
-    """A file as its publisher describes it: name, size in bytes, MD5 and SHA-256 (hex)."""
+    """A file as its publisher describes it: name, size in bytes, MD5 and SHA-256 (hex).
+
+    ``unpacked_sha256`` is the SHA-256 of the gunzipped contents, so that a copy kept
+    unpacked can be verified too (:mod:`minidl.data.verify`); empty when unknown.
+    """
 
     name: str
     size: int
     md5: str
     sha256: str
+    unpacked_sha256: str = ""
+
+
+def cache_home() -> Path:
+    """``$XDG_CACHE_HOME/minidl``, or ``~/.cache/minidl`` when that is unset."""
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(cache) / "minidl"
 
 
 def default_data_home() -> Path:
     """``$XDG_CACHE_HOME/minidl/data``, or ``~/.cache/minidl/data`` when that is unset."""
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(cache) / "minidl" / "data"
+    return cache_home() / "data"
 
 
 def data_home(root: str | os.PathLike[str] | None = None) -> Path:

@@ -39,6 +39,7 @@ from minidl.data.download import (
 )
 from minidl.data.idx import IMAGES_MAGIC, LABELS_MAGIC, DataFileError, read_idx
 from minidl.data.splits import stratified_holdout
+from minidl.data.verify import remember_verified, verify_local_file
 
 IDX_SPLITS = ("train", "val", "trainval", "test", "all")
 
@@ -67,17 +68,22 @@ class IDXDataset:
 
 
 # Checksums: MD5 as in torchvision's MNIST/FashionMNIST resources, SHA-256 as published in
-# TFDS-style manifests; both verified against the files in the course's shared/data.
+# TFDS-style manifests; both verified against the files in the course's shared/data, where the
+# SHA-256 of the unpacked contents (unpacked_sha256) was computed.
 MNIST = IDXDataset(
     key="mnist", title="MNIST",
     train_images=RemoteFile("train-images-idx3-ubyte.gz", 9_912_422, "f68b3c2dcbeaaa9fbdd348bbdeb94873",
-                            "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609"),
+                            "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+                            unpacked_sha256="ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"),
     train_labels=RemoteFile("train-labels-idx1-ubyte.gz", 28_881, "d53e105ee54ea40749a09fcbcd1e9432",
-                            "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c"),
+                            "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+                            unpacked_sha256="65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
     test_images=RemoteFile("t10k-images-idx3-ubyte.gz", 1_648_877, "9fb629c4189551a2d022fa330f9573f3",
-                           "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6"),
+                           "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+                           unpacked_sha256="0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
     test_labels=RemoteFile("t10k-labels-idx1-ubyte.gz", 4_542, "ec29112dd5afa0611ce80d1b7f02629c",
-                           "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"),
+                           "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+                           unpacked_sha256="ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
     mirrors=(
         "https://ossci-datasets.s3.amazonaws.com/mnist/",     # PyTorch's mirror (torchvision's first)
         "https://storage.googleapis.com/cvdf-datasets/mnist/",  # CVDF's mirror (TensorFlow's tutorials)
@@ -92,13 +98,17 @@ MNIST = IDXDataset(
 FASHION_MNIST = IDXDataset(
     key="fashion-mnist", title="Fashion-MNIST",
     train_images=RemoteFile("train-images-idx3-ubyte.gz", 26_421_880, "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-                            "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84"),
+                            "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+                            unpacked_sha256="c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
     train_labels=RemoteFile("train-labels-idx1-ubyte.gz", 29_515, "25c81989df183df01b3e8a0aad5dffbe",
-                            "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845"),
+                            "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+                            unpacked_sha256="bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"),
     test_images=RemoteFile("t10k-images-idx3-ubyte.gz", 4_422_102, "bef4ecab320f06d8554ea6380940ec79",
-                           "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073"),
+                           "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+                           unpacked_sha256="5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"),
     test_labels=RemoteFile("t10k-labels-idx1-ubyte.gz", 5_148, "bb300cfdad3c16e7a12a480ee83cd310",
-                           "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5"),
+                           "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+                           unpacked_sha256="0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
     mirrors=(
         "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",  # the dataset's own (torchvision's)
         "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",  # Keras's copy
@@ -164,6 +174,7 @@ def dataset_files(spec: IDXDataset, root: str | os.PathLike[str] | None = None, 
         try:
             paths[key] = fetch(remote, folder, list(mirrors if mirrors is not None else spec.mirrors),
                                timeout=timeout, progress=progress)
+            remember_verified(paths[key], remote)  # the download was just checked: no second hashing
         except DownloadError as e:
             raise DatasetNotAvailableError(_missing_message(spec, home, str(e))) from e
     return paths
@@ -181,8 +192,10 @@ def _read(path: Path, magic: int) -> np.ndarray:
     return _read_cached(str(path), stat.st_mtime_ns, stat.st_size, magic)
 
 
-def _read_pair(spec: IDXDataset, images_path: Path, labels_path: Path,
-               counts: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+def _read_pair(spec: IDXDataset, images_path: Path, labels_path: Path, counts: tuple[int, ...],
+               remotes: tuple[RemoteFile, RemoteFile]) -> tuple[np.ndarray, np.ndarray]:
+    """The images and labels of one official split, checked for structure, then for the
+    published digests (which also catch an edited pixel; hashed once per file version)."""
     images, labels = _read(images_path, IMAGES_MAGIC), _read(labels_path, LABELS_MAGIC)
     if len(images) != len(labels):
         raise DataFileError(f"{images_path} holds {len(images)} images but {labels_path} holds "
@@ -192,6 +205,9 @@ def _read_pair(spec: IDXDataset, images_path: Path, labels_path: Path,
         raise DataFileError(f"{labels_path} is not {spec.title}'s: it has {found} samples per class, "
                             f"{spec.title} has {list(counts)}. (MNIST and Fashion-MNIST use the same "
                             "file names: is this the other one?)")
+    fix = (f" (or delete it and let minidl download it: `python -m minidl.data download {spec.key}`)")
+    for path, remote in zip((images_path, labels_path), remotes):
+        verify_local_file(path, remote, fix)
     return images, labels
 
 
@@ -205,9 +221,11 @@ def load_idx_dataset(spec: IDXDataset, split: str = "train", seed: int = 0, flat
     check_float_dtype(dtype)
     paths = dataset_files(spec, root, download, mirrors, progress=progress)
     if split == "test":
-        x, y = _read_pair(spec, paths["test_images"], paths["test_labels"], spec.test_counts)
+        x, y = _read_pair(spec, paths["test_images"], paths["test_labels"], spec.test_counts,
+                          (spec.test_images, spec.test_labels))
     else:
-        x, y = _read_pair(spec, paths["train_images"], paths["train_labels"], spec.train_counts)
+        x, y = _read_pair(spec, paths["train_images"], paths["train_labels"], spec.train_counts,
+                          (spec.train_images, spec.train_labels))
         if split in ("train", "val"):
             if not isinstance(val_size, int) or not 0 < val_size < len(y):
                 raise ValueError(f"val_size must be an int in [1, {len(y) - 1}] (got {val_size!r})")
@@ -215,7 +233,8 @@ def load_idx_dataset(spec: IDXDataset, split: str = "train", seed: int = 0, flat
             idx = train_idx if split == "train" else val_idx
             x, y = x[idx], y[idx]
         elif split == "all":
-            test_x, test_y = _read_pair(spec, paths["test_images"], paths["test_labels"], spec.test_counts)
+            test_x, test_y = _read_pair(spec, paths["test_images"], paths["test_labels"], spec.test_counts,
+                                        (spec.test_images, spec.test_labels))
             x, y = np.concatenate([x, test_x]), np.concatenate([y, test_y])
     height, width = x.shape[1:]
     x = x.astype(dtype)  # host: a copy we can scale in place before it moves to the device
