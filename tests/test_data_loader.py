@@ -120,3 +120,19 @@ def test_bad_arguments():
         DataLoader(data, 2, transform="flip")
     with pytest.raises(ValueError, match="epoch"):
         DataLoader(data, 2).set_epoch(-1)
+
+
+def test_ragged_samples_name_the_sample_and_both_shapes():
+    pairs = [(np.zeros(3, dtype=np.float32), 0) for _ in range(10)]
+    pairs[6] = (np.zeros(4, dtype=np.float32), 1)
+    loader = DataLoader(pairs, 4)
+    with pytest.raises(ValueError) as info:
+        list(loader)
+    msg = str(info.value)
+    assert "sample 6 has shape (4,)" in msg and "sample 4 has shape (3,)" in msg
+    shuffled = DataLoader(pairs, 10, shuffle=True, seed=0)  # indices are the dataset's, not the batch's
+    with pytest.raises(ValueError, match=r"sample 6 has shape \(4,\)|has shape \(3,\) but sample 6"):
+        list(shuffled)
+    labels = [(np.zeros(2), np.zeros(2)), (np.zeros(2), np.zeros(3))]
+    with pytest.raises(ValueError, match=r"label 1 has shape \(3,\)"):
+        list(DataLoader(labels, 2))

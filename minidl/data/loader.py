@@ -106,7 +106,7 @@ class DataLoader:
         batched = hasattr(self.dataset, "features")
         for start in range(0, stop, self.batch_size):
             idx = order[start:start + self.batch_size]
-            x, y = self.dataset[idx] if batched else _collate([self.dataset[int(i)] for i in idx])
+            x, y = self.dataset[idx] if batched else _collate([self.dataset[int(i)] for i in idx], idx)
             if isinstance(self.transform, Transform):
                 x, y = self.transform.apply_batch(x, y)
             elif self.transform is not None:
@@ -126,14 +126,30 @@ def _as_tensor(a: Any) -> Tensor:
     return a if isinstance(a, Tensor) else Tensor._wrap(a)
 
 
-def _collate(pairs: list[tuple[Any, Any]]) -> tuple[Any, Any]:
-    """Stack (sample, label) pairs into a batch; samples and labels may be Tensors or arrays."""
+def _collate(pairs: list[tuple[Any, Any]], indices: Any = None) -> tuple[Any, Any]:
+    """Stack (sample, label) pairs into a batch; samples and labels may be Tensors or arrays.
+
+    Samples of different shapes cannot be stacked: the error names the first sample whose
+    shape differs from the batch's first, by its index in the dataset (``indices``).
+    """
     samples = [p[0].data if isinstance(p[0], Tensor) else p[0] for p in pairs]
     labels = [p[1].data if isinstance(p[1], Tensor) else p[1] for p in pairs]
     xp = backend.get_array_module(*samples)
-    x = xp.stack([xp.asarray(s) for s in samples])
+    x = _stack(xp, samples, "sample", indices)
     if all(hasattr(v, "shape") for v in labels):
-        y = xp.stack([xp.asarray(v) for v in labels])
+        y = _stack(xp, labels, "label", indices)
     else:
         y = xp.asarray(labels)
     return x, y
+
+
+def _stack(xp: Any, values: list[Any], what: str, indices: Any) -> Any:
+    arrays = [xp.asarray(v) for v in values]
+    first = arrays[0].shape
+    for k, a in enumerate(arrays):
+        if a.shape != first:
+            at = (lambda j: int(indices[j])) if indices is not None else (lambda j: j)
+            raise ValueError(f"DataLoader cannot stack a batch: {what} {at(k)} has shape {tuple(a.shape)} "
+                             f"but {what} {at(0)} has shape {tuple(first)}; every {what} of a dataset "
+                             "must have the same shape (pad, crop or resize them first)")
+    return xp.stack(arrays)
