@@ -45,6 +45,15 @@ class Mirror:
                 self.end_headers()
                 if mirror.mode == "slow":
                     time.sleep(1.0)
+                if mirror.mode == "trickle":  # 100 bytes every 50 ms: never silent for long, never done
+                    try:
+                        for start in range(0, len(data), 100):
+                            self.wfile.write(data[start:start + 100])
+                            self.wfile.flush()
+                            time.sleep(0.05)
+                    except OSError:  # the client gave up
+                        pass
+                    return
                 if mirror.mode.startswith("drop"):
                     self.wfile.write(data[: len(data) // 2])
                     self.wfile.flush()
@@ -228,3 +237,46 @@ def test_download_command_reports_offline_failure(tmp_path, capsys, monkeypatch,
     monkeypatch.setitem(cli.DATASETS, "mnist", dataclasses.replace(MNIST, mirrors=(closed_port_url,)))
     assert cli.main(["download", "mnist", "--root", str(tmp_path)]) == 1
     assert "MNIST is not available" in capsys.readouterr().err
+
+
+def test_a_trickling_mirror_hits_the_deadline(mirror, tmp_path):
+    server = mirror({"blob.bin": PAYLOAD}, mode="trickle")  # would need 5 s for the whole file
+    start = time.monotonic()
+    with pytest.raises(DownloadError, match=r"too slow: .* bytes after .* s \(deadline 0.5 s per file\)"):
+        download_file(server.url + "blob.bin", tmp_path / "blob.bin", remote_for("blob.bin", PAYLOAD),
+                      timeout=2, deadline=0.5, progress=False)
+    assert time.monotonic() - start < 3  # the deadline, plus at most one read's timeout
+    assert leftovers(tmp_path) == []
+
+
+def test_after_the_deadline_the_next_mirror_is_tried(mirror, tmp_path):
+    files = {"blob.bin": PAYLOAD}
+    slow, good = mirror(files, "trickle"), mirror(files, "ok")
+    path = fetch(remote_for("blob.bin", PAYLOAD), tmp_path, [slow.url, good.url], timeout=2, deadline=0.4,
+                 progress=False)
+    assert path.read_bytes() == PAYLOAD and good.requests == ["blob.bin"]
+
+
+def test_load_mnist_timeout_moves_on_to_the_next_mirror(shared_data, mirror, tmp_path):
+    originals = {f.name: (shared_data / "mnist" / f.name).read_bytes() for f in MNIST.files}
+    slow, good = mirror(originals, "trickle"), mirror(originals, "ok")
+    start = time.monotonic()
+    test = load_mnist("test", root=tmp_path, mirrors=[slow.url, good.url], timeout=0.5, progress=False)
+    assert len(test) == 10_000
+    assert sorted(good.requests) == sorted(f.name for f in MNIST.files)
+    assert time.monotonic() - start < 30
+    with pytest.raises(ValueError, match="timeout must be a positive number"):
+        load_mnist("test", root=tmp_path, timeout=0)
+
+
+def test_downloaded_files_get_the_umask_not_0600(mirror, tmp_path):
+    import os
+
+    server = mirror({"blob.bin": PAYLOAD})
+    old = os.umask(0o022)
+    try:
+        path = download_file(server.url + "blob.bin", tmp_path / "blob.bin", remote_for("blob.bin", PAYLOAD),
+                             progress=False)
+    finally:
+        os.umask(old)
+    assert oct(path.stat().st_mode & 0o777) == oct(0o644)  # readable by others sharing MINIDL_DATA

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import gzip
 import struct
+import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from minidl.data import DataFileError, read_idx
+from minidl.data import idx as idx_module
 from minidl.data.idx import IMAGES_MAGIC, LABELS_MAGIC, parse_idx
 
 
@@ -103,3 +106,44 @@ def test_corrupt_gzip_is_reported_as_corrupt(shared_data, tmp_path):
     bad.write_bytes(bytes(data))
     with pytest.raises(DataFileError, match="corrupt"):
         read_idx(bad)
+
+
+def _gzip_of(header: bytes, zeros: int) -> bytes:
+    """gzip of ``header`` + ``zeros`` zero bytes, built a block at a time (the test never holds them all)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    parts = [packer.compress(header)]
+    block = bytes(1 << 20)
+    for _ in range(zeros // len(block)):
+        parts.append(packer.compress(block))
+    parts.append(packer.flush())
+    return b"".join(parts)
+
+
+@pytest.mark.parametrize("header, max_bytes, reason", [
+    (struct.pack(">I3I", 2051, 10, 28, 28), None, "its IDX header promises"),  # promises 7,856 bytes
+    (struct.pack(">I2I", 2051 - 1, 1 << 16, 1 << 10), 100_000, "this dataset file can have"),  # 64 MiB, as claimed
+], ids=["more_than_the_header_promises", "more_than_the_caller_allows"])
+def test_a_gzip_bomb_is_stopped_while_decompressing(tmp_path, header, max_bytes, reason):
+    import tracemalloc
+
+    bomb = tmp_path / "bomb-idx3-ubyte.gz"
+    bomb.write_bytes(_gzip_of(header, 64 << 20))
+    assert bomb.stat().st_size < 200_000  # 64 KiB on disk, 64 MiB unpacked
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataFileError, match="gzip bomb") as info:
+            read_idx(bomb, max_bytes=max_bytes)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert reason in str(info.value) and str(bomb) in str(info.value)
+    assert peak < 8 << 20, f"{peak / 2**20:.1f} MiB held while reading a 64 MiB bomb"
+
+
+def test_concatenated_gzip_members_and_a_few_extra_bytes():
+    values = np.arange(10, dtype=np.uint8)
+    data = idx_bytes(values, 0x08)
+    two_members = gzip.compress(data[:7]) + gzip.compress(data[7:])
+    np.testing.assert_array_equal(parse_idx(idx_module._gunzip(two_members, Path("x"), None)), values)
+    with pytest.raises(DataFileError, match="3 unexpected bytes"):  # parse_idx's exact message, not the bomb's
+        parse_idx(idx_module._gunzip(gzip.compress(data + b"xyz"), Path("x"), None), "extra")

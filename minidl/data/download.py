@@ -10,11 +10,14 @@ How a file is downloaded, so that a half or wrong file is never used:
 1. the mirrors are tried in turn until one delivers the file;
 2. the bytes stream into a temporary ``.part`` file beside the destination while their
    MD5 and SHA-256 are computed (a progress bar shows when stderr is a terminal);
-3. a connection that closes early, a length that differs from ``Content-Length``, or a
-   digest that differs from the published one rejects the file: the ``.part`` file is
-   deleted and the next mirror is tried;
+3. a connection that closes early, a length that differs from ``Content-Length``, a
+   mirror silent for ``timeout`` seconds or slower than the ``deadline`` for the whole
+   file (a server trickling bytes never trips the first), or a digest that differs from
+   the published one rejects the file: the ``.part`` file is deleted and the next mirror
+   is tried;
 4. only a verified file is renamed to its real name (``os.replace``, atomic on one
-   file system), so an interrupted run leaves nothing that looks complete.
+   file system), so an interrupted run leaves nothing that looks complete. It gets the
+   permissions of any new file (the umask), so a shared ``MINIDL_DATA`` stays readable.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import http.client
 import os
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
@@ -33,6 +37,7 @@ from pathlib import Path
 from minidl.data.idx import DataFileError
 
 DEFAULT_TIMEOUT = 30.0  # seconds without a byte before a mirror counts as down
+DEFAULT_DEADLINE = 600.0  # seconds for one whole file from one mirror (26 MB at 45 KB/s)
 _CHUNK = 1 << 16
 
 
@@ -109,31 +114,49 @@ def _progress_enabled(progress: bool | None) -> bool:
     return sys.stderr.isatty() if progress is None else progress
 
 
+def _check_times(timeout: float, deadline: float | None) -> None:
+    for name, value in (("timeout", timeout), ("deadline", deadline)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not value > 0):
+            raise ValueError(f"{name} must be a positive number of seconds (got {value!r})")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def download_file(url: str, dest: str | os.PathLike[str], expected: RemoteFile, *,
-                  timeout: float = DEFAULT_TIMEOUT, progress: bool | None = None) -> Path:
+                  timeout: float = DEFAULT_TIMEOUT, deadline: float | None = DEFAULT_DEADLINE,
+                  progress: bool | None = None) -> Path:
     """Download ``url`` to ``dest``, verified against ``expected``; returns ``dest``.
 
-    Raises :class:`DownloadError` when the transfer fails and :class:`ChecksumError`
-    when the bytes are not the published file; in both cases nothing is left at
-    ``dest`` or beside it.
+    ``timeout`` bounds each wait for bytes (connecting, every read); ``deadline`` the
+    whole file (``None``: no limit). The deadline is checked between reads, so a transfer
+    ends at most ``timeout`` seconds after it. Raises :class:`DownloadError` when the
+    transfer fails or is too slow and :class:`ChecksumError` when the bytes are not the
+    published file; in both cases nothing is left at ``dest`` or beside it.
     """
+    _check_times(timeout, deadline)
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, part_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     part = Path(part_name)
     try:
         with os.fdopen(fd, "wb") as out:
-            received, md5, sha256 = _stream(url, out, expected, timeout, progress)
+            received, md5, sha256 = _stream(url, out, expected, timeout, deadline, progress)
             out.flush()
             os.fsync(out.fileno())
         check_digests(url, received, md5, sha256, expected)
+        os.chmod(part, 0o666 & ~_umask())  # mkstemp makes 0600: give it a new file's ordinary mode
         os.replace(part, dest)
         return dest
     finally:
         part.unlink(missing_ok=True)
 
 
-def _stream(url: str, out, expected: RemoteFile, timeout: float,
+def _stream(url: str, out, expected: RemoteFile, timeout: float, deadline: float | None,
             progress: bool | None) -> tuple[int, str, str]:
     """Copy the response body into ``out``; returns (bytes received, MD5, SHA-256)."""
     from tqdm.auto import tqdm
@@ -143,18 +166,24 @@ def _stream(url: str, out, expected: RemoteFile, timeout: float,
     request = urllib.request.Request(url, headers={"User-Agent": f"minidl/{__version__}"})
     md5, sha256 = hashlib.md5(usedforsecurity=False), hashlib.sha256()
     received = 0
+    start = time.monotonic()
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             length = response.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
             with tqdm(total=total or expected.size, unit="B", unit_scale=True, unit_divisor=1024,
                       desc=expected.name, disable=not _progress_enabled(progress), leave=False) as bar:
-                while chunk := response.read(_CHUNK):
+                # read1: whatever has arrived (up to a chunk), so a trickle still returns to the deadline check
+                while chunk := response.read1(_CHUNK):
                     out.write(chunk)
                     md5.update(chunk)
                     sha256.update(chunk)
                     received += len(chunk)
                     bar.update(len(chunk))
+                    elapsed = time.monotonic() - start
+                    if deadline is not None and elapsed > deadline:
+                        raise DownloadError(f"too slow: {received:,} of {total or expected.size:,} bytes "
+                                            f"after {elapsed:.1f} s (deadline {deadline:g} s per file)")
     except urllib.error.HTTPError as e:
         raise DownloadError(f"HTTP {e.code} {e.reason}") from e
     except urllib.error.URLError as e:
@@ -171,7 +200,8 @@ def _stream(url: str, out, expected: RemoteFile, timeout: float,
 
 
 def fetch(expected: RemoteFile, folder: str | os.PathLike[str], mirrors: Sequence[str], *,
-          timeout: float = DEFAULT_TIMEOUT, progress: bool | None = None) -> Path:
+          timeout: float = DEFAULT_TIMEOUT, deadline: float | None = DEFAULT_DEADLINE,
+          progress: bool | None = None) -> Path:
     """``folder/expected.name``, downloaded from the first mirror that delivers it intact.
 
     Mirrors are base URLs tried in the order given. If all fail, the
@@ -184,7 +214,7 @@ def fetch(expected: RemoteFile, folder: str | os.PathLike[str], mirrors: Sequenc
         url = base.rstrip("/") + "/" + expected.name
         try:
             return download_file(url, Path(folder) / expected.name, expected,
-                                 timeout=timeout, progress=progress)
+                                 timeout=timeout, deadline=deadline, progress=progress)
         except (DownloadError, ChecksumError) as e:
             attempts.append(f"{url}: {e}")
     raise DownloadError(f"could not download {expected.name} from any mirror:\n  - "

@@ -30,6 +30,7 @@ from minidl import backend
 from minidl.data.dataset import ArrayDataset
 from minidl.data.datasets import check_float_dtype
 from minidl.data.download import (
+    DEFAULT_DEADLINE,
     DEFAULT_TIMEOUT,
     DatasetNotAvailableError,
     DownloadError,
@@ -145,9 +146,12 @@ def _missing_message(spec: IDXDataset, home: Path, reason: str) -> str:
 
 
 def dataset_files(spec: IDXDataset, root: str | os.PathLike[str] | None = None, download: bool = True,
-                  mirrors: Sequence[str] | None = None, timeout: float = DEFAULT_TIMEOUT,
+                  mirrors: Sequence[str] | None = None, timeout: float = DEFAULT_DEADLINE,
                   progress: bool | None = None) -> dict[str, Path]:
     """Paths of the four files of ``spec``, downloading the missing ones if ``download``.
+
+    ``timeout``: seconds one mirror may take for one whole file before the next mirror
+    is tried (a mirror silent for ``min(timeout, 30)`` seconds is given up sooner).
 
     Raises :class:`DatasetNotAvailableError` (a ``FileNotFoundError``) when the files
     are not on disk and cannot be downloaded; its message says what to do.
@@ -173,7 +177,7 @@ def dataset_files(spec: IDXDataset, root: str | os.PathLike[str] | None = None, 
             continue
         try:
             paths[key] = fetch(remote, folder, list(mirrors if mirrors is not None else spec.mirrors),
-                               timeout=timeout, progress=progress)
+                               timeout=min(DEFAULT_TIMEOUT, timeout), deadline=timeout, progress=progress)
             remember_verified(paths[key], remote)  # the download was just checked: no second hashing
         except DownloadError as e:
             raise DatasetNotAvailableError(_missing_message(spec, home, str(e))) from e
@@ -181,22 +185,24 @@ def dataset_files(spec: IDXDataset, root: str | os.PathLike[str] | None = None, 
 
 
 @functools.lru_cache(maxsize=8)
-def _read_cached(path: str, mtime_ns: int, size: int, magic: int) -> np.ndarray:
+def _read_cached(path: str, mtime_ns: int, size: int, magic: int, max_bytes: int) -> np.ndarray:
     # keyed by modification time and size, so a replaced file is read again
-    return read_idx(path, expected_magic=magic)
+    return read_idx(path, expected_magic=magic, max_bytes=max_bytes)
 
 
-def _read(path: Path, magic: int) -> np.ndarray:
+def _read(path: Path, magic: int, max_bytes: int) -> np.ndarray:
     path = path.resolve()  # one cache entry per file, however it is reached
     stat = path.stat()
-    return _read_cached(str(path), stat.st_mtime_ns, stat.st_size, magic)
+    return _read_cached(str(path), stat.st_mtime_ns, stat.st_size, magic, max_bytes)
 
 
 def _read_pair(spec: IDXDataset, images_path: Path, labels_path: Path, counts: tuple[int, ...],
                remotes: tuple[RemoteFile, RemoteFile]) -> tuple[np.ndarray, np.ndarray]:
     """The images and labels of one official split, checked for structure, then for the
     published digests (which also catch an edited pixel; hashed once per file version)."""
-    images, labels = _read(images_path, IMAGES_MAGIC), _read(labels_path, LABELS_MAGIC)
+    n = sum(counts)  # unpacked sizes: a 16-byte header and 28×28 pixels each; 8 bytes and one label each
+    images = _read(images_path, IMAGES_MAGIC, max_bytes=16 + n * 28 * 28)
+    labels = _read(labels_path, LABELS_MAGIC, max_bytes=8 + n)
     if len(images) != len(labels):
         raise DataFileError(f"{images_path} holds {len(images)} images but {labels_path} holds "
                             f"{len(labels)} labels: the two files do not belong together")
@@ -214,12 +220,14 @@ def _read_pair(spec: IDXDataset, images_path: Path, labels_path: Path, counts: t
 def load_idx_dataset(spec: IDXDataset, split: str = "train", seed: int = 0, flatten: bool = True,
                      dtype: str = "float32", root: str | os.PathLike[str] | None = None,
                      download: bool = True, val_size: int = 10_000, mirrors: Sequence[str] | None = None,
-                     progress: bool | None = None) -> ArrayDataset:
+                     progress: bool | None = None, timeout: float = DEFAULT_DEADLINE) -> ArrayDataset:
     """One split of an IDX image dataset (the engine behind :func:`load_mnist`)."""
     if split not in IDX_SPLITS:
         raise ValueError(f"split must be one of {IDX_SPLITS} (got {split!r})")
     check_float_dtype(dtype)
-    paths = dataset_files(spec, root, download, mirrors, progress=progress)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds (got {timeout!r})")
+    paths = dataset_files(spec, root, download, mirrors, timeout=timeout, progress=progress)
     if split == "test":
         x, y = _read_pair(spec, paths["test_images"], paths["test_labels"], spec.test_counts,
                           (spec.test_images, spec.test_labels))
@@ -247,7 +255,8 @@ def load_idx_dataset(spec: IDXDataset, split: str = "train", seed: int = 0, flat
 
 def load_mnist(split: str = "train", seed: int = 0, flatten: bool = True, dtype: str = "float32",
                root: str | os.PathLike[str] | None = None, download: bool = True, val_size: int = 10_000,
-               mirrors: Sequence[str] | None = None, progress: bool | None = None) -> ArrayDataset:
+               mirrors: Sequence[str] | None = None, progress: bool | None = None,
+               timeout: float = DEFAULT_DEADLINE) -> ArrayDataset:
     """MNIST handwritten digits: 28×28 grey images, 10 classes (downloaded on first use).
 
     Pixels 0..255 are scaled to [0, 1] float32; labels are int64. ``split`` is
@@ -260,21 +269,27 @@ def load_mnist(split: str = "train", seed: int = 0, flatten: bool = True, dtype:
     folder holding the four files), else ``$MINIDL_DATA``, else ``~/.cache/minidl/data``;
     missing ones are downloaded there (``download=True``) from ``mirrors`` (default:
     :data:`MNIST` ``.mirrors``) and checked against their published MD5 and SHA-256.
-    Offline and without the files, :class:`DatasetNotAvailableError` says what to do.
+    ``timeout`` is how many seconds one mirror may take for one file (default 600) before
+    the next mirror is tried; a mirror silent for 30 seconds is given up sooner. Files
+    found on disk are checked against the published digests once per version of the file
+    (:mod:`minidl.data.verify`). Offline and without the files,
+    :class:`DatasetNotAvailableError` says what to do.
 
     Source: Y. LeCun, C. Cortes and C. J. C. Burges, *The MNIST database of handwritten
     digits*; LeCun et al. (1998), Proc. IEEE 86(11). Commonly stated as CC BY-SA 3.0.
     """
-    return load_idx_dataset(MNIST, split, seed, flatten, dtype, root, download, val_size, mirrors, progress)
+    return load_idx_dataset(MNIST, split, seed, flatten, dtype, root, download, val_size, mirrors, progress,
+                            timeout)
 
 
 def load_fashion_mnist(split: str = "train", seed: int = 0, flatten: bool = True, dtype: str = "float32",
                        root: str | os.PathLike[str] | None = None, download: bool = True,
                        val_size: int = 10_000, mirrors: Sequence[str] | None = None,
-                       progress: bool | None = None) -> ArrayDataset:
+                       progress: bool | None = None, timeout: float = DEFAULT_DEADLINE) -> ArrayDataset:
     """Fashion-MNIST: 28×28 grey images of clothing in 10 classes, a harder drop-in for MNIST.
 
-    Same splits, scaling, arguments and file lookup as :func:`load_mnist` (folder
+    Same splits, scaling, arguments (``timeout`` included) and file lookup as
+    :func:`load_mnist` (folder
     ``fashion-mnist/`` in the data home). Classes: T-shirt/top, Trouser, Pullover, Dress,
     Coat, Sandal, Shirt, Sneaker, Bag, Ankle boot.
 
@@ -282,4 +297,4 @@ def load_fashion_mnist(split: str = "train", seed: int = 0, flatten: bool = True
     © Zalando SE.
     """
     return load_idx_dataset(FASHION_MNIST, split, seed, flatten, dtype, root, download, val_size,
-                            mirrors, progress)
+                            mirrors, progress, timeout)
