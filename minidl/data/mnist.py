@@ -289,9 +289,8 @@ def load_fashion_mnist(split: str = "train", seed: int = 0, flatten: bool = True
     """Fashion-MNIST: 28×28 grey images of clothing in 10 classes, a harder drop-in for MNIST.
 
     Same splits, scaling, arguments (``timeout`` included) and file lookup as
-    :func:`load_mnist` (folder
-    ``fashion-mnist/`` in the data home). Classes: T-shirt/top, Trouser, Pullover, Dress,
-    Coat, Sandal, Shirt, Sneaker, Bag, Ankle boot.
+    :func:`load_mnist` (folder ``fashion-mnist/`` in the data home). Classes: T-shirt/top,
+    Trouser, Pullover, Dress, Coat, Sandal, Shirt, Sneaker, Bag, Ankle boot.
 
     Source: H. Xiao, K. Rasul and R. Vollgraf (2017), arXiv:1708.07747. MIT licence,
     © Zalando SE.
