@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -85,7 +88,8 @@ def test_unknown_command_exits_with_usage(capsys) -> None:
     with pytest.raises(SystemExit) as info:
         main(["fly"])
     assert info.value.code == 2
-    assert "usage" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "usage" in err and "fly" in err and len(err.strip().splitlines()) == 1
 
 
 def test_blas_threads_limits_numpy_and_restores_it() -> None:
@@ -100,3 +104,74 @@ def test_blas_threads_limits_numpy_and_restores_it() -> None:
     with pytest.raises(ValueError, match="positive int"):
         with blas_threads(0):
             pass
+
+
+# ---------------------------------------------------------------------------------------------
+# Every error: one line on stderr, a non-zero exit, never a traceback (issue 14 §4)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MINIDL_FAST": "1"}
+    env.pop("MINIDL_DEBUG", None)
+    return subprocess.run([sys.executable, "-m", "minidl.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=120)
+
+
+def bad_invocations(tmp: Path) -> dict[str, tuple[list[str], str]]:
+    a_file = tmp / "a_file"
+    a_file.write_text("not a folder")
+    return {
+        "json under a file": (["tour", "--fast", "--json", str(a_file / "r.json")], "--json"),
+        "json is a folder": (["tour", "--fast", "--json", str(tmp)], "is a folder"),
+        "out is a file": (["tour", "--fast", "--out", str(a_file)], "existing file"),
+        "out under a file": (["tour", "--fast", "--out", str(a_file / "figs")], "--out"),
+        "unknown dataset": (["tour", "--fast", "--dataset", "cifar"], "cifar"),
+        "unknown chapter": (["tour", "--fast", "--only", "nope"], "nope"),
+        "bad seed": (["tour", "--seed", "x"], "invalid int value"),
+        "no such lesson": (["lesson", "999"], "no lesson 999"),
+        "unknown command": (["fly"], "invalid choice"),
+        "no command": ([], "required"),
+    }
+
+
+def test_bad_invocations_fail_in_one_line_without_a_traceback(tmp_path: Path) -> None:
+    for name, (args, expected) in bad_invocations(tmp_path).items():
+        result = run_cli(*args, cwd=tmp_path)
+        assert result.returncode == 2, (name, result.returncode, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("minidl"), (name, result.stderr)
+        assert expected in lines[0], (name, lines[0])
+        assert "Traceback" not in result.stderr + result.stdout, name
+        assert "[1/" not in result.stdout, name  # no chapter ran before the error
+    assert not (tmp_path / "minidl-tour").exists()  # nothing was created by a refused tour
+
+
+def test_paths_are_checked_before_any_chapter_runs(tmp_path: Path, monkeypatch, capsys) -> None:
+    from minidl.tour import core
+
+    ran = []
+    monkeypatch.setattr(core, "registered_chapters", lambda: [core.Chapter("mlp", "t", lambda ctx: ran.append(1))])
+    (tmp_path / "taken").write_text("")
+    assert main(["tour", "--out", str(tmp_path / "taken")]) == 2
+    assert main(["tour", "--out", str(tmp_path / "figs"), "--json", str(tmp_path / "taken" / "x.json")]) == 2
+    assert ran == [] and not (tmp_path / "figs").exists()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(line.startswith("minidl: error: --") for line in err)
+
+
+def test_a_failure_inside_a_chapter_is_one_line(tmp_path: Path, monkeypatch, capsys) -> None:
+    from minidl.tour import core
+
+    def broken(ctx):
+        raise RuntimeError("something broke\non two lines")
+
+    monkeypatch.setattr(core, "registered_chapters", lambda: [core.Chapter("mlp", "t", broken)])
+    assert main(["tour", "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == ("minidl: error: RuntimeError: something broke on two lines "
+                           "(set MINIDL_DEBUG=1 to see the traceback)")
+    monkeypatch.setenv("MINIDL_DEBUG", "1")
+    with pytest.raises(RuntimeError):
+        main(["tour", "--out", str(tmp_path)])

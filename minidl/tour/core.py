@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
 import json
-import pkgutil
 import platform
 import time
 from dataclasses import dataclass, field
@@ -45,7 +43,7 @@ class TourContext:
             if self.dataset != "digits":
                 from minidl import data
 
-                loader = getattr(data, f"load_{self.dataset}", None)
+                loader = getattr(data, f"load_{self.dataset.replace('-', '_')}", None)
                 if loader is None:
                     raise ValueError(f"unknown tour dataset {self.dataset!r}")
                 self._cache["splits"] = tuple(loader(split=s) for s in ("train", "val", "test"))
@@ -62,50 +60,67 @@ class TourContext:
 
 
 @dataclass(frozen=True)
-class _Chapter:
+class Chapter:
+    """A tour chapter: its key (for ``--only`` and the JSON report), its title, its function."""
+
     key: str
     title: str
-    order: int
     run: Callable[[TourContext], ChapterResult]
 
-
-_CHAPTERS: dict[str, _Chapter] = {}
-
-
-def chapter(key: str, title: str, order: int) -> Callable[[Callable[[TourContext], ChapterResult]], Any]:
-    """Register a tour chapter: ``@chapter("mlp", "An MLP on digits", order=10)``."""
-
-    def register(fn: Callable[[TourContext], ChapterResult]) -> Callable[[TourContext], ChapterResult]:
-        _CHAPTERS[key] = _Chapter(key, title, order, fn)
-        return fn
-
-    return register
+    def __call__(self, ctx: TourContext) -> ChapterResult:
+        return self.run(ctx)
 
 
-def registered_chapters() -> list[_Chapter]:
-    """All chapters, in tour order (importing every module of ``minidl.tour.chapters``)."""
-    from minidl.tour import chapters
+_Chapter = Chapter  # the name before the CHAPTERS table of contents
 
-    for info in pkgutil.iter_modules(chapters.__path__):
-        importlib.import_module(f"{chapters.__name__}.{info.name}")
-    return sorted(_CHAPTERS.values(), key=lambda c: c.order)
+
+def chapter(key: str, title: str) -> Callable[[Callable[[TourContext], ChapterResult]], Chapter]:
+    """Make a function a tour chapter: ``@chapter("mlp", "An MLP learns the digits")``.
+
+    The order of the tour is not set here but in one place, the ``CHAPTERS`` tuple of
+    :mod:`minidl.tour.chapters`, which reads as the tour's table of contents.
+    """
+
+    def make(fn: Callable[[TourContext], ChapterResult]) -> Chapter:
+        return Chapter(key, title, fn)
+
+    return make
+
+
+def registered_chapters() -> list[Chapter]:
+    """All chapters, in tour order: :data:`minidl.tour.chapters.CHAPTERS`."""
+    from minidl.tour.chapters import CHAPTERS
+
+    return list(CHAPTERS)
 
 
 def run_tour(out_dir: str | Path = "minidl-tour", json_path: str | Path | None = None,
              dataset: str = "digits", only: list[str] | None = None, fast: bool = False,
              seed: int = 0, echo: Callable[[str], None] = print) -> dict[str, Any]:
-    """Run the chapters in order, print the report, and return (and optionally save) its numbers."""
+    """Run the chapters in order, print the report, and return (and optionally save) its numbers.
+
+    Everything that can be checked up front is checked before the first chapter runs (the
+    chapter names, the dataset, that ``out_dir`` is or can become a folder and that
+    ``json_path`` can be written), so a bad argument costs nothing and a finished tour's
+    numbers are never lost to an unwritable path.
+    """
     import minidl
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    ctx = TourContext(out_dir=out, dataset=dataset, fast=fast, seed=seed)
+    dataset = dataset.replace("-", "_")
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown tour dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
     chapters = registered_chapters()
     if only:
         unknown = set(only) - {c.key for c in chapters}
         if unknown:
             raise ValueError(f"unknown chapter(s) {sorted(unknown)}; chapters: {[c.key for c in chapters]}")
         chapters = [c for c in chapters if c.key in only]
+    out = Path(out_dir)
+    _check_output_folder(out)
+    if json_path is not None:
+        _check_writable_file(Path(json_path))
+    out.mkdir(parents=True, exist_ok=True)
+    ctx = TourContext(out_dir=out, dataset=dataset, fast=fast, seed=seed)
     report: dict[str, Any] = {
         "minidl_version": minidl.__version__, "dataset": dataset, "fast": fast,
         "python": platform.python_version(), "machine": platform.machine(), "chapters": {},
@@ -128,7 +143,66 @@ def run_tour(out_dir: str | Path = "minidl-tour", json_path: str | Path | None =
         report["test_accuracy"] = mlp["test_accuracy"]
     echo(f"\nTour finished in {report['seconds']:.1f} s.")
     if json_path is not None:
-        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(json_path).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        _write_atomically(Path(json_path), json.dumps(report, indent=2) + "\n")
         echo(f"Numbers written to {json_path}")
     return report
+
+
+DATASETS = ("digits", "mnist", "fashion_mnist")
+
+
+def _existing_ancestor(path: Path) -> Path:
+    folder = path.absolute()
+    while not folder.exists():
+        folder = folder.parent
+    return folder
+
+
+def _check_output_folder(out: Path) -> None:
+    """Raise ``ValueError`` (one line) unless ``out`` is a writable folder or can be created as one."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is an existing file, not a folder: name a folder for the figures")
+    base = _existing_ancestor(out)
+    if not base.is_dir():
+        raise ValueError(f"--out {out} cannot be created: {base} is a file, not a folder")
+    _probe(base, f"--out {out}")
+
+
+def _check_writable_file(path: Path) -> None:
+    """Raise ``ValueError`` (one line) unless ``path`` can be written (created or replaced)."""
+    if path.is_dir():
+        raise ValueError(f"--json {path} is a folder: name a file for the numbers, e.g. {path / 'tour.json'}")
+    base = _existing_ancestor(path.parent)
+    if not base.is_dir():
+        raise ValueError(f"--json {path} cannot be written: {base} is a file, not a folder")
+    _probe(base, f"--json {path}")
+
+
+def _probe(folder: Path, what: str) -> None:
+    """Create and delete a file in ``folder``: the one test of writability that holds for every user."""
+    import tempfile
+
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".minidl-probe-"):
+            pass
+    except OSError as e:
+        raise ValueError(f"{what} cannot be written: {folder} is not writable ({e.strerror or e})") from None
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path`` and replace ``path`` with it."""
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # a new file's ordinary mode, not mkstemp's 0600
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)

@@ -20,7 +20,7 @@ OPTIMIZERS = {
 }
 
 
-@chapter("optimizers", "GD, SGD, momentum and Adam on the same MLP", order=20)
+@chapter("optimizers", "GD, SGD, momentum and Adam on the same MLP")
 def run(ctx: TourContext) -> ChapterResult:
     train, val, _ = ctx.splits()
     epochs = 5 if ctx.fast else 20

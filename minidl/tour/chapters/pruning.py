@@ -62,7 +62,7 @@ def _plot(curves, gradual_point, dense_acc, sizes):
     return fig
 
 
-@chapter("pruning", "Pruning the MLP to 90% sparsity — and making it really smaller", order=40)
+@chapter("pruning", "Pruning the MLP to 90% sparsity — and making it really smaller")
 def run(ctx: TourContext) -> ChapterResult:
     minidl.manual_seed(ctx.seed)
     train, _, test = ctx.splits()

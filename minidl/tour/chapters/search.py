@@ -23,7 +23,7 @@ def _fmt_params(params: dict) -> str:
     return f"lr {params['lr']:.2g}, wd {params['weight_decay']:.1g}, width {params['width']}"
 
 
-@chapter("search", "Hyperparameter search: grid vs random vs halving vs Bayesian (same epochs)", order=70)
+@chapter("search", "Hyperparameter search: grid vs random vs halving vs Bayesian (same epochs)")
 def run(ctx: TourContext) -> ChapterResult:
     train, val, _ = ctx.splits()
     objective = mlp_objective(train, val)

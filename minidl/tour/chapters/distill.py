@@ -56,7 +56,7 @@ def _figure(teacher_logits: np.ndarray, labels: np.ndarray, images: np.ndarray,
     return fig
 
 
-@chapter("distill", "Knowledge distillation: a 16-unit student learns from a 64→256→256→10 teacher", order=55)
+@chapter("distill", "Knowledge distillation: a 16-unit student learns from a 64→256→256→10 teacher")
 def run(ctx: TourContext) -> ChapterResult:
     start = time.perf_counter()
     train, _, test = ctx.splits()

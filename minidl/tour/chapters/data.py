@@ -52,7 +52,7 @@ def _mlp_accuracy(train, test, steps: int, seed: int) -> tuple[float, float]:
             evaluate(model, DataLoader(test, 1000))["accuracy"])
 
 
-@chapter("data", "Data: standardize with training statistics; how accuracy grows with data", order=30)
+@chapter("data", "Data: standardize with training statistics; how accuracy grows with data")
 def run(ctx: TourContext) -> ChapterResult:
     train, val, test = ctx.splits()
     full_size, cap = len(train), MAX_TRAIN_FAST if ctx.fast else MAX_TRAIN

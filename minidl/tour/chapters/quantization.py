@@ -29,7 +29,7 @@ def _latency(fn: Callable[[], Any], repeats: int) -> float:
     return statistics.median(blocks)
 
 
-@chapter("quantization", "Quantization: int8 and 4-bit integers, QAT, half precision", order=50)
+@chapter("quantization", "Quantization: int8 and 4-bit integers, QAT, half precision")
 def run(ctx: TourContext) -> ChapterResult:
     minidl.manual_seed(ctx.seed)
     train, _, test = ctx.splits()

@@ -9,7 +9,7 @@ from minidl.train import evaluate
 from minidl.viz import plot_history
 
 
-@chapter("mlp", "An MLP learns handwritten digits (64 → 128 → 10, Adam)", order=10)
+@chapter("mlp", "An MLP learns handwritten digits (64 → 128 → 10, Adam)")
 def run(ctx: TourContext) -> ChapterResult:
     base = ctx.trained("mlp")  # the MLP chapters 4 and 5 prune and quantize
     model, history, seconds, epochs = base.model, base.history, base.seconds, base.epochs

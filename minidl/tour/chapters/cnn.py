@@ -10,7 +10,7 @@ from minidl.train import evaluate
 from minidl.viz import plot_filters
 
 
-@chapter("cnn", "A small CNN learns the digits as images (conv → pool → conv → pool)", order=60)
+@chapter("cnn", "A small CNN learns the digits as images (conv → pool → conv → pool)")
 def run(ctx: TourContext) -> ChapterResult:
     base = ctx.trained("cnn")  # the CNN chapter 5 runs in integers
     model, history, seconds, epochs = base.model, base.history, base.seconds, base.epochs
