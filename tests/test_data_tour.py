@@ -41,3 +41,28 @@ def test_tour_dataset_mnist_offline_is_a_clean_error(tmp_path, monkeypatch, caps
     assert main(["tour", "--dataset", "mnist", "--only", "data", "--fast", "--out", str(tmp_path)]) == 2
     error = capsys.readouterr().err
     assert "MNIST is not available" in error and "MINIDL_DATA" in error
+
+
+def test_data_chapter_notices_standardizing_with_the_test_statistics(tmp_path, monkeypatch):
+    # The bug the chapter must catch (issue 14 §9): a scaler fitted on the test split instead of the
+    # training split. The chapter claims the training features come out with mean 0 and std 1.
+    import pytest
+
+    from minidl.course import ClaimFailed
+    from minidl.data import load_digits
+    from minidl.data.transforms import Standardize
+    from minidl.tour.chapters import data as data_chapter
+
+    report = run_tour(out_dir=tmp_path, only=["data"], fast=True, echo=lambda line: None)
+    assert report["chapters"]["data"]["standardized_train_mean_error"] < 1e-4
+    assert report["chapters"]["data"]["standardized_train_std_error"] < 1e-3
+
+    test_features = load_digits("test").features
+
+    class FittedOnTheTestSplit(Standardize):
+        def fit(self, x, *, refit=False):
+            return super().fit(test_features, refit=refit)
+
+    monkeypatch.setattr(data_chapter, "Standardize", FittedOnTheTestSplit)
+    with pytest.raises(ClaimFailed, match="training statistics"):
+        run_tour(out_dir=tmp_path, only=["data"], fast=True, echo=lambda line: None)

@@ -41,17 +41,20 @@ class Trained:
 
 
 def _mlp(ctx: TourContext) -> tuple[nn.Module, tuple[Any, Any], int]:
-    """64 → 128 → 10 (on digits), Adam 3e-3: 30 epochs (8 in fast mode)."""
+    """features → 128 → classes (64 → 128 → 10 on digits), Adam 3e-3: 30 epochs on digits (8 in fast
+    mode), as many steps on a larger dataset (:meth:`TourContext.epochs`)."""
     train, val, _ = ctx.splits()
-    return nn.MLP([train.num_features, 128, train.num_classes]), (train, val), 8 if ctx.fast else 30
+    return (nn.MLP([train.num_features, 128, train.num_classes]), (train, val),
+            ctx.epochs(8 if ctx.fast else 30))
 
 
 def _cnn(ctx: TourContext) -> tuple[nn.Module, tuple[Any, Any], int]:
-    """SmallCNN (conv → pool → conv → pool) on the images, Adam 3e-3: 15 epochs (4 in fast mode)."""
+    """SmallCNN (conv → pool → conv → pool) on the images, Adam 3e-3: 15 epochs on digits (4 in fast
+    mode), as many steps on a larger dataset."""
     train, val, _ = (as_images(d) for d in ctx.splits())
     model = nn.SmallCNN(in_channels=train.features.shape[1], num_classes=train.num_classes,
                         image_size=train.features.shape[-1])
-    return model, (train, val), 4 if ctx.fast else 15
+    return model, (train, val), ctx.epochs(4 if ctx.fast else 15)
 
 
 RECIPES = {"mlp": _mlp, "cnn": _cnn}

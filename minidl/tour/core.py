@@ -21,9 +21,29 @@ class ChapterResult:
     figures: list[str] = field(default_factory=list)
 
 
+def layer_sizes(model: Any, sep: str = " → ") -> str:
+    """An MLP's layer sizes as text, e.g. "64 → 128 → 10", for a chapter's text and titles."""
+    return sep.join(str(n) for n in model.sizes)
+
+
+# The recipes (epochs, steps) were tuned on the bundled digits, whose training split has this
+# many samples; on a larger training set a chapter takes about as many optimizer steps.
+DIGITS_TRAIN_SIZE = 1078
+
+# (train, val, test) samples the chapters use of a large dataset (MNIST, Fashion-MNIST): a
+# stratified subset of each split, so the full tour stays within minutes on 2 cores.
+LARGE_DATASET_SIZES = {False: (10_000, 2_000, 10_000), True: (2_000, 500, 2_000)}  # by fast mode
+
+
 @dataclass
 class TourContext:
-    """What every chapter gets: the output folder, the dataset, fast mode, a seed."""
+    """What every chapter gets: the output folder, the dataset, fast mode, a seed.
+
+    On the bundled digits the chapters use the whole splits. On MNIST or Fashion-MNIST they
+    use a stratified subset of each split (:data:`LARGE_DATASET_SIZES`) and, through
+    :meth:`epochs`, about as many optimizer steps as on the digits: :meth:`data_note` says
+    so in the chapters' text.
+    """
 
     out_dir: Path
     dataset: str = "digits"
@@ -38,18 +58,54 @@ class TourContext:
     def splits(self) -> tuple[Any, Any, Any]:
         """(train, val, test) datasets of the chosen dataset, loaded once per tour."""
         if "splits" not in self._cache:
-            from minidl.data import load_digits
+            from minidl import data
 
-            if self.dataset != "digits":
-                from minidl import data
-
-                loader = getattr(data, f"load_{self.dataset.replace('-', '_')}", None)
+            name = self.dataset.replace("-", "_")
+            if name == "digits":
+                splits = tuple(data.load_digits(s, seed=self.seed) for s in ("train", "val", "test"))
+                self._cache["full_sizes"] = tuple(len(d) for d in splits)
+            else:
+                loader = getattr(data, f"load_{name}", None)
                 if loader is None:
                     raise ValueError(f"unknown tour dataset {self.dataset!r}")
-                self._cache["splits"] = tuple(loader(split=s) for s in ("train", "val", "test"))
-            else:
-                self._cache["splits"] = tuple(load_digits(s, seed=self.seed) for s in ("train", "val", "test"))
+                full = tuple(loader(split=s, seed=self.seed) for s in ("train", "val", "test"))
+                self._cache["full_sizes"] = tuple(len(d) for d in full)
+                splits = tuple(
+                    data.subsample(d, size=size, strategy="stratified", seed=self.seed) if len(d) > size else d
+                    for d, size in zip(full, LARGE_DATASET_SIZES[self.fast]))
+            self._cache["splits"] = splits
         return self._cache["splits"]
+
+    def full_sizes(self) -> tuple[int, int, int]:
+        """Sizes of the dataset's whole (train, val, test) splits, before any subset."""
+        self.splits()
+        return self._cache["full_sizes"]
+
+    def data_note(self) -> str:
+        """"" on the digits; else which part of the training set the chapters use, for their text."""
+        train = self.splits()[0]
+        full_train = self.full_sizes()[0]
+        return "" if len(train) == full_train else \
+            f"a stratified {len(train):,} of the {full_train:,} training images"
+
+    def data_summary(self) -> str:
+        """One sentence on the data the chapters use (printed once at the start of the tour)."""
+        if not self.data_note():
+            return ""
+        (_, val, test), (_, full_val, full_test) = self.splits(), self.full_sizes()
+        val_part = "all" if len(val) == full_val else f"{len(val):,} of {full_val:,}"
+        test_part = "all" if len(test) == full_test else f"{len(test):,} of {full_test:,}"
+        return (f"The chapters use {self.data_note()} (validation: {val_part}; test: {test_part}) and "
+                "about as many optimizer steps as on the digits, so the tour takes minutes, not tens of minutes.")
+
+    def epochs(self, digits_epochs: int) -> int:
+        """Epochs for a recipe tuned on the digits: ``digits_epochs`` there; on a larger
+        training set, as many as give about the same number of optimizer steps (scaled by
+        the ratio of the two training sets, also for a chapter's own subsets), at least one."""
+        train = self.splits()[0]
+        if self.dataset == "digits" or len(train) <= DIGITS_TRAIN_SIZE:
+            return digits_epochs
+        return max(1, round(digits_epochs * DIGITS_TRAIN_SIZE / len(train)))
 
     def trained(self, kind: str) -> Any:
         """A copy of the model several chapters share ("mlp" or "cnn"), trained once per tour
@@ -126,6 +182,11 @@ def run_tour(out_dir: str | Path = "minidl-tour", json_path: str | Path | None =
         "python": platform.python_version(), "machine": platform.machine(), "chapters": {},
     }
     echo(f"minidl {minidl.__version__} tour on {dataset} — figures go to {out}/")
+    if dataset != "digits":  # load (or fail to load) the data before any chapter, and say what is used
+        ctx.splits()
+        report["data"] = {"train": len(ctx.splits()[0]), "full_train": ctx.full_sizes()[0]}
+        if ctx.data_summary():
+            echo(ctx.data_summary())
     start = time.perf_counter()
     for i, ch in enumerate(chapters, 1):
         echo(f"\n[{i}/{len(chapters)}] {ch.title}")

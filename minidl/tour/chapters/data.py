@@ -10,7 +10,7 @@ import numpy as np
 
 import minidl
 from minidl import backend, nn, optim
-from minidl.course import new_figure
+from minidl.course import claim, new_figure
 from minidl.data import DataLoader, condition_number, subsample
 from minidl.data.transforms import Standardize
 from minidl.tour.core import ChapterResult, TourContext, chapter
@@ -55,8 +55,8 @@ def _mlp_accuracy(train, test, steps: int, seed: int) -> tuple[float, float]:
 @chapter("data", "Data: standardize with training statistics; how accuracy grows with data")
 def run(ctx: TourContext) -> ChapterResult:
     train, val, test = ctx.splits()
-    full_size, cap = len(train), MAX_TRAIN_FAST if ctx.fast else MAX_TRAIN
-    if full_size > cap:
+    full_size, cap = ctx.full_sizes()[0], MAX_TRAIN_FAST if ctx.fast else MAX_TRAIN
+    if len(train) > cap:
         train = subsample(train, size=cap, strategy="stratified", seed=ctx.seed)
     epochs, steps = (3, 120) if ctx.fast else (8, 400)
     rates = (0.1, 1.0) if ctx.fast else (0.03, 0.1, 0.3, 1.0)
@@ -66,7 +66,15 @@ def run(ctx: TourContext) -> ChapterResult:
     scaler = Standardize().fit(train.features)  # statistics from the training split only
     used = backend.xp.asarray(_often_used(train.features))
     kappa_raw = condition_number(train.features[:, used])
-    kappa_std = condition_number(scaler(train.features)[:, used])
+    standardized = scaler(train.features)[:, used]
+    kappa_std = condition_number(standardized)
+    # Training statistics make the training features exactly mean 0, std 1: anything else means
+    # the scaler was fitted on other data (e.g. the test split), which this chapter must not do.
+    mean_error = float(abs(standardized.astype("float64").mean(axis=0)).max())
+    std_error = float(abs(standardized.astype("float64").std(axis=0) - 1).max())
+    claim(mean_error < 1e-4 and std_error < 1e-3,
+          "standardizing with the training statistics gives the training features mean 0 and std 1",
+          largest_mean=mean_error, largest_std_error=std_error)
 
     # 2. the same model and optimizer on raw and on standardized inputs, over a few learning rates
     start = time.perf_counter()
@@ -120,5 +128,6 @@ def run(ctx: TourContext) -> ChapterResult:
                  "best_lr": best,
                  "learning_curve": {str(n): {"train_accuracy": tr, "test_accuracy": te}
                                     for n, (tr, te) in curve.items()},
-                 "train_samples": len(train), "epochs": epochs, "steps": steps},
+                 "train_samples": len(train), "epochs": epochs, "steps": steps,
+                 "standardized_train_mean_error": mean_error, "standardized_train_std_error": std_error},
         figures=[figure])

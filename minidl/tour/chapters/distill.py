@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -11,7 +12,7 @@ from minidl import nn, optim
 from minidl.compress.distill import Distiller, predict_logits
 from minidl.course import new_figure
 from minidl.data import DataLoader, stratified_split
-from minidl.tour.core import ChapterResult, TourContext, chapter
+from minidl.tour.core import ChapterResult, TourContext, chapter, layer_sizes
 from minidl.train import evaluate, fit
 
 TEMPERATURES = (1.0, 4.0, 20.0)
@@ -19,7 +20,8 @@ TEMPERATURES = (1.0, 4.0, 20.0)
 
 def _student(ctx: TourContext, seed_offset: int) -> nn.Module:
     minidl.manual_seed(ctx.seed + seed_offset)  # the same initial weights for both students
-    return nn.MLP([64, 16, 10])
+    train = ctx.splits()[0]
+    return nn.MLP([train.num_features, 16, train.num_classes])
 
 
 def _softmax(z: np.ndarray, T: float) -> np.ndarray:
@@ -31,16 +33,17 @@ def _figure(teacher_logits: np.ndarray, labels: np.ndarray, images: np.ndarray,
             accuracies: dict[str, tuple[float, float]]) -> object:
     fig, axes = new_figure(1, 4, figsize=(13, 3.2), gridspec_kw={"width_ratios": [0.6, 1, 1, 1.25]})
     picks = [int(np.flatnonzero(labels == d)[0]) for d in (3, 7)]
-    gap = np.full((2, 8), np.nan)  # host: a blank strip between the two digits
-    axes[0].imshow(np.concatenate([images[picks[0]].reshape(8, 8), gap, images[picks[1]].reshape(8, 8)]),
-                   cmap="gray_r")
-    axes[0].set(title="two test digits", xticks=[], yticks=[])
-    classes = np.arange(10)  # host: bar positions
+    side = math.isqrt(images[0].size)  # square grey images: 8 × 8 digits, 28 × 28 MNIST
+    gap = np.full((max(1, side // 4), side), np.nan)  # host: a blank strip between the two images
+    axes[0].imshow(np.concatenate([images[picks[0]].reshape(side, side), gap,
+                                   images[picks[1]].reshape(side, side)]), cmap="gray_r")
+    axes[0].set(title="two test images", xticks=[], yticks=[])
+    classes = np.arange(teacher_logits.shape[1])  # host: bar positions
     for ax, i in zip(axes[1:3], picks):
         for k, T in enumerate(TEMPERATURES):
             ax.bar(classes + (k - 1) * 0.27, _softmax(teacher_logits[i:i + 1], T)[0], width=0.27,
                    label=f"T = {T:g}")
-        ax.set(yscale="log", ylim=(1e-6, 1.5), xticks=range(10), xlabel="class",
+        ax.set(yscale="log", ylim=(1e-6, 1.5), xticks=classes, xlabel="class",
                title=f"teacher on a {labels[i]}: softmax(z/T)")
         ax.grid(alpha=0.3, axis="y")
     axes[1].set_ylabel("probability (log scale)")
@@ -49,14 +52,15 @@ def _figure(teacher_logits: np.ndarray, labels: np.ndarray, images: np.ndarray,
     x = np.arange(len(names))  # host: bar positions
     axes[3].bar(x - 0.2, [accuracies[n][0] * 100 for n in names], width=0.4, label="hard labels only")
     axes[3].bar(x + 0.2, [accuracies[n][1] * 100 for n in names], width=0.4, label="distilled (T=8, α=0.1)")
-    axes[3].set(xticks=x, xticklabels=names, ylabel="test accuracy (%)", ylim=(70, 100),
+    lowest = min(min(pair) for pair in accuracies.values()) * 100
+    axes[3].set(xticks=x, xticklabels=names, ylabel="test accuracy (%)", ylim=(min(70, lowest - 5), 100),
                 title="16-unit student, one seed")
     axes[3].legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     return fig
 
 
-@chapter("distill", "Knowledge distillation: a 16-unit student learns from a 64→256→256→10 teacher")
+@chapter("distill", "Knowledge distillation: a 16-unit student learns from a 256→256 teacher")
 def run(ctx: TourContext) -> ChapterResult:
     start = time.perf_counter()
     train, _, test = ctx.splits()
@@ -64,15 +68,16 @@ def run(ctx: TourContext) -> ChapterResult:
     minidl.manual_seed(ctx.seed)
     teacher = nn.MLP([train.num_features, 256, 256, train.num_classes])
     fit(teacher, nn.functional.cross_entropy, optim.Adam(teacher.parameters(), lr=3e-3),
-        DataLoader(train, 32, shuffle=True, seed=ctx.seed), epochs=8 if ctx.fast else 20, progress=False)
+        DataLoader(train, 32, shuffle=True, seed=ctx.seed), epochs=ctx.epochs(8 if ctx.fast else 20),
+        progress=False)
     teacher_acc = evaluate(teacher, test_loader)["accuracy"]
 
     # Full labels, and a few labels per class: the same student, scratch vs distilled.
     labelled = stratified_split(minidl.backend.to_numpy(train.labels), {"kept": 0.05, "rest": 0.95},
                                 seed=ctx.seed)["kept"]
-    settings = {"all_labels": (train, 6 if ctx.fast else 30),
-                "few_labels": (train.subset(labelled), 150 if ctx.fast else 400)}
-    shown = {"all_labels": f"all {len(train)} labels", "few_labels": f"{len(labelled)} labels"}
+    settings = {"all_labels": (train, ctx.epochs(6 if ctx.fast else 30)),
+                "few_labels": (train.subset(labelled), ctx.epochs(150 if ctx.fast else 400))}
+    shown = {"all_labels": f"all {len(train):,} labels", "few_labels": f"{len(labelled):,} labels"}
     accuracies: dict[str, tuple[float, float]] = {}
     for name, (data, epochs) in settings.items():
         scratch = _student(ctx, 1)
@@ -89,16 +94,20 @@ def run(ctx: TourContext) -> ChapterResult:
     figure = ctx.save(_figure(minidl.backend.to_numpy(logits), labels, images,
                               {shown[k]: v for k, v in accuracies.items()}), "distill")
     n_teacher = sum(p.numel() for p in teacher.parameters())
-    n_student = sum(p.numel() for p in _student(ctx, 1).parameters())
+    student_like = _student(ctx, 1)
+    n_student = sum(p.numel() for p in student_like.parameters())
     seconds = time.perf_counter() - start
-    lines = [f"teacher {n_teacher:,} parameters: test accuracy {teacher_acc:.1%}; "
-             f"student {n_student:,} parameters ({n_teacher / n_student:.0f}× smaller)"]
+    lines = [f"teacher MLP {layer_sizes(teacher)}, {n_teacher:,} parameters: test accuracy {teacher_acc:.1%}; "
+             f"student {layer_sizes(student_like)}, {n_student:,} parameters "
+             f"({n_teacher / n_student:.0f}× smaller)"]
     for name, (hard, soft) in accuracies.items():
         lines.append(f"{shown[name]:>15}: student from hard labels {hard:.1%}, distilled {soft:.1%} "
                      f"({(soft - hard) * 100:+.1f} points)")
-    lines += ["one seed; lesson 10 averages five: with all labels distillation gains nothing here,",
-              "with a few labels per class the teacher's soft targets add several points",
-              f"dark knowledge and accuracies: {figure}"]
+    lines += ["one seed; lesson 10 averages five on the digits, where with all labels distillation gains",
+              "nothing and with a few labels per class the teacher's soft targets add several points"]
+    if ctx.data_note():
+        lines.append(f"trained on {ctx.data_note()}")
+    lines.append(f"dark knowledge and accuracies: {figure}")
     return ChapterResult(
         lines=lines,
         metrics={"teacher_accuracy": teacher_acc, "teacher_parameters": n_teacher,

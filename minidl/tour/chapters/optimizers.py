@@ -1,4 +1,4 @@
-"""Chapter: GD, SGD, momentum and Adam train the same MLP on the same digits."""
+"""Chapter: GD, SGD, momentum and Adam train the same MLP on the same images."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ OPTIMIZERS = {
 @chapter("optimizers", "GD, SGD, momentum and Adam on the same MLP")
 def run(ctx: TourContext) -> ChapterResult:
     train, val, _ = ctx.splits()
-    epochs = 5 if ctx.fast else 20
+    epochs = ctx.epochs(5 if ctx.fast else 20)
     histories, rows = {}, []
     for name, (make, batch) in OPTIMIZERS.items():
         minidl.manual_seed(ctx.seed)  # the same initial weights for every optimizer
@@ -51,6 +51,8 @@ def run(ctx: TourContext) -> ChapterResult:
               for name, steps, loss, acc, sec in rows]
     lines.append(f"GD takes one exact step per epoch; SGD takes {rows[1][1] // epochs} noisy ones "
                  "for the same cost")
+    if ctx.data_note():
+        lines.append(f"MLP {train.num_features}-64-{train.num_classes}, {epochs} epochs on {ctx.data_note()}")
     lines.append(f"loss curves: {figure}")
     return ChapterResult(
         lines=lines,

@@ -1,4 +1,4 @@
-"""Chapter: prune the digits MLP to 90% sparsity, then make it really smaller and faster."""
+"""Chapter: prune chapter 1's MLP to 90% sparsity, then make it really smaller and faster."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import minidl
 from minidl import nn, optim
 from minidl.compress import prune
 from minidl.data import DataLoader
-from minidl.tour.core import ChapterResult, TourContext, chapter
+from minidl.tour.core import ChapterResult, TourContext, chapter, layer_sizes
 from minidl.train import evaluate, fit
 
 SPARSITIES = (0.5, 0.7, 0.8, 0.9, 0.95)
@@ -81,7 +81,7 @@ def run(ctx: TourContext) -> ChapterResult:
     targets = prune.parameters_to_prune(gradual)
     opt = optim.Adam(gradual.parameters(), lr=2e-3)
     prune.enforce_masks(opt, gradual)
-    prune_epochs, tune_epochs = (4, 2) if ctx.fast else (16, 10)
+    prune_epochs, tune_epochs = (ctx.epochs(e) for e in ((4, 2) if ctx.fast else (16, 10)))
     pruner = prune.GradualPruner(targets, 0.9, begin_step=0, end_step=len(loader) * prune_epochs,
                                  frequency=max(len(loader) // 4, 1))
     start = time.perf_counter()
@@ -96,7 +96,7 @@ def run(ctx: TourContext) -> ChapterResult:
     prune.ln_structured(structured[0], "weight", amount=0.75, n=2, dim=0)
     opt = optim.Adam(structured.parameters(), lr=2e-3)
     prune.enforce_masks(opt, structured)
-    fit(structured, loss_fn, opt, loader, epochs=2 if ctx.fast else 8, progress=False)
+    fit(structured, loss_fn, opt, loader, epochs=ctx.epochs(2 if ctx.fast else 8), progress=False)
     small, compaction = prune.compact(structured)
     small_acc = _accuracy(small, test)
 
@@ -115,11 +115,12 @@ def run(ctx: TourContext) -> ChapterResult:
     drop = 100 * (dense_acc - gradual_acc)
     lat = "; ".join(f"{k} {1e6 * v[0]:.0f}/{1e6 * v[1]:.0f} µs" for k, v in latency.items())
     return ChapterResult(
-        lines=[f"dense accuracy {dense_acc:.1%}; 90% of the weights removed in one shot: "
+        lines=[f"dense MLP {layer_sizes(model)}: accuracy {dense_acc:.1%}; 90% of the weights removed in one shot: "
                f"magnitude {curves['magnitude'][3]:.1%}, Taylor {curves['taylor'][3]:.1%}, "
                f"OBD {curves['obd'][3]:.1%}",
                f"gradual pruning to {pruner.sparsity:.0%} with fine-tuning: {gradual_acc:.1%} "
-               f"({drop:.1f} points below dense; {gradual_seconds:.1f} s of training)",
+               f"({abs(drop):.1f} points {'below' if drop >= 0 else 'above'} dense; "
+               f"{gradual_seconds:.1f} s of training)",
                f"but the masked model stores more, not less: {sizes['masked (dense + mask)']:,} bytes vs "
                f"{report.dense_bytes:,} dense; in CSR {report.sparse_bytes:,} bytes",
                f"75% of neurons pruned and compacted: {compaction.params_before:,} → "

@@ -1,5 +1,5 @@
-"""Chapter: quantize the digits MLP — int8 per-tensor vs per-channel, 4-bit PTQ vs QAT, half precision —
-and, on the digits, the small CNN in integers only."""
+"""Chapter: quantize chapter 1's MLP — int8 per-tensor vs per-channel, 4-bit PTQ vs QAT, half precision —
+and chapter 7's small CNN in integers only."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from minidl.compress import quantize as Q
 from minidl.course import new_figure
 from minidl.data import DataLoader
 from minidl.data.images import as_images
-from minidl.tour.core import ChapterResult, TourContext, chapter
+from minidl.tour.core import ChapterResult, TourContext, chapter, layer_sizes
 from minidl.train import evaluate, fit
 
 
@@ -48,8 +48,8 @@ def run(ctx: TourContext) -> ChapterResult:
 
     def qat(bits: int) -> nn.Module:
         prepared = Q.prepare_qat(model, Q.get_default_qat_qconfig(bits=bits))
-        fit(prepared, loss, optim.Adam(prepared.parameters(), lr=1e-3), train_loader, epochs=2 if ctx.fast else 5,
-            progress=False)
+        fit(prepared, loss, optim.Adam(prepared.parameters(), lr=1e-3), train_loader,
+            epochs=ctx.epochs(2 if ctx.fast else 5), progress=False)
         return Q.convert(prepared)
 
     int8_channel = ptq(8, True)
@@ -73,7 +73,7 @@ def run(ctx: TourContext) -> ChapterResult:
         latency = {name: _latency(lambda m=m: m(x1), repeats) for name, m in
                    (("float32", model), ("int8 PTQ per-channel", int8_channel))}
 
-    cnn_line, cnn_metrics = _int8_cnn(ctx) if ctx.dataset == "digits" else (None, {})
+    cnn_line, cnn_metrics = _int8_cnn(ctx)
 
     fig, (ax_acc, ax_size) = new_figure(1, 2, figsize=(11, 3.8))
     names = list(results)
@@ -82,7 +82,7 @@ def run(ctx: TourContext) -> ChapterResult:
     ax_acc.set_xlim(min(80, min(100 * results[n]["accuracy"] for n in names) - 2), 101)
     ax_acc.invert_yaxis()
     ax_acc.set_xlabel("test accuracy (%)")
-    ax_acc.set_title("digits MLP 64-128-10")
+    ax_acc.set_title(f"{ctx.dataset} MLP {layer_sizes(model, '-')}")
     ax_size.barh(names, [results[n]["bytes"] / 1024 for n in names], color="tab:orange")
     ax_size.invert_yaxis()
     ax_size.set_yticklabels([])
@@ -100,8 +100,8 @@ def run(ctx: TourContext) -> ChapterResult:
               f"{gain('int4 QAT per-channel', 'int4 PTQ per-channel')} at 4 bits, "
               f"{gain('int3 QAT per-channel', 'int3 PTQ per-channel')} at 3 bits",
               f"batch-1 latency: float32 {latency['float32'] * 1e6:.0f} µs, integer-only int8 "
-              f"{latency['int8 PTQ per-channel'] * 1e6:.0f} µs (a 64-128-10 net is all overhead; "
-              "`make bench` times a 784-wide one)",
+              f"{latency['int8 PTQ per-channel'] * 1e6:.0f} µs for the {layer_sizes(model, '-')} MLP, one "
+              "image at a time (a rough number: `make bench` times a 784-256-128-10 MLP at batches 1 and 128)",
               f"figure: {figure}"]
     if cnn_line:
         lines.insert(-1, cnn_line)
@@ -114,17 +114,14 @@ def run(ctx: TourContext) -> ChapterResult:
 
 
 def _int8_cnn(ctx: TourContext) -> tuple[str, dict[str, Any]]:
-    """Chapter 7's digits SmallCNN, PTQ int8: convolutions and pooling in integers.
-
-    Digits only: on 28×28 images the training would cost more than this whole chapter.
-    """
+    """Chapter 7's SmallCNN, PTQ int8: convolutions and pooling in integers."""
     train, _, test = (as_images(d) for d in ctx.splits())
     model = ctx.trained("cnn").model
     int8 = Q.convert(Q.calibrate(Q.prepare(model.eval()), DataLoader(train, batch_size=256), num_batches=4))
     test_loader = DataLoader(test, batch_size=512)
     accuracy = {"float32": evaluate(model, test_loader)["accuracy"], "int8": evaluate(int8, test_loader)["accuracy"]}
     size = {"float32": Q.model_nbytes(model), "int8": Q.model_nbytes(int8)}
-    line = (f"digits SmallCNN, integer-only int8 (conv via im2col padded with the zero point, max-pool on "
+    line = (f"{ctx.dataset} SmallCNN, integer-only int8 (conv via im2col padded with the zero point, max-pool on "
             f"integers): {accuracy['int8']:.1%} vs float32 {accuracy['float32']:.1%}, "
             f"{size['float32'] / 1024:.1f} → {size['int8'] / 1024:.1f} KiB")
     return line, {"cnn_float32_accuracy": accuracy["float32"], "cnn_int8_accuracy": accuracy["int8"],
