@@ -236,7 +236,8 @@ def test_download_command_reports_offline_failure(tmp_path, capsys, monkeypatch,
 
     monkeypatch.setitem(cli.DATASETS, "mnist", dataclasses.replace(MNIST, mirrors=(closed_port_url,)))
     assert cli.main(["download", "mnist", "--root", str(tmp_path)]) == 1
-    assert "MNIST is not available" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "MNIST is not available" in err and len(err.strip().splitlines()) == 1  # one line, as every CLI error
 
 
 def test_a_trickling_mirror_hits_the_deadline(mirror, tmp_path):

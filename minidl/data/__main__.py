@@ -30,9 +30,12 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.names:
         try:
             paths = dataset_files(DATASETS[name], root=args.root, download=True, progress=True)
-        except DatasetNotAvailableError as e:
-            print(f"error: {e}", file=sys.stderr)
+        except (DatasetNotAvailableError, OSError, ValueError) as e:  # one line, as every minidl command
+            print(f"python -m minidl.data: error: {' '.join(str(e).split())}", file=sys.stderr)
             return 1
+        except KeyboardInterrupt:
+            print("python -m minidl.data: interrupted", file=sys.stderr)
+            return 130
         print(f"{DATASETS[name].title}: {paths['train_images'].parent}")
     return 0
 
