@@ -127,15 +127,19 @@ class Chapter:
         return self.run(ctx)
 
 
-_Chapter = Chapter  # the name before the CHAPTERS table of contents
-
-
-def chapter(key: str, title: str) -> Callable[[Callable[[TourContext], ChapterResult]], Chapter]:
+def chapter(key: str, title: str, order: int | None = None) -> Callable[[Callable[[TourContext], ChapterResult]],
+                                                                         Chapter]:
     """Make a function a tour chapter: ``@chapter("mlp", "An MLP learns the digits")``.
 
     The order of the tour is not set here but in one place, the ``CHAPTERS`` tuple of
-    :mod:`minidl.tour.chapters`, which reads as the tour's table of contents.
+    :mod:`minidl.tour.chapters`, which reads as the tour's table of contents (``order=``
+    is accepted for old code, ignored, and warned about).
     """
+    if order is not None:
+        import warnings
+
+        warnings.warn("chapter(order=...) is ignored: the tour's order is minidl.tour.chapters.CHAPTERS",
+                      DeprecationWarning, stacklevel=2)
 
     def make(fn: Callable[[TourContext], ChapterResult]) -> Chapter:
         return Chapter(key, title, fn)
