@@ -162,6 +162,13 @@ def load(path: str | os.PathLike[str]) -> Any:
             # the zip's CRC-32 per member catches flipped bytes as each member is read
             meta = json.loads(archive[_META].tobytes().decode())
             arrays = {k: archive[k] for k in archive.files if k != _META}
+        except ValueError as e:
+            if "allow_pickle" not in str(e):
+                raise ValueError(f"{path} is damaged: a member of the checkpoint cannot be read "
+                                 f"({type(e).__name__}: {e}). Use an earlier copy of the file") from None
+            raise ValueError(f"{path} holds a pickled object array (an older minidl.save wrote those): "
+                             "loading it would mean unpickling, which can run code, so minidl refuses. "
+                             "If you trust the file, read it with numpy.load(path, allow_pickle=True)") from None
         except Exception as e:
             raise ValueError(f"{path} is damaged: a member of the checkpoint cannot be read "
                              f"({type(e).__name__}: {e}). Use an earlier copy of the file") from None

@@ -337,6 +337,17 @@ def test_a_broken_metadata_member_gives_a_clear_error(tmp_path: Path, meta: byte
     assert "edited.npz" in str(info.value)
 
 
+def test_a_pickled_object_array_from_an_older_save_is_refused_by_name(tmp_path: Path) -> None:
+    import json
+
+    path = tmp_path / "old.npz"
+    meta = json.dumps({"format": 1, "object": {"__array__": "a0"}}).encode()
+    np.savez(path, __minidl__=np.frombuffer(meta, dtype=np.uint8), a0=np.array([1, "a"], dtype=object))
+    with pytest.raises(ValueError, match="pickled object array") as info:
+        md.load(path)
+    assert "old.npz" in str(info.value) and "allow_pickle=True" in str(info.value)
+
+
 def test_a_plain_npy_file_is_named_as_such(tmp_path: Path) -> None:
     path = tmp_path / "weights.npy"
     np.save(path, np.ones(3))
