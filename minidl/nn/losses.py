@@ -20,7 +20,7 @@ import numpy as np
 
 from minidl import backend
 from minidl.engine.function import Function
-from minidl.engine.ops import mean, mul, softmax, sum
+from minidl.engine.ops import mean, mul, softmax, sum, where
 from minidl.engine.ops._args import as_tensor
 from minidl.engine.ops.elementwise import sigmoid
 from minidl.engine.tensor import Tensor
@@ -56,7 +56,8 @@ def _values(x: Any) -> Any:
 
 def target_coefficients(input_shape: tuple[int, ...], target: Any, dtype: Any, *,
                         weight: Any = None, ignore_index: int = -100, reduction: str = "mean",
-                        label_smoothing: float = 0.0) -> tuple[Any, float | None]:
+                        label_smoothing: float = 0.0,
+                        name: str = "cross_entropy") -> tuple[Any, float | None]:
     """The coefficients ``a`` (shape (N, C)) of L = −Σ a · log softmax(x), reduction included.
 
     Returns ``(a, row_sum)``: ``row_sum`` is Σ_c a_ic when it is the same number for every
@@ -71,14 +72,14 @@ def target_coefficients(input_shape: tuple[int, ...], target: Any, dtype: Any, *
     t = _values(target)
     xp = backend.get_array_module(t)
     if weight is not None:
-        backend.check_same_device((t, _values(weight)), "cross_entropy (target and weight)")
+        backend.check_same_device((t, _values(weight)), f"{name} (target and weight)")
     w = None if weight is None else _values(weight).astype(dtype, copy=False)
     if w is not None and w.shape != (c,):
-        raise ValueError(f"cross_entropy: weight must have shape ({c},) (got {w.shape})")
+        raise ValueError(f"{name}: weight must have shape ({c},) (got {w.shape})")
 
     if t.dtype.kind == "f":  # class probabilities
         if t.shape != (n, c):
-            raise ValueError(f"cross_entropy: probability targets must have the input's shape {(n, c)} "
+            raise ValueError(f"{name}: probability targets must have the input's shape {(n, c)} "
                              f"(got {t.shape})")
         a = t.astype(dtype, copy=False)
         if label_smoothing:
@@ -88,19 +89,19 @@ def target_coefficients(input_shape: tuple[int, ...], target: Any, dtype: Any, *
         return (a / n if reduction == "mean" else a), None
 
     if t.dtype.kind not in "iu":
-        raise TypeError(f"cross_entropy: target must hold integer class indices (int64) or float "
+        raise TypeError(f"{name}: target must hold integer class indices (int64) or float "
                         f"probabilities (got dtype {t.dtype})")
     if t.shape != (n,):
-        raise ValueError(f"cross_entropy: class-index targets must have shape ({n},) for input of "
+        raise ValueError(f"{name}: class-index targets must have shape ({n},) for input of "
                          f"shape {input_shape} (got {t.shape})")
     if n == 0:
-        raise ValueError("cross_entropy: empty batch")
+        raise ValueError(f"{name}: empty batch")
     lowest = int(t.min())
     plain = w is None and not label_smoothing and lowest >= 0 and not 0 <= ignore_index < c
     if plain:  # the common case, kept lean: a one-hot matrix scaled by the reduction
         highest = int(t.max())  # checked here: CuPy's fancy indexing does not bounds-check
         if highest >= c:
-            raise _class_error(highest, c, ignore_index)
+            raise _class_error(name, highest, c, ignore_index)
         scale = 1.0 / n if reduction == "mean" else 1.0
         a = xp.zeros((n, c), dtype=dtype)
         a[xp.arange(n), t] = scale
@@ -109,7 +110,8 @@ def target_coefficients(input_shape: tuple[int, ...], target: Any, dtype: Any, *
     kept = t != ignore_index
     safe_t = xp.where(kept, t, 0)
     if int(safe_t.min()) < 0 or int(safe_t.max()) >= c:
-        raise _class_error(int(safe_t.min()) if int(safe_t.min()) < 0 else int(safe_t.max()), c, ignore_index)
+        raise _class_error(name, int(safe_t.min()) if int(safe_t.min()) < 0 else int(safe_t.max()), c,
+                           ignore_index)
     w_t = (kept.astype(dtype) if w is None else w[safe_t] * kept)
     a = xp.zeros((n, c), dtype=dtype)
     a[xp.arange(n), safe_t] = w_t * (1 - label_smoothing)
@@ -119,14 +121,14 @@ def target_coefficients(input_shape: tuple[int, ...], target: Any, dtype: Any, *
     if reduction == "mean":
         total = float(w_t.sum())
         if total == 0:
-            raise ValueError("cross_entropy: every target is ignore_index (or has weight 0), so the "
+            raise ValueError(f"{name}: every target is ignore_index (or has weight 0), so the "
                              "mean over kept samples is undefined; use reduction='sum'")
         a /= total
     return a, None
 
 
-def _class_error(bad: int, c: int, ignore_index: int) -> IndexError:
-    return IndexError(f"cross_entropy: target holds class {bad}, but the input has {c} classes "
+def _class_error(name: str, bad: int, c: int, ignore_index: int) -> IndexError:
+    return IndexError(f"{name}: target holds class {bad}, but the input has {c} classes "
                       f"(valid: 0..{c - 1}, or ignore_index={ignore_index})")
 
 
@@ -151,7 +153,9 @@ class SoftmaxCrossEntropy(Function):
         e /= s
         self.probs = e  # softmax(x), reused by an ordinary backward
         shifted -= xp.log(s)  # now log softmax(x), never log(0)
-        weighted = self.a * shifted
+        # A masked logit (−∞) has log softmax −∞; where its coefficient is 0 the term is 0
+        # (PyTorch picks the target's entry and never multiplies), not 0·(−∞) = NaN.
+        weighted = self.a * xp.where(self.a != 0, shifted, 0)
         return -weighted.sum(axis=1) if self.per_sample else -weighted.sum()
 
     def backward(self, gy: Any, x: Any) -> Any:
@@ -205,8 +209,10 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None, ignore_index: int =
     if t.dtype.kind not in "iu":
         raise TypeError(f"nll_loss: target must hold integer class indices (got dtype {t.dtype})")
     a, _ = target_coefficients(input.shape, target, input.dtype, weight=weight,
-                               ignore_index=ignore_index, reduction=reduction)
-    weighted = mul(input, Tensor._wrap(-a))
+                               ignore_index=ignore_index, reduction=reduction, name="nll_loss")
+    # Entries with coefficient 0 are left out rather than multiplied by 0: a masked class
+    # has log-probability −∞, and 0·(−∞) is NaN. The gradient, −a, is unchanged.
+    weighted = mul(where(Tensor._wrap(a != 0), input, 0.0), Tensor._wrap(-a))
     return sum(weighted, dim=1) if reduction == "none" else sum(weighted)
 
 
