@@ -1,57 +1,32 @@
-"""Loss functions, with PyTorch's signatures and reductions (``torch.nn.functional``).
+"""Cross-entropy and negative log-likelihood, with PyTorch's signatures and reductions.
 
 Cross-entropy in all its variants (class weights, ignored targets, label smoothing,
 probability targets) is one formula:
 
     L = − Σᵢ Σ_c a_ic · log softmax(xᵢ)_c
 
-with constant coefficients ``a`` built from the targets, and its gradient is
+with constant coefficients ``a`` built from the targets (:func:`target_coefficients`), and
+its gradient is
 
     ∂L/∂xᵢ = softmax(xᵢ) · Σ_c a_ic − aᵢ
 
-which for plain one-hot targets and the mean is the familiar (p − onehot)/N.
+which for plain one-hot targets and the mean is the familiar (p − onehot)/N. ``nll_loss`` is
+the same sum on log-probabilities the caller computed: L = −Σᵢ Σ_c a_ic · inputᵢc.
+
+Inputs of shape (N, C, d₁, …, d_k) (a class score per pixel) are the same losses over the
+N·d₁⋯d_k positions: the class axis is moved last and the positions become rows.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from minidl import backend
 from minidl.engine.function import Function
-from minidl.engine.ops import mean, mul, softmax, sum, where
+from minidl.engine.ops import mul, permute, reshape, softmax, sum, where
 from minidl.engine.ops._args import as_tensor
-from minidl.engine.ops.elementwise import sigmoid
 from minidl.engine.tensor import Tensor
-
-_REDUCTIONS = ("mean", "sum", "none")
-
-
-def _check_reduction(reduction: str) -> None:
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction must be one of {_REDUCTIONS} (got {reduction!r})")
-
-
-def _reduce(loss: Tensor, reduction: str) -> Tensor:
-    if reduction == "mean":
-        return mean(loss)
-    if reduction == "sum":
-        return sum(loss)
-    return loss
-
-
-def _values(x: Any) -> Any:
-    """The array behind a Tensor; lists and numbers become arrays of the active backend."""
-    if isinstance(x, Tensor):
-        return x.data
-    if not hasattr(x, "shape") or isinstance(x, np.generic):
-        return Tensor(x).data
-    return x
-
-
-# ------------------------------------------------------------------------------------------
-# Cross-entropy
+from minidl.nn.losses._reduction import check_reduction, values
 
 
 def target_coefficients(input_shape: tuple[int, ...], target: Any, dtype: Any, *,
@@ -69,11 +44,11 @@ def target_coefficients(input_shape: tuple[int, ...], target: Any, dtype: Any, *
     (PyTorch's weighted mean). Probability targets q: a_ic = w_c·((1−ε)·q_ic + ε/C), mean over N.
     """
     n, c = input_shape
-    t = _values(target)
+    t = values(target)
     xp = backend.get_array_module(t)
     if weight is not None:
-        backend.check_same_device((t, _values(weight)), f"{name} (target and weight)")
-    w = None if weight is None else _values(weight).astype(dtype, copy=False)
+        backend.check_same_device((t, values(weight)), f"{name} (target and weight)")
+    w = None if weight is None else values(weight).astype(dtype, copy=False)
     if w is not None and w.shape != (c,):
         raise ValueError(f"{name}: weight must have shape ({c},) (got {w.shape})")
 
@@ -166,29 +141,57 @@ class SoftmaxCrossEntropy(Function):
         return g * gy
 
 
+def _positions_as_rows(name: str, input: Tensor, target: Any) -> tuple[Tensor, Any, tuple[int, ...]]:  # noqa: A002
+    """(N, C, d₁, …) logits and their targets as (N·d₁⋯, C) rows, and the shape (N, d₁, …)."""
+    t = values(target)
+    n, c, *spatial = input.shape
+    positions = (n, *spatial)
+    xp = backend.get_array_module(t)
+    if t.dtype.kind == "f" and t.shape == input.shape:  # probabilities per position
+        rows_t = xp.moveaxis(t, 1, -1).reshape(-1, c)
+    elif t.dtype.kind == "f" and name == "cross_entropy":
+        raise ValueError(f"{name}: probability targets must have the input's shape {input.shape} "
+                         f"(got {t.shape})")
+    elif t.shape != positions:
+        raise ValueError(f"{name}: class-index targets must have shape {positions} (the input's shape "
+                         f"without the class axis 1) for input of shape {input.shape} (got {t.shape})")
+    else:
+        rows_t = t.reshape(-1)
+    rows = reshape(permute(input, 0, *range(2, input.ndim), 1), -1, c)
+    return rows, rows_t, positions
+
+
 def cross_entropy(input: Tensor, target: Any, weight: Any = None, ignore_index: int = -100,  # noqa: A002
                   reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
-    """Cross-entropy of logits ``input`` (N, C) against class indices (N,) or probabilities (N, C).
+    """Cross-entropy of logits ``input`` against class indices or class probabilities.
 
-    Same arguments and values as ``torch.nn.functional.cross_entropy``. Works on raw
-    logits: the log-softmax is inside, computed stably (finite for logits of ±1e4).
+    Shapes as ``torch.nn.functional.cross_entropy``: logits (N, C) with targets (N,) of class
+    indices or (N, C) of probabilities; one unbatched sample (C,); or a score per position
+    (N, C, d₁, …) with targets (N, d₁, …) or (N, C, d₁, …), where ``reduction="none"`` returns
+    the loss per position (N, d₁, …) and the mean runs over every kept position.
+    Same arguments and values as PyTorch's. Works on raw logits: the log-softmax is inside,
+    computed stably (finite for logits of ±1e4, and a masked logit of −∞ is fine).
     """
-    _check_reduction(reduction)
+    check_reduction(reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1] (got {label_smoothing})")
     input = as_tensor(input)  # noqa: A001
     if input.ndim == 1:  # one unbatched sample
-        t = _values(target)
+        t = values(target)
         batched_t = t.reshape(1, -1) if getattr(t, "ndim", 0) == 1 and t.dtype.kind == "f" else (
             backend.get_array_module(t).asarray(t).reshape(1))
         loss = cross_entropy(input.reshape(1, -1), batched_t, weight, ignore_index,
                              "sum" if reduction == "none" else reduction, label_smoothing)
         return loss
-    if input.ndim != 2:
-        raise ValueError(f"cross_entropy expects logits of shape (N, C) or (C,) (got {input.shape})")
+    if input.ndim == 0:
+        raise ValueError("cross_entropy expects logits of shape (N, C), (C,) or (N, C, d1, ...) (got a 0-d input)")
     if input.dtype.kind != "f":
         raise TypeError(f"cross_entropy: input must be floating point logits (got dtype {input.dtype})")
-    backend.check_same_device((input.data, _values(target)), "cross_entropy (input and target)")
+    backend.check_same_device((input.data, values(target)), "cross_entropy (input and target)")
+    if input.ndim > 2:
+        rows, rows_t, positions = _positions_as_rows("cross_entropy", input, target)
+        loss = cross_entropy(rows, rows_t, weight, ignore_index, reduction, label_smoothing)
+        return reshape(loss, positions) if reduction == "none" else loss
     a = target_coefficients(input.shape, target, input.dtype, weight=weight, ignore_index=ignore_index,
                             reduction=reduction, label_smoothing=label_smoothing)
     a, row_sums = a
@@ -197,94 +200,32 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, ignore_index: 
 
 def nll_loss(input: Tensor, target: Any, weight: Any = None, ignore_index: int = -100,  # noqa: A002
              reduction: str = "mean") -> Tensor:
-    """Negative log-likelihood of log-probabilities ``input`` (N, C): −Σ a · input.
+    """Negative log-likelihood of log-probabilities ``input``: L = −Σᵢ Σ_c a_ic · inputᵢc.
 
-    Pair it with ``log_softmax``: ``nll_loss(log_softmax(x), t) == cross_entropy(x, t)``.
+    ``a`` as in :func:`target_coefficients` (class weights, ``ignore_index``, PyTorch's
+    weighted mean). Shapes as ``torch.nn.functional.nll_loss``: (N, C) with targets (N,),
+    one sample (C,) with a 0-d target, or (N, C, d₁, …) with targets (N, d₁, …).
+    Pair it with ``log_softmax``: ``nll_loss(log_softmax(x, dim=1), t) == cross_entropy(x, t)``.
     """
-    _check_reduction(reduction)
+    check_reduction(reduction)
     input = as_tensor(input)  # noqa: A001
-    if input.ndim != 2:
-        raise ValueError(f"nll_loss expects log-probabilities of shape (N, C) (got {input.shape})")
-    t = _values(target)
+    t = values(target)
     if t.dtype.kind not in "iu":
         raise TypeError(f"nll_loss: target must hold integer class indices (got dtype {t.dtype})")
+    if input.ndim == 1:  # one unbatched sample
+        loss = nll_loss(input.reshape(1, -1), backend.get_array_module(t).asarray(t).reshape(1), weight,
+                        ignore_index, "sum" if reduction == "none" else reduction)
+        return loss
+    if input.ndim == 0:
+        raise ValueError("nll_loss expects log-probabilities of shape (N, C), (C,) or (N, C, d1, ...) "
+                         "(got a 0-d input)")
+    if input.ndim > 2:
+        rows, rows_t, positions = _positions_as_rows("nll_loss", input, t)
+        loss = nll_loss(rows, rows_t, weight, ignore_index, reduction)
+        return reshape(loss, positions) if reduction == "none" else loss
     a, _ = target_coefficients(input.shape, target, input.dtype, weight=weight,
                                ignore_index=ignore_index, reduction=reduction, name="nll_loss")
     # Entries with coefficient 0 are left out rather than multiplied by 0: a masked class
     # has log-probability −∞, and 0·(−∞) is NaN. The gradient, −a, is unchanged.
     weighted = mul(where(Tensor._wrap(a != 0), input, 0.0), Tensor._wrap(-a))
     return sum(weighted, dim=1) if reduction == "none" else sum(weighted)
-
-
-# ------------------------------------------------------------------------------------------
-# Binary cross-entropy on logits
-
-
-class BinaryCrossEntropyWithLogits(Function):
-    """ℓ = (1 − y)·x + c·softplus(−x),  c = 1 + (pos_weight − 1)·y;   ∂ℓ/∂x = c·σ(x) − pos_weight·y
-
-    softplus(−x) = log(1 + e⁻ˣ) is computed as max(−x, 0) + log1p(e^{−|x|}): no overflow
-    for logits of ±1e4, and the gradient is exact at x = 0 (σ(0) − y), where a composition
-    of relu and abs would give a wrong subgradient.
-    """
-
-    def __init__(self, y: Any, pos_weight: Any) -> None:
-        self.y, self.pos_weight = y, pos_weight
-
-    def forward(self, x: Any) -> Any:
-        xp = backend.get_array_module(x)
-        softplus_neg = xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
-        c = 1 if self.pos_weight is None else 1 + (self.pos_weight - 1) * self.y
-        return (1 - self.y) * x + c * softplus_neg
-
-    def backward(self, gl: Any, x: Any) -> Any:
-        y, pw = self.y, self.pos_weight
-        if pw is None:
-            return gl * (sigmoid(x) - y)
-        return gl * ((1 + (pw - 1) * y) * sigmoid(x) - pw * y)
-
-
-def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = None,  # noqa: A002
-                                     reduction: str = "mean", pos_weight: Any = None) -> Tensor:
-    """Binary cross-entropy of logits against targets in [0, 1], as PyTorch's (stable, fused)."""
-    _check_reduction(reduction)
-    input = as_tensor(input)  # noqa: A001
-    y = _values(target)
-    backend.check_same_device((input.data, y), "binary_cross_entropy_with_logits (input and target)")
-    if tuple(getattr(y, "shape", ())) != input.shape:
-        raise ValueError(f"binary_cross_entropy_with_logits: target shape {getattr(y, 'shape', ())} "
-                         f"must equal input shape {input.shape}")
-    y = y.astype(input.dtype, copy=False)
-    pw = None if pos_weight is None else _values(pos_weight).astype(input.dtype, copy=False)
-    loss = BinaryCrossEntropyWithLogits(y, pw)(input)
-    if weight is not None:
-        loss = loss * Tensor._wrap(_values(weight).astype(input.dtype, copy=False))
-    return _reduce(loss, reduction)
-
-
-# ------------------------------------------------------------------------------------------
-# Regression
-
-
-def _check_same_shape(name: str, input: Tensor, target: Any) -> None:  # noqa: A002
-    if tuple(input.shape) != tuple(target.shape):
-        raise ValueError(f"{name}: input shape {tuple(input.shape)} and target shape "
-                         f"{tuple(target.shape)} differ (PyTorch would broadcast with a warning; "
-                         "reshape one of them)")
-
-
-def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
-    """Mean squared error (1/n) Σ (input − target)²."""
-    _check_reduction(reduction)
-    input, target = as_tensor(input), as_tensor(target)  # noqa: A001
-    _check_same_shape("mse_loss", input, target)
-    diff = input - target
-    return _reduce(diff * diff, reduction)
-
-
-def l1_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
-    """Mean absolute error (1/n) Σ |input − target|."""
-    _check_reduction(reduction)
-    input, target = as_tensor(input), as_tensor(target)  # noqa: A001
-    _check_same_shape("l1_loss", input, target)
-    return _reduce(abs(input - target), reduction)
