@@ -214,6 +214,39 @@ def test_shape_mismatch_names_key_and_both_shapes_and_changes_nothing() -> None:
         _assert_unchanged(target, snap)
 
 
+@pytest.mark.parametrize("bad,given", [
+    ([("0.weight", np.ones((3, 2)))], "list"),
+    ((np.ones(3),), "tuple"),
+    (np.ones(3), "ndarray"),
+    ("model.npz", "str"),
+], ids=["list_of_pairs", "tuple", "array", "path"])
+def test_load_state_dict_of_a_non_dict_is_a_type_error_naming_what_was_given(bad, given) -> None:
+    target = sample_model()
+    snap = _snapshot(target)
+    with pytest.raises(TypeError) as info:
+        target.load_state_dict(bad)
+    msg = str(info.value)
+    assert "load_state_dict" in msg and "dict" in msg and f"got {given}" in msg
+    _assert_unchanged(target, snap)
+
+
+def test_load_state_dict_with_list_values_names_the_keys_and_changes_nothing() -> None:
+    source, target = sample_model(), sample_model()
+    sd = {k: v.numpy().tolist() for k, v in source.state_dict().items()}  # json-style lists
+    snap = _snapshot(target)
+    with pytest.raises(TypeError) as info:
+        target.load_state_dict(sd)
+    msg = str(info.value)
+    assert "'0.weight' (list)" in msg and "Tensor or an array" in msg and "minidl.tensor" in msg
+    _assert_unchanged(target, snap)
+    sd = {k: md.tensor(np.asarray(v)) for k, v in sd.items()}  # what the message suggests works
+    target.load_state_dict(sd)
+    sd = {k: np.asarray(v.numpy()) for k, v in source.state_dict().items()}
+    sd["0.bias"] = sd["0.bias"].astype(str)  # strings of the right shape: refused before any copy
+    with pytest.raises(TypeError, match=r"'0\.bias' \(dtype <U"):
+        target.load_state_dict(sd)
+
+
 def test_non_strict_returns_missing_and_unexpected() -> None:
     source, target = sample_model(), sample_model()
     sd = dict(source.state_dict())

@@ -385,3 +385,15 @@ def test_bad_layers_inputs_and_models_are_clear_errors() -> None:
         Q.prepare(nn.Sequential(nn.Conv2d(1, 2, 3), nn.MaxPool2d(2), nn.ReLU()))
     with pytest.raises(TypeError, match="return_indices"):
         Q.prepare(nn.Sequential(nn.Conv2d(1, 2, 3), nn.MaxPool2d(2, return_indices=True)))
+
+
+def test_an_int8_cnn_fed_the_wrong_input_names_what_it_expects() -> None:
+    # issue 14 §5: the wrong number of channels, and an image size that changes the flattened width
+    md.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 6 * 6, 3))
+    prepared = Q.calibrate(Q.prepare(model), [md.randn(4, 1, 8, 8)])
+    int_model = Q.convert(prepared)
+    with pytest.raises(ValueError, match=r"QuantizedConv2d: input has 3 channels .* expects 1"):
+        int_model(md.randn(2, 3, 8, 8))
+    with pytest.raises(ValueError, match=r"QuantizedLinear: input has 128 features .*in_features=72"):
+        int_model(md.randn(2, 1, 10, 10))
