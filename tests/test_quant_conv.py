@@ -397,3 +397,15 @@ def test_an_int8_cnn_fed_the_wrong_input_names_what_it_expects() -> None:
         int_model(md.randn(2, 3, 8, 8))
     with pytest.raises(ValueError, match=r"QuantizedLinear: input has 128 features .*in_features=72"):
         int_model(md.randn(2, 1, 10, 10))
+
+
+@pytest.mark.parametrize("relu", [False, True])
+def test_quantized_conv_with_input_zero_point_zero(relu) -> None:
+    # conv_cases never draws z₁ = 0 (there padding with z₁ and with the integer 0 agree, so a
+    # padding bug would hide); the plain symmetric-activation case is checked here by hand
+    case = dict(n=2, c=2, o=3, h=6, w=5, kernel=(3, 3), stride=(1, 2), padding=(1, 1), dilation=(1, 1),
+                z1=0, z3=-4, per_channel=True, relu=relu, bias=True, seed=7)
+    layer, x, total, *_ = build_case(case)
+    lowest = case["z3"] if relu else -128
+    expected = requantize_by_hand(total, host(layer.linear.multiplier), host(layer.linear.shift), case["z3"], lowest)
+    np.testing.assert_array_equal(host(layer(x).int_repr()).astype(np.int64), expected)
