@@ -399,5 +399,5 @@ def test_per_tensor_levels_equal_exact_arithmetic_at_and_around_ties(case) -> No
     from minidl.compress.quantize.quantize import fused_levels
 
     x, s, z = case
-    got = host(fused_levels(backend.xp.asarray(np.float32([x])), s, z))
+    got = host(fused_levels(backend.xp.asarray(np.float32([x])), s, z, -512, 511))
     assert got.tolist() == [exact_level(x, s, z)]

@@ -95,49 +95,67 @@ def rounded_levels(x: Any, scale: Any, zero_point: Any, axis: int | None = None)
     return levels
 
 
-def fused_levels(x: Any, scale: Any, zero_point: Any) -> Any:
+def fused_levels(x: Any, scale: Any, zero_point: Any, qmin: int, qmax: int) -> Any:
     """round(fl32(x·(1/s) + z)) as floats, before the clamp: ``torch.quantize_per_tensor``'s levels.
 
     x·(1/s) + z is rounded once to float32 (as an FMA does), then to the nearest integer,
-    ties to even. Computed in float64: x·(1/s) is exact there (24-bit × 24-bit significands),
-    so only the sum is rounded before float32; that double rounding can differ from one
-    rounding only when the float64 sum is exactly halfway between two float32 numbers, and
-    it changes the integer only where the float32 result is a half-integer — those rare
-    entries are recomputed exactly (Knuth's TwoSum gives the float64 sum's error). It
-    cannot happen where |x·(1/s) + z| < 128: there x·(1/s) + z would have to be one of
-    four numbers (2⁴⁷ ± 2³⁰ ± {1, 2})·2⁻⁴⁸ + z, none a product of two 24-bit significands,
-    which is why the int8 kernel (:mod:`minidl.kernels.int8`) skips the check; with z > 127
-    (uint8, 16 bits) it can (x = 6041937·2⁻³¹, s = 0.0056269066, z = 200: q = 201, not 200).
+    ties to even. First the plain float32 way, t = fl32(fl32(x·(1/s)) + z): two roundings,
+    off from v = x·(1/s) + z by far less than ``margin``, so ``rint(t)`` is already the
+    answer wherever t is not that close to a half-integer. The few entries that are (about
+    one in 10⁴ at 8 bits; none matter outside [qmin − 1, qmax + 1], which the clamp takes)
+    are recomputed exactly: in float64, x·(1/s) is exact (24-bit × 24-bit significands) and
+    only the sum is rounded before float32; that second rounding changes the level only when
+    the float64 sum lands exactly halfway between two float32 numbers next to a half-integer,
+    and then Knuth's TwoSum error says which way the exact sum lies. That last case cannot
+    occur where |v| < 128 — v would have to be one of (2⁴⁷ ± 2³⁰ ± {1, 2})·2⁻⁴⁸ + z, none a
+    product of two 24-bit significands — which is why the int8 kernel (:mod:`minidl.kernels.int8`)
+    skips it; with z > 127 (uint8, 16 bits) it occurs (x = 6041937·2⁻³¹, s = 0.0056269066,
+    z = 200: q = 201, where rounding the float64 sum to float32 gives 200).
     """
     xp = backend.get_array_module(x)
     if x.dtype.kind != "f":
         raise TypeError(f"quantize: x must be a floating point array (got {x.dtype})")
-    inv_scale = (1.0 / _along(scale, None, x.ndim, xp, xp.float32)).astype(xp.float64)  # 1/s in float32
+    inv32 = 1.0 / _along(scale, None, x.ndim, xp, xp.float32)  # 1/s in float32, as PyTorch
     z = _along(zero_point, None, x.ndim, xp, xp.float64)
     if x.dtype.itemsize > 4:  # float64 input (PyTorch refuses it): rounded in float64
-        levels = x * inv_scale
+        levels = x * inv32.astype(x.dtype)
         levels += z
-        xp.rint(levels, out=levels)
-    else:
-        product = x.astype(xp.float64) * inv_scale  # exact
-        total = product + z  # v = x·(1/s) + z, rounded once to float64
-        w = total.astype(xp.float32)  # ... and again to float32
-        levels = xp.rint(w)
-        with np.errstate(invalid="ignore"):  # ±inf − ±inf: NaN, not a tie (a host flag)
-            tie = xp.abs(w - levels) == 0.5
-        if bool(tie.any()):
-            # Where w is a half-integer and the float64 sum was exactly a float32 midpoint, the
-            # exact v may lie beyond that midpoint, away from w: then fl32(v) is w's neighbour,
-            # and the level is the integer on the sum's side of w.
-            p, t, wt = product[tie], total[tie], w[tie].astype(xp.float64)
-            magnitude = xp.abs(wt)
-            low = xp.exp2(xp.floor(xp.log2(magnitude)))  # |w| in [low, 2·low): float32 steps of low·2⁻²³
-            half_step = xp.where((magnitude == low) & (xp.abs(t) < magnitude), low * 2.0 ** -25, low * 2.0 ** -24)
-            midpoint = wt + xp.where(t > wt, half_step, -half_step)  # between w and its neighbour toward t
-            b = t - p
-            error = (p - (t - b)) + (z - b)  # v − t, exactly (TwoSum)
-            beyond = (t == midpoint) & (error != 0) & ((error > 0) == (t > wt))
-            levels[tie] = xp.where(beyond, wt + xp.where(t > wt, 0.5, -0.5), levels[tie])
+        return _checked(xp.rint(levels, out=levels), xp)
+    t = x.astype(xp.float32, copy=False) * inv32
+    t += z.astype(xp.float32)
+    levels = xp.rint(t)
+    # |t − v| ≤ ½ulp(x·(1/s)) + ½ulp(t) ≤ 2⁻²³·(2|t| + |z|) for |t| ≤ bound; 2⁻²¹ leaves room
+    bound = max(abs(qmin), abs(qmax)) + 1.0
+    margin = (2 * bound + abs(float(z)) + 1) * 2.0 ** -21
+    with np.errstate(invalid="ignore"):  # ±inf − ±inf: NaN, never close (a host flag)
+        t -= levels
+        close = xp.abs(t, out=t) >= 0.5 - margin
+    if bool(close.any()):
+        levels[close] = _exact_fused_levels(x[close].astype(xp.float32), inv32, z, xp)
+    return _checked(levels, xp)
+
+
+def _exact_fused_levels(x: Any, inv32: Any, z: Any, xp: Any) -> Any:
+    """round(fl32(x·(1/s) + z)) computed exactly, for the few entries :func:`fused_levels` hands over."""
+    product = x.astype(xp.float64) * inv32.astype(xp.float64)  # exact
+    total = product + z  # v, rounded once to float64
+    w = total.astype(xp.float32)  # ... and again to float32
+    levels = xp.rint(w).astype(xp.float64)
+    wt = w.astype(xp.float64)
+    magnitude = xp.abs(wt)
+    with np.errstate(divide="ignore", invalid="ignore"):  # w = 0 or ±inf: no midpoint there
+        low = xp.exp2(xp.floor(xp.log2(magnitude)))  # |w| in [low, 2·low): float32 steps of low·2⁻²³
+    half_step = xp.where((magnitude == low) & (xp.abs(total) < magnitude), low * 2.0 ** -25, low * 2.0 ** -24)
+    midpoint = wt + xp.where(total > wt, half_step, -half_step)  # between w and its neighbour toward v
+    b = total - product
+    error = (product - (total - b)) + (z - b)  # v − total, exactly (TwoSum)
+    # the float64 sum sits exactly on the midpoint and v lies beyond it, away from w: fl32(v) is
+    # w's neighbour, whose level is the integer on that side of the half-integer w
+    beyond = (xp.abs(wt - levels) == 0.5) & (total == midpoint) & (error != 0) & ((error > 0) == (total > wt))
+    return xp.where(beyond, wt + xp.where(total > wt, 0.5, -0.5), levels)
+
+
+def _checked(levels: Any, xp: Any) -> Any:
     if levels.size and bool(xp.isnan(levels.max())):  # max propagates NaN: one pass finds any
         raise ValueError("quantize: x contains NaN, which has no integer level")
     return levels
@@ -154,7 +172,8 @@ def quantize_affine(x: Any, scale: Any, zero_point: Any, qmin: int, qmax: int, a
         axis = normalize_axis(axis, x.ndim)
         _check_channels(x, scale, axis)
     xp = backend.get_array_module(x)
-    levels = rounded_levels(x, scale, zero_point, axis) if axis is not None else fused_levels(x, scale, zero_point)
+    levels = (rounded_levels(x, scale, zero_point, axis) if axis is not None
+              else fused_levels(x, scale, zero_point, qmin, qmax))
     return xp.clip(levels, qmin, qmax, out=levels).astype(storage_dtype(qmin, qmax))
 
 
