@@ -545,3 +545,23 @@ def test_manual_seed_reproduces_init() -> None:
 def test_manual_seed_rejects_bad_seeds(seed) -> None:
     with pytest.raises(ValueError, match="seed"):
         md.manual_seed(seed)
+
+
+def test_linear_and_conv2d_make_their_parameters_one_way() -> None:
+    # one helper (nn.init.add_weight_and_bias) for both layers: shapes, dtype, bias=False, bound
+    for layer, shape, fan_in in ((nn.Linear(6, 4), (4, 6), 6), (nn.Conv2d(3, 5, (2, 3)), (5, 3, 2, 3), 18)):
+        assert layer.weight.shape == shape and layer.bias.shape == (shape[0],)
+        assert layer.weight.dtype == md.get_default_dtype() == layer.bias.dtype
+        bound = 1 / np.sqrt(fan_in)
+        assert np.abs(layer.weight.numpy()).max() <= bound and np.abs(layer.bias.numpy()).max() <= bound
+    for layer in (nn.Linear(6, 4, bias=False), nn.Conv2d(3, 5, 2, bias=False)):
+        assert layer.bias is None and list(layer.state_dict()) == ["weight"]
+    assert nn.Linear(2, 2, dtype=md.float64).weight.dtype == md.float64
+
+    class Ones(nn.Linear):  # a subclass's reset_parameters is the one called, as in PyTorch
+        def reset_parameters(self) -> None:
+            nn.init.ones_(self.weight)
+            nn.init.zeros_(self.bias)
+
+    m = Ones(3, 2)
+    assert m.weight.numpy().tolist() == [[1, 1, 1], [1, 1, 1]] and m.bias.numpy().tolist() == [0, 0]
