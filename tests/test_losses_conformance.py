@@ -332,3 +332,23 @@ def test_nll_loss_unbatched() -> None:
     lp = F.log_softmax(md.tensor(X4[0, :, 0, 0]), dim=0)
     ce = F.cross_entropy(md.tensor(X4[0, :, 0, 0]), D(np.int64(2)))
     assert F.nll_loss(lp, D(np.int64(2))).item() == pytest.approx(ce.item(), rel=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_per_position_cross_entropy_is_the_row_loss_of_the_moved_class_axis(data):
+    n, c = data.draw(st.integers(1, 3)), data.draw(st.integers(2, 4))
+    spatial = data.draw(st.lists(st.integers(1, 3), min_size=1, max_size=2))
+    x = data.draw(floats((n, c, *spatial), -20, 20))
+    t = data.draw(hnp.arrays(np.int64, (n, *spatial), elements=st.integers(-1, c - 1)))  # −1: ignored
+    if (t == -1).all():
+        t.reshape(-1)[0] = 0
+    reduction = data.draw(st.sampled_from(["mean", "sum", "none"]))
+    smoothing = data.draw(st.sampled_from([0.0, 0.1]))
+    got = F.cross_entropy(md.tensor(x), D(t), ignore_index=-1, reduction=reduction, label_smoothing=smoothing)
+    flat = F.cross_entropy(md.tensor(rows(x)), D(t.reshape(-1)), ignore_index=-1, reduction=reduction,
+                           label_smoothing=smoothing)
+    expected = flat.numpy().reshape(n, *spatial) if reduction == "none" else flat.numpy()
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12, atol=1e-14)
+    if reduction == "none":  # each position's loss is ≥ 0 and 0 where ignored
+        assert (got.numpy() >= 0).all() and (got.numpy()[t == -1] == 0).all()
