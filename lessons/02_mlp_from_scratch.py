@@ -29,7 +29,7 @@
 #
 # Write one sample's loss as −z_y + log Σⱼ e^{zⱼ}. Differentiating with respect to z_c gives
 # −[c = y] + e^{z_c}/Σⱼ e^{zⱼ} = p_c − [c = y]. With the mean over the batch this is the
-# formula in `minidl/nn/losses.py`:
+# formula in `minidl/nn/losses/cross_entropy.py`:
 #
 #     ∂L/∂z = (p − onehot(y)) / N
 #

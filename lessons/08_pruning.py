@@ -440,7 +440,8 @@ print("figure:", save_figure(sensitivity.plot("Digits MLP: one layer pruned at a
 print(prune.sparsity_report(pruned_90))
 
 structured = copy.deepcopy(dense)
-prune.ln_structured(structured[0], "weight", amount=0.75, n=2, dim=0)  # 96 of 128 neurons, and their biases
+prune.ln_structured(structured[0], "weight", amount=0.75, n=2, dim=0,
+                    prune_bias=True)  # 96 of 128 neurons, and their biases (PyTorch leaves biases)
 opt = optim.Adam(structured.parameters(), lr=2e-3)
 prune.enforce_masks(opt, structured)
 fit(structured, loss_fn, opt, loader(), epochs=pick(8, 2), progress=False)

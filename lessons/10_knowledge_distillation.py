@@ -689,7 +689,7 @@ dead = hidden_activity.max(axis=0) <= 0  # ReLUs that output 0 on every training
 print(f"the distilled student: {int(dead.sum())} of its {HIDDEN} hidden ReLUs never fire on a training digit")
 
 pruned = copy.deepcopy(student)
-prune.ln_structured(pruned[0], "weight", amount=PRUNED_UNITS, n=2, dim=0)
+prune.ln_structured(pruned[0], "weight", amount=PRUNED_UNITS, n=2, dim=0, prune_bias=True)
 removed = ~to_np(prune.get_mask(pruned[0], "weight")).any(axis=1)
 removed_dead = int((removed & dead).sum())
 accuracy_pruned_untuned = accuracy(pruned)

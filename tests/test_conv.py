@@ -353,8 +353,8 @@ def test_a_pruned_cnn_compacts_to_the_same_function():
     md.manual_seed(4)
     model = nn.Sequential(nn.Conv2d(1, 6, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 5, 3),
                           nn.ReLU(), nn.Flatten(), nn.Linear(5 * 2 * 2, 4))
-    prune.ln_structured(model[0], "weight", amount=3, n=2, dim=0)
-    prune.ln_structured(model[3], "weight", amount=2, n=1, dim=0)
+    prune.ln_structured(model[0], "weight", amount=3, n=2, dim=0, prune_bias=True)
+    prune.ln_structured(model[3], "weight", amount=2, n=1, dim=0, prune_bias=True)
     small, _ = prune.compact(model)
     assert small[0].weight.shape == (3, 1, 3, 3) and small[0].out_channels == 3
     assert small[3].weight.shape == (3, 3, 3, 3) and small[3].in_channels == 3

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from minidl.kernels import activation, conv, pool, set_numba_enabled
 from minidl.kernels.window import Window, output_size
 from minidl.kernels.workspace import MIN_BYTES, Workspace
+from tests.kernel_spy import count_calls
 
 SETTINGS = settings(max_examples=25, deadline=None)
 pytestmark = pytest.mark.numpy_only  # kernels against their references, on NumPy arrays
@@ -182,3 +183,90 @@ def test_output_size_counts_the_windows(size, k, s, p, d, ceil):
     else:
         expected = len([b for b in starts if b + span <= size + p])
     assert output_size(size, k, s, p, d, ceil) == expected
+
+
+# ---------------------------------------------------------------------------------------------
+# Each kernel runs when dispatch should pick it. A comparison of ``dispatcher(args)`` with the
+# reference proves nothing if dispatch sent ``args`` to the reference; these count the calls of
+# the compiled loops (tests/kernel_spy.py) for the arguments the library itself passes.
+
+
+def _pool_loops(kind: str) -> tuple[str, str]:
+    return f"_max_pool_{kind}_serial", f"_max_pool_{kind}_parallel"
+
+
+@pytest.mark.parametrize("win, kind", [
+    (Window(2, 2, 2, 2, 0, 0, 1, 1, 32, 32), "2x2"),
+    (Window(3, 3, 1, 1, 1, 1, 1, 1, 64, 64), "forward"),
+], ids=["2x2_fast_path", "general_window"])
+def test_max_pool_dispatch_runs_the_kernels_above_small(monkeypatch, win, kind):
+    x = np.random.default_rng(0).standard_normal((2, 8, 64, 64)).astype(np.float32)  # 65536 ≥ SMALL
+    assert x.size >= conv.SMALL
+    backward = "2x2_backward" if kind == "2x2" else "backward"
+    calls = count_calls(monkeypatch, pool, *_pool_loops(kind), *_pool_loops(backward))
+    y, arg = pool.max_pool_forward(x, win)
+    assert sum(calls[n] for n in _pool_loops(kind)) == 1, "the forward kernel did not run"
+    y_ref, arg_ref = pool.max_pool_forward_reference(x, win)
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(arg, arg_ref)
+    gy = np.random.default_rng(1).standard_normal(y.shape).astype(np.float32)
+    dx = pool.max_pool_backward(gy, arg, x.shape, win)
+    if gy.size >= conv.SMALL:
+        assert sum(calls[n] for n in _pool_loops(backward)) == 1, "the backward kernel did not run"
+    else:  # below SMALL the reference runs by design
+        assert sum(calls[n] for n in _pool_loops(backward)) == 0
+    np.testing.assert_allclose(dx, pool.max_pool_backward_reference(gy, arg, x.shape, win), rtol=1e-6, atol=1e-6)
+    small = x[:, :, :8, :8]  # below SMALL: the reference, by design
+    pool.max_pool_forward(small, Window(2, 2, 2, 2, 0, 0, 1, 1, 4, 4))
+    assert sum(calls[n] for n in _pool_loops(kind)) == 1
+
+
+def test_relu_backward_dispatch_runs_the_kernel_for_large_contiguous_arrays(monkeypatch):
+    calls = count_calls(monkeypatch, activation, "_relu_backward_kernel")
+    rng = np.random.default_rng(2)
+    gy, x = (rng.standard_normal((256, 300)).astype(np.float32) for _ in range(2))
+    x[0, :4] = [0.0, -0.0, 1e-45, -1e-45]  # 0 and ±0 get gradient 0, the smallest positive 1
+    got = activation.relu_backward(gy, x)
+    assert calls["_relu_backward_kernel"] == 1, "the Numba kernel did not run"
+    np.testing.assert_array_equal(got, activation.relu_backward_reference(gy, x))
+    assert got[0, :4].tolist() == [0.0, 0.0, float(gy[0, 2]), 0.0]
+    activation.relu_backward(gy[:, ::2], x[:, ::2])  # strided: the reference, by design
+    activation.relu_backward(gy[:10], x[:10])        # below SMALL: the reference, by design
+    assert calls["_relu_backward_kernel"] == 1
+
+
+def test_bilinear_affine_dispatch_runs_the_kernel(monkeypatch):
+    from minidl.kernels import affine
+
+    calls = count_calls(monkeypatch, affine, "_bilinear_affine_kernel")
+    rng = np.random.default_rng(3)
+    images = rng.random((4, 2, 12, 12)).astype(np.float32)
+    matrices = np.tile(np.float32([[1, 0, 0], [0, 1, 0]]), (4, 1, 1))  # the identity
+    matrices[1] = [[0.8, -0.3, 2.0], [0.3, 0.8, -1.0]]
+    got = affine.bilinear_affine(images, matrices, 12, 12, 0.0)
+    assert calls["_bilinear_affine_kernel"] == 1, "the Numba kernel did not run"
+    np.testing.assert_allclose(got, affine.bilinear_affine_reference(images, matrices, 12, 12, 0.0), atol=2e-6)
+    np.testing.assert_array_equal(got[0], images[0])  # the identity samples the pixel centres exactly
+
+
+def test_csr_matmat_dispatch_runs_the_kernel(monkeypatch):
+    from minidl.compress.prune import CSRMatrix
+    from minidl.kernels import sparse
+
+    calls = count_calls(monkeypatch, sparse, "_csr_matmat_kernel")
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((20, 30)).astype(np.float32)
+    a[rng.random(a.shape) < 0.8] = 0
+    a[3] = 0  # an empty row: its output row is 0 (or out's value)
+    b = rng.standard_normal((30, 5)).astype(np.float32)
+    csr = CSRMatrix.from_dense(a)
+    got = csr.matmul(b)  # what SparseLinear calls
+    assert calls["_csr_matmat_kernel"] == 1, "the Numba kernel did not run"
+    np.testing.assert_allclose(got, a @ b, rtol=1e-5, atol=1e-5)
+    assert not got[3].any()
+    set_numba_enabled(False)
+    try:
+        np.testing.assert_allclose(csr.matmul(b), got, rtol=1e-6, atol=1e-6)
+    finally:
+        set_numba_enabled(True)
+    assert calls["_csr_matmat_kernel"] == 1

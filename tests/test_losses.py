@@ -448,3 +448,61 @@ def test_python_lists_and_numbers_work_or_raise_a_type_error(call, reference) ->
         assert "target" in str(e) or "weight" in str(e)
         return
     np.testing.assert_allclose(got.numpy(), reference().numpy(), rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# Masked logits (−∞): the term of a class with coefficient 0 is 0, never 0·(−∞) = NaN
+
+
+MASKED = np.array([[0.0, -np.inf, 1.0], [2.0, 0.5, -np.inf]])
+
+
+def test_cross_entropy_with_a_masked_logit_matches_pytorch() -> None:
+    # PyTorch: F.cross_entropy(tensor([[0., -inf, 1.]]), tensor([2])) = 0.3133 = ln(1 + e⁻¹)
+    x = leaf(MASKED[:1])
+    loss = F.cross_entropy(x, D([2]))
+    assert loss.item() == pytest.approx(np.log1p(np.exp(-1.0)), rel=1e-12)
+    assert loss.item() == pytest.approx(0.3133, abs=5e-5)
+    loss.backward()
+    # softmax − one-hot: [1/(1+e), 0, e/(1+e) − 1]; the masked class gets exactly 0
+    e = np.e
+    np.testing.assert_allclose(x.grad.numpy(), [[1 / (1 + e), 0.0, e / (1 + e) - 1]], rtol=1e-12)
+    assert x.grad.numpy()[0, 1] == 0.0
+
+
+@pytest.mark.parametrize("extras", [{}, {"weight": W[:3]}, {"ignore_index": 0}],
+                         ids=["plain", "weighted", "ignore_index"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_masked_logits_in_every_path(extras, reduction) -> None:
+    t = np.array([2, 0])
+    extras = {k: D(v) if k == "weight" else v for k, v in extras.items()}
+    finite = np.where(np.isinf(MASKED), -1e300, MASKED)  # the same loss, written with finite logits
+    for loss in (lambda x: F.cross_entropy(x, D(t), reduction=reduction, **extras),
+                 lambda x: F.nll_loss(F.log_softmax(x, dim=1), D(t), reduction=reduction, **extras)):
+        got = loss(md.tensor(MASKED)).numpy()
+        assert np.isfinite(got).all()
+        np.testing.assert_allclose(got, loss(md.tensor(finite)).numpy(), rtol=1e-12)
+        x = leaf(MASKED)
+        loss(x).sum().backward()
+        assert np.isfinite(x.grad.numpy()).all() and x.grad.numpy()[np.isinf(MASKED)].tolist() == [0.0, 0.0]
+        md.gradcheck(loss, [leaf(MASKED)])  # −∞ ± ε = −∞: that coordinate's slope is 0
+
+
+def test_masked_logit_of_the_target_class_is_an_infinite_loss() -> None:
+    # the target itself masked: −log 0 = +∞ (PyTorch gives inf); label smoothing spreads mass onto
+    # the masked class, so the smoothed loss is +∞ too, as in PyTorch
+    assert F.cross_entropy(md.tensor(MASKED[:1]), D([1])).item() == np.inf
+    assert F.cross_entropy(md.tensor(MASKED[:1]), D([2]), label_smoothing=0.1).item() == np.inf
+
+
+def test_masked_logits_second_derivative() -> None:
+    md.gradgradcheck(lambda x: F.cross_entropy(x, D([2, 0]), weight=D(W[:3])), [leaf(MASKED)])
+
+
+def test_nll_loss_error_names_nll_loss_the_bad_class_and_the_range() -> None:
+    with pytest.raises(IndexError) as info:
+        F.nll_loss(md.zeros(2, 3), D([0, 7]))
+    msg = str(info.value)
+    assert msg.startswith("nll_loss:") and "class 7" in msg and "0..2" in msg and "cross_entropy" not in msg
+    with pytest.raises(IndexError, match=r"^nll_loss: .*class -3"):
+        F.nll_loss(md.zeros(2, 3), D([0, -3]), weight=md.ones(3))

@@ -214,6 +214,39 @@ def test_shape_mismatch_names_key_and_both_shapes_and_changes_nothing() -> None:
         _assert_unchanged(target, snap)
 
 
+@pytest.mark.parametrize("bad,given", [
+    ([("0.weight", np.ones((3, 2)))], "list"),
+    ((np.ones(3),), "tuple"),
+    (np.ones(3), "ndarray"),
+    ("model.npz", "str"),
+], ids=["list_of_pairs", "tuple", "array", "path"])
+def test_load_state_dict_of_a_non_dict_is_a_type_error_naming_what_was_given(bad, given) -> None:
+    target = sample_model()
+    snap = _snapshot(target)
+    with pytest.raises(TypeError) as info:
+        target.load_state_dict(bad)
+    msg = str(info.value)
+    assert "load_state_dict" in msg and "dict" in msg and f"got {given}" in msg
+    _assert_unchanged(target, snap)
+
+
+def test_load_state_dict_with_list_values_names_the_keys_and_changes_nothing() -> None:
+    source, target = sample_model(), sample_model()
+    sd = {k: v.numpy().tolist() for k, v in source.state_dict().items()}  # json-style lists
+    snap = _snapshot(target)
+    with pytest.raises(TypeError) as info:
+        target.load_state_dict(sd)
+    msg = str(info.value)
+    assert "'0.weight' (list)" in msg and "Tensor or an array" in msg and "minidl.tensor" in msg
+    _assert_unchanged(target, snap)
+    sd = {k: md.tensor(np.asarray(v)) for k, v in sd.items()}  # what the message suggests works
+    target.load_state_dict(sd)
+    sd = {k: np.asarray(v.numpy()) for k, v in source.state_dict().items()}
+    sd["0.bias"] = sd["0.bias"].astype(str)  # strings of the right shape: refused before any copy
+    with pytest.raises(TypeError, match=r"'0\.bias' \(dtype <U"):
+        target.load_state_dict(sd)
+
+
 def test_non_strict_returns_missing_and_unexpected() -> None:
     source, target = sample_model(), sample_model()
     sd = dict(source.state_dict())
@@ -512,3 +545,23 @@ def test_manual_seed_reproduces_init() -> None:
 def test_manual_seed_rejects_bad_seeds(seed) -> None:
     with pytest.raises(ValueError, match="seed"):
         md.manual_seed(seed)
+
+
+def test_linear_and_conv2d_make_their_parameters_one_way() -> None:
+    # one helper (nn.init.add_weight_and_bias) for both layers: shapes, dtype, bias=False, bound
+    for layer, shape, fan_in in ((nn.Linear(6, 4), (4, 6), 6), (nn.Conv2d(3, 5, (2, 3)), (5, 3, 2, 3), 18)):
+        assert layer.weight.shape == shape and layer.bias.shape == (shape[0],)
+        assert layer.weight.dtype == md.get_default_dtype() == layer.bias.dtype
+        bound = 1 / np.sqrt(fan_in)
+        assert np.abs(layer.weight.numpy()).max() <= bound and np.abs(layer.bias.numpy()).max() <= bound
+    for layer in (nn.Linear(6, 4, bias=False), nn.Conv2d(3, 5, 2, bias=False)):
+        assert layer.bias is None and list(layer.state_dict()) == ["weight"]
+    assert nn.Linear(2, 2, dtype=md.float64).weight.dtype == md.float64
+
+    class Ones(nn.Linear):  # a subclass's reset_parameters is the one called, as in PyTorch
+        def reset_parameters(self) -> None:
+            nn.init.ones_(self.weight)
+            nn.init.zeros_(self.bias)
+
+    m = Ones(3, 2)
+    assert m.weight.numpy().tolist() == [[1, 1, 1], [1, 1, 1]] and m.bias.numpy().tolist() == [0, 0]

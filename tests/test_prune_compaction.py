@@ -30,8 +30,8 @@ def assert_same_function(small, model, x):
 def test_compacted_mlp_has_the_same_outputs_and_fewer_parameters():
     md.manual_seed(0)
     model = nn.MLP([64, 128, 64, 10])
-    prune.ln_structured(model[0], "weight", amount=0.6, n=2, dim=0)
-    prune.ln_structured(model[2], "weight", amount=0.5, n=2, dim=0)
+    prune.ln_structured(model[0], "weight", amount=0.6, n=2, dim=0, prune_bias=True)
+    prune.ln_structured(model[2], "weight", amount=0.5, n=2, dim=0, prune_bias=True)
     prune.global_unstructured(prune.parameters_to_prune(model), amount=0.5)
     small, report = prune.compact(model)
     assert_same_function(small, model, md.randn(50, 64))
@@ -106,8 +106,8 @@ def test_compacted_cnn_drops_dead_filters_and_their_flattened_columns():
     md.manual_seed(4)
     model = nn.Sequential(TinyConv2d(2, 6, 3), nn.ReLU(), TinyConv2d(6, 5, 2), nn.ReLU(), nn.Flatten(),
                           nn.Linear(5 * 3 * 3, 4))
-    prune.ln_structured(model[0], "weight", amount=3, n=2, dim=0)  # 3 of 6 filters, and their bias
-    prune.ln_structured(model[2], "weight", amount=2, n=1, dim=0)
+    prune.ln_structured(model[0], "weight", amount=3, n=2, dim=0, prune_bias=True)  # 3 of 6 filters, and their bias
+    prune.ln_structured(model[2], "weight", amount=2, n=1, dim=0, prune_bias=True)
     small, report = prune.compact(model)
     assert small[0].weight.shape == (3, 2, 3, 3) and small[0].out_channels == 3
     assert small[2].weight.shape == (3, 3, 2, 2) and small[2].in_channels == 3

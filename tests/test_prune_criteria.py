@@ -258,3 +258,15 @@ def test_obs_on_one_layer_of_a_trained_tiny_network(float64):
     assert not np.allclose(w[keep], w0[keep])  # survivors moved
     assert obs_increase == pytest.approx(sum(saliencies), rel=0.3)
     assert obs_increase < magnitude_increase
+
+
+def test_saliencies_at_the_values_the_strategies_leave_out():
+    # the strategy above draws [H⁻¹]_qq from [0.1, 5]: 0 and negatives are refused, by name
+    w = np.array([0.0, -2.0, 3.0])  # host
+    np.testing.assert_array_equal(prune.obs_saliency(w, np.array([0.5, 2.0, 0.25])), [0.0, 1.0, 18.0])  # host
+    for bad, shown in ((0.0, "0"), (-1.0, "-1"), (np.nan, "nan")):
+        with pytest.raises(ValueError, match=rf"inverse_hessian_diagonal must be > 0 .*\(got {shown}\)"):
+            prune.obs_saliency(w, np.array([1.0, bad, 1.0]))  # host
+    # zero weight, zero gradient, zero curvature: zero saliency (never NaN)
+    np.testing.assert_array_equal(prune.taylor_saliency(np.zeros(2), np.array([5.0, 0.0])), [0.0, 0.0])  # host
+    np.testing.assert_array_equal(prune.obd_saliency(np.array([3.0, 0.0]), np.array([0.0, 4.0])), [0.0, 0.0])  # host

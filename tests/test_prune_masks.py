@@ -224,19 +224,34 @@ def test_masks_restored_puts_masks_back():
     assert int(prune.get_mask(m, "weight").sum()) == 7
 
 
-def test_structured_pruning_masks_rows_and_their_bias():
+def test_structured_pruning_leaves_the_bias_alone_by_default_as_pytorch():
     m = linear_with([[1.0, 1.0], [0.1, 0.1], [3.0, -3.0], [0.2, 0.0]])
     with md.no_grad():
         m.bias.copy_(np.array([0.5, 0.5, 0.5, 0.5], dtype=np.float32))  # host
     prune.ln_structured(m, "weight", amount=0.5, n=2, dim=0)
     assert m.weight.tolist() == [[1, 1], [0, 0], [3, -3], [0, 0]]
+    assert m.bias.tolist() == [0.5, 0.5, 0.5, 0.5]
+    assert sorted(m.state_dict()) == ["bias", "weight_mask", "weight_orig"]  # PyTorch's keys
+    r = linear_with([[1.0, 1.0], [0.1, 0.1]])
+    bias = r.bias.tolist()
+    prune.random_structured(r, "weight", amount=1, dim=0)
+    assert "bias_mask" not in r.state_dict() and r.bias.tolist() == bias
+
+
+def test_structured_pruning_with_prune_bias_masks_rows_and_their_bias():
+    m = linear_with([[1.0, 1.0], [0.1, 0.1], [3.0, -3.0], [0.2, 0.0]])
+    with md.no_grad():
+        m.bias.copy_(np.array([0.5, 0.5, 0.5, 0.5], dtype=np.float32))  # host
+    prune.ln_structured(m, "weight", amount=0.5, n=2, dim=0, prune_bias=True)
+    assert m.weight.tolist() == [[1, 1], [0, 0], [3, -3], [0, 0]]
     assert m.bias.tolist() == [0.5, 0, 0.5, 0]
-    # PyTorch's behaviour on request: the bias is left alone
-    m2 = linear_with([[1.0, 1.0], [0.1, 0.1]])
-    bias = m2.bias.tolist()
-    prune.ln_structured(m2, "weight", amount=1, n=1, dim=0, prune_bias=False)
-    assert m2.weight.tolist() == [[1, 1], [0, 0]]
-    assert "bias_mask" not in m2.state_dict() and m2.bias.tolist() == bias
+    assert sorted(m.state_dict()) == ["bias_mask", "bias_orig", "weight_mask", "weight_orig"]
+    r = linear_with([[1.0, 1.0], [0.1, 0.1]])
+    with md.no_grad():
+        r.bias.copy_(np.array([0.5, 0.5], dtype=np.float32))  # host
+    prune.random_structured(r, "weight", amount=1, dim=0, prune_bias=True)
+    dead = ~to_numpy(prune.get_mask(r, "weight")).any(axis=1)
+    assert r.bias.numpy()[dead].tolist() == [0.0] and r.bias.numpy()[~dead].tolist() == [0.5]
 
 
 def test_structured_pruning_repeats_on_alive_slices_and_columns():

@@ -385,3 +385,27 @@ def test_bad_layers_inputs_and_models_are_clear_errors() -> None:
         Q.prepare(nn.Sequential(nn.Conv2d(1, 2, 3), nn.MaxPool2d(2), nn.ReLU()))
     with pytest.raises(TypeError, match="return_indices"):
         Q.prepare(nn.Sequential(nn.Conv2d(1, 2, 3), nn.MaxPool2d(2, return_indices=True)))
+
+
+def test_an_int8_cnn_fed_the_wrong_input_names_what_it_expects() -> None:
+    # issue 14 §5: the wrong number of channels, and an image size that changes the flattened width
+    md.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 6 * 6, 3))
+    prepared = Q.calibrate(Q.prepare(model), [md.randn(4, 1, 8, 8)])
+    int_model = Q.convert(prepared)
+    with pytest.raises(ValueError, match=r"QuantizedConv2d: input has 3 channels .* expects 1"):
+        int_model(md.randn(2, 3, 8, 8))
+    with pytest.raises(ValueError, match=r"QuantizedLinear: input has 128 features .*in_features=72"):
+        int_model(md.randn(2, 1, 10, 10))
+
+
+@pytest.mark.parametrize("relu", [False, True])
+def test_quantized_conv_with_input_zero_point_zero(relu) -> None:
+    # conv_cases never draws z₁ = 0 (there padding with z₁ and with the integer 0 agree, so a
+    # padding bug would hide); the plain symmetric-activation case is checked here by hand
+    case = dict(n=2, c=2, o=3, h=6, w=5, kernel=(3, 3), stride=(1, 2), padding=(1, 1), dilation=(1, 1),
+                z1=0, z3=-4, per_channel=True, relu=relu, bias=True, seed=7)
+    layer, x, total, *_ = build_case(case)
+    lowest = case["z3"] if relu else -128
+    expected = requantize_by_hand(total, host(layer.linear.multiplier), host(layer.linear.shift), case["z3"], lowest)
+    np.testing.assert_array_equal(host(layer(x).int_repr()).astype(np.int64), expected)

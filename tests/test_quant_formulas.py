@@ -319,3 +319,85 @@ def test_observers_keep_the_quantizer_settings_in_their_repr() -> None:
         warnings.simplefilter("error")
         observe(o, np.ones((2, 3), np.float32))
         o.calculate_qparams()
+
+
+# -- where z joins the rounding: torch.quantize_per_tensor vs quantize_per_channel ------------------
+# torch.quantize_per_tensor on x86-64 (FBGEMM's QuantizeAvx2, an FMA) rounds x·(1/s) + z once to
+# float32, then to an integer; quantize_per_channel and fake quantization round x·(1/s) first and
+# add z after. The cases below are exact ties or one float32 step from one, which no random
+# strategy finds.
+
+
+def test_quantize_per_tensor_matches_pytorch_on_the_issue_tie() -> None:
+    # issue 14 §7: PyTorch gives 1. x·(1/s) rounded alone is the tie −127.5 (→ −128, q = 0); the
+    # fused x·(1/s) + 128 is 0.50000095, so q = 1.
+    x = md.tensor(np.float32([-0.36294672]))
+    assert host(Q.quantize(x, 0.002846641, 128).int_repr()).tolist() == [1]
+    inv = np.float32(1) / np.float32(0.002846641)
+    assert np.float32(-0.36294672) * inv == np.float32(-127.5)  # the float32 product alone is a tie
+    # quantize_per_channel's formula (PyTorch gives 0 there): round(−127.5) + 128 = −128 + 128
+    assert host(Q.quantize(x, [0.002846641], [128], axis=0).int_repr()).tolist() == [0]
+
+
+@pytest.mark.parametrize("x, z, per_tensor, per_channel", [
+    (0.25, 1, 2, 1),     # x/s = 0.5 exactly: round(1.5) = 2 vs round(0.5) + 1 = 1
+    (0.75, 1, 2, 3),     # 1.5: round(2.5) = 2 vs round(1.5) + 1 = 3
+    (-0.25, -3, -4, -3),  # −0.5: round(−3.5) = −4 vs round(−0.5) − 3 = −3
+    (0.25, 0, 0, 0),     # an even zero point: both agree (ties to even)
+    (1.25, 2, 4, 4),
+], ids=["half_z1", "one_and_a_half_z1", "minus_half_z-3", "half_z0", "two_and_a_half_z2"])
+def test_exact_ties_with_an_odd_zero_point(x, z, per_tensor, per_channel) -> None:
+    t = md.tensor(np.float32([x]))
+    assert host(Q.quantize(t, 0.5, z, signed=True).int_repr()).tolist() == [per_tensor]
+    assert host(Q.quantize(t, [0.5], [z], signed=True, axis=0).int_repr()).tolist() == [per_channel]
+
+
+def test_the_rare_double_rounding_of_the_float64_sum_is_undone() -> None:
+    # x·(1/s) = 6041937·11646897·2⁻⁴⁷ exactly, = ½ + 2⁻¹⁷ + 2⁻⁴⁷; + 200 rounds in float64 to
+    # 200.5 + 2⁻¹⁷, exactly halfway between the float32 numbers 200.5 and 200.5 + 2⁻¹⁶. Rounded
+    # again to float32 that is the tie 200.5 (→ 200); one rounding of the exact sum gives
+    # 200.5 + 2⁻¹⁶ (→ 201), as an FMA does.
+    x = np.float32(6041937 * 2.0 ** -31)
+    s = np.float32(0.0056269066)
+    inv = np.float32(1) / s
+    assert float(inv) == 11646897 * 2.0 ** -16
+    naive = [np.rint(np.float32(np.float64(v) * np.float64(inv) + 200)) for v in (x, -x)]
+    assert naive == [200, 200]
+    # −x mirrors it: 199.5 − 2⁻¹⁷ − 2⁻⁴⁷ is one float32 step below 199.5, so 199
+    assert host(Q.quantize(md.tensor(np.float32([x, -x])), s, 200).int_repr()).tolist() == [201, 199]
+    assert [exact_level(v, s, 200) for v in (x, -x)] == [201, 199]
+
+
+def exact_level(x: np.float32, s: np.float32, z: int) -> float:
+    """round-half-even(fl32(x·fl32(1/s) + z)) in exact rational arithmetic: the FMA's answer."""
+    from fractions import Fraction
+
+    inv = np.float32(1) / np.float32(s)
+    v = Fraction(float(x)) * Fraction(float(inv)) + z
+    c = np.float32(float(v))
+    neighbours = [c, np.nextafter(c, np.float32(np.inf)), np.nextafter(c, np.float32(-np.inf))]
+    w = min((k for k in neighbours if np.isfinite(k)),
+            key=lambda k: (abs(Fraction(float(k)) - v), int(np.array(k).view(np.uint32)) & 1))
+    return float(np.rint(w))
+
+
+@st.composite
+def near_ties(draw):
+    """x one float32 step or less from where x·(1/s) + z is a half-integer, for random s and z."""
+    s = np.float32(draw(st.floats(0.0001220703125, 0.5, width=32)))  # [2⁻¹³, ½]
+    z = draw(st.integers(-128, 255))
+    h = draw(st.integers(-160, 300)) + 0.5
+    x = np.float32((h - z) / float(np.float32(1) / s))
+    for _ in range(abs(step := draw(st.integers(-2, 2)))):
+        x = np.nextafter(x, np.float32(np.inf) if step > 0 else np.float32(-np.inf))
+    return x, s, z
+
+
+@SETTINGS
+@given(near_ties())
+def test_per_tensor_levels_equal_exact_arithmetic_at_and_around_ties(case) -> None:
+    from minidl.compress.quantize.quantize import fused_levels
+
+    x, s, z = case
+    got = host(fused_levels(backend.xp.asarray(np.float32([x])), s, z, -512, 511))
+    assert got.tolist() == [exact_level(x, s, z)]

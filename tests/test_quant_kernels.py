@@ -14,6 +14,8 @@ from hypothesis.extra import numpy as hnp
 
 from minidl.kernels import int8 as K
 from minidl.kernels import set_numba_enabled
+from tests.kernel_spy import count_calls
+from tests.test_quant_formulas import exact_level
 
 pytestmark = pytest.mark.numpy_only
 
@@ -107,7 +109,11 @@ def test_requantize_kernel_equals_reference_and_rounds_acc_times_m(case) -> None
     acc, bias, real, z = case
     m0, shift = K.quantize_multiplier(real)
     args = (acc, bias, m0.astype(np.int32), shift.astype(np.int8), z, -128, 127)
-    fast, slow = K.requantize(*args), K.requantize_reference(*args)
+    with pytest.MonkeyPatch.context() as mp:
+        calls = count_calls(mp, K, "_requantize_kernel")
+        fast = K.requantize(*args)
+        assert calls["_requantize_kernel"] == 1, "the Numba kernel did not run"
+    slow = K.requantize_reference(*args)
     assert fast.dtype == slow.dtype == np.int8
     np.testing.assert_array_equal(fast, slow)
     exact = (acc.astype(np.float64) + bias) * real + z  # the real-number answer before rounding
@@ -124,27 +130,94 @@ def test_requantize_rounds_ties_up() -> None:
         K.requantize(np.int32([[1]]), 0, m0, shift, 0, -200, 127)
 
 
+def quantize_both_ways(monkeypatch, x, s, z):
+    """The kernel's answer (proved to have run) and the reference's, for float32 x → int8."""
+    calls = count_calls(monkeypatch, K, "_quantize_kernel")
+    fast = K.quantize_per_tensor.fast(x, s, z, -128, 127)
+    assert calls["_quantize_kernel"] == 1, "the Numba kernel did not run"
+    return fast, K.quantize_per_tensor_reference(x, s, z, -128, 127)
+
+
 @SETTINGS
 @given(hnp.arrays(np.float32, st.tuples(st.integers(1, 4), st.integers(1, 30)),
                   elements=st.floats(-300, 300, width=32)),
        st.floats(0.01, 3.0), st.integers(-128, 127))
 def test_quantize_kernel_equals_the_formula(x, scale, z) -> None:
+    with pytest.MonkeyPatch.context() as mp:
+        fast, slow = quantize_both_ways(mp, x, np.float32(scale), z)
+    np.testing.assert_array_equal(fast, slow)
+
+
+@SETTINGS
+@given(st.floats(0.0001220703125, 0.5, width=32), st.integers(-128, 127), st.integers(-130, 130),
+       st.integers(-2, 2))
+def test_quantize_kernel_equals_the_reference_at_and_around_ties(scale, z, k, steps) -> None:
+    # x one float32 step or less from where x·(1/s) + z = k + ½: the values a random strategy never hits
     s = np.float32(scale)
-    np.testing.assert_array_equal(K.quantize_per_tensor(x, s, z, -128, 127),
-                                  K.quantize_per_tensor_reference(x, s, z, -128, 127))
+    x = np.float32((k + 0.5 - z) / float(np.float32(1) / s))
+    x = np.float32([x, np.nextafter(x, np.float32(np.inf * np.sign(steps or 1)))])
+    with pytest.MonkeyPatch.context() as mp:
+        fast, slow = quantize_both_ways(mp, x, s, z)
+    np.testing.assert_array_equal(fast, slow)
+    assert fast.tolist() == np.clip([exact_level(v, s, z) for v in x], -128, 127).tolist()
 
 
-def test_quantize_kernel_ties_infinities_and_nan() -> None:
+@pytest.mark.parametrize("x, s, z, expected", [
+    (-0.36294672, 0.002846641, 1, -126),  # the fused x·(1/s) + 1 = −126.4999990 → −126.5 → −126
+    (-0.36294672, 0.002846641, 0, -128),  # −127.4999990 → −127.5 → −128 (ties to even)
+    (0.25, 0.5, 1, 2),                    # 0.5 + 1 = 1.5 → 2 (round-then-add would say 1)
+    (0.75, 0.5, 1, 2),                    # 2.5 → 2 (round-then-add: 3)
+    (-0.25, 0.5, -3, -4),                 # −3.5 → −4
+    (63.75, 0.5, 0, 127),                 # 127.5 → 128, clamped
+    (-64.25, 0.5, 0, -128),               # −128.5 → −128 (ties to even), in range
+], ids=["issue_z1", "issue_z0", "half_z1", "two_and_a_half", "minus_three_and_a_half", "clamp_high", "tie_at_qmin"])
+def test_quantize_kernel_hand_computed_ties(monkeypatch, x, s, z, expected) -> None:
+    xs = np.float32([x, x])
+    fast, slow = quantize_both_ways(monkeypatch, xs, np.float32(s), z)
+    assert fast.tolist() == slow.tolist() == [expected, expected]
+
+
+def test_quantize_kernel_ties_infinities_and_nan(monkeypatch) -> None:
     x = np.float32([0.25, 0.75, -0.25, -0.75, np.inf, -np.inf, 1e30])
-    q = K.quantize_per_tensor(x, np.float32(0.5), 0, -128, 127)
-    assert q.tolist() == [0, 2, 0, -2, 127, -128, 127]
-    assert q.tolist() == K.quantize_per_tensor_reference(x, np.float32(0.5), 0, -128, 127).tolist()
+    fast, slow = quantize_both_ways(monkeypatch, x, np.float32(0.5), 0)
+    assert fast.tolist() == slow.tolist() == [0, 2, 0, -2, 127, -128, 127]
     with pytest.raises(ValueError, match="NaN"):
-        K.quantize_per_tensor(np.float32([1.0, np.nan]), np.float32(0.5), 0, -128, 127)
+        K.quantize_per_tensor.fast(np.float32([1.0, np.nan]), np.float32(0.5), 0, -128, 127)
+    with pytest.raises(ValueError, match="NaN"):
+        K.quantize_per_tensor_reference(np.float32([1.0, np.nan]), np.float32(0.5), 0, -128, 127)
+
+
+def test_dispatch_runs_the_quantize_kernel_for_the_arguments_the_layers_pass(monkeypatch) -> None:
+    # Quantize and DynamicQuantizedLinear pass their (s, z) as 0-d arrays: the kernel must run.
+    # (A NumPy scalar such as np.float32(0.5) is not an ndarray: dispatch sends it to the reference.)
+    calls = count_calls(monkeypatch, K, "_quantize_kernel")
+    x = np.float32([0.1, -0.7, 3.0])
+    q = K.quantize_per_tensor(x, np.asarray(0.05, np.float32), np.asarray(3, np.int32), -128, 127)
+    assert calls["_quantize_kernel"] == 1
+    assert q.tolist() == K.quantize_per_tensor_reference(x, 0.05, 3, -128, 127).tolist()
+    K.quantize_per_tensor(x, np.float32(0.05), 3, -128, 127)
+    assert calls["_quantize_kernel"] == 1  # the scalar went to the reference, as documented above
+
+
+def test_an_int8_model_runs_every_integer_kernel(monkeypatch) -> None:
+    import minidl as md
+    from minidl import nn
+    from minidl.compress import quantize as Q
+
+    md.manual_seed(0)
+    model = nn.MLP([8, 16, 4])
+    int_model = Q.convert(Q.calibrate(Q.prepare(model), [md.randn(32, 8)]))
+    calls = count_calls(monkeypatch, K, "_quantize_kernel", "_int8_matmul_kernel", "_requantize_kernel")
+    with md.no_grad():
+        int_model(md.randn(1, 8))  # batch 1: the Numba product (SMALL_BATCH)
+    assert calls == {"_quantize_kernel": 1, "_int8_matmul_kernel": 2, "_requantize_kernel": 2}
+    with md.no_grad():
+        int_model(md.randn(64, 8))  # batch 64: the float32-exact BLAS product, Numba requantization
+    assert calls == {"_quantize_kernel": 2, "_int8_matmul_kernel": 2, "_requantize_kernel": 4}
 
 
 @pytest.mark.parametrize("batch", [1, 2, 3, 64])
-def test_int8_linear_every_path_equals_the_reference(batch) -> None:
+def test_int8_linear_every_path_equals_the_reference(batch, monkeypatch) -> None:
     rng = np.random.default_rng(batch)
     x = rng.integers(-128, 128, (batch, 300)).astype(np.int8)
     w = rng.integers(-127, 128, (40, 300)).astype(np.int8)
@@ -152,10 +225,14 @@ def test_int8_linear_every_path_equals_the_reference(batch) -> None:
     m0, shift = K.quantize_multiplier(rng.uniform(1e-5, 1e-3, 40))
     args = (x, w, bias, m0.astype(np.int32), shift.astype(np.int8), -5, -5, 127)  # a fused ReLU: clamp at z
     expected = K.int8_linear_reference(*args)
+    calls = count_calls(monkeypatch, K, "_int8_matmul_kernel", "_requantize_kernel")
     np.testing.assert_array_equal(K.int8_linear(*args), expected)
+    # the Numba product for batches up to SMALL_BATCH, the float32-exact BLAS route above
+    assert (calls["_int8_matmul_kernel"], calls["_requantize_kernel"]) == (int(batch <= K.SMALL_BATCH), 1)
     try:
         set_numba_enabled(False)
         np.testing.assert_array_equal(K.int8_linear(*args), expected)
     finally:
         set_numba_enabled(True)
+    assert calls["_requantize_kernel"] == 1  # nothing compiled ran with kernels off
     assert expected.min() >= -5

@@ -199,3 +199,21 @@ def test_replacing_a_layer_keeps_its_place() -> None:
     seq.extra = nn.Parameter(md.zeros(1))
     seq.extra = nn.Parameter(md.ones(1))
     assert list(seq._parameters) == ["extra"]
+
+
+def test_an_int8_model_fed_the_wrong_number_of_features_names_both() -> None:
+    # issue 14 §5: was NumPy's "cannot reshape array of size 20 into shape (8)"
+    md.manual_seed(0)
+    model = nn.MLP([8, 6, 3])
+    prepared = Q.calibrate(Q.prepare(model), [md.randn(16, 8)])
+    int_model = Q.convert(prepared)
+    with pytest.raises(ValueError) as info:
+        int_model(md.randn(4, 5))
+    msg = str(info.value)
+    assert msg.startswith("QuantizedLinear:") and "5 features" in msg and "in_features=8" in msg and "(4, 5)" in msg
+    dynamic = Q.quantize_dynamic(model)
+    with pytest.raises(ValueError, match=r"^DynamicQuantizedLinear: input has 5 features .*in_features=8"):
+        dynamic(md.randn(4, 5))
+    with pytest.raises(ValueError, match="0-d input"):
+        dynamic[0](md.tensor(1.0))
+    assert int_model(md.randn(2, 3, 8)).shape == (2, 3, 3)  # leading axes stay free, as in Linear

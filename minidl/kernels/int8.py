@@ -70,10 +70,12 @@ def quantize_per_tensor_reference(x: Any, scale: Any, zero_point: Any, qmin: int
 
 @jit
 def _quantize_kernel(x, inv_scale, zero_point, qmin, qmax, out):  # pragma: no cover - compiled by Numba
-    # the same float32 operations as quantize_affine, in one pass: x·(1/s), rint, + z, clamp
+    # the reference's levels (fused_levels) in one pass: rint(fl32(x·(1/s) + z)), x·(1/s) exact in
+    # float64. Rounding the float64 sum to float32 is the FMA's single rounding wherever
+    # |x·(1/s) + z| < 128 (fused_levels notes); beyond, both roundings clamp to the int8 bounds.
     has_nan = False
     for i in range(x.size):
-        level = np.rint(x[i] * inv_scale) + zero_point
+        level = np.rint(np.float32(np.float64(x[i]) * inv_scale + zero_point))
         has_nan |= level != level
         out[i] = min(max(level, qmin), qmax)
     return has_nan
@@ -84,10 +86,10 @@ def quantize_per_tensor(x: Any, scale: Any, zero_point: Any, qmin: int, qmax: in
     """:func:`quantize_per_tensor_reference` for float32 → int8 in one Numba pass (NumPy needs six)."""
     if x.dtype != _FLOAT32 or not (-128 <= qmin <= qmax <= 127):
         return quantize_per_tensor_reference(x, scale, zero_point, qmin, qmax)
-    inv_scale = 1.0 / np.float32(scale)  # float32, as PyTorch's 1.0f / scale
+    inv_scale = np.float64(np.float32(1.0) / np.float32(scale))  # float32, as PyTorch's 1.0f / scale
     out = np.empty(x.shape, dtype=np.int8)  # host: the kernel's output
     flat = x.reshape(-1) if x.flags.c_contiguous else np.ascontiguousarray(x).reshape(-1)
-    if _quantize_kernel(flat, inv_scale, np.float32(zero_point), np.float32(qmin), np.float32(qmax), out.reshape(-1)):
+    if _quantize_kernel(flat, inv_scale, np.float64(zero_point), np.float64(qmin), np.float64(qmax), out.reshape(-1)):
         raise ValueError("quantize: x contains NaN, which has no integer level")
     return out
 

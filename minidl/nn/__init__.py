@@ -1,23 +1,58 @@
-"""Neural-network building blocks, with PyTorch's names: ``Module``, layers, losses, ``init``."""
+"""Neural-network building blocks, with PyTorch's names.
+
+- ``module.py``      ``Module``, ``Parameter`` (the base of every layer, ``state_dict``)
+- ``linear.py``      ``Linear``, ``Identity``;  ``conv.py``: ``Conv2d``, ``MaxPool2d``, ``AvgPool2d``
+- ``activation.py``  ``ReLU``, ``LeakyReLU``, ``Tanh``, ``Sigmoid``, ``Softplus``, ``Softmax``,
+  ``LogSoftmax``, ``Dropout``, ``Flatten``
+- ``container.py``   ``Sequential``, ``ModuleList``
+- ``mlp.py``, ``cnn.py``  ready-made networks: ``MLP``, ``LeNet``, ``SmallCNN``
+- ``losses/``        every loss, as a function and as a Module (its ``__init__`` is the table)
+- ``functional``     the stateless functions (``F.relu``, ``F.cross_entropy``…)
+- ``init``           weight initialisers;  ``utils``: gradient clipping
+"""
 
 from minidl.nn import functional, init, utils
-from minidl.nn.activation import Dropout, Flatten, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from minidl.nn.activation import (
+    Dropout,
+    Flatten,
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Softplus,
+    Tanh,
+)
+from minidl.nn.cnn import LeNet, SmallCNN
 from minidl.nn.container import ModuleList, Sequential
-from minidl.nn.divergence import KLDivLoss
+from minidl.nn.conv import AvgPool2d, Conv2d, MaxPool2d
 from minidl.nn.linear import Identity, Linear
-from minidl.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
+from minidl.nn.losses import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
 from minidl.nn.mlp import MLP
 from minidl.nn.module import Module, Parameter
 
 __all__ = [
-    "BCEWithLogitsLoss", "CrossEntropyLoss", "Dropout", "Flatten", "Identity", "L1Loss",
-    "LeakyReLU", "Linear", "LogSoftmax", "MLP", "MSELoss", "Module", "ModuleList", "NLLLoss",
-    "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh", "functional", "init", "utils",
+    # the base
+    "Module", "Parameter",
+    # layers
+    "Linear", "Identity", "Conv2d", "MaxPool2d", "AvgPool2d", "Dropout", "Flatten",
+    # activations
+    "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "Softplus", "Softmax", "LogSoftmax",
+    # containers and ready-made networks
+    "Sequential", "ModuleList", "MLP", "LeNet", "SmallCNN",
+    # losses
+    "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "MSELoss", "L1Loss",
+    "SmoothL1Loss", "HuberLoss", "KLDivLoss",
+    # submodules
+    "functional", "init", "utils",
 ]
-__all__ += ["KLDivLoss"]
-
-# Convolutional layers and networks.
-from minidl.nn.cnn import LeNet, SmallCNN  # noqa: E402
-from minidl.nn.conv import AvgPool2d, Conv2d, MaxPool2d  # noqa: E402
-
-__all__ += ["AvgPool2d", "Conv2d", "LeNet", "MaxPool2d", "SmallCNN"]

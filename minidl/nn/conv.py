@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from minidl import backend
 from minidl.engine.ops.conv import _pair, conv2d
 from minidl.engine.ops.pool import avg_pool2d, max_pool2d
-from minidl.engine.tensor import Tensor, _Defaults
+from minidl.engine.tensor import Tensor
 from minidl.nn import init
-from minidl.nn.module import Module, Parameter
+from minidl.nn.module import Module
 
 
 def conv_repr(layer: Module) -> str:
@@ -53,13 +52,7 @@ class Conv2d(Module):
             raise ValueError(f"Conv2d: padding='same' needs stride 1 (got stride={stride!r})")
         self.dilation = _pair(dilation, "dilation", 1)
         self.groups, self.padding_mode = groups, padding_mode
-        dtype = dtype or _Defaults.dtype
-        self.weight = Parameter(backend.xp.empty((out_channels, in_channels) + self.kernel_size, dtype=dtype))
-        if bias:
-            self.bias = Parameter(backend.xp.empty((out_channels,), dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        init.add_weight_and_bias(self, (out_channels, in_channels) + self.kernel_size, bias, dtype)
 
     def reset_parameters(self) -> None:
         init.default_layer_init_(self.weight, self.bias)

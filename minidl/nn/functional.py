@@ -1,12 +1,21 @@
-"""Functions of ``minidl.nn`` without state, as ``torch.nn.functional``: activations, linear,
-dropout and the losses."""
+"""Functions of ``minidl.nn`` without state, as ``torch.nn.functional``.
+
+- activations: ``relu``, ``leaky_relu``, ``tanh``, ``sigmoid``, ``softplus``, ``softmax``,
+  ``log_softmax`` (engine ops in ``minidl.engine.ops``, except ``softplus`` defined here)
+- layers: ``linear``, ``conv2d``, ``max_pool2d``, ``avg_pool2d``, ``dropout``, ``one_hot``
+- losses (``minidl.nn.losses``): ``cross_entropy``, ``nll_loss``, ``binary_cross_entropy``,
+  ``binary_cross_entropy_with_logits``, ``mse_loss``, ``l1_loss``, ``smooth_l1_loss``,
+  ``huber_loss``, ``kl_div``
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from minidl import backend, random
+from minidl.engine.function import Function
 from minidl.engine.ops import (
+    exp,
     leaky_relu,
     linear,
     log_softmax,
@@ -15,23 +24,65 @@ from minidl.engine.ops import (
     sigmoid,
     softmax,
     tanh,
+    where,
 )
+from minidl.engine.ops.conv import conv2d
+from minidl.engine.ops.pool import avg_pool2d, max_pool2d
 from minidl.engine.tensor import Tensor
-from minidl.nn.divergence import kl_div
 from minidl.nn.losses import (
+    binary_cross_entropy,
     binary_cross_entropy_with_logits,
     cross_entropy,
+    huber_loss,
+    kl_div,
     l1_loss,
     mse_loss,
     nll_loss,
+    smooth_l1_loss,
 )
 
 __all__ = [
-    "binary_cross_entropy_with_logits", "cross_entropy", "dropout", "l1_loss", "leaky_relu",
-    "linear", "log_softmax", "mse_loss", "nll_loss", "one_hot", "relu", "sigmoid", "softmax",
-    "tanh",
+    # activations
+    "relu", "leaky_relu", "tanh", "sigmoid", "softplus", "softmax", "log_softmax",
+    # layers
+    "linear", "conv2d", "max_pool2d", "avg_pool2d", "dropout", "one_hot",
+    # losses
+    "cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+    "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "kl_div",
 ]
-__all__ += ["kl_div"]
+
+
+class Softplus(Function):
+    """y = log(1 + e^{βx})/β, and y = x where βx > threshold;   ∂y/∂x = σ(βx), 1 where βx > threshold
+
+    PyTorch's formula, branch included: past the threshold the function is x within
+    float precision. The other branch is evaluated at 0 there, so e^{βx} never overflows.
+    """
+
+    def __init__(self, beta: float, threshold: float) -> None:
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x: Any) -> Any:
+        xp = backend.get_array_module(x)
+        bx = x * self.beta
+        linear_part = bx > self.threshold
+        return xp.where(linear_part, x, xp.log1p(xp.exp(xp.where(linear_part, 0, bx))) / self.beta)
+
+    def backward(self, gy: Any, x: Any) -> Any:
+        bx = x * self.beta
+        linear_part = bx > self.threshold
+        z = exp(where(linear_part, 0.0, bx))
+        return where(linear_part, gy, gy * (z / (z + 1)))  # z/(z + 1) = σ(βx), as PyTorch writes it
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:  # noqa: A002
+    """Softplus, a smooth ReLU: log(1 + e^{βx})/β, reverting to x where βx > ``threshold``.
+
+    As ``torch.nn.functional.softplus`` (same defaults, same linear branch).
+    """
+    if not isinstance(input, Tensor):
+        input = Tensor(input)  # noqa: A001
+    return Softplus(beta, threshold)(input)
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
@@ -63,9 +114,3 @@ def one_hot(target: Any, num_classes: int = -1) -> Tensor:
         raise IndexError(f"one_hot: class values must be in [0, {num_classes - 1}] "
                          f"(got {int(t.min())}..{int(t.max())})")
     return Tensor._wrap((t[..., None] == xp.arange(num_classes)).astype("int64"))
-
-# Convolution and pooling (engine ops in minidl.engine.ops.conv and .pool).
-from minidl.engine.ops.conv import conv2d  # noqa: E402
-from minidl.engine.ops.pool import avg_pool2d, max_pool2d  # noqa: E402
-
-__all__ += ["avg_pool2d", "conv2d", "max_pool2d"]

@@ -17,7 +17,8 @@ import numpy as np
 from numpy.random import Generator
 
 from minidl import backend, random
-from minidl.engine.tensor import Tensor
+from minidl.engine.tensor import Tensor, get_default_dtype
+from minidl.nn.module import Module, Parameter
 
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
@@ -126,3 +127,20 @@ def default_layer_init_(weight: Tensor, bias: Tensor | None) -> None:
     if bias is not None:
         bound = 1 / math.sqrt(_calculate_fan_in_and_fan_out(weight)[0])
         uniform_(bias, -bound, bound)
+
+
+def add_weight_and_bias(layer: Module, weight_shape: tuple[int, ...], bias: bool, dtype: Any = None) -> None:
+    """Give ``layer`` PyTorch's layer parameters, then call its ``reset_parameters()`` to draw them.
+
+    ``weight`` of ``weight_shape`` (out first: (out, in) for Linear, (out, in, kh, kw) for
+    Conv2d) and ``bias`` of shape (out,), or a registered ``None`` when ``bias=False``;
+    ``dtype`` defaults to :func:`minidl.get_default_dtype`. ``reset_parameters`` is the
+    layer's own (usually :func:`default_layer_init_`), so a subclass can override it, as in PyTorch.
+    """
+    dtype = dtype or get_default_dtype()
+    layer.weight = Parameter(backend.xp.empty(weight_shape, dtype=dtype))
+    if bias:
+        layer.bias = Parameter(backend.xp.empty(weight_shape[:1], dtype=dtype))
+    else:
+        layer.register_parameter("bias", None)
+    layer.reset_parameters()

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from minidl import backend
-from minidl.engine.tensor import Tensor, _Defaults
+from minidl.engine.tensor import Tensor
 from minidl.nn import init
 from minidl.nn.functional import linear
-from minidl.nn.module import Module, Parameter
+from minidl.nn.module import Module
 
 
 class Linear(Module):
@@ -25,13 +24,7 @@ class Linear(Module):
                 raise ValueError(f"Linear: {name} must be a positive int (got {n!r})")
         self.in_features = in_features
         self.out_features = out_features
-        dtype = dtype or _Defaults.dtype
-        self.weight = Parameter(backend.xp.empty((out_features, in_features), dtype=dtype))
-        if bias:
-            self.bias = Parameter(backend.xp.empty((out_features,), dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        init.add_weight_and_bias(self, (out_features, in_features), bias, dtype)
 
     def reset_parameters(self) -> None:
         init.default_layer_init_(self.weight, self.bias)

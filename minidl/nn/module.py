@@ -7,6 +7,7 @@ else (``parameters()``, ``state_dict()``, ``train()``, ``repr``) walks that regi
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
 from typing import Any, Callable, Iterator, NamedTuple
 
 from minidl import backend
@@ -244,8 +245,22 @@ class Module:
 
         With ``strict=True`` missing or unexpected keys are an error; a shape mismatch is
         always an error, naming the key and both shapes. Nothing is changed unless every
-        check passes.
+        check passes. ``state_dict`` must be a mapping from names to Tensors or arrays (what
+        :meth:`state_dict` and ``minidl.load`` return): anything else is a TypeError naming it.
         """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"{type(self).__name__}.load_state_dict: state_dict must be a dict of name -> "
+                            f"Tensor or array (as model.state_dict() returns), got {type(state_dict).__name__}")
+        not_arrays = [f"{k!r} ({type(v).__name__})" for k, v in state_dict.items()
+                      if not isinstance(v, Tensor) and not (hasattr(v, "shape") and hasattr(v, "dtype"))]
+        if not_arrays:
+            raise TypeError(f"{type(self).__name__}.load_state_dict: every value must be a Tensor or an array; "
+                            f"got {', '.join(not_arrays)} (wrap lists with minidl.tensor(...))")
+        not_numbers = [f"{k!r} (dtype {v.dtype})" for k, v in state_dict.items()
+                       if getattr(v.dtype, "kind", "?") not in "biuf"]
+        if not_numbers:
+            raise TypeError(f"{type(self).__name__}.load_state_dict: every value must hold numbers; "
+                            f"got {', '.join(not_numbers)}")
         own = self.state_dict()
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]

@@ -12,7 +12,7 @@ removed, together with its row in A and its input column(s) in the next layer B,
 Removing one unit can make another removable (a neuron whose only inputs were dead
 units), so the passes repeat until nothing changes. A neuron with zero weights but a
 nonzero bias outputs a constant and is *kept* (reported as constant): that is why
-minidl's structured pruning masks the bias too. The model's inputs and final outputs
+structured pruning offers ``prune_bias=True`` (PyTorch leaves the bias alone). The model's inputs and final outputs
 are never changed.
 
 Works on ``Sequential`` models (``MLP`` is one), looking through nested Sequentials.

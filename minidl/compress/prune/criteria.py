@@ -117,4 +117,8 @@ def obs_saliency(weight: Any, inverse_hessian_diagonal: Any) -> Any:
     """
     w, d = _array(weight), _array(inverse_hessian_diagonal)
     _same_shape("inverse_hessian_diagonal", d, w)
+    if d.size and not bool((d > 0).all()):  # H positive definite ⇒ every [H⁻¹]_qq > 0; NaN fails too
+        bad = d[~(d > 0)].reshape(-1)[0]
+        raise ValueError(f"obs_saliency: inverse_hessian_diagonal must be > 0 everywhere, as for a positive "
+                         f"definite Hessian (got {float(bad):.6g}); add damping λI to H before inverting")
     return (w * w) / (2.0 * d)

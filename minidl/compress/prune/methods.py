@@ -7,9 +7,9 @@ units still alive (:mod:`.selection`; amounts as in :mod:`.amount`), and install
 
 Where minidl differs from PyTorch, on purpose:
 - ties are broken by position (lowest index pruned first), so results are reproducible;
-- structured pruning of output rows (``dim=0``) also masks the matching bias entries
-  (``prune_bias=True``): a neuron with zero weights but a bias still outputs a constant,
-  so it is not dead and could not be removed by compaction;
+- structured pruning of output rows (``dim=0``) can also mask the matching bias entries
+  (``prune_bias=True``, off by default as PyTorch has no such option): a neuron with zero
+  weights but a bias still outputs a constant, so it is not dead and compaction keeps it;
 - importance scores default to the current weight ``orig ⊙ mask`` even between a
   step and the next forward pass (PyTorch reads the possibly stale ``module.weight``);
 - ``global_unstructured`` given a model instead of ``(module, name)`` pairs says so.
@@ -82,12 +82,16 @@ def _structured(module: Module, name: str, amount: Amount, dim: int, slice_score
 
 
 def ln_structured(module: Module, name: str, amount: Amount, n: float | str, dim: int,
-                  importance_scores: Any = None, prune_bias: bool = True) -> Module:
+                  importance_scores: Any = None, prune_bias: bool = False) -> Module:
     """Prune whole slices of ``module.<name>`` along ``dim``: the ``amount`` alive ones of smallest Ln norm.
 
-    ``dim=0`` on a Linear or Conv2d weight removes output neurons / filters; with
-    ``prune_bias=True`` (minidl's default; PyTorch has no such option) their bias
-    entries are masked too, so the neurons are truly dead.
+    ``dim=0`` on a Linear or Conv2d weight removes output neurons / filters. By default only
+    the weight is masked, as in PyTorch (state-dict keys ``weight_orig, weight_mask, bias``):
+    each removed neuron then still outputs its bias, a constant (after the activation).
+    ``prune_bias=True`` masks those bias entries too (``bias_orig, bias_mask``), so the
+    neurons output exactly 0 and are truly dead: use it when you will :func:`~minidl.compress.prune.compact` the
+    model (compaction removes dead neurons, but must keep a constant one) or when the point
+    is to remove the neuron, not just its inputs.
     """
     validate_amount(amount)
     scores = criteria.ln_norm(_scores_or_weight(module, name, importance_scores), n, dim)
@@ -96,8 +100,11 @@ def ln_structured(module: Module, name: str, amount: Amount, n: float | str, dim
 
 
 def random_structured(module: Module, name: str, amount: Amount, dim: int,
-                      generator: Generator | None = None, prune_bias: bool = True) -> Module:
-    """Prune ``amount`` alive slices of ``module.<name>`` along ``dim`` chosen at random."""
+                      generator: Generator | None = None, prune_bias: bool = False) -> Module:
+    """Prune ``amount`` alive slices of ``module.<name>`` along ``dim`` chosen at random.
+
+    ``prune_bias`` as in :func:`ln_structured` (off by default, as in PyTorch).
+    """
     validate_amount(amount)
     w = learnable(module, name)
     if w.ndim < 2:

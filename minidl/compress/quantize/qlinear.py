@@ -36,6 +36,14 @@ from minidl.kernels.int8 import int8_linear, int8_matmul, quantize_multiplier, q
 from minidl.nn.module import Module
 
 
+def check_features(layer: str, shape: tuple[int, ...], in_features: int) -> None:
+    """Raise unless the last axis of an input of ``shape`` holds ``in_features`` values."""
+    if len(shape) == 0 or shape[-1] != in_features:
+        given = "a 0-d input" if len(shape) == 0 else f"{shape[-1]} features (input shape {tuple(shape)})"
+        raise ValueError(f"{layer}: input has {given}, but the layer expects in_features={in_features} "
+                         "on the last axis")
+
+
 class Quantize(Module):
     """float Tensor → int8 :class:`QuantizedTensor` with fixed (s, z): the integer model's entrance.
 
@@ -186,6 +194,7 @@ class QuantizedLinear(Module):
 
     def forward(self, x: QuantizedTensor) -> QuantizedTensor:
         q = self.input_levels(x)
+        check_features("QuantizedLinear", tuple(q.shape), self.in_features)
         batch = q.shape[:-1]
         out = self.gemm(q.reshape(-1, self.in_features))
         return QuantizedTensor._wrap(out.reshape(batch + (self.out_features,)), self.scale.data,
@@ -239,6 +248,7 @@ class DynamicQuantizedLinear(Module):
     def forward(self, x: Tensor) -> Tensor:
         data = x.data if isinstance(x, Tensor) else x
         xp = backend.get_array_module(data)
+        check_features("DynamicQuantizedLinear", tuple(data.shape), self.in_features)
         batch = data.shape[:-1]
         rows = data.reshape(-1, self.in_features)
         s1, z1 = calculate_qparams(rows.min(), rows.max(), self.activation_spec)

@@ -4,9 +4,24 @@
     x̂ = (q − z) · s                                 (dequantize)
 
 ``round`` is round-half-to-even (``np.rint``, C's ``nearbyint``), and x / s is computed as
-x · (1/s) with 1/s in float32, exactly as PyTorch's CPU kernels do, so minidl's integers
-match PyTorch's bit for bit. Per-channel parameters (one s, z per index along ``axis``)
-broadcast along that axis.
+x · (1/s) with 1/s in float32, as PyTorch's CPU kernels do. Where exactly z joins matters
+only at exact ties, and PyTorch itself does it two ways; minidl follows each bit for bit:
+
+- per-tensor :func:`quantize` (``torch.quantize_per_tensor``): round(x·(1/s) + z) with
+  x·(1/s) + z rounded **once** to float32 — a fused multiply-add — then to the nearest
+  integer (:func:`fused_levels`). This is PyTorch's x86-64 CPU path: FBGEMM's
+  ``QuantizeAvx2`` (``_mm256_fmadd_ps`` then ``_mm256_cvtps_epi32``), which
+  ``quantize_tensor_per_tensor_affine_cpu`` calls with ``LEGACY=true``. Example:
+  x = −0.36294672, s = 0.002846641, z = 128: x·(1/s) rounded alone to float32 is the tie
+  −127.5 (→ −128, q = 0), but x·(1/s) + 128 rounded once is 0.50000095 (q = 1, PyTorch's).
+- per-channel :func:`quantize` (``torch.quantize_per_channel``) and fake quantization
+  (``torch.fake_quantize_per_*_affine``): round(fl32(x·(1/s))) + z — the product rounded
+  to float32, then to an integer, z added after (:func:`rounded_levels`).
+
+Where this differs from a given PyTorch build: PyTorch on aarch64 (NEON) and x86 CPUs
+without AVX2/FMA quantize per tensor as the second form (z after rounding); float64 input,
+which PyTorch refuses, is computed in float64 (x·(1/s) + z, then round). Per-channel
+parameters (one s, z per index along ``axis``) broadcast along that axis.
 """
 
 from __future__ import annotations
@@ -62,7 +77,11 @@ def _check_channels(x: Any, scale: Any, axis: int | None) -> None:
 
 
 def rounded_levels(x: Any, scale: Any, zero_point: Any, axis: int | None = None) -> Any:
-    """round(x · (1/s)) + z as floats, before the clamp (the STE's mask is tested on these)."""
+    """round(fl32(x · (1/s))) + z as floats, before the clamp (the STE's mask is tested on these).
+
+    PyTorch's fake quantization and ``quantize_per_channel``: the product is rounded to
+    float32, then to an integer (ties to even), and z is added after.
+    """
     xp = backend.get_array_module(x)
     if x.dtype.kind != "f":
         raise TypeError(f"quantize: x must be a floating point array (got {x.dtype})")
@@ -76,14 +95,85 @@ def rounded_levels(x: Any, scale: Any, zero_point: Any, axis: int | None = None)
     return levels
 
 
+def fused_levels(x: Any, scale: Any, zero_point: Any, qmin: int, qmax: int) -> Any:
+    """round(fl32(x·(1/s) + z)) as floats, before the clamp: ``torch.quantize_per_tensor``'s levels.
+
+    x·(1/s) + z is rounded once to float32 (as an FMA does), then to the nearest integer,
+    ties to even. First the plain float32 way, t = fl32(fl32(x·(1/s)) + z): two roundings,
+    off from v = x·(1/s) + z by far less than ``margin``, so ``rint(t)`` is already the
+    answer wherever t is not that close to a half-integer. The few entries that are (about
+    one in 10⁴ at 8 bits; none matter outside [qmin − 1, qmax + 1], which the clamp takes)
+    are recomputed exactly: in float64, x·(1/s) is exact (24-bit × 24-bit significands) and
+    only the sum is rounded before float32; that second rounding changes the level only when
+    the float64 sum lands exactly halfway between two float32 numbers next to a half-integer,
+    and then Knuth's TwoSum error says which way the exact sum lies. That last case cannot
+    occur where |v| < 128 — v would have to be one of (2⁴⁷ ± 2³⁰ ± {1, 2})·2⁻⁴⁸ + z, none a
+    product of two 24-bit significands — which is why the int8 kernel (:mod:`minidl.kernels.int8`)
+    skips it; with z > 127 (uint8, 16 bits) it occurs (x = 6041937·2⁻³¹, s = 0.0056269066,
+    z = 200: q = 201, where rounding the float64 sum to float32 gives 200).
+    """
+    xp = backend.get_array_module(x)
+    if x.dtype.kind != "f":
+        raise TypeError(f"quantize: x must be a floating point array (got {x.dtype})")
+    inv32 = 1.0 / _along(scale, None, x.ndim, xp, xp.float32)  # 1/s in float32, as PyTorch
+    z = _along(zero_point, None, x.ndim, xp, xp.float64)
+    if x.dtype.itemsize > 4:  # float64 input (PyTorch refuses it): rounded in float64
+        levels = x * inv32.astype(x.dtype)
+        levels += z
+        return _checked(xp.rint(levels, out=levels), xp)
+    t = x.astype(xp.float32, copy=False) * inv32
+    t += z.astype(xp.float32)
+    levels = xp.rint(t)
+    # |t − v| ≤ ½ulp(x·(1/s)) + ½ulp(t) ≤ 2⁻²³·(2|t| + |z|) for |t| ≤ bound; 2⁻²¹ leaves room
+    bound = max(abs(qmin), abs(qmax)) + 1.0
+    margin = (2 * bound + abs(float(z)) + 1) * 2.0 ** -21
+    with np.errstate(invalid="ignore"):  # ±inf − ±inf: NaN, never close (a host flag)
+        t -= levels
+        close = xp.abs(t, out=t) >= 0.5 - margin
+    if bool(close.any()):
+        levels[close] = _exact_fused_levels(x[close].astype(xp.float32), inv32, z, xp)
+    return _checked(levels, xp)
+
+
+def _exact_fused_levels(x: Any, inv32: Any, z: Any, xp: Any) -> Any:
+    """round(fl32(x·(1/s) + z)) computed exactly, for the few entries :func:`fused_levels` hands over."""
+    product = x.astype(xp.float64) * inv32.astype(xp.float64)  # exact
+    total = product + z  # v, rounded once to float64
+    w = total.astype(xp.float32)  # ... and again to float32
+    levels = xp.rint(w).astype(xp.float64)
+    wt = w.astype(xp.float64)
+    magnitude = xp.abs(wt)
+    with np.errstate(divide="ignore", invalid="ignore"):  # w = 0 or ±inf: no midpoint there
+        low = xp.exp2(xp.floor(xp.log2(magnitude)))  # |w| in [low, 2·low): float32 steps of low·2⁻²³
+    half_step = xp.where((magnitude == low) & (xp.abs(total) < magnitude), low * 2.0 ** -25, low * 2.0 ** -24)
+    midpoint = wt + xp.where(total > wt, half_step, -half_step)  # between w and its neighbour toward v
+    b = total - product
+    error = (product - (total - b)) + (z - b)  # v − total, exactly (TwoSum)
+    # the float64 sum sits exactly on the midpoint and v lies beyond it, away from w: fl32(v) is
+    # w's neighbour, whose level is the integer on that side of the half-integer w
+    beyond = (xp.abs(wt - levels) == 0.5) & (total == midpoint) & (error != 0) & ((error > 0) == (total > wt))
+    return xp.where(beyond, wt + xp.where(total > wt, 0.5, -0.5), levels)
+
+
+def _checked(levels: Any, xp: Any) -> Any:
+    if levels.size and bool(xp.isnan(levels.max())):  # max propagates NaN: one pass finds any
+        raise ValueError("quantize: x contains NaN, which has no integer level")
+    return levels
+
+
 def quantize_affine(x: Any, scale: Any, zero_point: Any, qmin: int, qmax: int, axis: int | None = None) -> Any:
-    """q = clamp(round(x / s) + z, qmin, qmax), as the smallest integer dtype holding [qmin, qmax]."""
+    """q = clamp(round(x / s) + z, qmin, qmax), as the smallest integer dtype holding [qmin, qmax].
+
+    Per tensor (``axis=None``) the levels are :func:`fused_levels` (``torch.quantize_per_tensor``),
+    per channel :func:`rounded_levels` (``torch.quantize_per_channel``): see the module notes.
+    """
     x = _array(x)
     if axis is not None:
         axis = normalize_axis(axis, x.ndim)
         _check_channels(x, scale, axis)
     xp = backend.get_array_module(x)
-    levels = rounded_levels(x, scale, zero_point, axis)
+    levels = (rounded_levels(x, scale, zero_point, axis) if axis is not None
+              else fused_levels(x, scale, zero_point, qmin, qmax))
     return xp.clip(levels, qmin, qmax, out=levels).astype(storage_dtype(qmin, qmax))
 
 

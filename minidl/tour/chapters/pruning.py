@@ -93,7 +93,7 @@ def run(ctx: TourContext) -> ChapterResult:
 
     # Structured: remove 75% of the hidden neurons (and their biases), fine-tune, compact.
     structured = copy.deepcopy(model)
-    prune.ln_structured(structured[0], "weight", amount=0.75, n=2, dim=0)
+    prune.ln_structured(structured[0], "weight", amount=0.75, n=2, dim=0, prune_bias=True)
     opt = optim.Adam(structured.parameters(), lr=2e-3)
     prune.enforce_masks(opt, structured)
     fit(structured, loss_fn, opt, loader, epochs=ctx.epochs(2 if ctx.fast else 8), progress=False)

@@ -26,7 +26,6 @@ from minidl import backend
 from minidl.engine import ops
 from minidl.engine.ops._args import as_tensor
 from minidl.engine.tensor import Tensor
-from minidl.nn.module import Module
 
 KL_REDUCTIONS = ("none", "batchmean", "sum", "mean")
 
@@ -93,19 +92,3 @@ def kl_div(input: Tensor, target: Any, *, reduction: str = "mean",  # noqa: A002
                   "classes), which is not the KL divergence; reduction='batchmean' divides by the batch "
                   "size only and matches the math", UserWarning, stacklevel=2)
     return ops.mean(pointwise)
-
-
-class KLDivLoss(Module):
-    """See :func:`kl_div` (as ``torch.nn.KLDivLoss``: ``input`` is log-probabilities)."""
-
-    def __init__(self, reduction: str = "mean", log_target: bool = False) -> None:
-        super().__init__()
-        if reduction not in KL_REDUCTIONS:
-            raise ValueError(f"KLDivLoss: reduction must be one of {KL_REDUCTIONS} (got {reduction!r})")
-        self.reduction, self.log_target = reduction, log_target
-
-    def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
-        return kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
-
-    def extra_repr(self) -> str:
-        return f"reduction={self.reduction!r}, log_target={self.log_target}"
