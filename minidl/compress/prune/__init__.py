@@ -73,8 +73,9 @@ from minidl.compress.prune.sensitivity import SensitivityResult, layer_sensitivi
 from minidl.compress.prune.sparse import CSRMatrix, SparseLinear, to_sparse
 from minidl.compress.prune.surgeon import obs_prune, optimal_brain_surgeon
 
+# isort: split
 # -- issue 19: activation-based neuron pruning (APoZ, mean |a|) and data-free neuron merging --
-from minidl.compress.prune.activation import (  # noqa: E402 - kept as one block for the merge
+from minidl.compress.prune.activation import (
     ActivationStats,
     activation_importance,
     activation_statistics,
@@ -83,7 +84,7 @@ from minidl.compress.prune.activation import (  # noqa: E402 - kept as one block
     mean_activation,
     prunable_layers,
 )
-from minidl.compress.prune.merging import Merge, merge_neurons, merge_saliency, merge_structured  # noqa: E402
+from minidl.compress.prune.merging import Merge, merge_neurons, merge_saliency, merge_structured
 
 __all__ = [
     "CSRMatrix", "CompactionReport", "GradualPruner", "MaskHook", "SensitivityResult", "SparseLinear",

@@ -89,15 +89,16 @@ from minidl.compress.quantize.quantize import (
 )
 from minidl.compress.quantize.size import model_nbytes, weight_nbytes
 
+# isort: split
 # -- issue 19: k-means weight sharing and Huffman coding (Deep Compression) --
-from minidl.compress.quantize.coding import (  # noqa: E402 - kept as one block for the merge
+from minidl.compress.quantize.coding import (
     HuffmanCode,
     entropy_bits,
     huffman_code_lengths,
     huffman_nbytes,
     sparse_stream,
 )
-from minidl.compress.quantize.kmeans import (  # noqa: E402
+from minidl.compress.quantize.kmeans import (
     Codebook,
     CodebookLookup,
     codebook_of,
