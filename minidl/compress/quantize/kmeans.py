@@ -75,7 +75,7 @@ def initial_centroids(values: np.ndarray, k: int, init: str = "linear", seed: in
 
 
 def assign(values: np.ndarray, centroids: np.ndarray) -> np.ndarray:
-    """index_i = argmin_j |w_i − c_j|; a tie goes to the smaller centroid value, then the lower j.
+    """index_i = argmin_j |w_i − c_j|; halfway between two centroids: the smaller; equal centroids: the lowest j.
 
     Exact, in O(n log k) time and O(n) memory (no n × k distance matrix): the nearest
     centroid of w is one of its two neighbours in sorted order, and comparing those two
