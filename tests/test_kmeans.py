@@ -249,4 +249,4 @@ def test_huffman_size_is_the_length_of_a_real_stream() -> None:
     assert size.index_bits == expected
     counts = Counter(stream.symbols.tolist())
     assert size.index_bits / len(stream.symbols) < coding.entropy_bits(counts) + 1
-    assert size.nbytes < coding.fixed_width_sparse_nbytes(book.index, 4, book.k, 4) < w.nbytes
+    assert size.nbytes < coding.fixed_width_sparse_nbytes(stream, 4 + 1) + 4 * book.k < w.nbytes

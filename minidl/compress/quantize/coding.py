@@ -224,11 +224,13 @@ def huffman_nbytes(index: np.ndarray, k: int, value_bytes: int = 4, gap_bits: in
     return CodedSize(sym_bits, g_bits, k * value_bytes, sym_code.table_nbytes() + gap_code.table_nbytes())
 
 
-def fixed_width_sparse_nbytes(index: np.ndarray, value_bits: int, k: int, value_bytes_codebook: int = 0,
-                              gap_bits: int = 4, pruned: int = -1) -> int:
-    """The same sparse layout without Huffman: every entry value_bits + gap_bits bits (+ a codebook)."""
-    stream = sparse_stream(index, pruned, k, gap_bits)
-    return math.ceil(stream.gaps.size * (value_bits + gap_bits) / 8) + k * value_bytes_codebook
+def fixed_width_sparse_nbytes(stream: SparseStream, value_bits: int, gap_bits: int = 4) -> int:
+    """The sparse layout without Huffman: ⌈entries · (value_bits + gap_bits) / 8⌉ bytes.
+
+    A filler entry needs a value code that decodes to 0: int8 has one (q = 0); a full
+    codebook of 2^b centroids has none, so pass b + 1 bits when ``stream`` holds fillers.
+    """
+    return math.ceil(stream.gaps.size * (value_bits + gap_bits) / 8)
 
 
 def optimal_prefix_cost(counts: Sequence[int]) -> int:

@@ -30,8 +30,6 @@ import numpy as np
 
 from minidl import backend
 from minidl.compress.prune.masks import _rename_parameter, get_mask, learnable, remove
-from minidl.compress.quantize.qparams import QuantSpec, calculate_qparams
-from minidl.compress.quantize.quantize import dequantize_affine, quantize_affine
 from minidl.engine.function import Function
 from minidl.engine.tensor import Tensor
 from minidl.nn.module import Module, Parameter
@@ -303,20 +301,3 @@ def share_model_weights(model: Module, bits: int | dict[str, int] = 4, init: str
     if not books:
         raise ValueError("share_model_weights: the model has no Linear or Conv2d weight to share")
     return books
-
-
-def uniform_fake_quantize_weight(weight: Any, bits: int, per_channel: bool) -> np.ndarray:
-    """Uniform symmetric b-bit weights (what :mod:`.qat` uses): the baseline k-means is measured against.
-
-    Calls :func:`~minidl.compress.quantize.qparams.calculate_qparams` and
-    :func:`~minidl.compress.quantize.quantize.quantize_affine` — the formulas are there.
-    """
-    w = _host(weight).astype(np.float32)
-    spec = QuantSpec(bits=bits, signed=True, symmetric=True, narrow_range=True,
-                     ch_axis=0 if per_channel else None)
-    axes = tuple(range(1, w.ndim))
-    lo, hi = (w.min(axis=axes), w.max(axis=axes)) if per_channel else (w.min(), w.max())
-    s, z = calculate_qparams(lo, hi, spec)
-    axis = 0 if per_channel else None
-    q = quantize_affine(w, s, z, spec.qmin, spec.qmax, axis)
-    return dequantize_affine(q, s, z, axis)
