@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import os
 import time
 from pathlib import Path
 
@@ -39,8 +40,8 @@ from minidl import myths, nn, optim
 from minidl.compress import prune
 from minidl.compress.quantize import coding, kmeans
 from minidl.compress.quantize.sharing_vs_uniform import METHODS, bits_sweep, pipeline_sizes, uniform_weight
-from minidl.course import claim, fast_mode, figure_dir, new_figure, pick
-from minidl.data import DataLoader
+from minidl.course import claim, fast_mode, figure_dir, lessons_dir, new_figure, pick
+from minidl.data import ArrayDataset, DataLoader
 from minidl.train import evaluate, fit
 
 LESSON_START = time.perf_counter()
@@ -259,12 +260,12 @@ def load_mnist_splits():
     """MNIST (10,000 training images, test set), or None in fast mode or without the files."""
     if fast_mode():
         return None
-    root = next((p for p in (Path("../shared/data"), Path(__file__).resolve().parents[2] / "shared" / "data")
-                 if (p / "mnist").is_dir()), None) if "__file__" in globals() else None
+    default = lessons_dir().resolve().parent.parent / "shared" / "data"
+    root = Path(os.environ.get("MINIDL_SHARED_DATA", default))
     try:
-        train = minidl.data.load_mnist("train", root=root, download=False)
-        return train[np.arange(10_000)], minidl.data.load_mnist("test", root=root, download=False)  # host
-    except Exception as error:  # noqa: BLE001 - a missing dataset is reported, not fatal
+        train = minidl.data.load_mnist("train", root=root if (root / "mnist").is_dir() else None)
+        return ArrayDataset(*train[np.arange(10_000)]), minidl.data.load_mnist("test", root=root)  # host
+    except minidl.data.DatasetNotAvailableError as error:
         print("MNIST not used:", str(error).splitlines()[0])
         return None
 

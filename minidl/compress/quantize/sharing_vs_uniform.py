@@ -173,3 +173,22 @@ def pipeline_sizes(model: Module, bits: int = 5, gap_bits: int = 4) -> PipelineS
         kmh += huffman_nbytes(book.index, book.k, 4, gap_bits).nbytes
     return PipelineSizes(weights, kept, bias, f32 + bias, i8 + bias, i8s + bias, kms + bias, kmh + bias, bits)
 
+
+
+def sharing_line(model: Module, evaluate: Callable[[Module], float],
+                 bits: tuple[int, ...] = (2, 3)) -> tuple[str, dict]:
+    """One line for the tour: k-means weight sharing beside uniform per-channel/per-tensor, no fine-tuning."""
+    rows = bits_sweep(model, evaluate, list(bits))
+    cells = [f"{b} bits " + ", ".join(f"{r.method} {r.accuracy:.1%}" for r in rows if r.bits == b) for b in bits]
+    line = "weights only, no fine-tuning (k-means = Deep Compression's shared values): " + "; ".join(cells)
+    return line, {f"{r.method.replace(' ', '_').replace('-', '_')}_{r.bits}bit_accuracy": r.accuracy for r in rows}
+
+
+def pipeline_line(model: Module, bits: int = 5) -> tuple[str, dict]:
+    """One line for the tour: a pruned model's bytes as prune → int8 and as prune → k-means → Huffman."""
+    s = pipeline_sizes(model, bits)
+    line = (f"stored sparse (Deep Compression's layout): prune → int8 {s.int8_sparse:,} bytes "
+            f"({s.ratio('int8_sparse'):.1f}×), prune → {bits}-bit k-means {s.kmeans_sparse:,} "
+            f"({s.ratio('kmeans_sparse'):.1f}×), → Huffman {s.kmeans_huffman:,} ({s.ratio('kmeans_huffman'):.1f}×)")
+    return line, {"int8_sparse_bytes": s.int8_sparse, "kmeans_sparse_bytes": s.kmeans_sparse,
+                  "kmeans_huffman_bytes": s.kmeans_huffman}
