@@ -250,3 +250,44 @@ def test_huffman_size_is_the_length_of_a_real_stream() -> None:
     counts = Counter(stream.symbols.tolist())
     assert size.index_bits / len(stream.symbols) < coding.entropy_bits(counts) + 1
     assert size.nbytes < coding.fixed_width_sparse_nbytes(stream, 4 + 1) + 4 * book.k < w.nbytes
+
+
+# -- k-means against uniform, and the pipeline's sizes ---------------------------------------------
+
+def test_uniform_baseline_is_the_qparams_formula() -> None:
+    from minidl.compress.quantize import sharing_vs_uniform as sv
+
+    w = np.random.default_rng(0).normal(size=(4, 6)).astype(np.float32)
+    per_tensor = sv.uniform_weight(w, 3, per_channel=False)
+    s = np.abs(w).max() / 3  # symmetric, narrow [-3, 3] at 3 bits: max|w| / ((qmax - qmin) / 2)
+    np.testing.assert_allclose(per_tensor, np.clip(np.rint(w / np.float32(s)), -3, 3) * np.float32(s), rtol=1e-6)
+    assert len(np.unique(per_tensor)) <= 7
+    per_channel = sv.uniform_weight(w, 3, per_channel=True)
+    assert all(len(np.unique(row)) <= 7 for row in per_channel)
+
+
+def test_trainable_uniform_weights_pass_the_straight_through_gradient() -> None:
+    from minidl.compress.quantize import sharing_vs_uniform as sv
+
+    minidl.manual_seed(0)
+    model = nn.MLP([5, 4, 2])
+    sv.quantize_weights_uniform(model, 2, per_channel=True, trainable=True)
+    x = minidl.tensor(np.random.default_rng(0).normal(size=(8, 5)).astype(np.float32))
+    model(x).sum().backward()
+    assert model[0].weight_float.grad is not None and np.abs(model[0].weight_float.grad.numpy()).sum() > 0
+    assert all(len(np.unique(row)) <= 3 for row in model[0].weight.numpy())
+
+
+def test_pipeline_sizes_count_every_byte() -> None:
+    from minidl.compress.quantize import sharing_vs_uniform as sv
+
+    minidl.manual_seed(0)
+    model = nn.MLP([40, 30, 10])
+    prune.global_unstructured(prune.parameters_to_prune(model), amount=0.8)
+    s = sv.pipeline_sizes(model, bits=4)
+    assert s.weights == 40 * 30 + 30 * 10 and s.kept == round(0.2 * s.weights)
+    assert s.bias_bytes == 4 * (30 + 10)
+    assert s.float32_dense == 4 * s.weights + s.bias_bytes
+    assert s.int8_dense == s.weights + 4 * (30 + 10) + s.bias_bytes  # one byte per weight + a scale per row
+    assert s.float32_dense > s.int8_dense > s.int8_sparse > s.kmeans_sparse
+    assert s.ratio("kmeans_huffman") == s.float32_dense / s.kmeans_huffman
