@@ -69,3 +69,16 @@ def test_errors_name_the_problem() -> None:
         activation.activation_statistics(nn.Sequential(nn.Linear(3, 2)), [minidl.zeros(2, 3)])
     with pytest.raises(ValueError, match="empty"):
         activation.activation_statistics(nn.MLP([3, 4, 2]), [])
+
+
+def test_conv_channels_are_pruned_by_activation_and_compacted() -> None:
+    minidl.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 6, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                          nn.Linear(6 * 4 * 4, 3))
+    x = minidl.tensor(np.random.default_rng(0).normal(size=(10, 1, 8, 8)).astype(np.float32))
+    scores = activation.activation_structured(model, [x], amount=3, criterion="apoz")
+    assert scores["0"].shape == (6,)
+    assert int(prune.get_mask(model[0], "weight").any(axis=(1, 2, 3)).sum()) == 3
+    small, _ = prune.compact(model)
+    assert small[0].weight.shape[0] == 3 and small[4].weight.shape == (3, 3 * 4 * 4)
+    np.testing.assert_allclose(small(x).numpy(), model(x).numpy(), rtol=1e-5, atol=1e-5)
