@@ -209,6 +209,7 @@ class CodebookLookup(Function):
 
     def forward(self, centroids: Any) -> Any:
         xp = backend.get_array_module(centroids)
+        self.index = xp.asarray(self.index)  # a host index meets device centroids on the device
         padded = xp.concatenate([centroids, xp.zeros(1, dtype=centroids.dtype)])
         return padded[self.index]
 
