@@ -329,7 +329,7 @@ print(f"{'criterion':<22}" + "".join(f"{f'{a:.0%} of 128 neurons pruned':>30}" f
 for c in CRITERIA:
     print(f"{c:<22}" + "".join(f"{neurons[c, a][0]:>16.1%} → {neurons[c, a][1]:<11.1%}" for a in AMOUNTS))
 print("(accuracy before → after fine-tuning; the unpruned MLP:", f"{float_accuracy:.1%})")
-apoz_dead = prune.activation_statistics(mlp, calibration)["0"].apoz
+apoz_dead = minidl.backend.to_numpy(prune.activation_statistics(mlp, calibration)["0"].apoz)
 print(f"APoZ over the calibration set: {int((apoz_dead == 1).sum())} of 128 neurons never fire, "
       f"median APoZ {np.median(apoz_dead):.2f}")
 

@@ -54,6 +54,11 @@ def _to_np(x: Any) -> np.ndarray:
     return minidl.backend.to_numpy(x.data if hasattr(x, "data") else x)
 
 
+def _rows(array: Any, index: np.ndarray) -> Any:
+    """``array[index]`` for a host index, on whatever device ``array`` lives."""
+    return array[minidl.backend.get_array_module(array).asarray(index)]
+
+
 # -- one small trained model, shared by the checks that need one ----------------------------
 
 @functools.cache
@@ -434,7 +439,7 @@ def check_distillation_helps_with_few_labels() -> Check:
     teacher = trained_mlp()
     train, _ = _digits()
     rng = np.random.default_rng(0)
-    unlabeled = train.features[rng.permutation(len(train))[:400]]
+    unlabeled = _rows(train.features, rng.permutation(len(train))[:400])
     with minidl.no_grad():
         soft = teacher(unlabeled)
     few = np.concatenate([rng.choice(np.flatnonzero(_to_np(train.labels) == c), 5, replace=False) for c in range(10)])
@@ -447,10 +452,10 @@ def check_distillation_helps_with_few_labels() -> Check:
             for _step in range(100 if fast_mode() else 200):
                 opt.zero_grad()
                 if name.startswith("scratch"):
-                    loss = nn.functional.cross_entropy(student(train.features[few]), train.labels[few])
+                    loss = nn.functional.cross_entropy(student(_rows(train.features, few)), _rows(train.labels, few))
                 else:  # the teacher's soft targets on every training input, the 50 labels where known
                     loss = (distill.distillation_loss(student(unlabeled), soft, None, temperature=4.0, alpha=0.0)
-                            + nn.functional.cross_entropy(student(train.features[few]), train.labels[few]))
+                            + nn.functional.cross_entropy(student(_rows(train.features, few)), _rows(train.labels, few)))
                 loss.backward()
                 opt.step()
         results[name] = _accuracy(student)
