@@ -66,9 +66,10 @@ for check in myths.CHECKS:
     rows.append((row, time.perf_counter() - start))
 
 width = max(len(r.claim) for r, _ in rows)
-print(f"{'claim':<{width}}  article  verdict     lesson    seconds")
-for row, seconds in rows:
-    print(f"{row.claim:<{width}}  {row.article:<7}  {row.verdict:<10}  {row.lesson:<8}  {seconds:6.2f}")
+names = [f.__name__ for f in myths.CHECKS]
+print(f"{'claim':<{width}}  article  verdict     lesson    seconds  check (in minidl.myths)")
+for (row, seconds), name in zip(rows, names):
+    print(f"{row.claim:<{width}}  {row.article:<7}  {row.verdict:<10}  {row.lesson:<8}  {seconds:6.2f}  {name}")
 print()
 for row, _ in rows:
     print(f"- {row.key}: {row.summary}")
