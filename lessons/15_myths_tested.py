@@ -39,7 +39,13 @@ import minidl
 from minidl import myths, nn, optim
 from minidl.compress import prune
 from minidl.compress.quantize import coding, kmeans
-from minidl.compress.quantize.sharing_vs_uniform import METHODS, bits_sweep, pipeline_sizes, uniform_weight
+from minidl.compress.quantize.sharing_vs_uniform import (
+    METHODS,
+    bits_sweep,
+    pipeline_sizes,
+    uniform_weight,
+    weight_nbytes_at,
+)
 from minidl.course import claim, fast_mode, figure_dir, lessons_dir, new_figure, pick
 from minidl.data import ArrayDataset, DataLoader
 from minidl.train import evaluate, fit
@@ -140,6 +146,13 @@ table = {(r.method, r.bits): r for r in sweep}
 for b in BITS:
     print(f"{b:>4}  " + "  ".join(f"{table[m, b].accuracy:>12.1%} → {table[m, b].tuned_accuracy:<7.1%}"
                                   for m in METHODS))
+
+weight_sizes = {b: weight_nbytes_at(mlp, b) for b in BITS}
+float32_weight_bytes = 4 * sum(m.weight.numel() for m in mlp if isinstance(m, nn.Linear))
+print(f"\nbytes of the weight matrices (float32: {float32_weight_bytes:,}; b bits packed, plus scales or codebooks):")
+print(f"{'bits':>4}  " + "  ".join(f"{k:>20}" for k in weight_sizes[BITS[0]]))
+for b in BITS:
+    print(f"{b:>4}  " + "  ".join(f"{v:>20,}" for v in weight_sizes[b].values()))
 
 km2, pc2, pt2 = (table[m, 2] for m in METHODS)
 claim(km2.accuracy > pt2.accuracy, "at 2 bits, k-means beats uniform per-tensor before fine-tuning",
@@ -395,6 +408,8 @@ results = {
     "float_accuracy": float_accuracy,
     "sweep": [(r.method, r.bits, r.accuracy, r.tuned_accuracy) for r in sweep],
     "bits": BITS,
+    "weight_bytes_at_bits": weight_sizes,
+    "float32_weight_bytes": float32_weight_bytes,
     "huffman_round_trip": round_trip,
     "huffman_mean_bits": mean_bits,
     "huffman_entropy": entropy,

@@ -291,3 +291,16 @@ def test_pipeline_sizes_count_every_byte() -> None:
     assert s.int8_dense == s.weights + 4 * (30 + 10) + s.bias_bytes  # one byte per weight + a scale per row
     assert s.float32_dense > s.int8_dense > s.int8_sparse > s.kmeans_sparse
     assert s.ratio("kmeans_huffman") == s.float32_dense / s.kmeans_huffman
+
+
+def test_dense_sizes_at_b_bits_per_method() -> None:
+    from minidl.compress.quantize import sharing_vs_uniform as sv
+
+    model = nn.MLP([16, 8, 4])
+    sizes = sv.weight_nbytes_at(model, 3)
+    packed = -(-16 * 8 * 3 // 8) + -(-8 * 4 * 3 // 8)  # ⌈n·b/8⌉ per matrix
+    assert sizes["uniform per-tensor"] == packed + 2 * 4
+    assert sizes["uniform per-channel"] == packed + 4 * (8 + 4)
+    assert sizes["k-means"] == packed + 2 * 4 * 8
+    # Huffman never needs more bits than the fixed-width code; its table costs a byte per symbol
+    assert sizes["k-means + Huffman"] <= sizes["k-means"] + 2 * 8

@@ -35,6 +35,8 @@ def test_kmeans_sweep_and_huffman(lesson) -> None:
     assert {b for _, b in rows} == set(results["bits"]) and 2 in results["bits"]
     assert rows["k-means", 2][0] > rows["uniform per-tensor", 2][0]
     assert all(0.1 <= a <= 1 and 0.1 <= t <= 1 for a, t in rows.values())
+    sizes = results["weight_bytes_at_bits"]
+    assert all(max(s.values()) < results["float32_weight_bytes"] / 3 for s in sizes.values())
     assert results["huffman_round_trip"] is True
     assert results["huffman_entropy"] <= results["huffman_mean_bits"] < results["huffman_entropy"] + 1
 

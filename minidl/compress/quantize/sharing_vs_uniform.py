@@ -19,13 +19,14 @@ Training lives above this package, so the caller passes ``evaluate(model) -> acc
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from minidl import backend
 from minidl.compress.prune.masks import get_mask, pruned_parameters, remove
-from minidl.compress.quantize.coding import fixed_width_sparse_nbytes, huffman_nbytes, sparse_stream
+from minidl.compress.quantize.coding import HuffmanCode, fixed_width_sparse_nbytes, huffman_nbytes, sparse_stream
 from minidl.compress.quantize.fake_quant import fake_quantize
 from minidl.compress.quantize.kmeans import PRUNED, kmeans_quantize, share_model_weights
 from minidl.compress.quantize.qparams import QuantSpec, calculate_qparams
@@ -192,3 +193,25 @@ def pipeline_line(model: Module, bits: int = 5) -> tuple[str, dict]:
             f"({s.ratio('kmeans_sparse'):.1f}×), → Huffman {s.kmeans_huffman:,} ({s.ratio('kmeans_huffman'):.1f}×)")
     return line, {"int8_sparse_bytes": s.int8_sparse, "kmeans_sparse_bytes": s.kmeans_sparse,
                   "kmeans_huffman_bytes": s.kmeans_huffman}
+
+
+def weight_nbytes_at(model: Module, bits: int) -> dict[str, int]:
+    """Bytes of ``model``'s weight matrices at b bits per weight (dense, bit-packed), per method.
+
+    - uniform per-tensor: ⌈n·b/8⌉ + one float32 scale per matrix;
+    - uniform per-channel: ⌈n·b/8⌉ + one float32 scale per output row;
+    - k-means: ⌈n·b/8⌉ + a float32 codebook of 2^b values per matrix;
+    - k-means + Huffman: the Huffman-coded index stream (measured) + codebook + code table.
+    """
+    sizes = dict.fromkeys(("uniform per-tensor", "uniform per-channel", "k-means", "k-means + Huffman"), 0)
+    for m in _weighted_modules(model):
+        w = backend.to_numpy(m._parameters["weight"].data)
+        packed = math.ceil(w.size * bits / 8)
+        sizes["uniform per-tensor"] += packed + 4
+        sizes["uniform per-channel"] += packed + 4 * w.shape[0]
+        book = kmeans_quantize(w, bits)
+        sizes["k-means"] += packed + 4 * book.k
+        code = HuffmanCode.fit(book.index)
+        sizes["k-means + Huffman"] += (math.ceil(code.encode(book.index)[1] / 8) + 4 * book.k
+                                       + code.table_nbytes())
+    return sizes
