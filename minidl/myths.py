@@ -454,8 +454,9 @@ def check_distillation_helps_with_few_labels() -> Check:
                 if name.startswith("scratch"):
                     loss = nn.functional.cross_entropy(student(_rows(train.features, few)), _rows(train.labels, few))
                 else:  # the teacher's soft targets on every training input, the 50 labels where known
-                    loss = (distill.distillation_loss(student(unlabeled), soft, None, temperature=4.0, alpha=0.0)
-                            + nn.functional.cross_entropy(student(_rows(train.features, few)), _rows(train.labels, few)))
+                    soft_term = distill.distillation_loss(student(unlabeled), soft, None, temperature=4.0, alpha=0.0)
+                    loss = soft_term + nn.functional.cross_entropy(student(_rows(train.features, few)),
+                                                                   _rows(train.labels, few))
                 loss.backward()
                 opt.step()
         results[name] = _accuracy(student)
