@@ -714,3 +714,14 @@ results = {
     "mnist": mnist,
 }
 print({k: v for k, v in results.items() if not isinstance(v, (dict, list))})
+
+# %% [markdown]
+# ## Further: pruning by activations, and merging neurons
+#
+# Two more ways to choose which neurons go, both in `minidl.compress.prune` and measured in
+# lesson 15: **activation-based** scores computed over a calibration set
+# (`activation_structured(model, batches, amount, criterion="apoz" | "mean_activation")` —
+# APoZ, the fraction of zeros after the ReLU, and the mean |activation|), and **data-free
+# neuron merging** (`merge_structured(model, amount)`, Srinivas & Babu 2015), which folds a
+# neuron into its near-twin and hands its outgoing weights over, exactly when the two are
+# identical. Both mask whole neurons, so `compact` makes the model smaller afterwards.

@@ -601,3 +601,15 @@ results = {
 }
 for key, value in results.items():
     print(f"{key}: {value}")
+
+# %% [markdown]
+# ## Further: k-means weight sharing and Huffman coding
+#
+# Uniform quantization fixes its 2^b levels on an even grid. **Weight sharing** (Deep
+# Compression, Han et al. 2016) lets the weights choose them: `kmeans_quantize(weight, bits)`
+# clusters a matrix into 2^b shared values (Lloyd's iterations, linear initialization), and
+# `share_weights` / `share_model_weights` make the codebook trainable — a centroid's gradient
+# is the sum of its cluster's weight gradients. `minidl.compress.quantize.coding` then
+# Huffman-codes the indices (a real encoder and decoder). Lesson 15 measures accuracy against
+# bits for k-means and uniform per-channel / per-tensor quantization, and the sizes of
+# prune → share → Huffman against prune → int8.

@@ -73,6 +73,19 @@ from minidl.compress.prune.sensitivity import SensitivityResult, layer_sensitivi
 from minidl.compress.prune.sparse import CSRMatrix, SparseLinear, to_sparse
 from minidl.compress.prune.surgeon import obs_prune, optimal_brain_surgeon
 
+# isort: split
+# -- issue 19: activation-based neuron pruning (APoZ, mean |a|) and data-free neuron merging --
+from minidl.compress.prune.activation import (
+    ActivationStats,
+    activation_importance,
+    activation_statistics,
+    activation_structured,
+    apoz,
+    mean_activation,
+    prunable_layers,
+)
+from minidl.compress.prune.merging import Merge, merge_neurons, merge_saliency, merge_structured
+
 __all__ = [
     "CSRMatrix", "CompactionReport", "GradualPruner", "MaskHook", "SensitivityResult", "SparseLinear",
     "SparsityReport", "apply_masks_", "average_gradients", "compact", "count_to_prune", "csr_bytes",
@@ -85,4 +98,7 @@ __all__ = [
     "random_unstructured", "remove", "rewind", "set_mask", "snapshot", "sparsity", "sparsity_report",
     "structured_mask", "taylor_saliency", "time_forward", "to_sparse", "unstructured_mask",
     "validate_amount",
+    # -- issue 19: activation-based pruning and neuron merging --
+    "ActivationStats", "Merge", "activation_importance", "activation_statistics", "activation_structured",
+    "apoz", "mean_activation", "merge_neurons", "merge_saliency", "merge_structured", "prunable_layers",
 ]

@@ -12,6 +12,8 @@ The pieces, each in its own file:
 - ``qconv``       ``QuantizedConv2d`` (that GEMM on im2col rows padded with z₁), ``QuantizedMaxPool2d``
 - ``half``        float16 and bfloat16 (round-to-nearest-even by bit manipulation)
 - ``size``        bytes per representation
+- ``kmeans``      k-means weight sharing: 2^b shared values chosen by Lloyd, trainable codebook
+- ``coding``      Huffman coding of the indices, and the sparse (relative-index) layout
 
 The integer kernels live in :mod:`minidl.kernels.int8`.
 """
@@ -87,6 +89,25 @@ from minidl.compress.quantize.quantize import (
 )
 from minidl.compress.quantize.size import model_nbytes, weight_nbytes
 
+# isort: split
+# -- issue 19: k-means weight sharing and Huffman coding (Deep Compression) --
+from minidl.compress.quantize.coding import (
+    HuffmanCode,
+    entropy_bits,
+    huffman_code_lengths,
+    huffman_nbytes,
+    sparse_stream,
+)
+from minidl.compress.quantize.kmeans import (
+    Codebook,
+    CodebookLookup,
+    codebook_of,
+    kmeans_quantize,
+    share_model_weights,
+    share_weights,
+    shared_weight_modules,
+)
+
 __all__ = [
     "FLOAT32_EPS", "DeQuantStub", "DeQuantize", "DynamicQuantizedLinear", "FakeQuantize", "FakeQuantizeFunction",
     "HalfLinear", "HistogramObserver", "MinMaxObserver", "MovingAverageMinMaxObserver", "ObserverBase",
@@ -99,4 +120,8 @@ __all__ = [
     "integer_max_pool2d", "model_nbytes", "pack_bits", "prepare", "prepare_qat", "quant_range", "quantize",
     "quantize_affine", "quantize_dynamic", "quantized_im2col", "round_to_bfloat16", "round_to_float16",
     "round_to_half", "to_half", "unpack_bits", "weight_nbytes",
+    # -- issue 19: k-means weight sharing and Huffman coding --
+    "Codebook", "CodebookLookup", "HuffmanCode", "codebook_of", "entropy_bits", "huffman_code_lengths",
+    "huffman_nbytes", "kmeans_quantize", "share_model_weights", "share_weights", "shared_weight_modules",
+    "sparse_stream",
 ]

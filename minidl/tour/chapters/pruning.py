@@ -8,6 +8,7 @@ import time
 import minidl
 from minidl import nn, optim
 from minidl.compress import prune
+from minidl.compress.quantize.sharing_vs_uniform import pipeline_line
 from minidl.data import DataLoader
 from minidl.tour.core import ChapterResult, TourContext, chapter, layer_sizes
 from minidl.train import evaluate, fit
@@ -113,6 +114,7 @@ def run(ctx: TourContext) -> ChapterResult:
     figure = ctx.save(_plot(curves, (pruner.sparsity, gradual_acc), dense_acc, sizes), "pruning")
 
     drop = 100 * (dense_acc - gradual_acc)
+    stored, stored_metrics = pipeline_line(gradual)  # prune → k-means → Huffman vs prune → int8
     lat = "; ".join(f"{k} {1e6 * v[0]:.0f}/{1e6 * v[1]:.0f} µs" for k, v in latency.items())
     return ChapterResult(
         lines=[f"dense MLP {layer_sizes(model)}: accuracy {dense_acc:.1%}; 90% of the weights removed in one shot: "
@@ -126,11 +128,12 @@ def run(ctx: TourContext) -> ChapterResult:
                f"75% of neurons pruned and compacted: {compaction.params_before:,} → "
                f"{compaction.params_after:,} parameters, accuracy {small_acc:.1%}",
                f"latency batch 1/128: {lat}",
+               stored,
                f"figure: {figure}"],
         metrics={"dense_accuracy": dense_acc, "gradual_accuracy": gradual_acc, "drop_points": drop,
                  "sparsity": pruner.sparsity, "one_shot": {k: dict(zip(map(str, SPARSITIES), v))
                                                            for k, v in curves.items()},
                  "bytes": sizes, "compacted_parameters": compaction.params_after,
-                 "compacted_accuracy": small_acc,
+                 "compacted_accuracy": small_acc, **stored_metrics,
                  "latency_seconds": {k: {"batch_1": v[0], "batch_128": v[1]} for k, v in latency.items()}},
         figures=[figure])

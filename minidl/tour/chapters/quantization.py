@@ -10,6 +10,7 @@ from typing import Any, Callable
 import minidl
 from minidl import nn, optim
 from minidl.compress import quantize as Q
+from minidl.compress.quantize.sharing_vs_uniform import sharing_line
 from minidl.course import new_figure
 from minidl.data import DataLoader
 from minidl.data.images import as_images
@@ -105,11 +106,14 @@ def run(ctx: TourContext) -> ChapterResult:
               f"figure: {figure}"]
     if cnn_line:
         lines.insert(-1, cnn_line)
+    sharing, sharing_metrics = sharing_line(model, accuracy)  # k-means weight sharing beside the even grid
+    lines.insert(-1, sharing)
     metrics = {f"{name.replace(' ', '_').replace('-', '_')}_accuracy": r["accuracy"] for name, r in results.items()}
     metrics.update({f"{name.replace(' ', '_').replace('-', '_')}_bytes": r["bytes"] for name, r in results.items()})
     metrics.update({"latency_batch1_float32_us": round(latency["float32"] * 1e6, 1),
                     "latency_batch1_int8_us": round(latency["int8 PTQ per-channel"] * 1e6, 1)})
     metrics.update(cnn_metrics)
+    metrics.update(sharing_metrics)
     return ChapterResult(lines=lines, metrics=metrics, figures=[figure])
 
 
