@@ -9,6 +9,8 @@ import numbers
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import numpy as np
+
 from minidl import backend
 from minidl.engine.grad_mode import enable_grad
 from minidl.engine.tensor import Tensor
@@ -53,6 +55,9 @@ class Optimizer:
         if isinstance(params, dict):
             raise TypeError("params argument given to the optimizer should be an iterable of Tensors or "
                             "dicts, but got a dict: put one parameter group in a list, [{'params': ...}]")
+        if isinstance(params, (set, frozenset)):
+            raise TypeError("optimizer parameters need to be organized in ordered collections, but the "
+                            "ordering of tensors in sets will change between runs. Please use a list instead.")
         groups = list(params)
         if not groups:
             raise ValueError("optimizer got an empty parameter list")
@@ -279,7 +284,7 @@ def _check_number(name: str, value: Any, low: float | None = None, high: float |
 
 
 def _check_bool(name: str, value: Any) -> None:
-    if not isinstance(value, bool) and type(value).__name__ != "bool_":  # NumPy's bool too
+    if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"invalid {name}: expected True or False (got {type(value).__name__} {value!r})")
 
 
