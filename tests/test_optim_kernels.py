@@ -18,9 +18,9 @@ from hypothesis.extra import numpy as hnp
 
 import minidl
 from minidl import kernels, optim
+from minidl.optim import rules
 from minidl.optim.adam import adam_step_
 from minidl.optim.sgd import sgd_step_
-from minidl.optim import rules
 
 pytestmark = pytest.mark.numpy_only  # Numba kernels take NumPy arrays only
 
