@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from minidl.compress.quantize.quantize import quantize_affine, quantize_int8
 from minidl.kernels import int8 as K
 from minidl.kernels import set_numba_enabled
 
@@ -130,17 +131,17 @@ def test_requantize_rounds_ties_up() -> None:
        st.floats(0.01, 3.0), st.integers(-128, 127))
 def test_quantize_kernel_equals_the_formula(x, scale, z) -> None:
     s = np.float32(scale)
-    np.testing.assert_array_equal(K.quantize_per_tensor(x, s, z, -128, 127),
-                                  K.quantize_per_tensor_reference(x, s, z, -128, 127))
+    np.testing.assert_array_equal(quantize_int8(x, s, z, -128, 127),
+                                  quantize_affine(x, s, z, -128, 127))
 
 
 def test_quantize_kernel_ties_infinities_and_nan() -> None:
     x = np.float32([0.25, 0.75, -0.25, -0.75, np.inf, -np.inf, 1e30])
-    q = K.quantize_per_tensor(x, np.float32(0.5), 0, -128, 127)
+    q = quantize_int8(x, np.float32(0.5), 0, -128, 127)
     assert q.tolist() == [0, 2, 0, -2, 127, -128, 127]
-    assert q.tolist() == K.quantize_per_tensor_reference(x, np.float32(0.5), 0, -128, 127).tolist()
+    assert q.tolist() == quantize_affine(x, np.float32(0.5), 0, -128, 127).tolist()
     with pytest.raises(ValueError, match="NaN"):
-        K.quantize_per_tensor(np.float32([1.0, np.nan]), np.float32(0.5), 0, -128, 127)
+        quantize_int8(np.float32([1.0, np.nan]), np.float32(0.5), 0, -128, 127)
 
 
 @pytest.mark.parametrize("batch", [1, 2, 3, 64])
