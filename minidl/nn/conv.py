@@ -7,7 +7,7 @@ from typing import Any
 from minidl import backend
 from minidl.engine.ops.conv import _pair, conv2d
 from minidl.engine.ops.pool import avg_pool2d, max_pool2d
-from minidl.engine.tensor import Tensor, _Defaults
+from minidl.engine.tensor import Tensor, get_default_dtype
 from minidl.nn import init
 from minidl.nn.module import Module, Parameter
 
@@ -53,7 +53,7 @@ class Conv2d(Module):
             raise ValueError(f"Conv2d: padding='same' needs stride 1 (got stride={stride!r})")
         self.dilation = _pair(dilation, "dilation", 1)
         self.groups, self.padding_mode = groups, padding_mode
-        dtype = dtype or _Defaults.dtype
+        dtype = dtype or get_default_dtype()
         self.weight = Parameter(backend.xp.empty((out_channels, in_channels) + self.kernel_size, dtype=dtype))
         if bias:
             self.bias = Parameter(backend.xp.empty((out_channels,), dtype=dtype))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from minidl import backend
-from minidl.engine.tensor import Tensor, _Defaults
+from minidl.engine.tensor import Tensor, get_default_dtype
 from minidl.nn import init
 from minidl.nn.functional import linear
 from minidl.nn.module import Module, Parameter
@@ -25,7 +25,7 @@ class Linear(Module):
                 raise ValueError(f"Linear: {name} must be a positive int (got {n!r})")
         self.in_features = in_features
         self.out_features = out_features
-        dtype = dtype or _Defaults.dtype
+        dtype = dtype or get_default_dtype()
         self.weight = Parameter(backend.xp.empty((out_features, in_features), dtype=dtype))
         if bias:
             self.bias = Parameter(backend.xp.empty((out_features,), dtype=dtype))
