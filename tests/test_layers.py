@@ -113,3 +113,35 @@ def test_the_checker_sees_late_relative_and_from_package_imports() -> None:
     modules = sorted(m for _, m in _imports(ROOT / "kernels" / "probe.py", source))
     assert modules == ["minidl.compress", "minidl.engine", "minidl.kernels", "minidl.optim",
                        "minidl.tour.baselines"]
+
+
+# -- ARCHITECTURE.md points at real code ---------------------------------------------------------------
+
+ARCHITECTURE = ROOT.parent / "ARCHITECTURE.md"
+
+
+def _defines(path: pathlib.Path, dotted: str) -> bool:
+    """True when ``path`` defines ``dotted`` (a function or class, or ``Class.method``)."""
+    body = ast.parse(path.read_text(encoding="utf-8")).body
+    for name in dotted.split("."):
+        found = [n for n in body if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef))
+                 and n.name == name]
+        if not found:
+            return False
+        body = found[0].body if isinstance(found[0], ast.ClassDef) else []
+    return True
+
+
+def test_every_pointer_in_architecture_md_exists() -> None:
+    import re
+
+    text = ARCHITECTURE.read_text(encoding="utf-8")
+    repo = ROOT.parent
+    code = re.findall(r"`((?:minidl|tests)/[\w/]+\.py):([\w.]+)`", text)
+    tests = re.findall(r"`(tests/[\w/]+\.py)::(\w+)`", text)
+    lessons = re.findall(r"`(lessons/\w+\.py)`", text)
+    assert len(code) > 60 and len(tests) > 60 and lessons, "the formula table went missing"
+    missing = [f"{p}:{name}" for p, name in code if not (repo / p).exists() or not _defines(repo / p, name)]
+    missing += [f"{p}::{name}" for p, name in tests if not (repo / p).exists() or not _defines(repo / p, name)]
+    missing += [p for p in lessons if not (repo / p).exists()]
+    assert not missing, "ARCHITECTURE.md points at things that do not exist:\n" + "\n".join(missing)
