@@ -12,7 +12,7 @@ help:
 	@echo "make bench   - run the benchmarks and write benchmarks/RESULTS.md (TORCH=1 adds PyTorch)"
 	@echo "make test-backends - the whole suite on NumPy and the CuPy stand-in (and CuPy on a GPU)"
 	@echo "make mnist-cnn - train LeNet on MNIST (DATA=folder with the four .gz files, else ../shared/data or a download)"
-	@echo "make lessons - list the lessons;  make lint - ruff"
+	@echo "make lessons - list the lessons;  make lint - ruff and the layer contract"
 
 # The stamps record what was installed; they are rebuilt only when pyproject.toml changes,
 # so running a target twice does not reinstall anything.
@@ -45,8 +45,10 @@ bench: $(VENV)/stamp-base $(if $(TORCH),$(VENV)/stamp-torch)
 lessons: $(VENV)/stamp-base
 	$(VENV)/bin/minidl lessons
 
+# ruff, then the layer contract (tests/test_layers.py: each layer imports only from those below)
 lint: $(VENV)/stamp-dev
 	$(VENV)/bin/ruff check minidl tests lessons benchmarks examples
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_layers.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache minidl-tour

@@ -46,3 +46,24 @@ def arrays(draw: st.DrawFn, shape: tuple[int, ...], low: float = -3.0, high: flo
         big[..., ::2] = a
         a = big[..., ::2]
     return a
+
+
+@st.composite
+def conv_geometry(draw: st.DrawFn, max_side: int = 7, max_stride: tuple[int, int] = (3, 3)) -> dict:
+    """A valid 2-D convolution window: kernel, stride, padding, dilation and an input h × w that
+    holds at least one window (the padded input is no smaller than the dilated kernel)."""
+    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    stride = (draw(st.integers(1, max_stride[0])), draw(st.integers(1, max_stride[1])))
+    padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    h = draw(st.integers(max(1, dilation[0] * (kh - 1) + 1 - 2 * padding[0]), max_side))
+    w = draw(st.integers(max(1, dilation[1] * (kw - 1) + 1 - 2 * padding[1]), max_side))
+    return dict(kernel=(kh, kw), stride=stride, padding=padding, dilation=dilation, h=h, w=w)
+
+
+@st.composite
+def conv_cases(draw: st.DrawFn) -> tuple:
+    """``(x_shape, w_shape, stride, padding, dilation, has_bias)`` of a small float convolution."""
+    g = draw(conv_geometry())
+    n, c, o = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    return (n, c, g["h"], g["w"]), (o, c, *g["kernel"]), g["stride"], g["padding"], g["dilation"], draw(st.booleans())

@@ -18,6 +18,7 @@ from minidl.engine.ops import conv as conv_ops
 from minidl.kernels import set_numba_enabled
 from minidl.kernels.window import output_size
 from minidl.kernels.workspace import workspace
+from tests.strategies import conv_cases
 
 SETTINGS = settings(max_examples=12, deadline=None)
 pytestmark = pytest.mark.backends  # also on the stand-in: conv and pooling must be xp-clean
@@ -45,18 +46,6 @@ def conv2d_loops(x, w, b, stride, padding, dilation):
                     if 0 <= iy < h and 0 <= ix < wd:
                         y[:, :, oy, ox] += x[:, :, iy, ix] @ w[:, :, i, j].T
     return y + (0 if b is None else b[None, :, None, None])
-
-
-@st.composite
-def conv_cases(draw):
-    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
-    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
-    padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
-    h = draw(st.integers(max(1, dilation[0] * (kh - 1) + 1 - 2 * padding[0]), 7))
-    w = draw(st.integers(max(1, dilation[1] * (kw - 1) + 1 - 2 * padding[1]), 7))
-    n, c, o = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    return (n, c, h, w), (o, c, kh, kw), stride, padding, dilation, draw(st.booleans())
 
 
 @SETTINGS

@@ -1,4 +1,7 @@
-"""The fused Numba optimizer kernels equal the pure rules bit for bit.
+"""The fused Numba optimizer loops (minidl/kernels/optim.py) equal the pure rules bit for bit.
+
+``adam_step_`` and ``sgd_step_`` (in minidl/optim/adam.py and sgd.py) pair each loop with its
+reference through ``kernels.dispatch``: ``.fast`` runs the loop, ``.reference`` the rule.
 
 Each kernel does the rule's float32 (or float64) operations in the rule's order, with the
 scalars rounded to the array's dtype the way NumPy rounds a Python float; IEEE arithmetic
@@ -15,8 +18,9 @@ from hypothesis.extra import numpy as hnp
 
 import minidl
 from minidl import kernels, optim
-from minidl.kernels.optim import adam_step_, sgd_step_
 from minidl.optim import rules
+from minidl.optim.adam import adam_step_
+from minidl.optim.sgd import sgd_step_
 
 pytestmark = pytest.mark.numpy_only  # Numba kernels take NumPy arrays only
 
@@ -186,7 +190,7 @@ def test_sgd_kernel_bit_exact_on_a_long_array() -> None:
 
 
 def test_a_strided_gradient_still_takes_the_kernel_and_gives_the_same_bits(monkeypatch) -> None:
-    import minidl.kernels.optim as kernel_module
+    import minidl.optim.adam as adam_module
 
     rng = np.random.default_rng(9)
     theta = rng.standard_normal((6, 5)).astype(np.float32)
@@ -203,9 +207,27 @@ def test_a_strided_gradient_still_takes_the_kernel_and_gives_the_same_bits(monke
     def no_fallback(*args, **kwargs):
         raise AssertionError("the fused path fell back to the reference")
 
-    monkeypatch.setattr(kernel_module, "adam_reference", no_fallback)
+    monkeypatch.setattr(adam_module, "adam_reference", no_fallback)
     p_fast, s_fast = theta.copy(), rule.init(theta)
     for g in grads:
         adam_step_.fast(p_fast, g, s_fast, **hyper)
+    np.testing.assert_array_equal(p_fast, p_ref, strict=True)
+    _assert_same(s_fast, s_ref)
+
+
+def test_the_sgd_fused_path_runs_the_loop_not_the_reference(monkeypatch) -> None:
+    import minidl.optim.sgd as sgd_module
+
+    def no_fallback(*args, **kwargs):
+        raise AssertionError("the fused path fell back to the reference")
+
+    rng = np.random.default_rng(10)
+    theta, grads = rng.standard_normal(50).astype(np.float32), [rng.standard_normal(50).astype(np.float32)] * 2
+    hyper = dict(lr=0.1, momentum=0.9, dampening=0.0, weight_decay=0.0, nesterov=False, maximize=False)
+    (p_ref, s_ref), = [r for r in _run(sgd_step_, rules.sgd(**hyper), theta, grads, hyper)][1:]
+    monkeypatch.setattr(sgd_module, "sgd_reference", no_fallback)
+    p_fast, s_fast = theta.copy(), rules.sgd(**hyper).init(theta)
+    for g in grads:
+        sgd_step_.fast(p_fast, g, s_fast, **hyper)
     np.testing.assert_array_equal(p_fast, p_ref, strict=True)
     _assert_same(s_fast, s_ref)

@@ -17,6 +17,7 @@ from minidl.compress import quantize as Q
 from minidl.data import DataLoader, load_digits
 from minidl.kernels import set_numba_enabled
 from minidl.train import evaluate, fit
+from tests.strategies import conv_geometry
 
 pytestmark = pytest.mark.backends  # formulas that must hold on a GPU too: the references run off NumPy
 
@@ -55,15 +56,10 @@ def requantize_by_hand(total, multiplier, shift, z3, lowest):
 
 
 @st.composite
-def conv_cases(draw):
-    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 2)))
-    padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
-    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
-    h = draw(st.integers(max(1, dilation[0] * (kh - 1) + 1 - 2 * padding[0]), 9))
-    w = draw(st.integers(max(1, dilation[1] * (kw - 1) + 1 - 2 * padding[1]), 9))
-    return dict(n=draw(st.integers(1, 2)), c=draw(st.integers(1, 3)), o=draw(st.integers(1, 4)), h=h, w=w,
-                kernel=(kh, kw), stride=stride, padding=padding, dilation=dilation,
+def quantized_conv_cases(draw):
+    """A convolution window (tests.strategies.conv_geometry) plus the quantization parameters."""
+    case = draw(conv_geometry(max_side=9, max_stride=(3, 2)))
+    return dict(case, n=draw(st.integers(1, 2)), c=draw(st.integers(1, 3)), o=draw(st.integers(1, 4)),
                 z1=draw(st.integers(-120, 120).filter(bool)),  # never 0: the case where padding matters
                 z3=draw(st.integers(-30, 30)), per_channel=draw(st.booleans()), relu=draw(st.booleans()),
                 bias=draw(st.booleans()), seed=draw(st.integers(0, 2 ** 31 - 1)))
@@ -91,7 +87,7 @@ def build_case(case):
 
 
 @SETTINGS
-@given(conv_cases())
+@given(quantized_conv_cases())
 def test_quantized_conv_equals_a_direct_integer_convolution_bit_for_bit(case) -> None:
     layer, x, total, *_ = build_case(case)
     lowest = case["z3"] if case["relu"] else -128  # a fused ReLU clamps at z₃, the level of 0.0
@@ -104,7 +100,7 @@ def test_quantized_conv_equals_a_direct_integer_convolution_bit_for_bit(case) ->
 
 
 @SETTINGS
-@given(conv_cases())
+@given(quantized_conv_cases())
 def test_quantized_conv_means_the_float_convolution_within_half_a_step(case) -> None:
     # what the integers stand for: s₃(q₃ − z₃) ≈ W ⋆ x + b computed in float on the dequantized
     # operands. Off by at most half a step (rounding) plus half a step of the bias's grid s₁s₂.

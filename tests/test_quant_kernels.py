@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from minidl.compress.quantize.quantize import quantize_affine, quantize_int8
 from minidl.kernels import int8 as K
 from minidl.kernels import set_numba_enabled
 from tests.kernel_spy import count_calls
@@ -133,9 +134,9 @@ def test_requantize_rounds_ties_up() -> None:
 def quantize_both_ways(monkeypatch, x, s, z):
     """The kernel's answer (proved to have run) and the reference's, for float32 x → int8."""
     calls = count_calls(monkeypatch, K, "_quantize_kernel")
-    fast = K.quantize_per_tensor.fast(x, s, z, -128, 127)
+    fast = K.quantize_int8_fused(x, s, z, -128, 127)
     assert calls["_quantize_kernel"] == 1, "the Numba kernel did not run"
-    return fast, K.quantize_per_tensor_reference(x, s, z, -128, 127)
+    return fast, quantize_affine(x, s, z, -128, 127)
 
 
 @SETTINGS
@@ -182,21 +183,21 @@ def test_quantize_kernel_ties_infinities_and_nan(monkeypatch) -> None:
     fast, slow = quantize_both_ways(monkeypatch, x, np.float32(0.5), 0)
     assert fast.tolist() == slow.tolist() == [0, 2, 0, -2, 127, -128, 127]
     with pytest.raises(ValueError, match="NaN"):
-        K.quantize_per_tensor.fast(np.float32([1.0, np.nan]), np.float32(0.5), 0, -128, 127)
+        K.quantize_int8_fused(np.float32([1.0, np.nan]), np.float32(0.5), 0, -128, 127)
     with pytest.raises(ValueError, match="NaN"):
-        K.quantize_per_tensor_reference(np.float32([1.0, np.nan]), np.float32(0.5), 0, -128, 127)
+        quantize_affine(np.float32([1.0, np.nan]), np.float32(0.5), 0, -128, 127)
 
 
-def test_dispatch_runs_the_quantize_kernel_for_the_arguments_the_layers_pass(monkeypatch) -> None:
-    # Quantize and DynamicQuantizedLinear pass their (s, z) as 0-d arrays: the kernel must run.
-    # (A NumPy scalar such as np.float32(0.5) is not an ndarray: dispatch sends it to the reference.)
+def test_quantize_int8_runs_the_kernel_for_the_arguments_the_layers_pass(monkeypatch) -> None:
+    # Quantize and DynamicQuantizedLinear pass their (s, z) as 0-d arrays, the tests NumPy scalars:
+    # quantize_int8 must run the kernel for both, and give the formula's integers.
     calls = count_calls(monkeypatch, K, "_quantize_kernel")
     x = np.float32([0.1, -0.7, 3.0])
-    q = K.quantize_per_tensor(x, np.asarray(0.05, np.float32), np.asarray(3, np.int32), -128, 127)
+    q = quantize_int8(x, np.asarray(0.05, np.float32), np.asarray(3, np.int32), -128, 127)
     assert calls["_quantize_kernel"] == 1
-    assert q.tolist() == K.quantize_per_tensor_reference(x, 0.05, 3, -128, 127).tolist()
-    K.quantize_per_tensor(x, np.float32(0.05), 3, -128, 127)
-    assert calls["_quantize_kernel"] == 1  # the scalar went to the reference, as documented above
+    assert q.tolist() == quantize_affine(x, 0.05, 3, -128, 127).tolist()
+    assert quantize_int8(x, np.float32(0.05), 3, -128, 127).tolist() == q.tolist()
+    assert calls["_quantize_kernel"] == 2
 
 
 def test_an_int8_model_runs_every_integer_kernel(monkeypatch) -> None:

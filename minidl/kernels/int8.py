@@ -21,7 +21,9 @@ Three ways to compute the int32 product ``A·Wᵀ`` of int8 ``A`` (M, K) and int
 :func:`int8_matmul` picks the fastest exact path for the shape (``SMALL_BATCH``);
 :func:`requantize` turns the int32 sums into int8 outputs in one Numba pass. Through
 :func:`minidl.kernels.dispatch`, non-NumPy arrays (CuPy, the stand-in) take the plain
-references.
+references. :func:`quantize_int8_fused` is only the float32 → int8 loop: its formula lives
+one layer up, in :mod:`minidl.compress.quantize.quantize`, which pairs the two (kernels
+never import the layers above them).
 """
 
 from __future__ import annotations
@@ -61,13 +63,6 @@ def _check_int8_operands(a: Any, w: Any, name: str) -> None:
 # -- float32 → int8 -----------------------------------------------------------------------------
 
 
-def quantize_per_tensor_reference(x: Any, scale: Any, zero_point: Any, qmin: int, qmax: int) -> Any:
-    """q = clamp(round(x / s) + z, qmin, qmax): :func:`minidl.compress.quantize.quantize_affine` itself."""
-    from minidl.compress.quantize.quantize import quantize_affine  # the formula's one place (imported late: no cycle)
-
-    return quantize_affine(x, scale, zero_point, qmin, qmax)
-
-
 @jit
 def _quantize_kernel(x, inv_scale, zero_point, qmin, qmax, out):  # pragma: no cover - compiled by Numba
     # the reference's levels (fused_levels) in one pass: rint(fl32(x·(1/s) + z)), x·(1/s) exact in
@@ -81,11 +76,20 @@ def _quantize_kernel(x, inv_scale, zero_point, qmin, qmax, out):  # pragma: no c
     return has_nan
 
 
-@dispatch(quantize_per_tensor_reference)
-def quantize_per_tensor(x: Any, scale: Any, zero_point: Any, qmin: int, qmax: int) -> Any:
-    """:func:`quantize_per_tensor_reference` for float32 → int8 in one Numba pass (NumPy needs six)."""
+def quantize_int8_fused(x: Any, scale: Any, zero_point: Any, qmin: int, qmax: int) -> Any | None:
+    """q = clamp(round(x / s) + z, qmin, qmax) for a float32 NumPy array, as int8, in one Numba pass.
+
+    The loop only: the formula and its NumPy reference are
+    :func:`minidl.compress.quantize.quantize.quantize_affine`, paired with this loop through
+    :func:`dispatch` one layer up (:func:`minidl.compress.quantize.quantize.quantize_int8`).
+    The loop performs the reference's operations (``fused_levels``: x·(1/s) + z rounded once to
+    float32, as FBGEMM's fused multiply-add, with 1/s in float32 as PyTorch's ``1.0f / scale``;
+    rint; clamp), so the two agree bit for bit, ties included. Returns None,
+    computing nothing, when the input is not float32 or [qmin, qmax] does not fit int8
+    (NumPy needs six passes).
+    """
     if x.dtype != _FLOAT32 or not (-128 <= qmin <= qmax <= 127):
-        return quantize_per_tensor_reference(x, scale, zero_point, qmin, qmax)
+        return None
     inv_scale = np.float64(np.float32(1.0) / np.float32(scale))  # float32, as PyTorch's 1.0f / scale
     out = np.empty(x.shape, dtype=np.int8)  # host: the kernel's output
     flat = x.reshape(-1) if x.flags.c_contiguous else np.ascontiguousarray(x).reshape(-1)

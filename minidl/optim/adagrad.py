@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from minidl.optim import rules
@@ -11,16 +11,10 @@ from minidl.optim.transforms import GradientTransformation
 
 
 class Adagrad(Optimizer):
-    """Divide each coordinate's step by the root of the sum of all its squared gradients::
+    """Adagrad, as ``torch.optim.Adagrad``: the formula is :func:`minidl.optim.rules.adagrad`.
 
-        g = ∇θ + λθ
-        s = s + g²                        (s starts at initial_accumulator_value)
-        θ ← θ − lr / (1 + (t − 1)·lr_decay) · g / (√s + ε)
-
-    Rarely-updated coordinates keep large steps, frequent ones get small steps; because s
-    only grows, every step shrinks over time. The rule is :func:`minidl.optim.rules.adagrad`,
-    run as written. State: ``step`` and ``sum`` (made at the first step, where PyTorch makes
-    it in the constructor; the values are the same).
+    Each step runs the rule as written (no fused kernel). State: ``step`` and ``sum`` (made
+    at the first step, where PyTorch makes it in the constructor; the values are the same).
     """
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-2, lr_decay: float = 0.0,
@@ -39,5 +33,3 @@ class Adagrad(Optimizer):
         return rules.adagrad(group["lr"], group["lr_decay"], group["weight_decay"],
                              group["initial_accumulator_value"], group["eps"], group["maximize"])
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        return self._step_each(closure)

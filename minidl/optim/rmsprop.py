@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from minidl.optim import rules
-from minidl.optim.optimizer import Optimizer, _check_number
+from minidl.optim.optimizer import Optimizer, _check_bool, _check_number
 from minidl.optim.transforms import GradientTransformation
 
 
 class RMSprop(Optimizer):
-    """Divide each gradient by a running root-mean-square of its recent values::
+    """RMSprop, as ``torch.optim.RMSprop``: the formula is :func:`minidl.optim.rules.rmsprop`.
 
-        g = ∇θ + λθ
-        v = α v + (1 − α) g²              (ṽ = v − ḡ², ḡ = α ḡ + (1 − α) g, when centered)
-        d = g / (√ṽ + ε)                  (ε outside the square root, as PyTorch)
-        b = μ b + d, d = b                (momentum μ > 0; b starts at 0)
-        θ ← θ − lr · d
-
-    The rule is :func:`minidl.optim.rules.rmsprop`, run as written (no fused kernel). State:
-    ``step``, ``square_avg``, ``grad_avg`` (centered), ``momentum_buffer`` (μ > 0).
-    minidl checks 0 ≤ α ≤ 1 (PyTorch only α ≥ 0) and clamps a centered ṽ at 0 (see
+    Each step runs the rule as written (no fused kernel). State: ``step``, ``square_avg``,
+    ``grad_avg`` (centered), ``momentum_buffer`` (momentum > 0). minidl checks 0 ≤ α ≤ 1
+    (PyTorch only α ≥ 0) and clamps a centered ṽ at 0 (see
     :func:`minidl.optim.transforms.scale_by_rms`).
     """
 
@@ -37,10 +31,9 @@ class RMSprop(Optimizer):
         _check_number("eps", group["eps"], low=0.0)
         _check_number("weight_decay", group["weight_decay"], low=0.0)
         _check_number("momentum", group["momentum"], low=0.0)
+        _check_bool("centered", group["centered"])
 
     def _rule(self, group: dict[str, Any]) -> GradientTransformation:
         return rules.rmsprop(group["lr"], group["alpha"], group["eps"], group["weight_decay"],
                              group["momentum"], group["centered"], group["maximize"])
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        return self._step_each(closure)

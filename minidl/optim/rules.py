@@ -1,7 +1,9 @@
-"""Each optimizer's update rule, as one chain of :mod:`~minidl.optim.transforms`.
+"""Each optimizer's update rule, as one chain of :mod:`~minidl.optim.transforms` (Optax's ``alias``).
 
 Notation (the lessons use the same): θ the parameters, g = ∇θ J the gradient of the loss J,
-lr the learning rate, t = 1, 2, ... the step. Every function here returns a
+lr the learning rate, t = 1, 2, ... the step. Each recipe below reads top to bottom as the
+update, one line per building block; each block's formula is in its own docstring in
+:mod:`minidl.optim.transforms` (written there once). Every function returns a
 :class:`~minidl.optim.transforms.GradientTransformation`; apply it with ::
 
     state = rule.init(θ)
@@ -9,7 +11,7 @@ lr the learning rate, t = 1, 2, ... the step. Every function here returns a
     θ = apply_updates(θ, u)            # θ + u
 
 The classes ``minidl.optim.SGD``, ``Adam``, ... take the same arguments as PyTorch's and
-run these rules (or a fused kernel tested equal to them, see :mod:`minidl.kernels.optim`).
+run these rules (SGD and Adam through a fused kernel tested equal to them bit for bit).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def _coupled_decay(weight_decay: float) -> list[GradientTransformation]:
 
 
 def gd(lr: float) -> GradientTransformation:
-    """Gradient descent, the textbook rule:  θ ← θ − lr · ∇θ J(θ).
+    """Gradient descent, the textbook rule:  θ ← θ − lr · ∇θ J(θ)   (:func:`scale_by_learning_rate`).
 
     GD and SGD are the same rule. They differ in the data: GD's g is the gradient of the
     loss over the whole training set, SGD's is the gradient over a random mini-batch (an
@@ -49,11 +51,10 @@ def sgd(lr: float, momentum: float = 0.0, dampening: float = 0.0, weight_decay: 
         nesterov: bool = False, maximize: bool = False) -> GradientTransformation:
     """Stochastic gradient descent with momentum, as ``torch.optim.SGD``::
 
-        g ← −g                              (maximize only: climb instead of descend)
-        g ← g + λθ                          (weight_decay λ: the gradient of (λ/2)‖θ‖²)
-        b₁ = g,   bₜ = μ bₜ₋₁ + (1 − τ) g   (momentum μ > 0, dampening τ)
-        d = g + μ b  (nesterov)   or   d = b     (d = g when μ = 0)
-        θ ← θ − lr · d
+        g ← −g              maximize only: climb instead of descend       scale(−1)
+        g ← g + λθ          weight_decay λ (coupled L2)                   add_decayed_weights
+        d = trace(g)        momentum μ, dampening τ, nesterov (μ ≠ 0)     trace
+        θ ← θ − lr · d      (d = g when μ = 0)                            scale_by_learning_rate
 
     PyTorch's momentum form (b = μb + g; θ −= lr·b) equals Sutskever et al.'s
     (v = μv + lr·g; θ −= v) while lr is constant; they part ways when lr changes.
@@ -67,16 +68,15 @@ def sgd(lr: float, momentum: float = 0.0, dampening: float = 0.0, weight_decay: 
 def adam(lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
          weight_decay: float = 0.0, amsgrad: bool = False, maximize: bool = False,
          bias_correction: bool = True, decoupled_weight_decay: bool = False) -> GradientTransformation:
-    """Adam (Kingma & Ba 2015), as ``torch.optim.Adam``. At step t = 1, 2, ...::
+    """Adam (Kingma & Ba 2015), as ``torch.optim.Adam``::
 
-        g ← g + λθ                          (weight_decay λ: L2, coupled)
-        m = β₁ m + (1 − β₁) g
-        v = β₂ v + (1 − β₂) g²
-        m̂ = m / (1 − β₁ᵗ),   v̂ = v / (1 − β₂ᵗ)
-        θ ← θ − lr · m̂ / (√v̂ + ε)
+        g ← −g                    maximize only                           scale(−1)
+        g ← g + λθ                weight_decay λ: L2, coupled             add_decayed_weights
+        d = m̂ / (√v̂ + ε)         the moments m, v of g, bias-corrected   scale_by_adam
+        d ← d + λθ                decoupled_weight_decay only (AdamW)     add_decayed_weights
+        θ ← θ − lr · d                                                    scale_by_learning_rate
 
-    With ``decoupled_weight_decay=True`` (that is :func:`adamw`) the decay skips the
-    moments: θ ← θ − lr · (m̂ / (√v̂ + ε) + λθ).
+    The decay is applied once: before the moments (L2), or after them (decoupled, :func:`adamw`).
     """
     b1, b2 = betas
     decay = add_decayed_weights(weight_decay) if weight_decay != 0 else None
@@ -92,7 +92,7 @@ def adam(lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float
 def adamw(lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
           weight_decay: float = 1e-2, amsgrad: bool = False, maximize: bool = False,
           bias_correction: bool = True) -> GradientTransformation:
-    """AdamW (Loshchilov & Hutter 2019): Adam with decoupled weight decay::
+    """AdamW (Loshchilov & Hutter 2019): :func:`adam` with the decay after the moments::
 
         θ ← θ − lr · (m̂ / (√v̂ + ε) + λθ)
 
@@ -109,11 +109,11 @@ def rmsprop(lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_dec
             momentum: float = 0.0, centered: bool = False, maximize: bool = False) -> GradientTransformation:
     """RMSprop, as ``torch.optim.RMSprop``::
 
-        g ← g + λθ
-        v = α v + (1 − α) g²;   ṽ = v − ḡ² if centered (ḡ = α ḡ + (1 − α) g), else v
-        d = g / (√ṽ + ε)
-        b = μ b + d  and  d = b              (momentum μ > 0; b starts at 0)
-        θ ← θ − lr · d
+        g ← −g                    maximize only                           scale(−1)
+        g ← g + λθ                weight_decay λ (coupled L2)             add_decayed_weights
+        d = g / (√ṽ + ε)          ṽ the running mean of g² (centered: its variance)   scale_by_rms
+        d = trace(d)              momentum μ > 0 only                     trace
+        θ ← θ − lr · d                                                    scale_by_learning_rate
     """
     parts = _ascent(maximize) + _coupled_decay(weight_decay)
     parts.append(scale_by_rms(alpha, eps, centered))
@@ -125,11 +125,12 @@ def rmsprop(lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_dec
 def adagrad(lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
             initial_accumulator_value: float = 0.0, eps: float = 1e-10,
             maximize: bool = False) -> GradientTransformation:
-    """Adagrad, as ``torch.optim.Adagrad``. At step t = 1, 2, ...::
+    """Adagrad, as ``torch.optim.Adagrad``::
 
-        g ← g + λθ
-        s = s + g²
-        θ ← θ − lr / (1 + (t − 1)·lr_decay) · g / (√s + ε)
+        g ← −g                    maximize only                           scale(−1)
+        g ← g + λθ                weight_decay λ (coupled L2)             add_decayed_weights
+        d = g / (√s + ε) / (1 + (t − 1)·lr_decay)     s = Σ g²            scale_by_adagrad
+        θ ← θ − lr · d                                                    scale_by_learning_rate
     """
     parts = _ascent(maximize) + _coupled_decay(weight_decay)
     parts.append(scale_by_adagrad(lr_decay, initial_accumulator_value, eps))

@@ -1,27 +1,32 @@
-"""Gradient descent (``GD``) and stochastic gradient descent with momentum (``SGD``)."""
+"""Gradient descent (``GD``) and stochastic gradient descent with momentum (``SGD``).
+
+The formulas are :func:`minidl.optim.rules.sgd` and :func:`minidl.optim.rules.gd`.
+``sgd_step_`` runs them on one parameter in place: the fused loop
+:func:`minidl.kernels.optim.sgd_` on NumPy arrays, the rule itself (``sgd_reference``)
+anywhere else; the two agree bit for bit (``tests/test_optim_kernels.py``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import functools
+from collections.abc import Iterable
 from typing import Any
 
-from minidl.kernels.optim import sgd_step_
+import numpy as np
+
+from minidl.kernels import dispatch
+from minidl.kernels import optim as fused
 from minidl.optim import rules
-from minidl.optim.optimizer import Optimizer, _check_number
-from minidl.optim.transforms import GradientTransformation
+from minidl.optim.optimizer import Optimizer, StepFunction, _check_bool, _check_number
+from minidl.optim.transforms import GradientTransformation, step_in_place
 
 
 class SGD(Optimizer):
-    """Stochastic gradient descent, exactly as ``torch.optim.SGD``: θ ← θ − lr · d, where ::
+    """Stochastic gradient descent with momentum, exactly as ``torch.optim.SGD``: the formula
+    is :func:`minidl.optim.rules.sgd`.
 
-        g = ∇θ + λθ                       (weight_decay λ: coupled L2, the gradient of (λ/2)‖θ‖²)
-        b = g                    at t = 1  (no dampening on the first step)
-        b = μ b + (1 − τ) g      after     (momentum μ, dampening τ)
-        d = g + μ b   if nesterov, else d = b      (d = g when μ = 0)
-
-    ``maximize=True`` ascends instead (g = −∇θ). The rule is :func:`minidl.optim.rules.sgd`;
-    the step runs the fused kernel :func:`minidl.kernels.optim.sgd_step_`, equal to it bit
-    for bit. State per parameter: ``momentum_buffer`` (only when μ ≠ 0, as in PyTorch).
+    ``maximize=True`` ascends instead. Each step runs :func:`sgd_step_`. State per
+    parameter: ``momentum_buffer`` (only when momentum ≠ 0, as in PyTorch).
     """
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, momentum: float = 0.0,
@@ -35,6 +40,7 @@ class SGD(Optimizer):
         _check_number("momentum", group["momentum"], low=0.0)
         _check_number("dampening", group["dampening"])
         _check_number("weight_decay", group["weight_decay"], low=0.0)
+        _check_bool("nesterov", group["nesterov"])
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("nesterov momentum needs momentum > 0 and dampening = 0 "
                              f"(got momentum={group['momentum']}, dampening={group['dampening']})")
@@ -43,17 +49,15 @@ class SGD(Optimizer):
         return rules.sgd(group["lr"], group["momentum"], group["dampening"], group["weight_decay"],
                          group["nesterov"], group["maximize"])
 
-    def _update(self, param: Any, grad: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
-        sgd_step_(param, grad, state, lr=float(group["lr"]), momentum=float(group["momentum"]),
-                  dampening=float(group["dampening"]), weight_decay=float(group["weight_decay"]),
-                  nesterov=bool(group["nesterov"]), maximize=bool(group["maximize"]))
-
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        return self._step_each(closure)
+    def _step_function(self, group: dict[str, Any]) -> StepFunction:
+        return functools.partial(
+            sgd_step_, lr=float(group["lr"]), momentum=float(group["momentum"]),
+            dampening=float(group["dampening"]), weight_decay=float(group["weight_decay"]),
+            nesterov=bool(group["nesterov"]), maximize=bool(group["maximize"]))
 
 
 class GD(Optimizer):
-    """Gradient descent, the textbook rule θ ← θ − lr · ∇θ J(θ) (:func:`minidl.optim.rules.gd`).
+    """Gradient descent, the textbook rule: the formula is :func:`minidl.optim.rules.gd`.
 
     The rule is SGD's without momentum; what makes it *gradient descent* is the data: feed it
     the gradient of the loss over the whole training set (one batch holding every sample,
@@ -68,9 +72,29 @@ class GD(Optimizer):
     def _rule(self, group: dict[str, Any]) -> GradientTransformation:
         return rules.gd(group["lr"])
 
-    def _update(self, param: Any, grad: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
-        sgd_step_(param, grad, state, lr=float(group["lr"]), momentum=0.0, dampening=0.0,
-                  weight_decay=0.0, nesterov=False, maximize=False)
+    def _step_function(self, group: dict[str, Any]) -> StepFunction:
+        return functools.partial(sgd_step_, lr=float(group["lr"]), momentum=0.0, dampening=0.0,
+                                 weight_decay=0.0, nesterov=False, maximize=False)
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        return self._step_each(closure)
+
+def sgd_reference(param: Any, grad: Any, state: dict[str, Any], *, lr: float, momentum: float,
+                  dampening: float, weight_decay: float, nesterov: bool, maximize: bool) -> None:
+    """One SGD step by the rule :func:`minidl.optim.rules.sgd`, written back in place."""
+    step_in_place(rules.sgd(lr, momentum, dampening, weight_decay, nesterov, maximize), param, grad, state)
+
+
+@dispatch(sgd_reference)
+def sgd_step_(param: Any, grad: Any, state: dict[str, Any], *, lr: float, momentum: float,
+              dampening: float, weight_decay: float, nesterov: bool, maximize: bool) -> None:
+    """SGD's step on ``param`` and ``state`` (``momentum_buffer`` when momentum ≠ 0), in place:
+    the fused loop, or the reference where the loop cannot take the arrays."""
+    hyper = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                 nesterov=nesterov, maximize=maximize)
+    buf = state.get("momentum_buffer") if momentum != 0 else None
+    first = momentum != 0 and buf is None  # None before the first step (or momentum switched on later)
+    if first:
+        buf = np.empty_like(param)  # host: the fused path runs on NumPy arrays only
+    if not fused.sgd_(param, grad, buf, first=first, **hyper):
+        sgd_reference(param, grad, state, **hyper)
+    elif first:
+        state["momentum_buffer"] = buf

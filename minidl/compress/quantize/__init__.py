@@ -1,21 +1,41 @@
 """Quantization: fewer bits per number, integer arithmetic, half precision.
 
-The pieces, each in its own file:
+Contents, one file per idea, in the order a quantization run meets them (``__all__`` below
+has the same groups):
 
-- ``qparams``     bits → [qmin, qmax]; observed range → scale s and zero point z (PyTorch's formulas)
-- ``quantize``    q = clamp(round(x/s) + z, qmin, qmax), x̂ = (q − z)·s, and ``QuantizedTensor``
-- ``observers``   MinMax, MovingAverageMinMax, PerChannelMinMax, Histogram (MSE range search)
-- ``fake_quant``  ``fake_quantize`` with the straight-through gradient, and the ``FakeQuantize`` module
-- ``qat``         ``prepare_qat``: fake quantization inside a model for training
-- ``ptq``         ``prepare`` → ``calibrate`` → ``convert``, and ``quantize_dynamic``
-- ``qlinear``     integer-only layers: ``QuantizedLinear`` (int8 × int8 → int32 → int8), dynamic int8
-- ``qconv``       ``QuantizedConv2d`` (that GEMM on im2col rows padded with z₁), ``QuantizedMaxPool2d``
-- ``half``        float16 and bfloat16 (round-to-nearest-even by bit manipulation)
-- ``size``        bytes per representation
-- ``kmeans``      k-means weight sharing: 2^b shared values chosen by Lloyd, trainable codebook
-- ``coding``      Huffman coding of the indices, and the sparse (relative-index) layout
+1. **The parameters** (``qparams``): bits → [qmin, qmax], observed range → scale s and zero
+   point z, PyTorch's formulas: ``quant_range``, ``calculate_qparams``, ``check_qparams``,
+   ``QuantSpec``, ``FLOAT32_EPS``.
+2. **The formula** (``quantize``): q = clamp(round(x/s) + z, qmin, qmax), x̂ = (q − z)·s:
+   ``quantize_affine``, ``dequantize_affine``, ``quantize_int8`` (the same, by a one-pass
+   kernel), ``quantize``, ``dequantize``, ``QuantizedTensor``, ``pack_bits``, ``unpack_bits``.
+3. **Observing ranges** (``observers``): ``ObserverBase``, ``MinMaxObserver``,
+   ``MovingAverageMinMaxObserver``, ``PerChannelMinMaxObserver``, ``HistogramObserver``
+   (MSE range search).
+4. **Fake quantization** (``fake_quant``): ``fake_quantize`` with the straight-through
+   gradient, ``fake_quantize_per_tensor_affine``, ``fake_quantize_per_channel_affine``,
+   ``FakeQuantizeFunction``, the ``FakeQuantize`` module and its switches
+   ``enable_fake_quant``, ``disable_fake_quant``, ``enable_observer``, ``disable_observer``.
+5. **Quantization-aware training** (``qat``): ``prepare_qat``, ``QConfig``,
+   ``get_default_qconfig``, ``get_default_qat_qconfig``, ``QuantStub``, ``DeQuantStub``,
+   ``QATLinear``, ``QATConv2d``, ``fake_quant_modules``.
+6. **Post-training quantization** (``ptq``): ``prepare`` → ``calibrate`` → ``convert``, and
+   ``quantize_dynamic``.
+7. **Integer-only layers** (``qlinear``, ``qconv``): ``Quantize``, ``DeQuantize``,
+   ``QuantizedLinear`` (int8 × int8 → int32 → int8), ``DynamicQuantizedLinear``,
+   ``QuantizedFlatten``, ``QuantizedConv2d`` (that GEMM on im2col rows padded with z₁),
+   ``QuantizedMaxPool2d``, ``integer_conv2d``, ``integer_max_pool2d``, ``quantized_im2col``.
+8. **Half precision** (``half``): float16 and bfloat16, round-to-nearest-even by bit
+   manipulation: ``round_to_half``, ``round_to_float16``, ``round_to_bfloat16``,
+   ``float32_to_bfloat16_bits``, ``bfloat16_bits_to_float32``, ``to_half``, ``HalfLinear``.
+9. **Size** (``size``): ``weight_nbytes``, ``model_nbytes``.
+10. **Weight sharing and coding** (``kmeans``, ``coding``): 2^b shared values chosen by Lloyd
+    with a trainable codebook (Deep Compression, Han et al. 2016): ``kmeans_quantize``,
+    ``Codebook``, ``CodebookLookup``, ``codebook_of``, ``share_weights``, ``share_model_weights``,
+    ``shared_weight_modules``; Huffman coding of the indices and the sparse relative-index layout:
+    ``HuffmanCode``, ``huffman_code_lengths``, ``huffman_nbytes``, ``entropy_bits``, ``sparse_stream``.
 
-The integer kernels live in :mod:`minidl.kernels.int8`.
+The integer loops live in :mod:`minidl.kernels.int8`; their formulas are here.
 """
 
 from minidl.compress.quantize.fake_quant import (
@@ -85,12 +105,13 @@ from minidl.compress.quantize.quantize import (
     pack_bits,
     quantize,
     quantize_affine,
+    quantize_int8,
     unpack_bits,
 )
 from minidl.compress.quantize.size import model_nbytes, weight_nbytes
 
 # isort: split
-# -- issue 19: k-means weight sharing and Huffman coding (Deep Compression) --
+# 10. k-means weight sharing and Huffman coding (Deep Compression)
 from minidl.compress.quantize.coding import (
     HuffmanCode,
     entropy_bits,
@@ -109,19 +130,33 @@ from minidl.compress.quantize.kmeans import (
 )
 
 __all__ = [
-    "FLOAT32_EPS", "DeQuantStub", "DeQuantize", "DynamicQuantizedLinear", "FakeQuantize", "FakeQuantizeFunction",
-    "HalfLinear", "HistogramObserver", "MinMaxObserver", "MovingAverageMinMaxObserver", "ObserverBase",
-    "PerChannelMinMaxObserver", "QATConv2d", "QATLinear", "QConfig", "QuantSpec", "QuantStub", "Quantize",
-    "QuantizedConv2d", "QuantizedFlatten", "QuantizedLinear", "QuantizedMaxPool2d", "QuantizedTensor",
-    "bfloat16_bits_to_float32", "calculate_qparams", "calibrate", "check_qparams", "convert", "dequantize",
-    "dequantize_affine", "disable_fake_quant", "disable_observer", "enable_fake_quant", "enable_observer",
-    "fake_quant_modules", "fake_quantize", "fake_quantize_per_channel_affine", "fake_quantize_per_tensor_affine",
-    "float32_to_bfloat16_bits", "get_default_qat_qconfig", "get_default_qconfig", "integer_conv2d",
-    "integer_max_pool2d", "model_nbytes", "pack_bits", "prepare", "prepare_qat", "quant_range", "quantize",
-    "quantize_affine", "quantize_dynamic", "quantized_im2col", "round_to_bfloat16", "round_to_float16",
-    "round_to_half", "to_half", "unpack_bits", "weight_nbytes",
-    # -- issue 19: k-means weight sharing and Huffman coding --
-    "Codebook", "CodebookLookup", "HuffmanCode", "codebook_of", "entropy_bits", "huffman_code_lengths",
-    "huffman_nbytes", "kmeans_quantize", "share_model_weights", "share_weights", "shared_weight_modules",
+    # 1. the parameters
+    "quant_range", "calculate_qparams", "check_qparams", "QuantSpec", "FLOAT32_EPS",
+    # 2. the formula
+    "quantize_affine", "dequantize_affine", "quantize_int8", "quantize", "dequantize", "QuantizedTensor",
+    "pack_bits", "unpack_bits",
+    # 3. observing ranges
+    "ObserverBase", "MinMaxObserver", "MovingAverageMinMaxObserver", "PerChannelMinMaxObserver",
+    "HistogramObserver",
+    # 4. fake quantization
+    "fake_quantize", "fake_quantize_per_tensor_affine", "fake_quantize_per_channel_affine",
+    "FakeQuantizeFunction", "FakeQuantize", "enable_fake_quant", "disable_fake_quant", "enable_observer",
+    "disable_observer",
+    # 5. quantization-aware training
+    "prepare_qat", "QConfig", "get_default_qconfig", "get_default_qat_qconfig", "QuantStub", "DeQuantStub",
+    "QATLinear", "QATConv2d", "fake_quant_modules",
+    # 6. post-training quantization
+    "prepare", "calibrate", "convert", "quantize_dynamic",
+    # 7. integer-only layers
+    "Quantize", "DeQuantize", "QuantizedLinear", "DynamicQuantizedLinear", "QuantizedFlatten",
+    "QuantizedConv2d", "QuantizedMaxPool2d", "integer_conv2d", "integer_max_pool2d", "quantized_im2col",
+    # 8. half precision
+    "round_to_half", "round_to_float16", "round_to_bfloat16", "float32_to_bfloat16_bits",
+    "bfloat16_bits_to_float32", "to_half", "HalfLinear",
+    # 9. size
+    "weight_nbytes", "model_nbytes",
+    # 10. weight sharing and coding
+    "kmeans_quantize", "Codebook", "CodebookLookup", "codebook_of", "share_weights", "share_model_weights",
+    "shared_weight_modules", "HuffmanCode", "huffman_code_lengths", "huffman_nbytes", "entropy_bits",
     "sparse_stream",
 ]

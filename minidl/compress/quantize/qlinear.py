@@ -30,9 +30,9 @@ import numpy as np
 
 from minidl import backend
 from minidl.compress.quantize.qparams import QuantSpec, calculate_qparams, quant_range
-from minidl.compress.quantize.quantize import QuantizedTensor
+from minidl.compress.quantize.quantize import QuantizedTensor, quantize_int8
 from minidl.engine.tensor import Tensor
-from minidl.kernels.int8 import int8_linear, int8_matmul, quantize_multiplier, quantize_per_tensor
+from minidl.kernels.int8 import int8_linear, int8_matmul, quantize_multiplier
 from minidl.nn.module import Module
 
 
@@ -65,7 +65,7 @@ class Quantize(Module):
     def forward(self, x: Tensor) -> QuantizedTensor:
         data = x.data if isinstance(x, Tensor) else backend.xp.asarray(x, dtype=backend.xp.float32)
         s, z = self.scale.data, self.zero_point.data
-        q = quantize_per_tensor(data, s, z, self.qmin, self.qmax)
+        q = quantize_int8(data, s, z, self.qmin, self.qmax)
         return QuantizedTensor._wrap(q, s, z, self.bits, self.signed)
 
     def extra_repr(self) -> str:
@@ -252,7 +252,7 @@ class DynamicQuantizedLinear(Module):
         batch = data.shape[:-1]
         rows = data.reshape(-1, self.in_features)
         s1, z1 = calculate_qparams(rows.min(), rows.max(), self.activation_spec)
-        q = quantize_per_tensor(rows, s1, z1, self.activation_spec.qmin, self.activation_spec.qmax)
+        q = quantize_int8(rows, s1, z1, self.activation_spec.qmin, self.activation_spec.qmax)
         acc = int8_matmul(q, self.weight.data) - z1 * self.weight_row_sums.data
         y = acc.astype(xp.float32) * (s1 * self.weight_scale.data)
         if self.bias is not None:

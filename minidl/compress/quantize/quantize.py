@@ -34,6 +34,8 @@ import numpy as np
 from minidl import backend
 from minidl.compress.quantize.qparams import QuantSpec, calculate_qparams, check_qparams, quant_range, storage_dtype
 from minidl.engine.tensor import Tensor
+from minidl.kernels import dispatch
+from minidl.kernels import int8 as int8_kernels
 
 
 def _array(x: Any) -> Any:
@@ -175,6 +177,15 @@ def quantize_affine(x: Any, scale: Any, zero_point: Any, qmin: int, qmax: int, a
     levels = (rounded_levels(x, scale, zero_point, axis) if axis is not None
               else fused_levels(x, scale, zero_point, qmin, qmax))
     return xp.clip(levels, qmin, qmax, out=levels).astype(storage_dtype(qmin, qmax))
+
+
+@dispatch(quantize_affine)
+def quantize_int8(x: Any, scale: Any, zero_point: Any, qmin: int, qmax: int) -> Any:
+    """:func:`quantize_affine` per tensor into int8, by the one-pass Numba loop
+    :func:`minidl.kernels.int8.quantize_int8_fused` where it applies (float32 NumPy input),
+    else by the formula; both give the same integers."""
+    q = int8_kernels.quantize_int8_fused(x, scale, zero_point, qmin, qmax)
+    return q if q is not None else quantize_affine(x, scale, zero_point, qmin, qmax)
 
 
 def dequantize_affine(q: Any, scale: Any, zero_point: Any, axis: int | None = None) -> Any:
