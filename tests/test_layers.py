@@ -2,7 +2,7 @@
 
     leaf utilities (course, threads, random, hooks)
     → backend → kernels → engine → nn, optim → data, compress, search, train (and
-    serialization, viz, perf) → tour, cli
+    serialization, viz, perf) → tour, cli, myths
 
 Checked over the source's syntax tree, so an import inside a function counts as much as one
 at the top of a file (a kernel that needs a formula receives it from above; it never imports
@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("engine",),
     ("nn", "optim"),
     ("data", "compress", "search", "train", "serialization", "viz", "perf"),
-    ("tour", "cli"),
+    ("tour", "cli", "myths"),
 ]
 FRONT_DOOR = {"__init__", "__main__"}
 
