@@ -21,3 +21,6 @@ from minidl.nn.cnn import LeNet, SmallCNN  # noqa: E402
 from minidl.nn.conv import AvgPool2d, Conv2d, MaxPool2d  # noqa: E402
 
 __all__ += ["AvgPool2d", "Conv2d", "LeNet", "MaxPool2d", "SmallCNN"]
+
+# Data parallelism across processes (minidl.nn.parallel.DistributedDataParallel).
+from minidl.nn import parallel  # noqa: E402
