@@ -14,6 +14,7 @@ in ``backward()`` (which fills ``.grad``), not in ``minidl.grad`` (which returns
 
 from __future__ import annotations
 
+import functools
 import weakref
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -36,8 +37,15 @@ def register(tensor: Tensor, hook: Callable[[Tensor], None]) -> RemovableHandle:
                            "(only leaves accumulate into .grad)")
     key = id(tensor)
     if key not in _registry or _registry[key][0]() is not tensor:
-        _registry[key] = (weakref.ref(tensor, lambda _ref, key=key: _registry.pop(key, None)), {})
+        _registry[key] = (weakref.ref(tensor, functools.partial(_forget, key, _registry)), {})
     return RemovableHandle(_registry[key][1], hook)
+
+
+def _forget(key: int, registry: dict, ref: weakref.ref) -> None:
+    """Drop a dead tensor's hooks (unless its id already belongs to a newer tensor)."""
+    entry = registry.get(key)
+    if entry is not None and entry[0] is ref:
+        del registry[key]
 
 
 def has_hooks() -> bool:
