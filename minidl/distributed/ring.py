@@ -83,12 +83,11 @@ def ring_all_reduce(tensor: Any, comm: Any = None) -> Any:
         for step in range(n - 1):
             send, recv = ring_schedule(rank, n, phase, step)
             (s0, s1), (r0, r1) = bounds[send], bounds[recv]
-            incoming = scratch[:r1 - r0]
+            # reduce-scatter receives aside and adds; all-gather receives straight into place
+            incoming = scratch[:r1 - r0] if phase == "reduce_scatter" else flat[r0:r1]
             comm.Sendrecv(flat[s0:s1], dest=right, sendtag=step, recvbuf=incoming, source=left, recvtag=step)
             if phase == "reduce_scatter":
                 flat[r0:r1] += incoming
-            else:
-                flat[r0:r1] = incoming
     return tensor
 
 
