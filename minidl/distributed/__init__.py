@@ -8,6 +8,7 @@
   ``ring_schedule``, ``ring_bytes_per_rank``
 - The α–β cost model (:mod:`.cost_model`): ``ring_allreduce_time``, ``tree_allreduce_time``,
   ``fit_alpha_beta``
+- Large batches (:mod:`.large_batch`): ``linear_scaling_lr``, ``error_feedback_step``
 - Starting jobs (:mod:`.launch`): ``run_mpiexec``, ``find_mpiexec``, ``mpi_ready``
 
 ``minidl.nn.parallel.DistributedDataParallel`` and ``minidl.data.DistributedSampler`` build on
@@ -16,6 +17,7 @@ of one.
 """
 
 from minidl.distributed.cost_model import fit_alpha_beta, ring_allreduce_time, tree_allreduce_time
+from minidl.distributed.large_batch import error_feedback_step, linear_scaling_lr
 from minidl.distributed.launch import find_mpiexec, mpi_ready, run_mpiexec
 from minidl.distributed.process_group import (
     ReduceOp,
@@ -43,6 +45,8 @@ __all__ = [
     # the ring, and its cost
     "ring_all_reduce", "simulate_ring_all_reduce", "ring_schedule", "ring_bytes_per_rank",
     "ring_allreduce_time", "tree_allreduce_time", "fit_alpha_beta",
+    # large batches
+    "linear_scaling_lr", "error_feedback_step",
     # starting jobs
     "run_mpiexec", "find_mpiexec", "mpi_ready",
 ]
