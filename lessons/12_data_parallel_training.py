@@ -489,7 +489,7 @@ print("saved", save(fig, "12_gradient_compression"))
 # most of the gradient is simply thrown away every step, and with it the same entries keep
 # winning; with error feedback the small entries pile up in the residual until they are
 # large enough to be sent, and accuracy climbs back toward the float32 run's (how far, this
-# run printed above; more epochs close more of it).
+# run printed above).
 #
 # ## Exercise: the articles' `multi_gpu_model` and `MirroredStrategy`
 #

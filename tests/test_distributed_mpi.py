@@ -83,6 +83,18 @@ def test_an_exception_on_rank_1_aborts_the_job_with_its_traceback():
     assert seconds < 45, f"the job took {seconds:.1f} s to die (MPI's timeout, not the abort, ended it?)"
 
 
+def test_minidl_ddp_trains_the_same_weights_on_two_processes_as_on_one():
+    from minidl.distributed.ddp_demo import run_demo
+    from minidl.distributed.launch import mpi_ready
+
+    ok, why = mpi_ready()
+    if not ok:
+        pytest.skip(why)
+    lines: list[str] = []
+    assert run_demo(2, epochs=1, echo=lines.append) == 0, lines
+    assert "final weights differ by" in lines[-1] and "speed-up" in lines[-1]
+
+
 # ---------------------------------------------------------------------------------------------
 # The workers: run under mpiexec; rank 0 prints one JSON line per rank.
 

@@ -88,3 +88,27 @@ def run_mpiexec(n: int, argv: Sequence[str], timeout: float = 120, blas_threads:
     args = [sys.executable, *argv] if python else list(argv)
     return subprocess.run(mpiexec_command(n, args), capture_output=True, text=True,
                           env=mpiexec_env(timeout, blas_threads, env), timeout=timeout + 15)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m minidl.distributed.launch -n 2 script.py [args]``: mpiexec with minidl's settings."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m minidl.distributed.launch",
+                                     description="Run a Python script on N processes with mpiexec.")
+    parser.add_argument("-n", type=int, default=2, help="number of processes (default 2)")
+    parser.add_argument("--timeout", type=float, default=None, help="seconds before MPI kills the job")
+    parser.add_argument("--blas-threads", type=int, default=1, help="BLAS threads per process (default 1)")
+    parser.add_argument("script")
+    parser.add_argument("args", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    ok, why = mpi_ready()
+    if not ok:
+        print(f"minidl.distributed.launch: {why}", file=sys.stderr)
+        return 2
+    command = mpiexec_command(args.n, [sys.executable, args.script, *args.args])
+    return subprocess.call(command, env=mpiexec_env(args.timeout, args.blas_threads))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
