@@ -197,3 +197,12 @@ def test_ddp_refuses_what_it_cannot_wrap(world_of_one):
 def test_ddp_needs_the_process_group():
     with pytest.raises(RuntimeError, match="init_process_group"):
         nn.parallel.DistributedDataParallel(nn.Linear(2, 2))
+
+
+def test_collectives_accept_a_tensor_holding_a_numpy_scalar(world_of_one):
+    t = minidl.Tensor._wrap(np.float32(3.0))  # what a 0-d NumPy result often is (QAT's observers hold such)
+    dist.broadcast(t, src=0)
+    dist.all_reduce(t, dist.ReduceOp.AVG)
+    assert float(t.data) == 3.0
+    with pytest.raises(TypeError, match="Tensor or a NumPy array on the CPU"):
+        dist.all_reduce([1.0, 2.0])

@@ -53,13 +53,18 @@ def test_ring_all_reduce_equals_mpi_allreduce_and_gives_every_rank_the_same_bits
     assert len({r["ring_digest"] for r in reports}) == 1
 
 
-@pytest.mark.parametrize("case", ["sgd_momentum", "adam", "no_sync_accumulation"])
+@pytest.mark.parametrize("case", ["sgd_momentum", "adam", "no_sync_accumulation", "pruned"])
 def test_ddp_equals_one_process_on_the_global_batch(reports, case):
     for r in reports:
         eq = r["equivalence"][case]
         assert eq["max_diff_to_single_process"] < 1e-10, eq
         assert eq["started_different"], "the ranks should start from different initializations"
         assert eq["max_spread_between_ranks"] < 1e-14, eq  # identical weights after every step
+
+
+def test_ddp_trains_qat_modules_with_every_rank_identical(reports):
+    for r in reports:
+        assert r["qat_spread_between_ranks"] == 0.0 and r["qat_steps"] == 3
 
 
 def test_ddp_refuses_models_whose_parameters_differ_across_ranks(reports):
@@ -124,10 +129,16 @@ def _equivalence(case: str, steps: int = 5, batch: int = 8) -> dict:
     data = ArrayDataset(rng.normal(size=(n, 6)), rng.integers(0, 3, size=n))
 
     model = _model(100 + rank)  # every rank starts elsewhere: DDP must broadcast rank 0's
+    reference = _model(100)  # rank 0's initialization, trained alone on the global batch
+    if case == "pruned":  # each rank's own mask: DDP must broadcast rank 0's (a buffer) too
+        from minidl.compress import prune
+
+        for m in (model, reference):
+            prune.l1_unstructured(m[0], "weight", 0.5)
+            prune.l1_unstructured(m[2], "weight", 0.3)
     gathered = dist.all_gather_object(_flat(model))
     started_different = not np.array_equal(gathered[0], gathered[-1])
     ddp = nn.parallel.DistributedDataParallel(model, bucket_cap_mb=0.0005)  # several buckets
-    reference = _model(100)  # rank 0's initialization, trained alone on the global batch
     make = (lambda p: optim.Adam(p, lr=0.01)) if case == "adam" else (lambda p: optim.SGD(p, lr=0.1, momentum=0.9))
     opt, ref_opt = make(ddp.parameters()), make(reference.parameters())
     loss_fn = nn.CrossEntropyLoss()
@@ -160,6 +171,35 @@ def _equivalence(case: str, steps: int = 5, batch: int = 8) -> dict:
         spread = max(spread, max(float(np.abs(w - everyone[0]).max()) for w in everyone))
     return {"max_diff_to_single_process": diff, "max_spread_between_ranks": spread,
             "started_different": started_different}
+
+
+def _qat() -> tuple[float, int]:
+    """A QAT model under DDP: it trains, and every rank holds the same weights after each step."""
+    import minidl
+    import minidl.distributed as dist
+    from minidl import nn, optim
+    from minidl.compress.quantize import prepare_qat
+
+    rank = dist.get_rank()
+    minidl.set_default_dtype(minidl.float32)
+    try:
+        qat = prepare_qat(nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3)))
+        ddp = nn.parallel.DistributedDataParallel(qat)
+        opt = optim.SGD(ddp.parameters(), lr=0.1)
+        rng = np.random.default_rng(rank)
+        spread, steps = 0.0, 0
+        for _ in range(3):
+            x = minidl.tensor(rng.normal(size=(8, 6)).astype(np.float32))
+            y = minidl.tensor(rng.integers(0, 3, 8))
+            opt.zero_grad()
+            nn.functional.cross_entropy(ddp(x), y).backward()
+            opt.step()
+            steps += 1
+            everyone = dist.all_gather_object(_flat(qat))
+            spread = max(spread, max(float(np.abs(w - everyone[0]).max()) for w in everyone))
+    finally:
+        minidl.set_default_dtype(minidl.float64)
+    return spread, steps
 
 
 def _collectives_ok() -> bool:
@@ -239,7 +279,9 @@ def _worker(name: str) -> None:
     minidl.set_default_dtype(minidl.float64)
     report = {"rank": rank, "collectives_ok": _collectives_ok()}
     report["ring_vs_mpi_max_abs_diff"], report["ring_digest"] = _ring()
-    report["equivalence"] = {case: _equivalence(case) for case in ("sgd_momentum", "adam", "no_sync_accumulation")}
+    report["equivalence"] = {case: _equivalence(case)
+                             for case in ("sgd_momentum", "adam", "no_sync_accumulation", "pruned")}
+    report["qat_spread_between_ranks"], report["qat_steps"] = _qat()
     report["shape_mismatch_error"], report["length_mismatch_error"] = _refusals()
     everyone = dist.all_gather_object(report)  # one writer: the ranks' lines would interleave
     if rank == 0:

@@ -141,11 +141,20 @@ def _install_abort_on_exception() -> None:
 
 
 def _host_buffer(x: Any, what: str) -> tuple[np.ndarray, bool]:
-    """The array behind ``x`` and whether it must be copied back (not C-contiguous)."""
+    """The array behind ``x`` and whether it must be copied back (not C-contiguous, or a scalar)."""
     a = x.data if isinstance(x, Tensor) else x
+    if isinstance(x, Tensor) and isinstance(a, np.generic):  # a 0-d result NumPy handed back as a scalar
+        return np.array(a), True  # host: MPI needs a buffer
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{what} takes a Tensor or a NumPy array on the CPU (got {type(a).__name__})")
     return (a, False) if a.flags.c_contiguous else (np.ascontiguousarray(a), True)
+
+
+def _write_back(x: Any, a: np.ndarray) -> None:
+    if isinstance(x, Tensor) and not isinstance(x.data, np.ndarray):
+        x.data = a
+    else:
+        (x.data if isinstance(x, Tensor) else x)[...] = a
 
 
 def _mpi_op(op: ReduceOp) -> Any:
@@ -170,7 +179,7 @@ def all_reduce(tensor: Any, op: ReduceOp = ReduceOp.SUM) -> Any:
         if op is ReduceOp.AVG:
             a /= _Group.size  # MPI has no average: sum, then divide
     if copied:
-        (tensor.data if isinstance(tensor, Tensor) else tensor)[...] = a
+        _write_back(tensor, a)
     return tensor
 
 
@@ -183,7 +192,7 @@ def broadcast(tensor: Any, src: int = 0) -> Any:
     if _Group.size > 1:
         _Group.comm.Bcast(a, root=src)
     if copied:
-        (tensor.data if isinstance(tensor, Tensor) else tensor)[...] = a
+        _write_back(tensor, a)
     return tensor
 
 
