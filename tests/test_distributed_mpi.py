@@ -73,6 +73,12 @@ def test_ddp_refuses_models_whose_parameters_differ_across_ranks(reports):
         assert "parameter #0" in msg and "'weight'" in msg and "(2, 4)" in msg and "(3, 4)" in msg, msg
 
 
+def test_a_parameter_without_gradient_is_named_at_the_next_forward(reports):
+    for r in reports:
+        msg = r["unused_parameter_error"]
+        assert "did not produce gradients" in msg and "'unused.weight'" in msg, msg
+
+
 def test_sampler_refuses_datasets_of_different_lengths_across_ranks(reports):
     for r in reports:
         assert "differ in length" in r["length_mismatch_error"], r
@@ -202,6 +208,29 @@ def _qat() -> tuple[float, int]:
     return spread, steps
 
 
+def _unused_parameter() -> str:
+    """A parameter that takes no part in the loss leaves its bucket waiting: the next forward says so."""
+    import minidl
+    from minidl import nn
+
+    class Branchy(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.used = nn.Linear(4, 2)
+            self.unused = nn.Linear(4, 2)
+
+        def forward(self, x):
+            return self.used(x)
+
+    ddp = nn.parallel.DistributedDataParallel(Branchy(), bucket_cap_mb=1e-5)
+    ddp(minidl.randn(3, 4)).sum().backward()
+    try:
+        ddp(minidl.randn(3, 4))
+    except RuntimeError as e:
+        return str(e)
+    return ""
+
+
 def _collectives_ok() -> bool:
     import minidl
     import minidl.distributed as dist
@@ -283,6 +312,7 @@ def _worker(name: str) -> None:
                              for case in ("sgd_momentum", "adam", "no_sync_accumulation", "pruned")}
     report["qat_spread_between_ranks"], report["qat_steps"] = _qat()
     report["shape_mismatch_error"], report["length_mismatch_error"] = _refusals()
+    report["unused_parameter_error"] = _unused_parameter()
     everyone = dist.all_gather_object(report)  # one writer: the ranks' lines would interleave
     if rank == 0:
         print("\n".join(json.dumps(r) for r in everyone), flush=True)

@@ -43,6 +43,7 @@ class _Bucket:
         self.offsets = np.cumsum([0, *self.sizes]).tolist()  # host: bookkeeping
         self.buffer = np.empty(self.offsets[-1], dtype=self.params[0].data.dtype)  # host: MPI buffer
         self.pending = len(self.params)
+        self.ready: set[int] = set()  # id of each parameter whose gradient has arrived this backward
         self.request: Any = None
 
     @property
@@ -97,8 +98,8 @@ class DistributedDataParallel(Module):
 
     # -- running -------------------------------------------------------------------------------
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        if self._next_bucket:
-            unready = [n for b in self._buckets for n, p in zip(b.names, b.params) if b.request is None]
+        if any(b.ready for b in self._buckets):
+            unready = [n for b in self._buckets for n, p in zip(b.names, b.params) if id(p) not in b.ready]
             raise RuntimeError(
                 "DistributedDataParallel: the previous backward() did not produce gradients for "
                 f"all parameters, so their averaging never finished; no gradient for {unready[:5]}. "
@@ -124,6 +125,7 @@ class DistributedDataParallel(Module):
         if not self._require_sync:
             return
         bucket = self._buckets[self._bucket_of[id(p)]]
+        bucket.ready.add(id(p))
         bucket.pending -= 1
         while self._next_bucket < len(self._buckets) and self._buckets[self._next_bucket].pending == 0:
             self._start(self._buckets[self._next_bucket])
@@ -154,6 +156,7 @@ class DistributedDataParallel(Module):
             for p, s, e in zip(b.params, b.offsets, b.offsets[1:]):
                 p.grad.data[...] = b.buffer[s:e].reshape(p.data.shape)
             b.request, b.pending = None, len(b.params)
+            b.ready.clear()
         self._next_bucket = 0
 
     def extra_repr(self) -> str:
