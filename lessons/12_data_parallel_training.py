@@ -166,8 +166,14 @@ for ax, (phase, step, arrays) in zip(axes, frames):
 axes[0].set_ylabel("rank", fontsize=FONT)
 fig.suptitle("Ring all-reduce on 4 ranks: how many ranks' values each chunk holds", fontsize=FONT + 1)
 print("saved", save(fig, "12_ring_allreduce_steps"))
-for n in (2, 4, 8, 1024):
-    print(f"N = {n:4d}: each rank sends {dist.ring_bytes_per_rank(1.0, n):.3f} × the message")
+for n in (2, 4, 8, 64):
+    counter = {}
+    dist.simulate_ring_all_reduce([np.zeros(n * 1000, np.float32) for _ in range(n)], counter=counter)
+    message = n * 1000 * 4
+    print(f"N = {n:3d}: formula 2(N−1)/N = {dist.ring_bytes_per_rank(1.0, n):.3f} × the message; counted "
+          f"while simulating: {counter['bytes_sent'] / message:.3f} ×")
+    claim(counter["bytes_sent"] == dist.ring_bytes_per_rank(message, n), "each rank sends 2(N−1)/N of the message",
+          counted=counter["bytes_sent"], formula=dist.ring_bytes_per_rank(message, n))
 
 # %% [markdown]
 # In the first N−1 steps (reduce-scatter) each rank passes one chunk to its right neighbour,
@@ -215,19 +221,19 @@ ax_fit.set_xlabel("message size (bytes)", fontsize=FONT)
 ax_fit.set_ylabel("seconds per all-reduce", fontsize=FONT)
 ax_fit.set_title("2 ranks on this machine", fontsize=FONT)
 ax_fit.tick_params(labelsize=FONT)
-ax_fit.legend(fontsize=FONT - 2)
+ax_fit.legend(fontsize=FONT)
 
 workers = [8, 16, 32, 64, 128, 256, 512, 1024]
 message = 100 * 2**20  # ~ a 25M-parameter model's float32 gradients
 for label, fn, style in (("ring", dist.ring_allreduce_time, "-"), ("tree", dist.tree_allreduce_time, "--")):
     for nbytes, colour in ((message, "C0"), (64 * 1024, "C3")):
         ax_pred.loglog(workers, [fn(nbytes, n, alpha, beta) for n in workers], style, color=colour,
-                       label=f"{label}, {nbytes // 1024:,} KB")
+                       label=f"{label}, {nbytes // 2**20} MB" if nbytes >= 2**20 else f"{label}, {nbytes // 1024} KB")
 ax_pred.set_xlabel("workers N", fontsize=FONT)
 ax_pred.set_ylabel("predicted seconds per all-reduce", fontsize=FONT)
 ax_pred.set_title("MODEL, not a measurement: α, β from the left", fontsize=FONT)
 ax_pred.tick_params(labelsize=FONT)
-ax_pred.legend(fontsize=FONT - 2)
+ax_pred.legend(fontsize=FONT)
 print("saved", save(fig, "12_alpha_beta_model"))
 
 ring_big = [dist.ring_allreduce_time(message, n, alpha, beta) for n in workers]
@@ -479,7 +485,7 @@ ax.set_xlabel("KB sent per worker per step (log scale)", fontsize=FONT)
 ax.set_ylabel("test accuracy (%)", fontsize=FONT)
 ax.set_title(f"8 simulated workers, {epochs} epochs on digits", fontsize=FONT)
 ax.tick_params(labelsize=FONT)
-ax.legend(fontsize=FONT - 2)
+ax.legend(fontsize=FONT)
 print("saved", save(fig, "12_gradient_compression"))
 
 # %% [markdown]

@@ -64,6 +64,9 @@ def test_simulated_ring_equals_the_sum_on_every_rank(world, size, seed):
     rng = np.random.default_rng(seed)
     arrays = [rng.normal(size=size) for _ in range(world)]
     out = dist.simulate_ring_all_reduce(arrays)
+    counter: dict[str, int] = {}
+    dist.simulate_ring_all_reduce([np.zeros(world * 8) for _ in range(world)], counter=counter)
+    assert counter.get("bytes_sent", 0) == dist.ring_bytes_per_rank(world * 8 * 8, world)  # measured = formula
     for o in out:
         np.testing.assert_allclose(o, np.sum(arrays, axis=0), rtol=1e-12, atol=1e-12)
         assert np.array_equal(o, out[0])  # the same bits everywhere: each chunk is summed once

@@ -50,6 +50,8 @@ def test_collectives(reports):
 def test_ring_all_reduce_equals_mpi_allreduce_and_gives_every_rank_the_same_bits(reports):
     for r in reports:
         assert r["ring_vs_mpi_max_abs_diff"] < 1e-12
+        n = len(reports)  # the traffic formula, measured: 2(N−1)/N · bytes sent by each rank
+        assert r["ring_bytes_sent_for_9600"] == 2 * (n - 1) / n * 9600
     assert len({r["ring_digest"] for r in reports}) == 1
 
 
@@ -256,6 +258,14 @@ def _collectives_ok() -> bool:
     return bool(ok)
 
 
+def _ring_bytes() -> int:
+    import minidl.distributed as dist
+
+    counter: dict[str, int] = {}
+    dist.ring_all_reduce(np.ones(1200), counter=counter)  # 9600 bytes, divisible by 2 and 3 ranks
+    return counter["bytes_sent"]
+
+
 def _ring() -> tuple[float, str]:
     import hashlib
 
@@ -308,6 +318,7 @@ def _worker(name: str) -> None:
     minidl.set_default_dtype(minidl.float64)
     report = {"rank": rank, "collectives_ok": _collectives_ok()}
     report["ring_vs_mpi_max_abs_diff"], report["ring_digest"] = _ring()
+    report["ring_bytes_sent_for_9600"] = _ring_bytes()
     report["equivalence"] = {case: _equivalence(case)
                              for case in ("sgd_momentum", "adam", "no_sync_accumulation", "pruned")}
     report["qat_spread_between_ranks"], report["qat_steps"] = _qat()

@@ -60,11 +60,12 @@ def _chunk_bounds(size: int, world_size: int) -> list[tuple[int, int]]:
     return bounds
 
 
-def ring_all_reduce(tensor: Any, comm: Any = None) -> Any:
+def ring_all_reduce(tensor: Any, comm: Any = None, counter: dict[str, int] | None = None) -> Any:
     """Sum ``tensor`` (a Tensor or a C-contiguous NumPy array) over all ranks, in place, by the ring.
 
     Equals ``all_reduce(tensor, ReduceOp.SUM)`` up to the order of the additions, and gives
     every rank the very same bits (each chunk is summed once, on one rank, then copied).
+    ``counter["bytes_sent"]``, when a dict is given, adds up the bytes this rank sent.
     """
     if comm is None:
         comm = pg.comm()
@@ -86,16 +87,20 @@ def ring_all_reduce(tensor: Any, comm: Any = None) -> Any:
             # reduce-scatter receives aside and adds; all-gather receives straight into place
             incoming = scratch[:r1 - r0] if phase == "reduce_scatter" else flat[r0:r1]
             comm.Sendrecv(flat[s0:s1], dest=right, sendtag=step, recvbuf=incoming, source=left, recvtag=step)
+            if counter is not None:
+                counter["bytes_sent"] = counter.get("bytes_sent", 0) + flat[s0:s1].nbytes
             if phase == "reduce_scatter":
                 flat[r0:r1] += incoming
     return tensor
 
 
-def simulate_ring_all_reduce(arrays: list[np.ndarray], record: bool = False) -> Any:
+def simulate_ring_all_reduce(arrays: list[np.ndarray], record: bool = False,
+                             counter: dict[str, int] | None = None) -> Any:
     """Run the ring on N arrays in one process (N simulated ranks); returns the reduced arrays.
 
     With ``record=True`` also returns a list of snapshots, one per step: (phase, step,
-    [per-rank copies]) — what the lesson draws.
+    [per-rank copies]) — what the lesson draws. ``counter["bytes_sent"]`` adds up the bytes
+    rank 0 sent.
     """
     n = len(arrays)
     flats = [np.array(a, dtype=np.result_type(*arrays), copy=True).reshape(-1) for a in arrays]  # host
@@ -107,6 +112,8 @@ def simulate_ring_all_reduce(arrays: list[np.ndarray], record: bool = False) -> 
             for rank in range(n):  # every rank sends at once: copy before anyone receives
                 c = ring_schedule(rank, n, phase, step)[0]
                 sent.append(flats[rank][bounds[c][0]:bounds[c][1]].copy())
+            if counter is not None:
+                counter["bytes_sent"] = counter.get("bytes_sent", 0) + sent[0].nbytes
             for rank in range(n):
                 r0, r1 = bounds[ring_schedule(rank, n, phase, step)[1]]
                 incoming = sent[(rank - 1) % n]

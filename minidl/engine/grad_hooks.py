@@ -9,7 +9,8 @@ gradients to the other processes before the backward pass ends.
 A leaf's gradient is final once every node of the graph that uses the leaf has run. The
 engine counts those uses before it walks the graph (:func:`count_uses`), and only when
 some hook is registered, so a backward without hooks costs nothing extra. Hooks fire only
-in ``backward()`` (which fills ``.grad``), not in ``minidl.grad`` (which returns gradients).
+in ``backward()`` (which fills ``.grad``), not in ``minidl.grad`` (which returns gradients)
+nor in ``backward(inputs=...)``, which minidl computes through ``grad``.
 """
 
 from __future__ import annotations
