@@ -82,7 +82,7 @@ class DistributedDataParallel(Module):
         self.last_comm_wait_s = 0.0
         self._require_sync = True
         named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
-        _check_same_parameters(named, module)
+        _check_same_parameters(module)
         for _, p in module.named_parameters():
             pg.broadcast(p, src=0)
         for b in module.buffers():
@@ -186,7 +186,7 @@ def _make_buckets(named: list[tuple[str, Parameter]], cap_mb: float) -> list[_Bu
     return buckets
 
 
-def _check_same_parameters(named: list[tuple[str, Parameter]], module: Module) -> None:
+def _check_same_parameters(module: Module) -> None:
     """Refuse, on every rank alike, models whose parameters differ between ranks."""
     mine = [(n, tuple(p.shape), str(p.dtype)) for n, p in module.named_parameters()]
     every = pg.all_gather_object(mine)
