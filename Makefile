@@ -12,6 +12,7 @@ help:
 	@echo "make bench   - run the benchmarks and write benchmarks/RESULTS.md (TORCH=1 adds PyTorch)"
 	@echo "make test-backends - the whole suite on NumPy and the CuPy stand-in (and CuPy on a GPU)"
 	@echo "make mnist-cnn - train LeNet on MNIST (DATA=folder with the four .gz files, else ../shared/data or a download)"
+	@echo "make ddp N=2 - data-parallel MNIST MLP on N processes with mpiexec (examples/ddp_mnist.py; DATA=folder)"
 	@echo "make lessons - list the lessons;  make lint - ruff and the layer contract"
 
 # The stamps record what was installed; they are rebuilt only when pyproject.toml changes,
@@ -57,3 +58,13 @@ clean:
 .PHONY: mnist-cnn
 mnist-cnn: $(VENV)/stamp-base
 	$(PY) examples/mnist_cnn.py $(if $(DATA),--data-dir $(DATA))
+
+# Data-parallel training on N processes (MPI from the [distributed] extra: mpi4py and MPICH's mpiexec).
+.PHONY: ddp
+N ?= 2
+$(VENV)/stamp-distributed: $(VENV)/stamp-base
+	$(PIP) install --quiet -e ".[distributed]"
+	touch $@
+
+ddp: $(VENV)/stamp-distributed
+	$(PY) -m minidl.distributed.launch -n $(N) examples/ddp_mnist.py $(if $(DATA),--data-dir $(DATA))

@@ -1,4 +1,4 @@
-"""The ``minidl`` command: ``tour``, ``lessons``, ``lesson N``, ``info``."""
+"""The ``minidl`` command: ``tour``, ``lessons``, ``lesson N``, ``info``, ``ddp -n N``."""
 
 from __future__ import annotations
 
@@ -47,6 +47,12 @@ def _lesson(args: argparse.Namespace) -> int:
     with blas_threads(args.blas_threads or None):
         runpy.run_path(str(lesson.path), run_name="__main__")
     return 0
+
+
+def _ddp(args: argparse.Namespace) -> int:
+    from minidl.distributed.ddp_demo import run_demo
+
+    return run_demo(args.n, epochs=args.epochs, global_batch=args.global_batch)
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -99,6 +105,11 @@ def _parser() -> argparse.ArgumentParser:
                         help="threads for NumPy's matrix products (default 1; 0: BLAS decides)")
     lesson.set_defaults(fn=_lesson)
     sub.add_parser("info", help="versions and the active array backend").set_defaults(fn=_info)
+    ddp = sub.add_parser("ddp", help="data-parallel training on N processes (mpiexec) vs one, on digits")
+    ddp.add_argument("-n", type=int, default=2, help="number of processes (default 2)")
+    ddp.add_argument("--epochs", type=int, default=5)
+    ddp.add_argument("--global-batch", type=int, default=64)
+    ddp.set_defaults(fn=_ddp)
     return parser
 
 

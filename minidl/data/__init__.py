@@ -31,3 +31,7 @@ __all__ = [
     "make_xor", "mse_hessian", "random_split", "read_idx", "stratified_sample", "stratified_split",
     "subsample", "transforms",
 ]
+
+from minidl.data.sampler import DistributedSampler  # noqa: E402
+
+__all__ += ["DistributedSampler"]

@@ -35,12 +35,17 @@ class DataLoader:
     transforms the features (or, for ``OneHot``, the labels). minidl transforms per
     batch rather than per sample (PyTorch's dataset transforms work per sample) because
     one vectorized call per batch is what makes NumPy fast.
+
+    ``sampler`` (PyTorch's; excludes ``shuffle=True``) gives the indices to visit instead,
+    e.g. a :class:`~minidl.data.DistributedSampler` for this rank's share. Unlike PyTorch,
+    the loader calls the sampler's ``set_epoch`` with its own epoch before each pass, so a
+    shuffling sampler reshuffles every epoch inside :func:`minidl.train.fit` too.
     """
 
     def __init__(self, dataset: Any, batch_size: int = 1, shuffle: bool = False,
                  drop_last: bool = False, seed: int | None = None,
                  transform: Callable[[Any, Any], tuple[Any, Any]] | None = None,
-                 device: str | None = None) -> None:
+                 device: str | None = None, sampler: Any = None) -> None:
         if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size <= 0:
             raise ValueError(f"batch_size must be a positive int (got {batch_size!r})")
         if len(dataset) == 0:
@@ -51,6 +56,15 @@ class DataLoader:
             raise TypeError(f"transform must be callable (got {type(transform).__name__})")
         if device not in (None, "cpu", "gpu", "cuda"):
             raise ValueError(f"device must be None, 'cpu' or 'gpu' (got {device!r})")
+        if sampler is not None:
+            if shuffle:
+                raise ValueError("sampler option is mutually exclusive with shuffle=True "
+                                 "(the sampler decides the order)")
+            sampled = getattr(sampler, "dataset", dataset)
+            if sampled is not dataset and len(sampled) != len(dataset):
+                raise ValueError(f"the sampler was made for a dataset of {len(sampled)} samples, "
+                                 f"the DataLoader got one of {len(dataset)}")
+        self.sampler = sampler
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
@@ -66,7 +80,7 @@ class DataLoader:
         self._drawn = 0  # permutations drawn from self._rng so far
 
     def __len__(self) -> int:
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def set_epoch(self, epoch: int) -> None:
@@ -89,6 +103,10 @@ class DataLoader:
         return rng.permutation(n)
 
     def _next_order(self) -> np.ndarray:
+        if self.sampler is not None:
+            if hasattr(self.sampler, "set_epoch"):
+                self.sampler.set_epoch(self.epoch)
+            return np.fromiter(iter(self.sampler), dtype=np.int64)  # host: index bookkeeping
         n = len(self.dataset)
         if not self.shuffle:
             return np.arange(n)  # host: index bookkeeping

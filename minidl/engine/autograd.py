@@ -20,6 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from minidl import backend
+from minidl.engine import grad_hooks
 from minidl.engine.function import Function
 from minidl.engine.grad_mode import _State
 from minidl.engine.tensor import Tensor
@@ -53,6 +54,8 @@ def _run_backward(roots: Sequence[Tensor], root_grads: Sequence[Any], create_gra
     pending: dict[Function, Any] = {}  # node -> gradient of its output, summed so far
     heap: list[tuple[int, Function]] = []  # nodes whose gradient has started to arrive
     leaf_grads: dict[int, tuple[Tensor, Any]] = {}
+    if accumulate and grad_hooks.has_hooks():  # some leaf wants to hear when its .grad is final
+        leaf_grads = _HookedLeafGrads(grad_hooks.count_uses(roots), capture, create_graph)
     for root, g in zip(roots, root_grads):
         _route(root, g, pending, heap, leaf_grads)
     if heap:
@@ -63,7 +66,10 @@ def _run_backward(roots: Sequence[Tensor], root_grads: Sequence[Any], create_gra
         finally:
             _State.enabled = previous
     # _walk's locals are gone now, so _owned can count who else holds each gradient.
+    late = [x for x, _ in leaf_grads.values() if grad_hooks.is_hooked(x)] if type(leaf_grads) is not dict else ()
     _finish_leaves(leaf_grads, capture, accumulate, create_graph)
+    for x in late:  # hooked leaves whose uses did not all send a gradient (a backward returned None)
+        grad_hooks.run_hooks(x)
 
 
 def _walk(heap: list[tuple[int, Function]], pending: dict[Function, Any],
@@ -163,6 +169,33 @@ def _collect_leaf(leaf_grads: dict[int, tuple[Tensor, Any]], x: Tensor, g: Any) 
         leaf_grads[key] = (x, leaf_grads[key][1] + g)
     else:
         leaf_grads[key] = (x, g)
+    if type(leaf_grads) is not dict:
+        leaf_grads.arrived(key)  # type: ignore[attr-defined]
+
+
+class _HookedLeafGrads(dict):
+    """The leaves' gradients during a backward where some leaf has a post-accumulate-grad hook.
+
+    ``uses`` counts the gradients still to arrive at each hooked leaf; when the last one
+    arrives the leaf is finished at once (its ``.grad`` filled, its hooks run), in the
+    middle of the walk, instead of with the other leaves at the end.
+    """
+
+    def __init__(self, uses: dict[int, int], capture: dict[int, Any] | None, create_graph: bool) -> None:
+        super().__init__()
+        self.uses, self.capture, self.create_graph = uses, capture, create_graph
+
+    def arrived(self, key: int) -> None:
+        left = self.uses.get(key)
+        if left is None:
+            return
+        if left > 1:
+            self.uses[key] = left - 1
+            return
+        del self.uses[key]
+        x = self[key][0]
+        _finish_leaves({key: self.pop(key)}, self.capture, True, self.create_graph)
+        grad_hooks.run_hooks(x)
 
 
 def _as_grad_tensor(g: Any, like: Tensor) -> Tensor:

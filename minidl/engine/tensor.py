@@ -173,6 +173,16 @@ class Tensor:
         ref = getattr(self.grad_fn, "retained", None)
         return ref is not None and ref() is self
 
+    def register_post_accumulate_grad_hook(self, hook: Any) -> Any:
+        """Call ``hook(self)`` during each ``backward()``, once this leaf's ``.grad`` is final.
+
+        Returns a handle whose ``remove()`` takes the hook away (see
+        :mod:`minidl.engine.grad_hooks`).
+        """
+        from minidl.engine.grad_hooks import register
+
+        return register(self, hook)
+
     def backward(self, gradient: Any = None, retain_graph: bool | None = None,
                  create_graph: bool = False, inputs: Sequence[Tensor] | None = None) -> None:
         """Accumulate ∂self/∂leaf into every leaf's ``.grad`` (see :func:`minidl.engine.autograd.backward`)."""

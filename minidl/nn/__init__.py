@@ -9,9 +9,10 @@
 - ``losses/``        every loss, as a function and as a Module (its ``__init__`` is the table)
 - ``functional``     the stateless functions (``F.relu``, ``F.cross_entropy``…)
 - ``init``           weight initialisers;  ``utils``: gradient clipping
+- ``parallel``       ``DistributedDataParallel``: one model trained on several processes (MPI)
 """
 
-from minidl.nn import functional, init, utils
+from minidl.nn import functional, init, parallel, utils
 from minidl.nn.activation import (
     Dropout,
     Flatten,
@@ -54,5 +55,5 @@ __all__ = [
     "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "MSELoss", "L1Loss",
     "SmoothL1Loss", "HuberLoss", "KLDivLoss",
     # submodules
-    "functional", "init", "utils",
+    "functional", "init", "parallel", "utils",
 ]
