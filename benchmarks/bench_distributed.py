@@ -2,7 +2,7 @@
 the MNIST MLP's training throughput on 2 ranks against one process, the time each step waits
 for communication with and without DistributedDataParallel's buckets, and the accuracy at
 equal global batch and epochs. The benchmark starts ``mpiexec`` itself (through
-:func:`minidl.distributed.measure.measure`); every row comes from separate processes, so the
+:func:`minidl.ddp.measure.measure`); every row comes from separate processes, so the
 rounds alternate between the cases (A B C A B C …) and each number is a median."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def _size(nbytes: int) -> str:
 
 
 def allreduce_rows(quick: bool) -> tuple[list[list[str]], list[str]]:
-    from minidl.distributed.measure import measure
+    from minidl.ddp.measure import measure
     from minidl.distributed.ring import ring_bytes_per_rank
 
     r = measure(2, "allreduce", ["--rounds", "3" if quick else "9"])
@@ -58,7 +58,7 @@ CASES = {  # name -> (processes, BLAS threads per process, measure.py arguments)
 
 
 def training_rows(quick: bool) -> tuple[list[list[str]], list[str]]:
-    from minidl.distributed.measure import measure
+    from minidl.ddp.measure import measure
 
     rounds = 1 if quick else 3
     steps = ["--steps", "15" if quick else "40", "--rounds", "2" if quick else "3"]

@@ -58,7 +58,7 @@ from minidl.compress.prune.selection import unstructured_mask
 from minidl.compress.quantize import dequantize_affine, quantize_affine
 from minidl.course import claim, fast_mode, figure_dir, new_figure, pick
 from minidl.data import load_digits
-from minidl.distributed.measure import measure
+from minidl.ddp.measure import measure
 
 LESSON_START = time.perf_counter()
 FONT = 12  # every label of every figure at least this large

@@ -50,7 +50,7 @@ def _lesson(args: argparse.Namespace) -> int:
 
 
 def _ddp(args: argparse.Namespace) -> int:
-    from minidl.distributed.ddp_demo import run_demo
+    from minidl.ddp.demo import run_demo
 
     return run_demo(args.n, epochs=args.epochs, global_batch=args.global_batch)
 

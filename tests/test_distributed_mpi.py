@@ -97,7 +97,7 @@ def test_an_exception_on_rank_1_aborts_the_job_with_its_traceback():
 
 
 def test_minidl_ddp_trains_the_same_weights_on_two_processes_as_on_one():
-    from minidl.distributed.ddp_demo import run_demo
+    from minidl.ddp.demo import run_demo
     from minidl.distributed.launch import mpi_ready
 
     ok, why = mpi_ready()

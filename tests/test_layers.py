@@ -1,8 +1,8 @@
 """The layer contract: each part of minidl imports only from the layers below it.
 
     leaf utilities (course, threads, random, hooks)
-    → backend → kernels → engine → nn, optim → data, compress, search, train (and
-    serialization, viz, perf) → tour, cli, myths
+    → backend → kernels → engine → distributed → nn, optim → data, compress, search, train
+    (and serialization, viz, perf) → tour, cli, myths, ddp
 
 Checked over the source's syntax tree, so an import inside a function counts as much as one
 at the top of a file (a kernel that needs a formula receives it from above; it never imports
@@ -23,9 +23,10 @@ LAYERS: list[tuple[str, ...]] = [
     ("backend",),
     ("kernels",),
     ("engine",),
+    ("distributed",),  # the MPI process group and collectives; nn.parallel builds on it
     ("nn", "optim"),
     ("data", "compress", "search", "train", "serialization", "viz", "perf"),
-    ("tour", "cli", "myths"),
+    ("tour", "cli", "myths", "ddp"),
 ]
 FRONT_DOOR = {"__init__", "__main__"}
 

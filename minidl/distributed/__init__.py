@@ -12,10 +12,8 @@
 - Starting jobs (:mod:`.launch`): ``run_mpiexec``, ``find_mpiexec``, ``mpi_ready``
 
 ``minidl.nn.parallel.DistributedDataParallel`` and ``minidl.data.DistributedSampler`` build on
-these. Two modules here are programs rather than library, at the level of the CLI (they train
-models, so they import nn, optim, data and train, and this front door does not import them):
-:mod:`.measure` (the MPI jobs that the benchmark, lesson 12 and ``minidl ddp`` launch) and
-:mod:`.ddp_demo` (``minidl ddp -n 2``).
+these. The programs that train models on several processes (the MPI jobs that the benchmark,
+lesson 12 and ``minidl ddp`` launch) live above every layer, in :mod:`minidl.ddp`.
 
 Start a job with ``mpiexec -n 2 python script.py`` (or ``python -m minidl.distributed.launch -n 2
 script.py``); plain ``python script.py`` is a world of one.

@@ -1,4 +1,4 @@
-"""Measurements that need several processes: run as ``mpiexec -n N python -m minidl.distributed.measure``.
+"""Measurements that need several processes: run as ``mpiexec -n N python -m minidl.ddp.measure``.
 
 Each job prints one JSON line from rank 0. The host side (:func:`measure`) starts the job
 through :func:`minidl.distributed.launch.run_mpiexec` and parses that line; the benchmark
@@ -149,7 +149,7 @@ def measure(n: int, kind: str, args: Sequence[str] = (), timeout: float = 600,
 
     from minidl.distributed.launch import mpiexec_env, run_mpiexec
 
-    argv = ["-m", "minidl.distributed.measure", kind, *args]
+    argv = ["-m", "minidl.ddp.measure", kind, *args]
     if n == 1:
         proc = subprocess.run([sys.executable, *argv], capture_output=True, text=True, timeout=timeout,
                               env=mpiexec_env(None, blas_threads), cwd=os.getcwd())
@@ -163,7 +163,7 @@ def measure(n: int, kind: str, args: Sequence[str] = (), timeout: float = 600,
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m minidl.distributed.measure")
+    parser = argparse.ArgumentParser(prog="python -m minidl.ddp.measure")
     sub = parser.add_subparsers(dest="kind", required=True)
     a = sub.add_parser("allreduce")
     a.add_argument("--sizes", type=int, nargs="+", default=[4096 * 4**k for k in range(7)])
