@@ -18,7 +18,8 @@
 # ## The math
 #
 # Notation: θ the parameters, J(θ) the loss, g = ∇θ J the gradient, lr the learning rate.
-# These are the docstrings of `minidl.optim.rules.gd` and `minidl.optim.rules.sgd`.
+# These are the docstrings of `minidl.optim.rules.gd`, `minidl.optim.rules.sgd` (the recipe) and
+# `minidl.optim.transforms.trace` (momentum).
 #
 # **Gradient descent** — step against the gradient of the loss on the *whole* training set:
 #
@@ -55,9 +56,10 @@ import minidl
 from minidl import nn, optim
 from minidl.course import figure_dir, new_figure, pick, save_figure
 from minidl.data import ArrayDataset, DataLoader, load_digits
-from minidl.optim import rules
+from minidl.optim import rules, transforms
 
 print(rules.sgd.__doc__)
+print(transforms.trace.__doc__)
 
 # %% [markdown]
 # ## 1. GD and SGD: one rule, two kinds of data

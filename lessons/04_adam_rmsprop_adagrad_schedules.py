@@ -15,7 +15,8 @@
 # ## The math
 #
 # Notation as in lesson 03 (θ, g = ∇θ J, lr, step t = 1, 2, …). All operations on vectors
-# are per coordinate. These are the docstrings of `minidl.optim.rules`:
+# are per coordinate. These are the docstrings of `minidl.optim.transforms` (`scale_by_adagrad`,
+# `scale_by_rms`, `scale_by_adam`), which `minidl.optim.rules` puts together into each optimizer:
 #
 # **Adagrad** — divide by the root of the *sum* of all squared gradients so far:
 #
@@ -53,6 +54,7 @@ from minidl.optim.transforms import scale_by_adam
 from minidl.train import fit
 
 print(rules.adam.__doc__)
+print(scale_by_adam.__doc__)
 
 # %% [markdown]
 # ## 1. One step size per coordinate

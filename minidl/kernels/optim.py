@@ -75,7 +75,7 @@ def _adam_loop(param: Any, grad: Any, exp_avg: Any, exp_avg_sq: Any, max_exp_avg
         param[i] = param[i] + neg_lr * u
 
 
-def adam_(param: Any, grad: Any, exp_avg: Any, exp_avg_sq: Any, max_exp_avg_sq: Any | None, *, step: int,
+def adam_(param: Any, grad: Any, exp_avg: Any, exp_avg_sq: Any, max_exp_avg_sq: Any | None, step: int,
           lr: float, beta1: float, beta2: float, eps: float, weight_decay: float, amsgrad: bool,
           maximize: bool, bias_correction: bool, decoupled_weight_decay: bool) -> bool:
     """Adam's step ``step`` (t = 1, 2, ...) on NumPy arrays, in place, in one pass.
@@ -123,7 +123,7 @@ def _sgd_loop(param: Any, grad: Any, buf: Any, lr: float, momentum: float, dampe
         param[i] = param[i] + neg_lr * g
 
 
-def sgd_(param: Any, grad: Any, momentum_buffer: Any | None, *, first: bool, lr: float, momentum: float,
+def sgd_(param: Any, grad: Any, momentum_buffer: Any | None, first: bool, lr: float, momentum: float,
          dampening: float, weight_decay: float, nesterov: bool, maximize: bool) -> bool:
     """SGD's step on NumPy arrays, in place, in one pass; ``first`` starts the buffer (b = g).
 

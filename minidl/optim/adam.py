@@ -97,12 +97,12 @@ def adam_step_(param: Any, grad: Any, state: dict[str, Any], *, lr: float, beta1
     """Adam's step on ``param`` and its ``state`` (``step``, ``exp_avg``, ``exp_avg_sq``,
     ``max_exp_avg_sq`` with amsgrad), in place: the fused loop, or the reference where the
     loop cannot take the arrays."""
-    hyper = dict(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                 maximize=maximize, bias_correction=bias_correction,
-                 decoupled_weight_decay=decoupled_weight_decay)
     t = state["step"] + 1
-    if fused.adam_(param, grad, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq"),
-                   step=t, **hyper):
+    # positional: this runs for every parameter at every step
+    if fused.adam_(param, grad, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq"), t, lr,
+                   beta1, beta2, eps, weight_decay, amsgrad, maximize, bias_correction, decoupled_weight_decay):
         state["step"] = t
     else:
-        adam_reference(param, grad, state, **hyper)
+        adam_reference(param, grad, state, lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
+                       amsgrad=amsgrad, maximize=maximize, bias_correction=bias_correction,
+                       decoupled_weight_decay=decoupled_weight_decay)

@@ -17,6 +17,10 @@ from minidl.engine.tensor import Tensor
 from minidl.hooks import RemovableHandle
 from minidl.optim.transforms import GradientTransformation, step_in_place
 
+# PyTorch's version counter (engine): every optimizer update of a parameter bumps it. Asked
+# once, here, because hasattr on an unset slot raises and catches an exception per call.
+_TENSORS_HAVE_VERSIONS = hasattr(Tensor, "_version")
+
 #: ``step_function(param, grad, state)``: one parameter's update, in place (arrays, not Tensors).
 StepFunction = Callable[[Any, Any, dict[str, Any]], None]
 
@@ -147,7 +151,7 @@ class Optimizer:
                 if state is None:
                     state = self.state[p] = self._rule(group).init(p.data)
                 update(p.data, grad, state)
-                if hasattr(p, "_version"):  # the engine's version counter, where this Tensor has one
+                if _TENSORS_HAVE_VERSIONS:
                     p._version += 1
         for hook in list(self._step_post_hooks.values()):
             hook(self)

@@ -88,13 +88,13 @@ def sgd_step_(param: Any, grad: Any, state: dict[str, Any], *, lr: float, moment
               dampening: float, weight_decay: float, nesterov: bool, maximize: bool) -> None:
     """SGD's step on ``param`` and ``state`` (``momentum_buffer`` when momentum ≠ 0), in place:
     the fused loop, or the reference where the loop cannot take the arrays."""
-    hyper = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                 nesterov=nesterov, maximize=maximize)
     buf = state.get("momentum_buffer") if momentum != 0 else None
     first = momentum != 0 and buf is None  # None before the first step (or momentum switched on later)
     if first:
         buf = np.empty_like(param)  # host: the fused path runs on NumPy arrays only
-    if not fused.sgd_(param, grad, buf, first=first, **hyper):
-        sgd_reference(param, grad, state, **hyper)
+    # positional: this runs for every parameter at every step
+    if not fused.sgd_(param, grad, buf, first, lr, momentum, dampening, weight_decay, nesterov, maximize):
+        sgd_reference(param, grad, state, lr=lr, momentum=momentum, dampening=dampening,
+                      weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
     elif first:
         state["momentum_buffer"] = buf
