@@ -28,6 +28,7 @@ arrays and Tensors share (``*``, ``@``, ``.sum``, ``.reshape``), plus the few he
 from __future__ import annotations
 
 import itertools
+import traceback
 import weakref
 from typing import Any
 
@@ -47,11 +48,18 @@ class Function:
     """Base class of every op. Subclasses define ``forward`` and ``backward``."""
 
     needs_output = False  # set True when backward uses the output (exp, tanh, softmax...)
+    # Which input values backward reads, for the version check (PyTorch's saved tensors):
+    # saved_for[i] lists the inputs whose gradients read input i's values. None: every
+    # gradient reads every input; (): backward reads only shapes (add, sum, reshape...).
+    # An input changed in place after the forward pass is an error only where it is read.
+    saved_for: tuple[tuple[int, ...], ...] | None = None
 
     # Filled in when the op is recorded in the graph.
     inputs: tuple[Tensor, ...]
     needs_input_grad: tuple[bool, ...]
     seq: int
+    versions: tuple[int, ...]
+    forward_stack: list[str] | None = None
     output_data: Any
     output_ref: weakref.ref | None
     retained: weakref.ref | None
@@ -71,36 +79,44 @@ class Function:
             x0 = inputs[0]
             y = self.forward(x0.data)
             needs = (x0.requires_grad,)
+            versions = (x0._version,)
         elif n == 2:
             x0, x1 = inputs
             if type(x0.data) is not type(x1.data):
                 check_same_device((x0.data, x1.data), type(self).__name__.lower())
             y = self.forward(x0.data, x1.data)
             needs = (x0.requires_grad, x1.requires_grad)
+            versions = (x0._version, x1._version)
         elif n == 3:
             x0, x1, x2 = inputs
             if not type(x0.data) is type(x1.data) is type(x2.data):
                 check_same_device((x0.data, x1.data, x2.data), type(self).__name__.lower())
             y = self.forward(x0.data, x1.data, x2.data)
             needs = (x0.requires_grad, x1.requires_grad, x2.requires_grad)
+            versions = (x0._version, x1._version, x2._version)
         else:
             arrays = [x.data for x in inputs]
             if len({type(a) for a in arrays}) > 1:
                 check_same_device(tuple(arrays), type(self).__name__.lower())
             y = self.forward(*arrays)
             needs = tuple([x.requires_grad for x in inputs])
+            versions = tuple([x._version for x in inputs])
         if isinstance(y, _numpy_scalar):
             # NumPy reductions return scalars (np.float32); a Tensor always wraps an array.
             y = _np.asarray(y)  # host: only NumPy makes NumPy scalars
         out = Tensor.__new__(Tensor)
         out.data = y
         out.grad = None
+        out._version = 0
         if _State.enabled and True in needs:
             out.requires_grad = True
             out.grad_fn = self
             self.inputs = inputs
             self.needs_input_grad = needs
             self.seq = _next_seq()
+            self.versions = versions
+            if _State.anomaly:  # detect_anomaly: remember where this op ran
+                self.forward_stack = traceback.format_stack()[:-1]
             self.retained = None
             self.freed = False
             if self.needs_output:

@@ -5,9 +5,22 @@ A Tensor wraps an array of the active array module (NumPy, or CuPy on a GPU) in
 remember themselves as the new Tensor's ``grad_fn``; ``backward()`` walks those nodes in
 reverse topological order (see :mod:`minidl.engine.autograd`).
 
+In-place changes and the version counter (PyTorch's ``_version``): every in-place method
+(``add_``, ``sub_``, ``mul_``, ``div_``, ``zero_``, ``fill_``, ``copy_``, ``clamp_``,
+``x[i] = v``) and every optimizer update of a parameter adds 1 to ``x._version``. An op
+that will need an input's values in its backward pass records that input's version when
+it runs; ``backward`` compares and raises ``RuntimeError`` if the tensor was changed in
+between, instead of returning a wrong gradient. In-place changes of tensors that backward
+does not need (the addends of ``x + y``, say) are fine.
+
 Differences from PyTorch, on purpose:
 - ``.data`` is the underlying array itself (NumPy/CuPy), not a Tensor sharing storage:
-  minidl is a NumPy library, and the array is what a learner wants to look at.
+  minidl is a NumPy library, and the array is what a learner wants to look at. Writes
+  through ``.data`` (``x.data[0] = 1``, ``x.data *= 2``) are not counted, exactly as
+  writes through PyTorch's ``.data`` are not: that is the escape hatch, and its risk.
+- PyTorch's views share one version counter with their base. In minidl only ``detach()``
+  does (an in-place change of ``x.detach()`` counts as a change of ``x``); the result of
+  ``reshape``/``x[:, 0]`` may share memory with its input but counts its own changes.
 - A graph can be walked twice only with ``retain_graph=True``, as in PyTorch.
 """
 
@@ -60,7 +73,9 @@ def _is_float(dtype: Any) -> bool:
 class Tensor:
     """An n-dimensional array that records the ops applied to it, for reverse-mode autodiff."""
 
-    __slots__ = ("data", "grad", "grad_fn", "requires_grad", "__weakref__")
+    # ``_base`` (set by ``detach()`` only, so left unset on the hot paths) is the tensor whose
+    # version an in-place change of this one must also bump.
+    __slots__ = ("data", "grad", "grad_fn", "requires_grad", "_version", "_base", "__weakref__")
 
     # NumPy must hand ``ndarray * tensor`` to Tensor.__rmul__ rather than loop over it.
     __array_ufunc__ = None
@@ -70,12 +85,14 @@ class Tensor:
     grad: Tensor | None
     grad_fn: Function | None
     requires_grad: bool
+    _version: int
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         self.data = _to_array(data, dtype)
         self.grad = None
         self.grad_fn = None
         self.requires_grad = False
+        self._version = 0
         if requires_grad:
             self.requires_grad_(True)
 
@@ -139,8 +156,11 @@ class Tensor:
         return backend.to_numpy(self.data).tolist()
 
     def detach(self) -> Tensor:
-        """The same data, cut from the graph (shares memory, as in PyTorch)."""
-        return Tensor._wrap(self.data)
+        """The same data, cut from the graph (shares memory, and its version counter, as in PyTorch)."""
+        t = Tensor._wrap(self.data)
+        t._version = self._version
+        t._base = getattr(self, "_base", self)
+        return t
 
     def clone(self) -> Tensor:
         """A copy that stays in the graph (gradient flows back to ``self``)."""
@@ -180,7 +200,7 @@ class Tensor:
 
         backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
 
-    # -- in-place updates (never recorded in the graph) -------------------------------------
+    # -- in-place updates (never recorded in the graph; counted in ``_version``) ------------
     def _check_inplace(self, op: str) -> None:
         if self.requires_grad and _State.enabled:
             kind = "a leaf that requires grad" if self.grad_fn is None else "a tensor in the graph"
@@ -188,14 +208,23 @@ class Tensor:
                 f"{op}() changes {kind} in place, which the graph cannot follow; "
                 "wrap it in `with minidl.no_grad():` or work on `.data`")
 
+    def _bump_version(self) -> None:
+        """Count one in-place change (of this tensor and, for a ``detach()``-ed one, its base)."""
+        self._version += 1
+        base = getattr(self, "_base", None)
+        if base is not None:
+            base._version += 1
+
     def zero_(self) -> Tensor:
         self._check_inplace("zero_")
         self.data[...] = 0
+        self._bump_version()
         return self
 
     def fill_(self, value: float) -> Tensor:
         self._check_inplace("fill_")
         self.data[...] = value
+        self._bump_version()
         return self
 
     def copy_(self, src: Any) -> Tensor:
@@ -208,28 +237,39 @@ class Tensor:
         except ValueError as e:
             raise ValueError(f"copy_: cannot copy shape {getattr(src_data, 'shape', ())} "
                              f"into shape {self.shape}") from e
+        self._bump_version()
         return self
 
     def add_(self, other: Any, alpha: float = 1.0) -> Tensor:
         self._check_inplace("add_")
         other = other.data if isinstance(other, Tensor) else other
         self.data += other if alpha == 1 else alpha * other
+        self._bump_version()
         return self
 
     def sub_(self, other: Any, alpha: float = 1.0) -> Tensor:
         self._check_inplace("sub_")
         other = other.data if isinstance(other, Tensor) else other
         self.data -= other if alpha == 1 else alpha * other
+        self._bump_version()
         return self
 
     def mul_(self, other: Any) -> Tensor:
         self._check_inplace("mul_")
         self.data *= other.data if isinstance(other, Tensor) else other
+        self._bump_version()
+        return self
+
+    def div_(self, other: Any) -> Tensor:
+        self._check_inplace("div_")
+        self.data /= other.data if isinstance(other, Tensor) else other
+        self._bump_version()
         return self
 
     def clamp_(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
         self._check_inplace("clamp_")
         backend.get_array_module(self.data).clip(self.data, min, max, out=self.data)
+        self._bump_version()
         return self
 
     def __setitem__(self, index: Any, value: Any) -> None:
@@ -238,6 +278,7 @@ class Tensor:
         if type(value) is np.ndarray:  # host values move to the data's device, as in copy_
             value = backend.get_array_module(self.data).asarray(value)
         self.data[_index_on(_unwrap_index(index), self.data)] = value
+        self._bump_version()
 
     # -- printing -------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -279,6 +320,7 @@ class Tensor:
         t.grad = None
         t.grad_fn = None
         t.requires_grad = requires_grad
+        t._version = 0
         return t
 
     # Operators, maths and shape methods are attached in minidl.engine.ops (one place

@@ -21,6 +21,8 @@ def broadcast_error(op: str, a: Any, b: Any) -> ValueError:
 class Add(Function):
     """z = x + y;   ∂z/∂x = 1,  ∂z/∂y = 1"""
 
+    saved_for = ()
+
     def forward(self, x: Any, y: Any) -> Any:
         try:
             return x + y
@@ -35,6 +37,8 @@ class Add(Function):
 
 class Sub(Function):
     """z = x − y;   ∂z/∂x = 1,  ∂z/∂y = −1"""
+
+    saved_for = ()
 
     def forward(self, x: Any, y: Any) -> Any:
         try:
@@ -51,6 +55,8 @@ class Sub(Function):
 class Mul(Function):
     """z = x · y;   ∂z/∂x = y,  ∂z/∂y = x"""
 
+    saved_for = ((1,), (0,))
+
     def forward(self, x: Any, y: Any) -> Any:
         try:
             return x * y
@@ -65,6 +71,8 @@ class Mul(Function):
 
 class Div(Function):
     """z = x / y;   ∂z/∂x = 1/y,  ∂z/∂y = −x/y²"""
+
+    saved_for = ((1,), (0, 1))
 
     def forward(self, x: Any, y: Any) -> Any:
         try:
@@ -81,6 +89,8 @@ class Div(Function):
 
 class Neg(Function):
     """y = −x;   ∂y/∂x = −1"""
+
+    saved_for = ()
 
     def forward(self, x: Any) -> Any:
         return -x
@@ -163,6 +173,8 @@ def clone(x: Tensor) -> Tensor:
 class _Clone(Function):
     """y = x (a copy);   ∂y/∂x = 1"""
 
+    saved_for = ()
+
     def forward(self, x: Any) -> Any:
         return x.copy()
 
@@ -172,6 +184,8 @@ class _Clone(Function):
 
 class Cast(Function):
     """y = x converted to ``dtype``;   ∂y/∂x = gy converted back to x's dtype."""
+
+    saved_for = ()
 
     def __init__(self, dtype: Any) -> None:
         self.dtype = dtype

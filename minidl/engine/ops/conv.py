@@ -172,6 +172,8 @@ class Conv2d(Function):
     ∂L/∂W = ConvWeightGrad(x, G), ∂L/∂b = Σ G over (n, oy, ox).
     """
 
+    saved_for = ((1,), (0,), ())
+
     def __init__(self, win: Window) -> None:
         self.win = win
 
@@ -196,6 +198,8 @@ class ConvInputGrad(Function):
     ∂⟨H, gx⟩/∂G = conv2d(H, W),   ∂⟨H, gx⟩/∂W = ConvWeightGrad(H, G)
     """
 
+    saved_for = ((1,), (0,))
+
     def __init__(self, x_shape: tuple[int, ...], win: Window) -> None:
         self.x_shape, self.win = tuple(x_shape), win
 
@@ -213,6 +217,8 @@ class ConvWeightGrad(Function):
 
     ∂⟨H, gW⟩/∂x = ConvInputGrad(G, H),   ∂⟨H, gW⟩/∂G = conv2d(x, H)
     """
+
+    saved_for = ((1,), (0,))
 
     def __init__(self, w_shape: tuple[int, ...], win: Window) -> None:
         self.w_shape, self.win = tuple(w_shape), win

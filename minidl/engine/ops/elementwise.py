@@ -34,6 +34,7 @@ class Exp(Function):
     """y = eˣ;   ∂y/∂x = eˣ = y"""
 
     needs_output = True
+    saved_for = ()
 
     def forward(self, x: Any) -> Any:
         return backend.get_array_module(x).exp(x)
@@ -56,6 +57,7 @@ class Sqrt(Function):
     """y = √x;   ∂y/∂x = 1/(2√x) = 1/(2y)"""
 
     needs_output = True
+    saved_for = ()
 
     def forward(self, x: Any) -> Any:
         return backend.get_array_module(x).sqrt(x)
@@ -79,6 +81,7 @@ class Tanh(Function):
     """y = tanh x;   ∂y/∂x = 1 − y²"""
 
     needs_output = True
+    saved_for = ()
 
     def forward(self, x: Any) -> Any:
         return backend.get_array_module(x).tanh(x)
@@ -94,6 +97,7 @@ class Sigmoid(Function):
     """
 
     needs_output = True
+    saved_for = ()
 
     def forward(self, x: Any) -> Any:
         return backend.get_array_module(x).tanh(x * 0.5) * 0.5 + 0.5
@@ -176,6 +180,8 @@ class Clamp(Function):
 
 class Where(Function):
     """z = x where cond else y;   ∂z/∂x = 1 where cond,  ∂z/∂y = 1 where not cond"""
+
+    saved_for = ()
 
     def __init__(self, cond: Any) -> None:
         self.cond = cond

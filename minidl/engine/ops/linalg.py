@@ -30,6 +30,8 @@ class MatMul(Function):
     computed on that matrix view and reshaped back.
     """
 
+    saved_for = ((1,), (0,))
+
     def forward(self, a: Any, b: Any) -> Any:
         if a.ndim == 0 or b.ndim == 0:
             raise ValueError(f"matmul needs at least 1-D operands (got shapes {a.shape} and {b.shape})")
@@ -59,6 +61,8 @@ class Linear(Function):
     One node for what would be three (matmul, transpose, add): the training step of a
     small MLP is decided by per-op overhead, and PyTorch fuses it the same way (addmm).
     """
+
+    saved_for = ((1,), (0,), ())
 
     def forward(self, x: Any, w: Any, b: Any = None) -> Any:
         if x.shape[-1] != w.shape[-1]:

@@ -66,6 +66,8 @@ def _unbatched(fn: Any, input: Any, *args: Any) -> Any:  # noqa: A002
 class MaxPool2d(Function):
     """y = max of each window;   ∂L/∂x = G scattered to each window's winner (first maximum)"""
 
+    saved_for = ()
+
     def __init__(self, win: Window) -> None:
         self.win = win
 
@@ -83,6 +85,8 @@ class MaxPoolScatter(Function):
     """gx = G added at the positions ``arg`` names (max-pool's backward, as an op of G);
     its adjoint is the gather from those positions."""
 
+    saved_for = ()
+
     def __init__(self, arg: Any, x_shape: tuple[int, ...], win: Window) -> None:
         self.arg, self.x_shape, self.win = arg, x_shape, win
 
@@ -98,6 +102,8 @@ class MaxPoolScatter(Function):
 class MaxPoolGather(Function):
     """y = x at the positions ``arg`` names (no search for the maximum: the winners are fixed);
     its adjoint is the scatter back to them."""
+
+    saved_for = ()
 
     def __init__(self, arg: Any, win: Window) -> None:
         self.arg, self.win = arg, win
@@ -166,6 +172,8 @@ def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
 class AvgPool2d(Function):
     """y = (Σ of each window) / divisor;   ∂L/∂x = each G / divisor spread over its window"""
 
+    saved_for = ()
+
     def __init__(self, win: Window, divisor: Any) -> None:
         self.win, self.divisor = win, divisor
 
@@ -183,6 +191,8 @@ class AvgPool2d(Function):
 class AvgPoolAdjoint(Function):
     """gx = each G / divisor added over its window (average-pool's backward, as an op of G);
     its adjoint is average-pooling itself."""
+
+    saved_for = ()
 
     def __init__(self, x_shape: tuple[int, ...], win: Window, divisor: Any) -> None:
         self.x_shape, self.win, self.divisor = x_shape, win, divisor

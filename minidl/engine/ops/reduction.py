@@ -36,6 +36,8 @@ def _spread(gy: Any, x_shape: tuple[int, ...], axes: tuple[int, ...] | None) -> 
 class Sum(Function):
     """y = Σ x over ``axes``;   ∂y/∂x = 1 (gy is copied back over the summed axes)"""
 
+    saved_for = ()
+
     def __init__(self, axes: tuple[int, ...] | None, keepdims: bool) -> None:
         self.axes, self.keepdims = axes, keepdims
 
@@ -48,6 +50,8 @@ class Sum(Function):
 
 class Mean(Function):
     """y = (1/n) Σ x over ``axes`` (n elements);   ∂y/∂x = 1/n"""
+
+    saved_for = ()
 
     def __init__(self, axes: tuple[int, ...], keepdims: bool) -> None:
         self.axes, self.keepdims = axes, keepdims

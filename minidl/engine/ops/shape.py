@@ -27,6 +27,8 @@ def _sum_to_array(x: Any, shape: tuple[int, ...]) -> Any:
 class SumTo(Function):
     """y = Σ over the broadcast axes of x, so that y.shape == shape;   ∂y/∂x = broadcast back."""
 
+    saved_for = ()
+
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = tuple(shape)
 
@@ -39,6 +41,8 @@ class SumTo(Function):
 
 class BroadcastTo(Function):
     """y = x repeated along new or size-1 axes;   ∂y/∂x = sum back to x's shape."""
+
+    saved_for = ()
 
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = tuple(shape)
@@ -93,6 +97,8 @@ def expand(x: Tensor, *sizes: int) -> Tensor:
 class Reshape(Function):
     """y = x with a new shape (same elements, same order);   ∂y/∂x = reshape back."""
 
+    saved_for = ()
+
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = shape
 
@@ -123,6 +129,8 @@ def reshape(x: Any, *shape: Any) -> Any:
 
 class Permute(Function):
     """y = x with its axes reordered;   ∂y/∂x = gy with the inverse order."""
+
+    saved_for = ()
 
     def __init__(self, axes: tuple[int, ...]) -> None:
         self.axes = axes
@@ -206,6 +214,8 @@ def _is_basic(index: Any) -> bool:
 class GetItem(Function):
     """y = x[index];   ∂y/∂x = scatter-add gy back into zeros at index (repeats add up)."""
 
+    saved_for = ()
+
     def __init__(self, index: Any) -> None:
         self.index = index
 
@@ -221,6 +231,8 @@ class GetItem(Function):
 
 class IndexAdd(Function):
     """y = zeros(shape) with x added at index (``np.add.at``);   ∂y/∂x = gy[index]."""
+
+    saved_for = ()
 
     def __init__(self, index: Any, shape: tuple[int, ...]) -> None:
         self.index = index
@@ -256,6 +268,8 @@ def index_add(x: Any, index: Any, shape: tuple[int, ...]) -> Any:
 
 class TakeAlongAxis(Function):
     """y = x picked at ``indices`` along ``axis`` (``torch.gather``);   ∂y/∂x = scatter-add."""
+
+    saved_for = ()
 
     def __init__(self, indices: Any, axis: int) -> None:
         self.indices = indices
@@ -298,6 +312,8 @@ def gather(x: Tensor, dim: int, index: Any) -> Tensor:
 
 class Concatenate(Function):
     """y = [x₁, x₂, …] joined along ``axis``;   ∂y/∂xᵢ = gy's slice that came from xᵢ."""
+
+    saved_for = ()
 
     def __init__(self, axis: int) -> None:
         self.axis = axis

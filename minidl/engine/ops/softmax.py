@@ -17,6 +17,7 @@ class Softmax(Function):
     """
 
     needs_output = True
+    saved_for = ()
 
     def __init__(self, axis: int) -> None:
         self.axis = axis
@@ -37,6 +38,7 @@ class LogSoftmax(Function):
     """
 
     needs_output = True
+    saved_for = ()
 
     def __init__(self, axis: int) -> None:
         self.axis = axis
