@@ -22,7 +22,7 @@ import numpy as np
 from minidl import backend
 from minidl.engine.function import Function
 from minidl.engine.grad_mode import _State
-from minidl.engine.tensor import Tensor
+from minidl.engine.tensor import Tensor, array_of
 
 
 def topological_order(root: Function) -> list[Function]:
@@ -156,7 +156,7 @@ def _check_finite(fn: Function, gxs: tuple[Any, ...]) -> None:
     for i, gx in enumerate(gxs):
         if gx is None:
             continue
-        data = gx.data if isinstance(gx, Tensor) else gx
+        data = array_of(gx)
         if backend.get_array_module(data).isnan(data).any():
             where = "".join(fn.forward_stack) if fn.forward_stack else (
                 "  (not recorded: the op ran before anomaly detection was turned on)\n")

@@ -22,13 +22,15 @@ from typing import Any
 
 from minidl import backend
 from minidl.engine.function import Function
-from minidl.engine.ops._args import as_tensor
-from minidl.engine.tensor import Tensor
+from minidl.engine.tensor import Tensor, array_of
 from minidl.kernels.window import Window, output_size
 
 
-def _pair(value: Any, name: str, minimum: int) -> tuple[int, int]:
-    """An int or a pair of ints, as PyTorch accepts for kernel_size, stride, padding, dilation."""
+def as_pair(value: Any, name: str, minimum: int) -> tuple[int, int]:
+    """An int or a pair of ints, as PyTorch accepts for kernel_size, stride, padding, dilation.
+
+    ``name`` and ``minimum`` are for the error: ``stride must be >= 1 (got 0)``.
+    """
     pair = (value, value) if isinstance(value, int) else tuple(value)
     if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair):
         raise TypeError(f"{name} must be an int or a pair of ints (got {value!r})")
@@ -37,11 +39,14 @@ def _pair(value: Any, name: str, minimum: int) -> tuple[int, int]:
     return pair  # type: ignore[return-value]
 
 
+_pair = as_pair  # its former private name, still imported by code written against it
+
+
 def conv_window(x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: Any, padding: Any,
                 dilation: Any) -> Window:
     """The window geometry of a convolution of x (N, C, H, W) with W (O, C, kh, kw)."""
-    sh, sw = _pair(stride, "stride", 1)
-    dh, dw = _pair(dilation, "dilation", 1)
+    sh, sw = as_pair(stride, "stride", 1)
+    dh, dw = as_pair(dilation, "dilation", 1)
     kh, kw = w_shape[2], w_shape[3]
     if padding == "valid":
         ph = pw = 0
@@ -57,7 +62,7 @@ def conv_window(x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: Any,
     elif isinstance(padding, str):
         raise ValueError(f"padding must be an int, a pair, 'valid' or 'same' (got {padding!r})")
     else:
-        ph, pw = _pair(padding, "padding", 0)
+        ph, pw = as_pair(padding, "padding", 0)
     h, w = x_shape[2], x_shape[3]
     oh, ow = output_size(h, kh, sh, ph, dh), output_size(w, kw, sw, pw, dw)
     if oh < 1 or ow < 1:
@@ -115,6 +120,7 @@ def _conv_forward(x: Any, w: Any, b: Any, win: Window) -> Any:
     w2 = w.reshape(o, k)
     cols_buf = workspace.take((k * step * length,), x.dtype, x)
     rows_buf = workspace.take((o * step * length,), x.dtype, x)
+    cols = rows = None  # an empty batch (n = 0) skips the loop and gives an empty output
     for start in range(0, n, step):
         stop = min(start + step, n)
         m = (stop - start) * length
@@ -147,6 +153,7 @@ def _conv_backward(gy: Any, x: Any, w: Any, x_shape: tuple[int, ...], w_shape: t
     w2t = w.reshape(o, k).T if need_x else None
     cols_buf = workspace.take((k * step * length,), gy.dtype, gy)
     rows_buf = workspace.take((o * step * length,), gy.dtype, gy)
+    g_rows = None  # an empty batch (n = 0) skips the loop: empty ∂L/∂x, zero ∂L/∂W and ∂L/∂b
     for start in range(0, n, step):
         stop = min(start + step, n)
         m = (stop - start) * length
@@ -208,7 +215,7 @@ class ConvInputGrad(Function):
 
     def backward(self, h: Any, g: Any, w: Any) -> tuple[Any, Any]:
         need_g, need_w = self.needs_input_grad
-        return (_conv(h, w, None, self.win) if need_g else None,
+        return (Conv2d(self.win).apply(h, w) if need_g else None,
                 conv2d_weight_grad(h, g, w.shape, self.win) if need_w else None)
 
 
@@ -229,29 +236,17 @@ class ConvWeightGrad(Function):
     def backward(self, h: Any, x: Any, g: Any) -> tuple[Any, Any]:
         need_x, need_g = self.needs_input_grad
         return (conv2d_input_grad(g, h, x.shape, self.win) if need_x else None,
-                _conv(x, h, None, self.win) if need_g else None)
-
-
-def _conv(x: Any, w: Any, b: Any, win: Window) -> Any:
-    """Conv2d on arrays (just the value) or Tensors (recorded)."""
-    if isinstance(x, Tensor) or isinstance(w, Tensor) or isinstance(b, Tensor):
-        args = (as_tensor(x), as_tensor(w)) + (() if b is None else (as_tensor(b),))
-        return Conv2d(win)(*args)
-    return _conv_forward(x, w, b, win)
+                Conv2d(self.win).apply(x, h) if need_g else None)
 
 
 def conv2d_input_grad(g: Any, w: Any, x_shape: tuple[int, ...], win: Window) -> Any:
     """∂L/∂x of a convolution from its output gradient ``g`` and weight ``w`` (arrays or Tensors)."""
-    if isinstance(g, Tensor) or isinstance(w, Tensor):
-        return ConvInputGrad(x_shape, win)(as_tensor(g), as_tensor(w))
-    return ConvInputGrad(x_shape, win).forward(g, w)
+    return ConvInputGrad(x_shape, win).apply(g, w)
 
 
 def conv2d_weight_grad(x: Any, g: Any, w_shape: tuple[int, ...], win: Window) -> Any:
     """∂L/∂W of a convolution from its input ``x`` and output gradient ``g`` (arrays or Tensors)."""
-    if isinstance(x, Tensor) or isinstance(g, Tensor):
-        return ConvWeightGrad(w_shape, win)(as_tensor(x), as_tensor(g))
-    return ConvWeightGrad(w_shape, win).forward(x, g)
+    return ConvWeightGrad(w_shape, win).apply(x, g)
 
 
 def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,  # noqa: A002
@@ -265,7 +260,7 @@ def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: 
     """
     if groups != 1:
         raise NotImplementedError(f"conv2d: groups={groups} is not supported (only groups=1)")
-    x, w = (a.data if isinstance(a, Tensor) else a for a in (input, weight))
+    x, w = array_of(input), array_of(weight)
     if w.ndim != 4:
         raise ValueError("conv2d: weight must have shape (out_channels, in_channels, kh, kw) "
                          f"(got {tuple(w.shape)})")
@@ -278,7 +273,7 @@ def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: 
         raise TypeError(f"conv2d: input and weight must have the same floating dtype "
                         f"(got {x.dtype} and {w.dtype}); convert with .float()")
     if bias is not None:
-        b = bias.data if isinstance(bias, Tensor) else bias
+        b = array_of(bias)
         if tuple(b.shape) != (w.shape[0],):
             raise ValueError(f"conv2d: bias must have shape ({w.shape[0]},) (got {tuple(b.shape)})")
     if x.ndim == 3:  # one unbatched image, as PyTorch allows
@@ -287,4 +282,5 @@ def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: 
         y = conv2d(reshape(input, (1,) + tuple(x.shape)), weight, bias, stride, padding, dilation)
         return reshape(y, tuple(y.shape[1:]))
     win = conv_window(x.shape, w.shape, stride, padding, dilation)
-    return _conv(input, weight, bias, win)
+    op = Conv2d(win)
+    return op.apply(input, weight) if bias is None else op.apply(input, weight, bias)
