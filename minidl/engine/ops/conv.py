@@ -1,7 +1,11 @@
 """2-D convolution as a differentiable op, with PyTorch's (N, C, H, W) layout and arguments.
 
 The forward pass is im2col followed by one matrix product (see
-:mod:`minidl.kernels.conv`); the backward pass is two more products and a col2im:
+:mod:`minidl.kernels.conv`); the backward pass is two more products and a col2im. Two
+versions of each, paired by :func:`minidl.kernels.dispatch`: the plain one
+(:func:`conv_forward_simple`: the whole batch at once, what to read first) and the chunked
+one that runs on NumPy (the same products over cache-sized slices of the batch, in reused
+buffers, with the Numba im2col):
 
     y = W ⋆ x + b:   Y = W₂ · cols(x) + b        (W₂ = W reshaped to (O, C·kh·kw))
     ∂L/∂W = G · cols(x)ᵀ,   ∂L/∂x = col2im(W₂ᵀ · G),   ∂L/∂b = Σ G over batch and positions
@@ -23,6 +27,7 @@ from typing import Any
 from minidl import backend
 from minidl.engine.function import Function
 from minidl.engine.tensor import Tensor, array_of
+from minidl.kernels import dispatch
 from minidl.kernels.window import Window, output_size
 
 
@@ -107,6 +112,43 @@ def _scratch(flat: Any, shape: tuple[int, int]) -> Any:
     return flat[:shape[0] * shape[1]].reshape(shape)
 
 
+# -- the plain convolution: the whole batch at once -------------------------------------------
+# What the chunked functions below compute, in the fewest lines: one column matrix for the
+# whole batch, one matrix product, one reshape. It is the reference they are tested against,
+# and what runs where the chunking buys nothing (CuPy on a GPU, MINIDL_NUMBA=0).
+
+
+def conv_forward_simple(x: Any, w: Any, b: Any, win: Window) -> Any:
+    """y = W ⋆ x + b on arrays:  Y = W₂ · cols(x) (+ b), (O, N·OH·OW) reshaped to (N, O, OH, OW)."""
+    from minidl.kernels.conv import im2col_reference
+
+    n, o = x.shape[0], w.shape[0]
+    rows = w.reshape(o, -1) @ im2col_reference(x, win)
+    y = rows.reshape(o, n, win.oh, win.ow).transpose(1, 0, 2, 3)
+    y = y + b.reshape(1, o, 1, 1) if b is not None else y
+    return backend.get_array_module(y).ascontiguousarray(y)
+
+
+def conv_backward_simple(gy: Any, x: Any, w: Any, x_shape: tuple[int, ...], w_shape: tuple[int, ...],
+                         win: Window, need_x: bool, need_w: bool, need_b: bool) -> tuple[Any, Any, Any]:
+    """(∂L/∂x, ∂L/∂W, ∂L/∂b) on arrays, the whole batch at once (None where not needed):
+
+    ∂L/∂W = G · cols(x)ᵀ,   ∂L/∂x = col2im(W₂ᵀ · G),   ∂L/∂b = Σ G   (G: gy as (O, N·OH·OW))
+    """
+    from minidl.kernels.conv import col2im_reference, im2col_reference
+
+    o = w_shape[0]
+    g = gy.transpose(1, 0, 2, 3).reshape(o, -1)
+    gw = (g @ im2col_reference(x, win).T).reshape(w_shape) if need_w else None
+    gx = col2im_reference(w.reshape(o, -1).T @ g, tuple(x_shape), win) if need_x else None
+    gb = g.sum(axis=1) if need_b else None
+    return gx, gw, gb
+
+
+# -- the chunked convolution: the same, through a cache-sized buffer ---------------------------
+
+
+@dispatch(conv_forward_simple)
 def _conv_forward(x: Any, w: Any, b: Any, win: Window) -> Any:
     """y = W ⋆ x + b on arrays, chunk by chunk: im2col, one GEMM, back to (N, O, OH, OW)."""
     from minidl.kernels.conv import im2col
@@ -133,6 +175,7 @@ def _conv_forward(x: Any, w: Any, b: Any, win: Window) -> Any:
     return y.reshape(n, o, win.oh, win.ow)
 
 
+@dispatch(conv_backward_simple)
 def _conv_backward(gy: Any, x: Any, w: Any, x_shape: tuple[int, ...], w_shape: tuple[int, ...],
                    win: Window, need_x: bool, need_w: bool, need_b: bool) -> tuple[Any, Any, Any]:
     """(∂L/∂x, ∂L/∂W, ∂L/∂b) on arrays from G = ∂L/∂y, chunk by chunk (None where not needed):
