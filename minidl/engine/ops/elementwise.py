@@ -121,31 +121,28 @@ class LeakyReLU(Function):
 
 
 class Maximum(Function):
-    """z = max(x, y);   ∂z/∂x = 1 where x > y, ½ where x = y, else 0 (PyTorch splits ties)"""
+    """z = max(x, y);   ∂z/∂x = 1 where x > y, ½ where x = y, else 0 (PyTorch splits ties)
+
+    ``Minimum`` is the same with ``<``: one class attribute, ``pick``, says which.
+    """
 
     promotes = True
+    pick = "maximum"  # the ufunc; x "wins" where pick(x, y) = x
 
     def forward(self, x: Any, y: Any) -> Any:
-        return backend.get_array_module(x, y).maximum(x, y)
+        return getattr(backend.get_array_module(x, y), self.pick)(x, y)
 
     def backward(self, gz: Any, x: Any, y: Any) -> tuple[Any, Any]:
         xd, yd = array_of(x), array_of(y)
-        share = ((xd > yd) + (xd == yd) * 0.5).astype(gz.dtype)
+        wins = xd > yd if self.pick == "maximum" else xd < yd
+        share = (wins + (xd == yd) * 0.5).astype(gz.dtype)
         return sum_to(gz * share, x.shape), sum_to(gz * (1 - share), y.shape)
 
 
-class Minimum(Function):
+class Minimum(Maximum):
     """z = min(x, y);   ∂z/∂x = 1 where x < y, ½ where x = y, else 0"""
 
-    promotes = True
-
-    def forward(self, x: Any, y: Any) -> Any:
-        return backend.get_array_module(x, y).minimum(x, y)
-
-    def backward(self, gz: Any, x: Any, y: Any) -> tuple[Any, Any]:
-        xd, yd = array_of(x), array_of(y)
-        share = ((xd < yd) + (xd == yd) * 0.5).astype(gz.dtype)
-        return sum_to(gz * share, x.shape), sum_to(gz * (1 - share), y.shape)
+    pick = "minimum"
 
 
 class Clamp(Function):
