@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as _np
 
+from minidl.backend import _by_type as _array_types  # the known array types; grows in place
 from minidl.backend import check_same_device
 from minidl.engine.grad_mode import _State
 from minidl.engine.tensor import Tensor, as_tensor, constant_like, promote
@@ -89,20 +90,19 @@ class Function:
         Ops with ``promotes = True`` (elementwise binary ops) first bring two Tensors to
         PyTorch's result dtype (:func:`~minidl.engine.tensor.promote`).
         """
-        like = None
-        mixed = False
         for x in inputs:
-            if isinstance(x, Tensor):
-                if like is None:
-                    like = x
-            else:
-                mixed = True
+            if not isinstance(x, Tensor):
+                break
+        else:  # all Tensors: the usual case, kept short
+            if self.promotes and inputs[0].data.dtype is not inputs[1].data.dtype:
+                inputs = promote(*inputs)
+            return self(*inputs)
+        like = next((x for x in inputs if isinstance(x, Tensor)), None)
         if like is None:  # no Tensor at all
             if any(hasattr(x, "shape") for x in inputs):
                 return self.forward(*inputs)
             like = as_tensor(inputs[0])
-        if mixed:
-            inputs = tuple([x if isinstance(x, Tensor) else constant_like(x, like) for x in inputs])
+        inputs = tuple([x if isinstance(x, Tensor) else constant_like(x, like) for x in inputs])
         if self.promotes and inputs[0].data.dtype is not inputs[1].data.dtype:
             inputs = promote(*inputs)
         return self(*inputs)
@@ -110,22 +110,25 @@ class Function:
     def __call__(self, *inputs: Tensor) -> Tensor:
         """Run ``forward`` on the inputs' arrays and, if any input needs a gradient, record the node."""
         if len(inputs) == 1:
-            # The one special case. One-input ops (relu, exp, reshape, sum, ...) are half of
-            # every graph; measured on a chain of 300 tiny ops, this saves ~0.4 µs per op
-            # (the general loop alone: 1.13-1.17x the unrolled version there; 0.98-1.01x
-            # on the 64-128-10 MLP step, where the arrays are larger).
+            # The one special case: one-input ops (relu, exp, reshape, sum, ...) are about half
+            # of every graph. Issue 15 measured the general loop alone at 1.13-1.17x the
+            # unrolled code on a chain of 300 tiny ops (0.98-1.01x on the 64-128-10 MLP step);
+            # on Python 3.11 the loop costs ~0.3 µs a call more than this branch.
             x = inputs[0]
             y = self.forward(x.data)
             needs = (x.requires_grad,)
+            versions = (x._version,)
         else:
             arrays = [x.data for x in inputs]
-            kind = type(arrays[0])
-            for a in arrays:
-                if type(a) is not kind:  # rare: only then is it worth asking which devices they are on
-                    check_same_device(tuple(arrays), type(self).__name__.lower())
-                    break
+            if len(_array_types) > 1:  # devices can only mix once a GPU (or stand-in) module is known
+                kind = type(arrays[0])
+                for a in arrays:
+                    if type(a) is not kind:  # rare: only then ask which devices they are on
+                        check_same_device(tuple(arrays), type(self).__name__.lower())
+                        break
             y = self.forward(*arrays)
             needs = tuple([x.requires_grad for x in inputs])
+            versions = None
         if isinstance(y, _numpy_scalar):
             # NumPy reductions return scalars (np.float32); a Tensor always wraps an array.
             y = _np.asarray(y)  # host: only NumPy makes NumPy scalars
@@ -139,7 +142,7 @@ class Function:
             self.inputs = inputs
             self.needs_input_grad = needs
             self.seq = _next_seq()
-            self.versions = tuple([x._version for x in inputs])
+            self.versions = versions or tuple([x._version for x in inputs])
             if _State.anomaly:  # detect_anomaly: remember where this op ran
                 self.forward_stack = traceback.format_stack()[:-1]
             self.retained = None

@@ -41,7 +41,7 @@ class MatMul(Function):
     def forward(self, a: Any, b: Any) -> Any:
         if a.ndim == 0 or b.ndim == 0:
             raise ValueError(f"matmul needs at least 1-D operands (got shapes {a.shape} and {b.shape})")
-        if a.dtype != b.dtype:
+        if a.dtype is not b.dtype and a.dtype != b.dtype:  # `is` first: dtype == is slow
             raise _dtype_error("matmul", "the first operand", a, "the second", b)
         try:
             return a @ b
@@ -73,7 +73,7 @@ class Linear(Function):
     saved_for = ((1,), (0,), ())
 
     def forward(self, x: Any, w: Any, b: Any = None) -> Any:
-        if x.dtype != w.dtype:
+        if x.dtype is not w.dtype and x.dtype != w.dtype:  # `is` first: dtype == is slow
             raise _dtype_error("linear", "the input", x, "the weight", w)
         if x.shape[-1] != w.shape[-1]:
             raise ValueError(f"linear: input has {x.shape[-1]} features (shape {x.shape}) "
