@@ -104,7 +104,7 @@ __version__ = "0.1.0"
 def __getattr__(name: str):  # lazy: importing minidl stays fast for a one-line experiment
     import importlib
 
-    if name in ("nn", "optim", "data", "train", "backend", "tour", "kernels", "compress", "search",
+    if name in ("autograd", "nn", "optim", "data", "train", "backend", "tour", "kernels", "compress", "search",
                 "course", "viz", "random"):
         return importlib.import_module(f"minidl.{name}")
     if name in ("save", "load"):

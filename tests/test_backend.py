@@ -210,3 +210,20 @@ def test_dataloader_yields_batches_on_the_requested_device() -> None:
     assert x.device == "gpu" and y.device == "gpu" and x.shape == (8, 64)
     with pytest.raises(ValueError, match="device"):
         DataLoader(host, batch_size=8, device="tpu")
+
+
+def test_to_device_moves_arrays_and_leaves_tensors_to_their_own_to() -> None:
+    """The backend knows arrays only (it sits below the engine): Tensors move with ``.to``."""
+    backend._load("standin")  # no GPU here: the stand-in plays it
+    a = np.arange(3.0)
+    assert backend.to_device(a, "cpu") is a  # already there: no copy
+    moved = backend.to_device(a, "gpu")
+    assert backend.device_of(moved) == "gpu"
+    back = backend.to_device(moved, "cpu")
+    assert type(back) is np.ndarray and np.array_equal(back, a)
+    with pytest.raises(TypeError, match=r"tensor.to\(device\)"):
+        backend.to_device(md.tensor([1.0]), "gpu")
+    with pytest.raises(ValueError, match="device must be 'cpu' or 'gpu'"):
+        backend.to_device(a, "tpu")
+    t = md.tensor([1.0, 2.0])
+    assert t.to("cpu") is t  # the same Tensor when nothing moves, as PyTorch

@@ -248,6 +248,60 @@ def test_chunked_batches_match_one_chunk(monkeypatch):
         np.testing.assert_allclose(a, b_, rtol=2e-5, atol=1e-5)
 
 
+@pytest.mark.numpy_only  # the chunked path runs on NumPy arrays only
+@SETTINGS
+@given(case=conv_cases(), seed=st.integers(0, 2**16), chunk=st.sampled_from([1, 1 << 12, 16 << 20]))
+def test_plain_and_chunked_convolution_agree(case, seed, chunk):
+    """The plain convolution (whole batch, one GEMM) and the chunked one (the fast path
+    dispatch picks on NumPy) give the same output and the same three gradients."""
+    x_shape, w_shape, stride, padding, dilation, _ = case
+    rng = np.random.default_rng(seed)
+    x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
+    win = conv_ops.conv_window(x_shape, w_shape, stride, padding, dilation)
+    gy = rng.standard_normal((x_shape[0], w_shape[0], win.oh, win.ow))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(conv_ops, "CHUNK_BYTES", chunk)  # 1: one image per chunk
+        y_fast = conv_ops._conv_forward.fast(x, w, b, win)
+        fast = conv_ops._conv_backward.fast(gy, x, w, x_shape, w_shape, win, True, True, True)
+    np.testing.assert_allclose(y_fast, conv_ops.conv_forward_simple(x, w, b, win), rtol=1e-12, atol=1e-12)
+    simple = conv_ops.conv_backward_simple(gy, x, w, x_shape, w_shape, win, True, True, True)
+    for a, b_ in zip(fast, simple):
+        np.testing.assert_allclose(a, b_, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.numpy_only  # kernels and the scratch pool hold NumPy arrays only
+def test_dispatch_runs_the_chunked_path_on_numpy_and_the_plain_one_without_kernels(monkeypatch):
+    """Big enough for the Numba im2col; the chunked path is the one that takes scratch buffers."""
+    rng = np.random.default_rng(1)
+    x, w = rng.standard_normal((8, 4, 20, 20)).astype(np.float32), rng.standard_normal((6, 4, 3, 3)).astype(np.float32)
+    taken = []
+    real_take = workspace.take
+    monkeypatch.setattr(workspace, "take", lambda *a, **k: taken.append(a[0]) or real_take(*a, **k))
+    fast = F.conv2d(T(x), T(w), padding=1)
+    assert taken, "the chunked (fast) path did not run on NumPy arrays"
+    taken.clear()
+    set_numba_enabled(False)
+    try:
+        plain = F.conv2d(T(x), T(w), padding=1)
+    finally:
+        set_numba_enabled(True)
+    assert not taken, "with kernels off, dispatch should have picked the plain convolution"
+    np.testing.assert_allclose(fast.numpy(), plain.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_plain_convolution_hand_computed():
+    # x = 1..9 as 3×3, a 2×2 kernel of ones: each output is the sum of a 2×2 window, plus b
+    x = np.arange(1.0, 10.0).reshape(1, 1, 3, 3)
+    w = np.ones((1, 1, 2, 2))
+    win = conv_ops.conv_window(x.shape, w.shape, 1, 0, 1)
+    y = conv_ops.conv_forward_simple(x, w, np.array([0.5]), win)
+    np.testing.assert_array_equal(y, [[[[12.5, 16.5], [24.5, 28.5]]]])
+    gx, gw, gb = conv_ops.conv_backward_simple(np.ones((1, 1, 2, 2)), x, w, x.shape, w.shape, win, True, True, True)
+    np.testing.assert_array_equal(gx, [[[[1, 2, 1], [2, 4, 2], [1, 2, 1]]]])  # windows covering each pixel
+    np.testing.assert_array_equal(gw, [[[[12, 16], [24, 28]]]])
+    np.testing.assert_array_equal(gb, [4.0])
+
+
 # -- shapes, dtypes, modules -------------------------------------------------------------------------
 
 

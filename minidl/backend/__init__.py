@@ -155,26 +155,27 @@ def gpu_backend() -> Backend:
         raise cupy_error
 
 
-def to_device(t: Any, device: str) -> Any:
-    """A Tensor moved to ``device`` ("cpu", or "gpu"/"cuda"); the same Tensor if it is there already.
+def to_device(a: Any, device: str) -> Any:
+    """Array ``a`` on ``device`` ("cpu", or "gpu"/"cuda"): ``a`` itself if it is there already,
+    else a copy in that device's array module.
 
-    Like PyTorch's ``.to``, the result is a new leaf only when a copy was made; the copy
-    keeps ``requires_grad``.
+    Arrays only: the backend sits below the engine and knows nothing of Tensors. A Tensor
+    moves with ``tensor.to(device)``, a model with ``module.to(device)``; both call this on
+    their arrays and wrap the result themselves.
     """
-    from minidl.engine.tensor import Tensor
-
+    if hasattr(a, "grad_fn"):
+        raise TypeError("backend.to_device moves arrays; move a Tensor with tensor.to(device)")
     if device in ("cuda", "gpu"):
         target = gpu_backend()
     elif device == "cpu":
         target = NUMPY
     else:
         raise ValueError(f"device must be 'cpu' or 'gpu' (got {device!r})")
-    source = backend_of(t.data)
+    source = backend_of(a)
     if source is target:
-        return t
-    host = source.to_numpy(t.data)
-    data = host if target is NUMPY else target.module.asarray(host)
-    return Tensor._wrap(data, requires_grad=t.requires_grad)
+        return a
+    host = source.to_numpy(a)
+    return host if target is NUMPY else target.module.asarray(host)
 
 
 def synchronize() -> None:

@@ -131,7 +131,7 @@ class DataLoader:
                 x, y = self.transform(x, y)
             xb, yb = _as_tensor(x), _as_tensor(y)
             if self.device is not None:  # e.g. a host dataset feeding a model on the GPU
-                xb, yb = backend.to_device(xb, self.device), backend.to_device(yb, self.device)
+                xb, yb = xb.to(self.device), yb.to(self.device)
             yield xb, yb
 
     def __repr__(self) -> str:

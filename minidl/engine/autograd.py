@@ -23,7 +23,7 @@ from minidl import backend
 from minidl.engine import grad_hooks
 from minidl.engine.function import Function
 from minidl.engine.grad_mode import _State
-from minidl.engine.tensor import Tensor
+from minidl.engine.tensor import Tensor, array_of
 
 
 def topological_order(root: Function) -> list[Function]:
@@ -81,6 +81,7 @@ def _walk(heap: list[tuple[int, Function]], pending: dict[Function, Any],
     gradient for its output has arrived: the newest-first order is a topological order.
     """
     pop = heapq.heappop
+    anomaly = _State.anomaly
     while heap:
         fn = pop(heap)[1]
         gy = pending.pop(fn)
@@ -89,11 +90,19 @@ def _walk(heap: list[tuple[int, Function]], pending: dict[Function, Any],
                 "trying to backward through the graph a second time: its saved values were "
                 "freed by the first backward. Use backward(retain_graph=True) the first time, "
                 "or compute the loss again.")
+        inputs = fn.inputs
+        for x, v in zip(inputs, fn.versions):
+            if x._version != v:  # changed in place since the forward pass: is it read?
+                _check_saved_inputs(fn)
+                break
+        if fn.needs_output:
+            out = fn.output_ref()
+            if out is not None and out._version:
+                raise _modified_error(fn, "output 0", out, out._version, 0)
         if fn.retained is not None:
             _keep_nonleaf_grad(fn, gy, create_graph)
         if capture is not None:
             _capture_output(fn, gy, capture)
-        inputs = fn.inputs
         if create_graph:
             if fn.needs_output:
                 out = fn.output_ref()
@@ -110,6 +119,8 @@ def _walk(heap: list[tuple[int, Function]], pending: dict[Function, Any],
             gxs = fn.backward(gy, *[x.data for x in inputs])
         if type(gxs) is not tuple:
             gxs = (gxs,)
+        if anomaly:
+            _check_finite(fn, gxs)
         for x, gx, needed in zip(inputs, gxs, fn.needs_input_grad):
             if gx is not None and needed:
                 _route(x, gx, pending, heap, leaf_grads)
@@ -117,6 +128,47 @@ def _walk(heap: list[tuple[int, Function]], pending: dict[Function, Any],
             fn.freed = True
             if fn.needs_output:
                 fn.output_data = None
+
+
+def _modified_error(fn: Function, which: str, t: Tensor, version: int, expected: int) -> RuntimeError:
+    return RuntimeError(
+        "one of the variables needed for gradient computation has been modified by an inplace "
+        f"operation: {fn.name} {which} is at version {version}; expected version {expected} "
+        f"instead (a {t.dtype} tensor of shape {tuple(t.shape)}). Hint: change it in place only "
+        "after backward (or before the forward pass), or change a copy (x.clone()) instead.")
+
+
+def _check_saved_inputs(fn: Function) -> None:
+    """Raise if an input that ``fn.backward`` reads was changed in place after the forward pass.
+
+    An input counts as read when a gradient that needs it is wanted (``saved_for``): the
+    weight of ``x @ w`` is not read when only ``w``'s own gradient is wanted, as in PyTorch.
+    """
+    saved_for = fn.saved_for
+    for i, (x, v) in enumerate(zip(fn.inputs, fn.versions)):
+        if x._version == v:
+            continue
+        if saved_for is None:
+            read = True
+        else:
+            users = saved_for[i] if i < len(saved_for) else ()
+            read = any(fn.needs_input_grad[j] for j in users)
+        if read:
+            raise _modified_error(fn, f"input {i}", x, x._version, v)
+
+
+def _check_finite(fn: Function, gxs: tuple[Any, ...]) -> None:
+    """Anomaly mode: raise if ``fn``'s backward produced NaN, with the forward traceback of ``fn``."""
+    for i, gx in enumerate(gxs):
+        if gx is None:
+            continue
+        data = array_of(gx)
+        if backend.get_array_module(data).isnan(data).any():
+            where = "".join(fn.forward_stack) if fn.forward_stack else (
+                "  (not recorded: the op ran before anomaly detection was turned on)\n")
+            raise RuntimeError(
+                f"Function '{fn.name}' returned nan values in its {i}th output.\n"
+                f"Traceback of the forward call that created {fn.name}:\n{where}")
 
 
 def _route(x: Tensor, g: Any, pending: dict[Function, Any], heap: list[tuple[int, Function]],
@@ -155,6 +207,7 @@ def _finish_leaves(leaf_grads: dict[int, tuple[Tensor, Any]], capture: dict[int,
                     capture[id(x)] = g
                 grad = Tensor.__new__(Tensor)  # Tensor._wrap, inlined on this hot path
                 grad.data, grad.grad, grad.grad_fn, grad.requires_grad = g, None, None, False
+                grad._version = 0
                 x.grad = grad
                 continue
         if capture is not None and id(x) in capture:

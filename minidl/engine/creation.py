@@ -8,7 +8,7 @@ import numpy as np
 from numpy.random import Generator
 
 from minidl import backend, random
-from minidl.engine.tensor import Tensor, _Defaults
+from minidl.engine.tensor import Tensor, _Defaults, array_of, check_numeric
 
 
 def _shape(size: tuple[Any, ...]) -> tuple[int, ...]:
@@ -41,6 +41,7 @@ def from_numpy(array: np.ndarray) -> Tensor:
     """A CPU Tensor sharing memory with ``array`` (changes to one show in the other)."""
     if type(array) is not np.ndarray:
         raise TypeError(f"from_numpy expects a NumPy array (got {type(array).__name__})")
+    check_numeric(array, array)
     return Tensor._wrap(array)
 
 
@@ -80,7 +81,7 @@ def linspace(start: float, end: float, steps: int, dtype: Any = None) -> Tensor:
 
 
 def _like(x: Any) -> tuple[Any, tuple[int, ...], np.dtype]:
-    data = x.data if isinstance(x, Tensor) else x
+    data = array_of(x)
     return backend.get_array_module(data), data.shape, data.dtype
 
 

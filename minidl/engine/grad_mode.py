@@ -9,8 +9,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class _State:
-    # One module-level flag, read on every op: kept in a plain attribute for speed.
+    # Module-level flags, read on every op: kept in plain attributes for speed.
     enabled = True
+    anomaly = False  # minidl.autograd.detect_anomaly: keep forward stacks, check for NaN
 
 
 def is_grad_enabled() -> bool:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from minidl.engine.ops.conv import _pair, conv2d
+from minidl.engine.ops.conv import as_pair as _pair
+from minidl.engine.ops.conv import conv2d
 from minidl.engine.ops.pool import avg_pool2d, max_pool2d
 from minidl.engine.tensor import Tensor
 from minidl.nn import init

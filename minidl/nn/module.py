@@ -212,7 +212,7 @@ class Module:
 
         def convert(data: Any) -> Any:
             if is_device:
-                return backend.to_device(Tensor._wrap(data), target).data
+                return backend.to_device(data, target)
             return data.astype(target) if data.dtype.kind == "f" else data  # as PyTorch: ints stay
 
         for p in self.parameters():

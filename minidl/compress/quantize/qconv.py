@@ -30,7 +30,8 @@ from minidl import backend
 from minidl.compress.quantize.qlinear import QuantizedLinear
 from minidl.compress.quantize.qparams import QuantSpec
 from minidl.compress.quantize.quantize import QuantizedTensor
-from minidl.engine.ops.conv import CHUNK_BYTES, _pair, conv_window
+from minidl.engine.ops.conv import CHUNK_BYTES, conv_window
+from minidl.engine.ops.conv import as_pair as _pair
 from minidl.engine.ops.pool import pool_window
 from minidl.engine.tensor import Tensor
 from minidl.kernels.conv import _pad, im2col, window_view

@@ -111,7 +111,10 @@ def _to(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
         except TypeError:  # not a dtype name: a device ("cpu", "gpu", "cuda")
             from minidl.backend import to_device
 
-            return to_device(self, target)
+            data = to_device(self.data, target)
+            # As PyTorch's .to: the same Tensor when no copy was needed; a copy is a new leaf
+            # that keeps requires_grad.
+            return self if data is self.data else Tensor._wrap(data, requires_grad=self.requires_grad)
     return cast(self, target)
 
 

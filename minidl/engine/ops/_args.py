@@ -1,4 +1,7 @@
-"""Argument handling shared by the ops: Tensors from anything, PyTorch's and NumPy's names."""
+"""Argument handling shared by the ops: PyTorch's and NumPy's names for axes and dims.
+
+(Operands — ``as_tensor``, ``constant_like``, ``promote`` — live beside ``array_of`` in
+:mod:`minidl.engine.tensor`; they are imported here too for the modules that used them from here.)"""
 
 from __future__ import annotations
 
@@ -6,37 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from minidl import backend
-from minidl.engine.tensor import Tensor, _Defaults
+from minidl.engine.tensor import as_tensor, constant_like, promote
 
-_ndarray = np.ndarray
-
-
-def as_tensor(x: Any) -> Tensor:
-    """``x`` as a Tensor: Tensors pass through, arrays are wrapped without a copy."""
-    if isinstance(x, Tensor):
-        return x
-    return Tensor(x)
-
-
-def constant_like(c: Any, like: Tensor) -> Tensor:
-    """A Python number as a 0-d constant in ``like``'s array module and dtype.
-
-    The dtype matters: under NumPy 2's promotion rules a float64 constant would silently
-    turn a float32 model into float64 (and make it several times slower).
-    """
-    if isinstance(c, Tensor):
-        return c
-    dtype = like.data.dtype
-    if isinstance(c, (bool, int, float, np.generic)) and not isinstance(c, np.ndarray):
-        if dtype.kind != "f" and isinstance(c, (float, np.floating)):
-            dtype = _Defaults.dtype  # int tensor * 0.5 -> default float, as in PyTorch
-        elif dtype.kind == "b" and not isinstance(c, (bool, np.bool_)):
-            dtype = np.dtype("int64")
-        xp = backend.get_array_module(like.data)
-        return Tensor._wrap(xp.asarray(c, dtype=dtype))
-    return as_tensor(c)
-
+__all__ = ["as_tensor", "check_dim", "constant_like", "keep_dims", "normalize_axes", "promote",
+           "reduction_axis"]
 
 def reduction_axis(dim: Any, axis: Any) -> Any:
     """Accept PyTorch's ``dim`` or NumPy's ``axis`` (not both); lists become tuples."""
@@ -55,14 +31,25 @@ def keep_dims(keepdim: Any, keepdims: Any) -> bool:
     return bool(keepdim if keepdim is not None else keepdims)
 
 
+def check_dim(dim: int, ndim: int) -> int:
+    """``dim`` as a non-negative axis, with PyTorch's error for one out of range.
+
+    As in PyTorch, a 0-d tensor accepts dim 0 and -1 (it is treated as having one axis).
+    """
+    low, high = -max(ndim, 1), max(ndim, 1) - 1
+    if not low <= dim <= high:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{low}, {high}], "
+                         f"but got {dim})")
+    return int(dim) % max(ndim, 1)
+
+
 def normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
-    """Reduction axes as a sorted tuple of non-negative ints (all axes for ``None``)."""
+    """Reduction axes as a sorted tuple of non-negative ints (all axes for ``None``).
+
+    A 0-d tensor has nothing to reduce: its dim 0 (or -1), which PyTorch accepts, gives ().
+    """
     if axis is None:
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-    out = []
-    for a in axes:
-        if not -max(ndim, 1) <= a < max(ndim, 1):
-            raise IndexError(f"dim {a} is out of range for a tensor with {ndim} dimensions")
-        out.append(int(a) % max(ndim, 1))
-    return tuple(sorted(out))
+    out = [check_dim(a, ndim) for a in axes]
+    return () if ndim == 0 else tuple(sorted(out))

@@ -9,9 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from minidl.engine.function import Function
-from minidl.engine.ops._args import as_tensor, constant_like
 from minidl.engine.ops.shape import sum_to
-from minidl.engine.tensor import Tensor
+from minidl.engine.tensor import Tensor, array_of, as_tensor
 
 
 def broadcast_error(op: str, a: Any, b: Any) -> ValueError:
@@ -20,6 +19,9 @@ def broadcast_error(op: str, a: Any, b: Any) -> ValueError:
 
 class Add(Function):
     """z = x + y;   ∂z/∂x = 1,  ∂z/∂y = 1"""
+
+    saved_for = ()
+    promotes = True
 
     def forward(self, x: Any, y: Any) -> Any:
         try:
@@ -36,6 +38,9 @@ class Add(Function):
 class Sub(Function):
     """z = x − y;   ∂z/∂x = 1,  ∂z/∂y = −1"""
 
+    saved_for = ()
+    promotes = True
+
     def forward(self, x: Any, y: Any) -> Any:
         try:
             return x - y
@@ -51,6 +56,9 @@ class Sub(Function):
 class Mul(Function):
     """z = x · y;   ∂z/∂x = y,  ∂z/∂y = x"""
 
+    saved_for = ((1,), (0,))
+    promotes = True
+
     def forward(self, x: Any, y: Any) -> Any:
         try:
             return x * y
@@ -65,6 +73,9 @@ class Mul(Function):
 
 class Div(Function):
     """z = x / y;   ∂z/∂x = 1/y,  ∂z/∂y = −x/y²"""
+
+    saved_for = ((1,), (0, 1))
+    promotes = True
 
     def forward(self, x: Any, y: Any) -> Any:
         try:
@@ -82,6 +93,8 @@ class Div(Function):
 class Neg(Function):
     """y = −x;   ∂y/∂x = −1"""
 
+    saved_for = ()
+
     def forward(self, x: Any) -> Any:
         return -x
 
@@ -93,6 +106,7 @@ class Pow(Function):
     """z = xʸ;   ∂z/∂x = y·xʸ⁻¹,  ∂z/∂y = xʸ·ln x  (taken as 0 where x = 0 and y ≥ 0, as PyTorch)"""
 
     needs_output = True
+    promotes = True
 
     def forward(self, x: Any, y: Any) -> Any:
         try:
@@ -107,52 +121,40 @@ class Pow(Function):
         gx = sum_to(gz * y * x ** (y - 1), x.shape) if need_x else None
         gy = None
         if need_y:
-            xd = x.data if isinstance(x, Tensor) else x
-            yd = y.data if isinstance(y, Tensor) else y
-            zero_base = (xd == 0) & (yd >= 0)  # 0 · ln 0 is taken as 0, not nan
+            zero_base = (array_of(x) == 0) & (array_of(y) >= 0)  # 0 · ln 0 is taken as 0, not nan
             safe_x = where(zero_base, 1, x)
             gy = sum_to(gz * z * log(safe_x), y.shape)
         return gx, gy
 
 
-def _binary(cls: type[Function], x: Any, y: Any) -> Any:
-    if isinstance(x, Tensor):
-        return cls()(x, constant_like(y, x))
-    if isinstance(y, Tensor):
-        return cls()(constant_like(x, y), y)
-    return cls().forward(x, y)  # two arrays: just the value
-
-
 def add(x: Any, y: Any) -> Any:
     """x + y with broadcasting."""
-    return _binary(Add, x, y)
+    return Add().apply(x, y)
 
 
 def sub(x: Any, y: Any) -> Any:
     """x − y with broadcasting."""
-    return _binary(Sub, x, y)
+    return Sub().apply(x, y)
 
 
 def mul(x: Any, y: Any) -> Any:
     """x · y elementwise with broadcasting."""
-    return _binary(Mul, x, y)
+    return Mul().apply(x, y)
 
 
 def div(x: Any, y: Any) -> Any:
     """x / y elementwise with broadcasting (true division)."""
-    return _binary(Div, x, y)
+    return Div().apply(x, y)
 
 
 def pow(x: Any, y: Any) -> Any:  # noqa: A001 - PyTorch's name
     """xʸ elementwise with broadcasting."""
-    return _binary(Pow, x, y)
+    return Pow().apply(x, y)
 
 
 def neg(x: Any) -> Any:
     """−x."""
-    if isinstance(x, Tensor):
-        return Neg()(x)
-    return -x
+    return Neg().apply(x)
 
 
 def clone(x: Tensor) -> Tensor:
@@ -163,6 +165,8 @@ def clone(x: Tensor) -> Tensor:
 class _Clone(Function):
     """y = x (a copy);   ∂y/∂x = 1"""
 
+    saved_for = ()
+
     def forward(self, x: Any) -> Any:
         return x.copy()
 
@@ -172,6 +176,8 @@ class _Clone(Function):
 
 class Cast(Function):
     """y = x converted to ``dtype``;   ∂y/∂x = gy converted back to x's dtype."""
+
+    saved_for = ()
 
     def __init__(self, dtype: Any) -> None:
         self.dtype = dtype

@@ -1,7 +1,11 @@
 """2-D convolution as a differentiable op, with PyTorch's (N, C, H, W) layout and arguments.
 
 The forward pass is im2col followed by one matrix product (see
-:mod:`minidl.kernels.conv`); the backward pass is two more products and a col2im:
+:mod:`minidl.kernels.conv`); the backward pass is two more products and a col2im. Two
+versions of each, paired by :func:`minidl.kernels.dispatch`: the plain one
+(:func:`conv_forward_simple`: the whole batch at once, what to read first) and the chunked
+one that runs on NumPy (the same products over cache-sized slices of the batch, in reused
+buffers, with the Numba im2col):
 
     y = W ⋆ x + b:   Y = W₂ · cols(x) + b        (W₂ = W reshaped to (O, C·kh·kw))
     ∂L/∂W = G · cols(x)ᵀ,   ∂L/∂x = col2im(W₂ᵀ · G),   ∂L/∂b = Σ G over batch and positions
@@ -22,13 +26,16 @@ from typing import Any
 
 from minidl import backend
 from minidl.engine.function import Function
-from minidl.engine.ops._args import as_tensor
-from minidl.engine.tensor import Tensor
+from minidl.engine.tensor import Tensor, array_of
+from minidl.kernels import dispatch
 from minidl.kernels.window import Window, output_size
 
 
-def _pair(value: Any, name: str, minimum: int) -> tuple[int, int]:
-    """An int or a pair of ints, as PyTorch accepts for kernel_size, stride, padding, dilation."""
+def as_pair(value: Any, name: str, minimum: int) -> tuple[int, int]:
+    """An int or a pair of ints, as PyTorch accepts for kernel_size, stride, padding, dilation.
+
+    ``name`` and ``minimum`` are for the error: ``stride must be >= 1 (got 0)``.
+    """
     pair = (value, value) if isinstance(value, int) else tuple(value)
     if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair):
         raise TypeError(f"{name} must be an int or a pair of ints (got {value!r})")
@@ -37,11 +44,14 @@ def _pair(value: Any, name: str, minimum: int) -> tuple[int, int]:
     return pair  # type: ignore[return-value]
 
 
+_pair = as_pair  # its former private name, still imported by code written against it
+
+
 def conv_window(x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: Any, padding: Any,
                 dilation: Any) -> Window:
     """The window geometry of a convolution of x (N, C, H, W) with W (O, C, kh, kw)."""
-    sh, sw = _pair(stride, "stride", 1)
-    dh, dw = _pair(dilation, "dilation", 1)
+    sh, sw = as_pair(stride, "stride", 1)
+    dh, dw = as_pair(dilation, "dilation", 1)
     kh, kw = w_shape[2], w_shape[3]
     if padding == "valid":
         ph = pw = 0
@@ -57,7 +67,7 @@ def conv_window(x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: Any,
     elif isinstance(padding, str):
         raise ValueError(f"padding must be an int, a pair, 'valid' or 'same' (got {padding!r})")
     else:
-        ph, pw = _pair(padding, "padding", 0)
+        ph, pw = as_pair(padding, "padding", 0)
     h, w = x_shape[2], x_shape[3]
     oh, ow = output_size(h, kh, sh, ph, dh), output_size(w, kw, sw, pw, dw)
     if oh < 1 or ow < 1:
@@ -102,6 +112,43 @@ def _scratch(flat: Any, shape: tuple[int, int]) -> Any:
     return flat[:shape[0] * shape[1]].reshape(shape)
 
 
+# -- the plain convolution: the whole batch at once -------------------------------------------
+# What the chunked functions below compute, in the fewest lines: one column matrix for the
+# whole batch, one matrix product, one reshape. It is the reference they are tested against,
+# and what runs where the chunking buys nothing (CuPy on a GPU, MINIDL_NUMBA=0).
+
+
+def conv_forward_simple(x: Any, w: Any, b: Any, win: Window) -> Any:
+    """y = W ⋆ x + b on arrays:  Y = W₂ · cols(x) (+ b), (O, N·OH·OW) reshaped to (N, O, OH, OW)."""
+    from minidl.kernels.conv import im2col_reference
+
+    n, o = x.shape[0], w.shape[0]
+    rows = w.reshape(o, -1) @ im2col_reference(x, win)
+    y = rows.reshape(o, n, win.oh, win.ow).transpose(1, 0, 2, 3)
+    y = y + b.reshape(1, o, 1, 1) if b is not None else y
+    return backend.get_array_module(y).ascontiguousarray(y)
+
+
+def conv_backward_simple(gy: Any, x: Any, w: Any, x_shape: tuple[int, ...], w_shape: tuple[int, ...],
+                         win: Window, need_x: bool, need_w: bool, need_b: bool) -> tuple[Any, Any, Any]:
+    """(∂L/∂x, ∂L/∂W, ∂L/∂b) on arrays, the whole batch at once (None where not needed):
+
+    ∂L/∂W = G · cols(x)ᵀ,   ∂L/∂x = col2im(W₂ᵀ · G),   ∂L/∂b = Σ G   (G: gy as (O, N·OH·OW))
+    """
+    from minidl.kernels.conv import col2im_reference, im2col_reference
+
+    o = w_shape[0]
+    g = gy.transpose(1, 0, 2, 3).reshape(o, -1)
+    gw = (g @ im2col_reference(x, win).T).reshape(w_shape) if need_w else None
+    gx = col2im_reference(w.reshape(o, -1).T @ g, tuple(x_shape), win) if need_x else None
+    gb = g.sum(axis=1) if need_b else None
+    return gx, gw, gb
+
+
+# -- the chunked convolution: the same, through a cache-sized buffer ---------------------------
+
+
+@dispatch(conv_forward_simple)
 def _conv_forward(x: Any, w: Any, b: Any, win: Window) -> Any:
     """y = W ⋆ x + b on arrays, chunk by chunk: im2col, one GEMM, back to (N, O, OH, OW)."""
     from minidl.kernels.conv import im2col
@@ -115,6 +162,7 @@ def _conv_forward(x: Any, w: Any, b: Any, win: Window) -> Any:
     w2 = w.reshape(o, k)
     cols_buf = workspace.take((k * step * length,), x.dtype, x)
     rows_buf = workspace.take((o * step * length,), x.dtype, x)
+    cols = rows = None  # an empty batch (n = 0) skips the loop and gives an empty output
     for start in range(0, n, step):
         stop = min(start + step, n)
         m = (stop - start) * length
@@ -127,6 +175,7 @@ def _conv_forward(x: Any, w: Any, b: Any, win: Window) -> Any:
     return y.reshape(n, o, win.oh, win.ow)
 
 
+@dispatch(conv_backward_simple)
 def _conv_backward(gy: Any, x: Any, w: Any, x_shape: tuple[int, ...], w_shape: tuple[int, ...],
                    win: Window, need_x: bool, need_w: bool, need_b: bool) -> tuple[Any, Any, Any]:
     """(∂L/∂x, ∂L/∂W, ∂L/∂b) on arrays from G = ∂L/∂y, chunk by chunk (None where not needed):
@@ -147,6 +196,7 @@ def _conv_backward(gy: Any, x: Any, w: Any, x_shape: tuple[int, ...], w_shape: t
     w2t = w.reshape(o, k).T if need_x else None
     cols_buf = workspace.take((k * step * length,), gy.dtype, gy)
     rows_buf = workspace.take((o * step * length,), gy.dtype, gy)
+    g_rows = None  # an empty batch (n = 0) skips the loop: empty ∂L/∂x, zero ∂L/∂W and ∂L/∂b
     for start in range(0, n, step):
         stop = min(start + step, n)
         m = (stop - start) * length
@@ -172,6 +222,8 @@ class Conv2d(Function):
     ∂L/∂W = ConvWeightGrad(x, G), ∂L/∂b = Σ G over (n, oy, ox).
     """
 
+    saved_for = ((1,), (0,), ())
+
     def __init__(self, win: Window) -> None:
         self.win = win
 
@@ -196,6 +248,8 @@ class ConvInputGrad(Function):
     ∂⟨H, gx⟩/∂G = conv2d(H, W),   ∂⟨H, gx⟩/∂W = ConvWeightGrad(H, G)
     """
 
+    saved_for = ((1,), (0,))
+
     def __init__(self, x_shape: tuple[int, ...], win: Window) -> None:
         self.x_shape, self.win = tuple(x_shape), win
 
@@ -204,7 +258,7 @@ class ConvInputGrad(Function):
 
     def backward(self, h: Any, g: Any, w: Any) -> tuple[Any, Any]:
         need_g, need_w = self.needs_input_grad
-        return (_conv(h, w, None, self.win) if need_g else None,
+        return (Conv2d(self.win).apply(h, w) if need_g else None,
                 conv2d_weight_grad(h, g, w.shape, self.win) if need_w else None)
 
 
@@ -213,6 +267,8 @@ class ConvWeightGrad(Function):
 
     ∂⟨H, gW⟩/∂x = ConvInputGrad(G, H),   ∂⟨H, gW⟩/∂G = conv2d(x, H)
     """
+
+    saved_for = ((1,), (0,))
 
     def __init__(self, w_shape: tuple[int, ...], win: Window) -> None:
         self.w_shape, self.win = tuple(w_shape), win
@@ -223,29 +279,17 @@ class ConvWeightGrad(Function):
     def backward(self, h: Any, x: Any, g: Any) -> tuple[Any, Any]:
         need_x, need_g = self.needs_input_grad
         return (conv2d_input_grad(g, h, x.shape, self.win) if need_x else None,
-                _conv(x, h, None, self.win) if need_g else None)
-
-
-def _conv(x: Any, w: Any, b: Any, win: Window) -> Any:
-    """Conv2d on arrays (just the value) or Tensors (recorded)."""
-    if isinstance(x, Tensor) or isinstance(w, Tensor) or isinstance(b, Tensor):
-        args = (as_tensor(x), as_tensor(w)) + (() if b is None else (as_tensor(b),))
-        return Conv2d(win)(*args)
-    return _conv_forward(x, w, b, win)
+                Conv2d(self.win).apply(x, h) if need_g else None)
 
 
 def conv2d_input_grad(g: Any, w: Any, x_shape: tuple[int, ...], win: Window) -> Any:
     """∂L/∂x of a convolution from its output gradient ``g`` and weight ``w`` (arrays or Tensors)."""
-    if isinstance(g, Tensor) or isinstance(w, Tensor):
-        return ConvInputGrad(x_shape, win)(as_tensor(g), as_tensor(w))
-    return ConvInputGrad(x_shape, win).forward(g, w)
+    return ConvInputGrad(x_shape, win).apply(g, w)
 
 
 def conv2d_weight_grad(x: Any, g: Any, w_shape: tuple[int, ...], win: Window) -> Any:
     """∂L/∂W of a convolution from its input ``x`` and output gradient ``g`` (arrays or Tensors)."""
-    if isinstance(x, Tensor) or isinstance(g, Tensor):
-        return ConvWeightGrad(w_shape, win)(as_tensor(x), as_tensor(g))
-    return ConvWeightGrad(w_shape, win).forward(x, g)
+    return ConvWeightGrad(w_shape, win).apply(x, g)
 
 
 def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,  # noqa: A002
@@ -259,7 +303,7 @@ def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: 
     """
     if groups != 1:
         raise NotImplementedError(f"conv2d: groups={groups} is not supported (only groups=1)")
-    x, w = (a.data if isinstance(a, Tensor) else a for a in (input, weight))
+    x, w = array_of(input), array_of(weight)
     if w.ndim != 4:
         raise ValueError("conv2d: weight must have shape (out_channels, in_channels, kh, kw) "
                          f"(got {tuple(w.shape)})")
@@ -272,7 +316,7 @@ def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: 
         raise TypeError(f"conv2d: input and weight must have the same floating dtype "
                         f"(got {x.dtype} and {w.dtype}); convert with .float()")
     if bias is not None:
-        b = bias.data if isinstance(bias, Tensor) else bias
+        b = array_of(bias)
         if tuple(b.shape) != (w.shape[0],):
             raise ValueError(f"conv2d: bias must have shape ({w.shape[0]},) (got {tuple(b.shape)})")
     if x.ndim == 3:  # one unbatched image, as PyTorch allows
@@ -281,4 +325,5 @@ def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: 
         y = conv2d(reshape(input, (1,) + tuple(x.shape)), weight, bias, stride, padding, dilation)
         return reshape(y, tuple(y.shape[1:]))
     win = conv_window(x.shape, w.shape, stride, padding, dilation)
-    return _conv(input, weight, bias, win)
+    op = Conv2d(win)
+    return op.apply(input, weight) if bias is None else op.apply(input, weight, bias)

@@ -11,29 +11,15 @@ from typing import Any
 
 from minidl import backend
 from minidl.engine.function import Function
-from minidl.engine.ops._args import as_tensor, constant_like
 from minidl.engine.ops.shape import sum_to
-from minidl.engine.tensor import Tensor
-
-
-def _values(x: Any) -> Any:
-    """The array behind an array or a Tensor (for masks, which are constants)."""
-    return x.data if isinstance(x, Tensor) else x
-
-
-def _unary(cls: type[Function], x: Any, *params: Any) -> Any:
-    """Apply an op to a Tensor (recorded) or to a plain array (just the value)."""
-    if isinstance(x, Tensor):
-        return cls(*params)(x)
-    if isinstance(x, (int, float, list, tuple)):
-        return cls(*params)(as_tensor(x))
-    return cls(*params).forward(x)
+from minidl.engine.tensor import Tensor, array_of
 
 
 class Exp(Function):
     """y = eˣ;   ∂y/∂x = eˣ = y"""
 
     needs_output = True
+    saved_for = ()
 
     def forward(self, x: Any) -> Any:
         return backend.get_array_module(x).exp(x)
@@ -56,6 +42,7 @@ class Sqrt(Function):
     """y = √x;   ∂y/∂x = 1/(2√x) = 1/(2y)"""
 
     needs_output = True
+    saved_for = ()
 
     def forward(self, x: Any) -> Any:
         return backend.get_array_module(x).sqrt(x)
@@ -71,7 +58,7 @@ class Abs(Function):
         return backend.get_array_module(x).abs(x)
 
     def backward(self, gy: Any, x: Any) -> Any:
-        xd = _values(x)
+        xd = array_of(x)
         return gy * backend.get_array_module(xd).sign(xd)
 
 
@@ -79,6 +66,7 @@ class Tanh(Function):
     """y = tanh x;   ∂y/∂x = 1 − y²"""
 
     needs_output = True
+    saved_for = ()
 
     def forward(self, x: Any) -> Any:
         return backend.get_array_module(x).tanh(x)
@@ -94,6 +82,7 @@ class Sigmoid(Function):
     """
 
     needs_output = True
+    saved_for = ()
 
     def forward(self, x: Any) -> Any:
         return backend.get_array_module(x).tanh(x * 0.5) * 0.5 + 0.5
@@ -110,7 +99,7 @@ class ReLU(Function):
 
     def backward(self, gy: Any, x: Any) -> Any:
         if isinstance(gy, Tensor):  # create_graph: the mask is a constant, gy stays in the graph
-            return gy * (_values(x) > 0)
+            return gy * (array_of(x) > 0)
         from minidl.kernels.activation import relu_backward
 
         return relu_backward(gy, x)
@@ -126,33 +115,34 @@ class LeakyReLU(Function):
         return backend.get_array_module(x).where(x > 0, x, x * self.negative_slope)
 
     def backward(self, gy: Any, x: Any) -> Any:
-        xd = _values(x)
+        xd = array_of(x)
         slope = backend.get_array_module(xd).where(xd > 0, 1, self.negative_slope).astype(xd.dtype)
         return gy * slope
 
 
 class Maximum(Function):
-    """z = max(x, y);   ∂z/∂x = 1 where x > y, ½ where x = y, else 0 (PyTorch splits ties)"""
+    """z = max(x, y);   ∂z/∂x = 1 where x > y, ½ where x = y, else 0 (PyTorch splits ties)
+
+    ``Minimum`` is the same with ``<``: one class attribute, ``pick``, says which.
+    """
+
+    promotes = True
+    pick = "maximum"  # the ufunc; x "wins" where pick(x, y) = x
 
     def forward(self, x: Any, y: Any) -> Any:
-        return backend.get_array_module(x, y).maximum(x, y)
+        return getattr(backend.get_array_module(x, y), self.pick)(x, y)
 
     def backward(self, gz: Any, x: Any, y: Any) -> tuple[Any, Any]:
-        xd, yd = _values(x), _values(y)
-        share = ((xd > yd) + (xd == yd) * 0.5).astype(gz.dtype)
+        xd, yd = array_of(x), array_of(y)
+        wins = xd > yd if self.pick == "maximum" else xd < yd
+        share = (wins + (xd == yd) * 0.5).astype(gz.dtype)
         return sum_to(gz * share, x.shape), sum_to(gz * (1 - share), y.shape)
 
 
-class Minimum(Function):
+class Minimum(Maximum):
     """z = min(x, y);   ∂z/∂x = 1 where x < y, ½ where x = y, else 0"""
 
-    def forward(self, x: Any, y: Any) -> Any:
-        return backend.get_array_module(x, y).minimum(x, y)
-
-    def backward(self, gz: Any, x: Any, y: Any) -> tuple[Any, Any]:
-        xd, yd = _values(x), _values(y)
-        share = ((xd < yd) + (xd == yd) * 0.5).astype(gz.dtype)
-        return sum_to(gz * share, x.shape), sum_to(gz * (1 - share), y.shape)
+    pick = "minimum"
 
 
 class Clamp(Function):
@@ -165,7 +155,7 @@ class Clamp(Function):
         return backend.get_array_module(x).clip(x, self.lo, self.hi)
 
     def backward(self, gy: Any, x: Any) -> Any:
-        xd = _values(x)
+        xd = array_of(x)
         inside = backend.get_array_module(xd).ones(xd.shape, dtype=bool)
         if self.lo is not None:
             inside &= xd >= self.lo
@@ -176,6 +166,9 @@ class Clamp(Function):
 
 class Where(Function):
     """z = x where cond else y;   ∂z/∂x = 1 where cond,  ∂z/∂y = 1 where not cond"""
+
+    saved_for = ()
+    promotes = True
 
     def __init__(self, cond: Any) -> None:
         self.cond = cond
@@ -194,42 +187,42 @@ class Where(Function):
 
 def exp(x: Any) -> Any:
     """eˣ elementwise."""
-    return _unary(Exp, x)
+    return Exp().apply(x)
 
 
 def log(x: Any) -> Any:
     """Natural logarithm elementwise."""
-    return _unary(Log, x)
+    return Log().apply(x)
 
 
 def sqrt(x: Any) -> Any:
     """√x elementwise."""
-    return _unary(Sqrt, x)
+    return Sqrt().apply(x)
 
 
 def abs(x: Any) -> Any:  # noqa: A001 - PyTorch's name
     """|x| elementwise."""
-    return _unary(Abs, x)
+    return Abs().apply(x)
 
 
 def tanh(x: Any) -> Any:
     """Hyperbolic tangent elementwise."""
-    return _unary(Tanh, x)
+    return Tanh().apply(x)
 
 
 def sigmoid(x: Any) -> Any:
     """Logistic sigmoid 1/(1 + e⁻ˣ) elementwise."""
-    return _unary(Sigmoid, x)
+    return Sigmoid().apply(x)
 
 
 def relu(x: Any) -> Any:
     """max(x, 0) elementwise."""
-    return _unary(ReLU, x)
+    return ReLU().apply(x)
 
 
 def leaky_relu(x: Any, negative_slope: float = 0.01) -> Any:
     """x where x > 0, else negative_slope·x (PyTorch's default slope 0.01)."""
-    return _unary(LeakyReLU, x, negative_slope)
+    return LeakyReLU(negative_slope).apply(x)
 
 
 def clamp(x: Any, min: float | None = None, max: float | None = None) -> Any:  # noqa: A002
@@ -238,46 +231,32 @@ def clamp(x: Any, min: float | None = None, max: float | None = None) -> Any:  #
         raise ValueError("clamp needs at least one of min and max")
     if min is not None and max is not None and min > max:
         raise ValueError(f"clamp: min must not exceed max (got min={min}, max={max})")
-    return _unary(Clamp, x, min, max)
+    return Clamp(min, max).apply(x)
 
 
 clip = clamp
 
 
-def _pair(cls: type[Function], x: Any, y: Any) -> Any:
-    if isinstance(x, Tensor) or isinstance(y, Tensor):
-        x = constant_like(x, y) if not isinstance(x, Tensor) else x
-        y = constant_like(y, x) if not isinstance(y, Tensor) else y
-        return cls()(x, y)
-    return cls().forward(x, y)
-
-
 def maximum(x: Any, y: Any) -> Any:
     """Elementwise max of two tensors with broadcasting (ties share the gradient)."""
-    return _pair(Maximum, x, y)
+    return Maximum().apply(x, y)
 
 
 def minimum(x: Any, y: Any) -> Any:
     """Elementwise min of two tensors with broadcasting (ties share the gradient)."""
-    return _pair(Minimum, x, y)
+    return Minimum().apply(x, y)
 
 
 def where(cond: Any, x: Any, y: Any) -> Any:
     """x where ``cond`` is true, else y; ``cond`` is a boolean array or Tensor (no gradient)."""
-    cond = _values(cond)
-    if isinstance(x, Tensor) or isinstance(y, Tensor):
-        x = constant_like(x, y) if not isinstance(x, Tensor) else x
-        y = constant_like(y, x) if not isinstance(y, Tensor) else y
-        return Where(cond)(x, y)
-    return Where(cond).forward(x, y)
+    return Where(array_of(cond)).apply(x, y)
 
 
 # -- comparisons: boolean results, outside the graph ---------------------------------------
 
 
 def _compare(op: str, x: Any, y: Any) -> Tensor:
-    xd, yd = _values(x), _values(y)
-    return Tensor._wrap(getattr(xd, op)(yd))
+    return Tensor._wrap(getattr(array_of(x), op)(array_of(y)))
 
 
 def eq(x: Any, y: Any) -> Tensor:
@@ -306,5 +285,5 @@ def ge(x: Any, y: Any) -> Tensor:
 
 def sign(x: Any) -> Tensor:
     """−1, 0 or +1 elementwise (no gradient: its derivative is zero almost everywhere)."""
-    xd = _values(x)
+    xd = array_of(x)
     return Tensor._wrap(backend.get_array_module(xd).sign(xd))

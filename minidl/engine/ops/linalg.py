@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from minidl.engine.function import Function
-from minidl.engine.ops._args import as_tensor
 from minidl.engine.ops.shape import reshape, sum_to, transpose
-from minidl.engine.tensor import Tensor
 
 
 def _matmul_error(a: Any, b: Any) -> ValueError:
@@ -15,6 +13,14 @@ def _matmul_error(a: Any, b: Any) -> ValueError:
                       f"the last dim of the first ({a.shape[-1] if a.ndim else '-'}) must equal "
                       f"the {'first' if b.ndim == 1 else 'second-to-last'} dim of the second "
                       f"({b.shape[0] if b.ndim == 1 else b.shape[-2] if b.ndim else '-'})")
+
+
+def _dtype_error(op: str, first: str, a: Any, second: str, b: Any) -> TypeError:
+    """PyTorch refuses a matrix product of two dtypes ("mat1 and mat2 must have the same dtype")
+    rather than promote: a float64 batch fed to a float32 model would otherwise run, slowly,
+    in float64 and hand float64 gradients to float32 weights."""
+    return TypeError(f"{op}: {first} has dtype {a.dtype} but {second} has dtype {b.dtype}; they must "
+                     f"be the same: convert with .to({str(b.dtype)!r})")
 
 
 def _broadcast_batch(s: tuple[int, ...], t: tuple[int, ...]) -> tuple[int, ...]:
@@ -30,9 +36,13 @@ class MatMul(Function):
     computed on that matrix view and reshaped back.
     """
 
+    saved_for = ((1,), (0,))
+
     def forward(self, a: Any, b: Any) -> Any:
         if a.ndim == 0 or b.ndim == 0:
             raise ValueError(f"matmul needs at least 1-D operands (got shapes {a.shape} and {b.shape})")
+        if a.dtype is not b.dtype and a.dtype != b.dtype:  # `is` first: dtype == is slow
+            raise _dtype_error("matmul", "the first operand", a, "the second", b)
         try:
             return a @ b
         except ValueError:
@@ -60,7 +70,11 @@ class Linear(Function):
     small MLP is decided by per-op overhead, and PyTorch fuses it the same way (addmm).
     """
 
+    saved_for = ((1,), (0,), ())
+
     def forward(self, x: Any, w: Any, b: Any = None) -> Any:
+        if x.dtype is not w.dtype and x.dtype != w.dtype:  # `is` first: dtype == is slow
+            raise _dtype_error("linear", "the input", x, "the weight", w)
         if x.shape[-1] != w.shape[-1]:
             raise ValueError(f"linear: input has {x.shape[-1]} features (shape {x.shape}) "
                              f"but the weight expects {w.shape[-1]} (weight shape {w.shape})")
@@ -83,15 +97,9 @@ class Linear(Function):
 
 def matmul(a: Any, b: Any) -> Any:
     """Matrix product with NumPy's ``@`` rules (batched, broadcasting, 1-D vectors)."""
-    if isinstance(a, Tensor) or isinstance(b, Tensor):
-        return MatMul()(as_tensor(a), as_tensor(b))
-    return MatMul().forward(a, b)
+    return MatMul().apply(a, b)
 
 
 def linear(x: Any, weight: Any, bias: Any = None) -> Any:
     """y = x Wᵀ + b, as ``torch.nn.functional.linear``."""
-    if isinstance(x, Tensor) or isinstance(weight, Tensor):
-        if bias is None:
-            return Linear()(as_tensor(x), as_tensor(weight))
-        return Linear()(as_tensor(x), as_tensor(weight), as_tensor(bias))
-    return Linear().forward(x, weight, bias)
+    return Linear().apply(x, weight) if bias is None else Linear().apply(x, weight, bias)

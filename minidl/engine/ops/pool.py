@@ -17,19 +17,18 @@ from typing import Any
 
 from minidl import backend
 from minidl.engine.function import Function
-from minidl.engine.ops._args import as_tensor
-from minidl.engine.ops.conv import _pair
-from minidl.engine.tensor import Tensor
+from minidl.engine.ops.conv import as_pair
+from minidl.engine.tensor import Tensor, array_of
 from minidl.kernels.window import Window, output_size
 
 
 def pool_window(x_shape: tuple[int, ...], kernel_size: Any, stride: Any, padding: Any, dilation: Any,
                 ceil_mode: bool, name: str) -> Window:
     """The window geometry of a pooling layer, with PyTorch's checks."""
-    kh, kw = _pair(kernel_size, "kernel_size", 1)
-    sh, sw = _pair(kernel_size if stride is None or stride == () else stride, "stride", 1)
-    ph, pw = _pair(padding, "padding", 0)
-    dh, dw = _pair(dilation, "dilation", 1)
+    kh, kw = as_pair(kernel_size, "kernel_size", 1)
+    sh, sw = as_pair(kernel_size if stride is None or stride == () else stride, "stride", 1)
+    ph, pw = as_pair(padding, "padding", 0)
+    dh, dw = as_pair(dilation, "dilation", 1)
     if ph > kh // 2 or pw > kw // 2:
         raise ValueError(f"{name}: padding {(ph, pw)} must be at most half the kernel size {(kh, kw)}")
     h, w = x_shape[-2], x_shape[-1]
@@ -53,7 +52,7 @@ def _unbatched(fn: Any, input: Any, *args: Any) -> Any:  # noqa: A002
     from minidl.engine.ops.shape import reshape
 
     shape = tuple(input.shape)
-    batched = reshape(input, (1,) + shape) if isinstance(input, Tensor) else input.reshape((1,) + shape)
+    batched = reshape(input, (1,) + shape)
     out = fn(batched, *args)
     if isinstance(out, tuple):
         return tuple(reshape(o, tuple(o.shape[1:])) for o in out)
@@ -66,6 +65,8 @@ def _unbatched(fn: Any, input: Any, *args: Any) -> Any:  # noqa: A002
 class MaxPool2d(Function):
     """y = max of each window;   ∂L/∂x = G scattered to each window's winner (first maximum)"""
 
+    saved_for = ()
+
     def __init__(self, win: Window) -> None:
         self.win = win
 
@@ -76,12 +77,14 @@ class MaxPool2d(Function):
         return y
 
     def backward(self, gy: Any, x: Any) -> Any:
-        return _scatter(gy, self.arg, tuple(x.shape), self.win)
+        return MaxPoolScatter(self.arg, tuple(x.shape), self.win).apply(gy)
 
 
 class MaxPoolScatter(Function):
     """gx = G added at the positions ``arg`` names (max-pool's backward, as an op of G);
     its adjoint is the gather from those positions."""
+
+    saved_for = ()
 
     def __init__(self, arg: Any, x_shape: tuple[int, ...], win: Window) -> None:
         self.arg, self.x_shape, self.win = arg, x_shape, win
@@ -92,12 +95,14 @@ class MaxPoolScatter(Function):
         return max_pool_backward(g, self.arg, self.x_shape, self.win)
 
     def backward(self, h: Any, g: Any) -> Any:
-        return _gather(h, self.arg, self.win)
+        return MaxPoolGather(self.arg, self.win).apply(h)
 
 
 class MaxPoolGather(Function):
     """y = x at the positions ``arg`` names (no search for the maximum: the winners are fixed);
     its adjoint is the scatter back to them."""
+
+    saved_for = ()
 
     def __init__(self, arg: Any, win: Window) -> None:
         self.arg, self.win = arg, win
@@ -108,19 +113,7 @@ class MaxPoolGather(Function):
         return max_pool_gather(x, self.arg, self.win)
 
     def backward(self, h: Any, x: Any) -> Any:
-        return _scatter(h, self.arg, tuple(x.shape), self.win)
-
-
-def _scatter(g: Any, arg: Any, x_shape: tuple[int, ...], win: Window) -> Any:
-    if isinstance(g, Tensor):
-        return MaxPoolScatter(arg, x_shape, win)(g)
-    return MaxPoolScatter(arg, x_shape, win).forward(g)
-
-
-def _gather(x: Any, arg: Any, win: Window) -> Any:
-    if isinstance(x, Tensor):
-        return MaxPoolGather(arg, win)(x)
-    return MaxPoolGather(arg, win).forward(x)
+        return MaxPoolScatter(self.arg, tuple(x.shape), self.win).apply(h)
 
 
 def _flat_indices(arg: Any, x_shape: tuple[int, ...], win: Window) -> Any:
@@ -147,14 +140,14 @@ def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
     ``stride`` defaults to ``kernel_size``; padding is −∞ and at most half the kernel.
     With ``return_indices=True`` also returns each maximum's flat index in its (H, W) plane.
     """
-    x = input.data if isinstance(input, Tensor) else input
+    x = array_of(input)
     _check_input(x, "max_pool2d")
     if x.ndim == 3:
         return _unbatched(max_pool2d, input, kernel_size, stride, padding, dilation, ceil_mode,
                           return_indices)
     win = pool_window(x.shape, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d")
     op = MaxPool2d(win)
-    y = op(as_tensor(input)) if isinstance(input, Tensor) else op.forward(x)
+    y = op.apply(input)
     if return_indices:
         return y, Tensor._wrap(_flat_indices(op.arg, x.shape, win))
     return y
@@ -165,6 +158,8 @@ def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
 
 class AvgPool2d(Function):
     """y = (Σ of each window) / divisor;   ∂L/∂x = each G / divisor spread over its window"""
+
+    saved_for = ()
 
     def __init__(self, win: Window, divisor: Any) -> None:
         self.win, self.divisor = win, divisor
@@ -177,12 +172,14 @@ class AvgPool2d(Function):
         return y
 
     def backward(self, gy: Any, x: Any) -> Any:
-        return _spread(gy, tuple(x.shape), self.win, self.divisor)
+        return AvgPoolAdjoint(tuple(x.shape), self.win, self.divisor).apply(gy)
 
 
 class AvgPoolAdjoint(Function):
     """gx = each G / divisor added over its window (average-pool's backward, as an op of G);
     its adjoint is average-pooling itself."""
+
+    saved_for = ()
 
     def __init__(self, x_shape: tuple[int, ...], win: Window, divisor: Any) -> None:
         self.x_shape, self.win, self.divisor = x_shape, win, divisor
@@ -193,15 +190,7 @@ class AvgPoolAdjoint(Function):
         return window_spread(g / self.divisor, self.x_shape, self.win)
 
     def backward(self, h: Any, g: Any) -> Any:
-        if isinstance(h, Tensor):
-            return AvgPool2d(self.win, self.divisor)(h)
-        return AvgPool2d(self.win, self.divisor).forward(h)
-
-
-def _spread(g: Any, x_shape: tuple[int, ...], win: Window, divisor: Any) -> Any:
-    if isinstance(g, Tensor):
-        return AvgPoolAdjoint(x_shape, win, divisor)(g)
-    return AvgPoolAdjoint(x_shape, win, divisor).forward(g)
+        return AvgPool2d(self.win, self.divisor).apply(h)
 
 
 def avg_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,  # noqa: A002
@@ -214,7 +203,7 @@ def avg_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
     """
     from minidl.kernels.pool import avg_pool_divisor
 
-    x = input.data if isinstance(input, Tensor) else input
+    x = array_of(input)
     _check_input(x, "avg_pool2d")
     if x.ndim == 3:
         return _unbatched(avg_pool2d, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
@@ -230,5 +219,4 @@ def avg_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
                                    backend.get_array_module(x), x.dtype)
         if bool((divisor == divisor.ravel()[0]).all()):
             divisor = float(divisor.ravel()[0])  # the usual case: one number for every window
-    op = AvgPool2d(win, divisor)
-    return op(as_tensor(input)) if isinstance(input, Tensor) else op.forward(x)
+    return AvgPool2d(win, divisor).apply(input)

@@ -6,7 +6,6 @@ work. Their gradients spread ``gy`` back over the reduced axes.
 
 from __future__ import annotations
 
-import builtins
 from collections import namedtuple
 from typing import Any
 
@@ -14,9 +13,9 @@ import numpy as np
 
 from minidl import backend
 from minidl.engine.function import Function
-from minidl.engine.ops._args import as_tensor, keep_dims, normalize_axes, reduction_axis
+from minidl.engine.ops._args import as_tensor, check_dim, keep_dims, normalize_axes, reduction_axis
 from minidl.engine.ops.shape import broadcast_to, reshape
-from minidl.engine.tensor import Tensor
+from minidl.engine.tensor import Tensor, array_of
 
 
 def _kept_shape(shape: tuple[int, ...], axes: tuple[int, ...] | None) -> tuple[int, ...]:
@@ -36,6 +35,8 @@ def _spread(gy: Any, x_shape: tuple[int, ...], axes: tuple[int, ...] | None) -> 
 class Sum(Function):
     """y = Σ x over ``axes``;   ∂y/∂x = 1 (gy is copied back over the summed axes)"""
 
+    saved_for = ()
+
     def __init__(self, axes: tuple[int, ...] | None, keepdims: bool) -> None:
         self.axes, self.keepdims = axes, keepdims
 
@@ -49,19 +50,25 @@ class Sum(Function):
 class Mean(Function):
     """y = (1/n) Σ x over ``axes`` (n elements);   ∂y/∂x = 1/n"""
 
+    saved_for = ()
+
     def __init__(self, axes: tuple[int, ...], keepdims: bool) -> None:
         self.axes, self.keepdims = axes, keepdims
 
     def forward(self, x: Any) -> Any:
         if x.dtype.kind in "iub":
             raise TypeError(f"mean of an integer tensor: convert it with .float() first (dtype {x.dtype})")
+        if x.size == 0:  # the mean of nothing is NaN, as in PyTorch (and without NumPy's warning)
+            shape = x.sum(axis=self.axes, keepdims=self.keepdims).shape
+            return backend.get_array_module(x).full(shape, float("nan"), dtype=x.dtype)
         return x.mean(axis=self.axes, keepdims=self.keepdims)
 
     def backward(self, gy: Any, x: Any) -> Any:
         n = 1
         for a in (range(len(x.shape)) if self.axes is None else self.axes):
             n *= x.shape[a]
-        return _spread(gy * (1.0 / n), x.shape, self.axes)
+        # n = 0 only for an empty x, whose gradient is empty: any scale will do there.
+        return _spread(gy * (1.0 / n if n else 1.0), x.shape, self.axes)
 
 
 class Amax(Function):
@@ -79,8 +86,7 @@ class Amax(Function):
         return getattr(x, self.reduce)(axis=self.axes, keepdims=self.keepdims)
 
     def backward(self, gy: Any, x: Any, y: Any) -> Any:
-        xd = x.data if isinstance(x, Tensor) else x
-        yd = y.data if isinstance(y, Tensor) else y
+        xd, yd = array_of(x), array_of(y)
         hit = xd == yd.reshape(_kept_shape(xd.shape, self.axes))
         share = hit / hit.sum(axis=self.axes, keepdims=True)
         return _spread(gy, xd.shape, self.axes) * share.astype(xd.dtype)
@@ -99,18 +105,12 @@ def _axes_and_keep(x: Any, dim: Any, keepdim: Any, axis: Any, keepdims: Any) -> 
     return normalize_axes(reduction_axis(dim, axis), x.ndim), keep_dims(keepdim, keepdims)
 
 
-def _reduce(cls: type[Function], x: Any, axes: tuple[int, ...], keep: bool) -> Any:
-    if isinstance(x, Tensor):
-        return cls(axes, keep)(x)
-    return cls(axes, keep).forward(x)
-
-
 def sum(x: Any, dim: Any = None, keepdim: Any = None, *, axis: Any = None,  # noqa: A001
         keepdims: Any = None) -> Any:
     """Σ x over ``dim`` (all axes when None)."""
     x = x if hasattr(x, "shape") else as_tensor(x)
     axes, keep = _axes_and_keep(x, dim, keepdim, axis, keepdims)
-    return _reduce(Sum, x, axes, keep)
+    return Sum(axes, keep).apply(x)
 
 
 def mean(x: Any, dim: Any = None, keepdim: Any = None, *, axis: Any = None,
@@ -118,7 +118,7 @@ def mean(x: Any, dim: Any = None, keepdim: Any = None, *, axis: Any = None,
     """Arithmetic mean over ``dim`` (all axes when None)."""
     x = x if hasattr(x, "shape") else as_tensor(x)
     axes, keep = _axes_and_keep(x, dim, keepdim, axis, keepdims)
-    return _reduce(Mean, x, axes, keep)
+    return Mean(axes, keep).apply(x)
 
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
@@ -131,10 +131,14 @@ def _extreme(cls: type[Function], arg: str, x: Any, dim: Any, keepdim: Any, axis
         from minidl.engine.ops.shape import gather, squeeze
 
         keep = keep_dims(keepdim, keepdims)
-        xd = x.data if isinstance(x, Tensor) else x
+        xd = array_of(x)
         if xd.size == 0:
             raise ValueError(f"{cls.reduce} of an empty tensor (shape {xd.shape}) has no value")
-        d = dim % builtins.max(xd.ndim, 1)
+        d = check_dim(dim, xd.ndim)
+        if xd.ndim == 0:  # PyTorch: the value itself, at index 0
+            xp = backend.get_array_module(xd)
+            return MaxResult(x, Tensor._wrap(xp.zeros((), dtype=np.int64)) if isinstance(x, Tensor)
+                             else xp.zeros((), dtype=np.int64))
         idx = getattr(xd, arg)(axis=d, keepdims=True)
         values = (gather(x, d, idx) if isinstance(x, Tensor)
                   else backend.get_array_module(xd).take_along_axis(xd, idx, d))
@@ -142,7 +146,7 @@ def _extreme(cls: type[Function], arg: str, x: Any, dim: Any, keepdim: Any, axis
             values, idx = squeeze(values, d), idx.squeeze(d)
         return MaxResult(values, Tensor._wrap(idx) if isinstance(x, Tensor) else idx)
     axes, keep = _axes_and_keep(x, dim, keepdim, axis, keepdims)
-    return _reduce(cls, x, axes, keep)
+    return cls(axes, keep).apply(x)
 
 
 def max(x: Any, dim: Any = None, keepdim: Any = None, *, axis: Any = None,  # noqa: A001
@@ -167,18 +171,18 @@ def amax(x: Any, dim: Any = None, keepdim: Any = None, *, axis: Any = None, keep
     """Largest values over ``dim`` (values only; ties share the gradient)."""
     x = x if hasattr(x, "shape") else as_tensor(x)
     axes, keep = _axes_and_keep(x, dim, keepdim, axis, keepdims)
-    return _reduce(Amax, x, axes, keep)
+    return Amax(axes, keep).apply(x)
 
 
 def amin(x: Any, dim: Any = None, keepdim: Any = None, *, axis: Any = None, keepdims: Any = None) -> Any:
     """Smallest values over ``dim`` (values only; ties share the gradient)."""
     x = x if hasattr(x, "shape") else as_tensor(x)
     axes, keep = _axes_and_keep(x, dim, keepdim, axis, keepdims)
-    return _reduce(Amin, x, axes, keep)
+    return Amin(axes, keep).apply(x)
 
 
 def _arg(name: str, x: Any, dim: Any, keepdim: Any, axis: Any, keepdims: Any) -> Tensor:
-    xd = x.data if isinstance(x, Tensor) else x
+    xd = array_of(x)
     a = reduction_axis(dim, axis)
     keep = keep_dims(keepdim, keepdims)
     if a is None:

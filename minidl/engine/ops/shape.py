@@ -7,8 +7,7 @@ from typing import Any, Sequence
 
 from minidl import backend
 from minidl.engine.function import Function
-from minidl.engine.ops._args import as_tensor
-from minidl.engine.tensor import Tensor, _index_on, _unwrap_index
+from minidl.engine.tensor import Tensor, _index_on, _unwrap_index, array_of, as_tensor
 
 # ---------------------------------------------------------------------------------------
 # Broadcasting and its adjoint
@@ -27,6 +26,8 @@ def _sum_to_array(x: Any, shape: tuple[int, ...]) -> Any:
 class SumTo(Function):
     """y = Σ over the broadcast axes of x, so that y.shape == shape;   ∂y/∂x = broadcast back."""
 
+    saved_for = ()
+
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = tuple(shape)
 
@@ -39,6 +40,8 @@ class SumTo(Function):
 
 class BroadcastTo(Function):
     """y = x repeated along new or size-1 axes;   ∂y/∂x = sum back to x's shape."""
+
+    saved_for = ()
 
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = tuple(shape)
@@ -60,21 +63,13 @@ class BroadcastTo(Function):
 def sum_to(x: Any, shape: Sequence[int]) -> Any:
     """Sum ``x`` over the axes that broadcasting added, giving ``shape`` (array or Tensor)."""
     shape = tuple(shape)
-    if x.shape == shape:
-        return x
-    if isinstance(x, Tensor):
-        return SumTo(shape)(x)
-    return _sum_to_array(x, shape)
+    return x if x.shape == shape else SumTo(shape).apply(x)
 
 
 def broadcast_to(x: Any, shape: Sequence[int]) -> Any:
     """``x`` broadcast to ``shape`` (array or Tensor; the array result is a new array)."""
     shape = tuple(shape)
-    if x.shape == shape:
-        return x
-    if isinstance(x, Tensor):
-        return BroadcastTo(shape)(x)
-    return BroadcastTo(shape).forward(x)
+    return x if x.shape == shape else BroadcastTo(shape).apply(x)
 
 
 def expand(x: Tensor, *sizes: int) -> Tensor:
@@ -92,6 +87,8 @@ def expand(x: Tensor, *sizes: int) -> Tensor:
 
 class Reshape(Function):
     """y = x with a new shape (same elements, same order);   ∂y/∂x = reshape back."""
+
+    saved_for = ()
 
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = shape
@@ -115,14 +112,13 @@ def _shape_args(shape: tuple[Any, ...]) -> tuple[int, ...]:
 
 def reshape(x: Any, *shape: Any) -> Any:
     """``x`` with a new shape; ``-1`` infers one dimension (``view`` is the same here)."""
-    shape = _shape_args(shape)
-    if isinstance(x, Tensor):
-        return Reshape(shape)(x)
-    return x.reshape(shape)
+    return Reshape(_shape_args(shape)).apply(x)
 
 
 class Permute(Function):
     """y = x with its axes reordered;   ∂y/∂x = gy with the inverse order."""
+
+    saved_for = ()
 
     def __init__(self, axes: tuple[int, ...]) -> None:
         self.axes = axes
@@ -143,10 +139,7 @@ def permute(x: Any, *dims: Any) -> Any:
     ndim = x.ndim
     if sorted(d % ndim for d in dims) != list(range(ndim)) or len(dims) != ndim:
         raise ValueError(f"permute needs a permutation of 0..{ndim - 1} (got {dims})")
-    dims = tuple(d % ndim for d in dims)
-    if isinstance(x, Tensor):
-        return Permute(dims)(x)
-    return x.transpose(dims)
+    return Permute(tuple(d % ndim for d in dims)).apply(x)
 
 
 def transpose(x: Any, dim0: int = -2, dim1: int = -1) -> Any:
@@ -206,6 +199,8 @@ def _is_basic(index: Any) -> bool:
 class GetItem(Function):
     """y = x[index];   ∂y/∂x = scatter-add gy back into zeros at index (repeats add up)."""
 
+    saved_for = ()
+
     def __init__(self, index: Any) -> None:
         self.index = index
 
@@ -221,6 +216,8 @@ class GetItem(Function):
 
 class IndexAdd(Function):
     """y = zeros(shape) with x added at index (``np.add.at``);   ∂y/∂x = gy[index]."""
+
+    saved_for = ()
 
     def __init__(self, index: Any, shape: tuple[int, ...]) -> None:
         self.index = index
@@ -241,21 +238,18 @@ class IndexAdd(Function):
 
 def getitem(x: Any, index: Any) -> Any:
     """``x[index]`` for an array or a Tensor (``index`` may hold index Tensors or NumPy arrays)."""
-    index = _unwrap_index(index)
-    if isinstance(x, Tensor):
-        return GetItem(_index_on(index, x.data))(x)
-    return x[_index_on(index, x)]
+    return GetItem(_index_on(_unwrap_index(index), array_of(x))).apply(x)
 
 
 def index_add(x: Any, index: Any, shape: tuple[int, ...]) -> Any:
     """zeros(shape) with ``x`` added at ``index``; repeated indices accumulate."""
-    if isinstance(x, Tensor):
-        return IndexAdd(index, shape)(x)
-    return IndexAdd(index, shape).forward(x)
+    return IndexAdd(index, shape).apply(x)
 
 
 class TakeAlongAxis(Function):
     """y = x picked at ``indices`` along ``axis`` (``torch.gather``);   ∂y/∂x = scatter-add."""
+
+    saved_for = ()
 
     def __init__(self, indices: Any, axis: int) -> None:
         self.indices = indices
@@ -285,7 +279,7 @@ class TakeAlongAxis(Function):
 
 def gather(x: Tensor, dim: int, index: Any) -> Tensor:
     """PyTorch's ``gather``: ``y[i][j] = x[i][index[i][j]]`` for ``dim=1``."""
-    index = index.data if isinstance(index, Tensor) else index
+    index = array_of(index)
     if index.dtype.kind not in "iu":
         raise TypeError(f"gather: index must be an integer array (got dtype {index.dtype})")
     x = as_tensor(x)
@@ -298,6 +292,8 @@ def gather(x: Tensor, dim: int, index: Any) -> Tensor:
 
 class Concatenate(Function):
     """y = [x₁, x₂, …] joined along ``axis``;   ∂y/∂xᵢ = gy's slice that came from xᵢ."""
+
+    saved_for = ()
 
     def __init__(self, axis: int) -> None:
         self.axis = axis

@@ -6,8 +6,8 @@ from typing import Any
 
 from minidl import backend
 from minidl.engine.function import Function
+from minidl.engine.ops._args import check_dim
 from minidl.engine.ops.elementwise import exp
-from minidl.engine.tensor import Tensor
 
 
 class Softmax(Function):
@@ -17,6 +17,7 @@ class Softmax(Function):
     """
 
     needs_output = True
+    saved_for = ()
 
     def __init__(self, axis: int) -> None:
         self.axis = axis
@@ -37,6 +38,7 @@ class LogSoftmax(Function):
     """
 
     needs_output = True
+    saved_for = ()
 
     def __init__(self, axis: int) -> None:
         self.axis = axis
@@ -50,23 +52,18 @@ class LogSoftmax(Function):
         return gy - exp(y) * gy.sum(axis=self.axis, keepdims=True)
 
 
-def _apply(cls: type[Function], x: Any, dim: int | None, axis: int | None) -> Any:
-    if axis is not None:
-        dim = axis
-    if dim is None:
-        dim = -1
-    if isinstance(x, Tensor):
-        if not -max(x.ndim, 1) <= dim < max(x.ndim, 1):
-            raise IndexError(f"dim {dim} is out of range for a tensor with {x.ndim} dimensions")
-        return cls(dim)(x)
-    return cls(dim).forward(x)
+def _dim(x: Any, dim: int | None, axis: int | None) -> int:
+    """PyTorch's ``dim`` or NumPy's ``axis`` (default: the last axis), checked against x."""
+    dim = axis if axis is not None else -1 if dim is None else dim
+    check_dim(dim, x.ndim)
+    return dim
 
 
 def softmax(x: Any, dim: int | None = None, *, axis: int | None = None) -> Any:
     """Softmax along ``dim`` (default: the last axis)."""
-    return _apply(Softmax, x, dim, axis)
+    return Softmax(_dim(x, dim, axis)).apply(x)
 
 
 def log_softmax(x: Any, dim: int | None = None, *, axis: int | None = None) -> Any:
     """log(softmax(x)) along ``dim``, without ever taking the log of 0."""
-    return _apply(LogSoftmax, x, dim, axis)
+    return LogSoftmax(_dim(x, dim, axis)).apply(x)
