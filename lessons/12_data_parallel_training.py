@@ -249,16 +249,33 @@ claim(ring_big[-1] / ring_big[0] < tree_big[-1] / tree_big[0],
       "for a large message the ring's time grows more slowly with N than the tree's",
       ring_8=ring_big[0], ring_1024=ring_big[-1], tree_8=tree_big[0], tree_1024=tree_big[-1])
 claim(ring_big[-1] < tree_big[-1], "for a large message the ring beats the tree", ring=ring_big[-1], tree=tree_big[-1])
-claim(tree_small < ring_small, "for a small message on many workers the tree wins (latency)",
-      ring=ring_small, tree=tree_small)
+# Both models are linear in (α, β): the tree wins the small message once α/β — the bytes whose
+# transfer costs as much as one message's latency — exceeds a crossover the models fix.
+(ring_a, ring_b), (tree_a, tree_b) = ((fn(64 * 1024, 1024, 1.0, 0.0), fn(64 * 1024, 1024, 0.0, 1.0))
+                                      for fn in (dist.ring_allreduce_time, dist.tree_allreduce_time))
+crossover = (tree_b - ring_b) / (ring_a - tree_a)
+latency_bytes = alpha / beta if beta > 0 else float("inf")
+print(f"α/β = {latency_bytes:,.0f} bytes here; for 64 KB on 1024 workers the tree wins once α/β exceeds "
+      f"{crossover:,.0f} bytes, so here the {'tree' if tree_small < ring_small else 'ring'} wins")
+claim(100 < crossover < 1000, "the crossover is a few hundred bytes", crossover=crossover)
+claim((tree_small < ring_small) == (latency_bytes > crossover),
+      "the tree wins a small message on many workers exactly when α/β exceeds the crossover",
+      ring=ring_small, tree=tree_small, alpha_over_beta=latency_bytes, crossover=crossover)
+if mpi_ok:  # real messages have a latency: α/β is far above the crossover
+    claim(tree_small < ring_small, "with α and β measured through MPI, the tree wins the small message",
+          ring=ring_small, tree=tree_small)
 
 # %% [markdown]
 # The fitted α and β describe two processes on one machine talking through shared memory,
 # and a busy machine at that; a cluster's network has a larger α (tens of µs) and a β set by
 # its links. The shapes, though, are the model's: the ring's bandwidth term stays flat while
 # its 2(N−1) latencies add up, so for small messages on many workers a tree (log N steps)
-# wins, and for large ones the ring. MPI libraries pick between such algorithms by message
-# size; NCCL runs rings and trees on GPUs.
+# wins, and for large ones the ring. "Small" is measured against α/β, the number of bytes
+# whose transfer costs one message's latency: the tree wins the 64 KB message on 1024 workers
+# once α/β passes the crossover printed above (a few hundred bytes), which every real network
+# does. Simulated ranks in one process (no MPI) exchange no messages, so their α is almost 0
+# and there the ring wins even this case. MPI libraries pick between such algorithms by
+# message size; NCCL runs rings and trees on GPUs.
 #
 # ## 4. Two processes on this machine, measured
 #
