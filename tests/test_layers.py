@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("course", "threads", "random", "hooks"),  # leaf utilities: none imports a layer of minidl
     ("backend",),
     ("kernels",),
-    ("engine",),
+    ("engine", "autograd"),  # minidl.autograd: PyTorch's torch.autograd names for the engine's switches
     ("distributed",),  # the MPI process group and collectives; nn.parallel builds on it
     ("nn", "optim"),
     ("data", "compress", "search", "train", "serialization", "viz", "perf"),
@@ -31,11 +31,7 @@ LAYERS: list[tuple[str, ...]] = [
 FRONT_DOOR = {"__init__", "__main__"}
 
 # Upward imports known and being removed elsewhere: (file, imported module) -> why.
-KNOWN_EXCEPTIONS = {
-    # backend.to_device wraps its result in a Tensor; removed by the engine branch
-    # (to_device(array, device) -> array, the caller wraps).
-    ("backend/__init__.py", "minidl.engine.tensor"): "removed by the engine branch",
-}
+KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {}
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent / "minidl"
 RANK = {name: i for i, names in enumerate(LAYERS) for name in names}
