@@ -342,14 +342,15 @@ print(f"best finite-difference error: float32 {best_error['float32']:.1e}, "
 # not reset interior gradients in `backward()`. Take y = (3a)² at a = 0.5, so dy/da = 18a
 # = 9. Run backward once, then again *without* resetting the interior gradients. What is
 # `a.grad` after the second run — and what should it be?
-#
-# *Answer.* It should be 18: leaves accumulate, so two backwards give twice the
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** It should be 18: leaves accumulate, so two backwards give twice the
 # gradient (that is what PyTorch and minidl do). The naive version gives **27**: the
 # interior node `b = 3a` still holds its old gradient 3, gets another 3 added (→ 6), and
 # passes all 6 on, so `a` receives 3·6 = 18 on top of its 9. The error grows with depth.
 # Our `Value.backward` avoids it by zeroing interior gradients first.
 
-# %%
+# %% tags=["answer", "hide-cell"]
 a = Value(0.5)
 y = (a * 3) ** 2
 y.backward()
@@ -375,12 +376,13 @@ assert a.grad == 27.0
 # %% [markdown]
 # **2. Why is the gradient of a broadcast a sum?** Write the bias example with the copies
 # made explicit, `B = ones((4, 1)) * b`, and compare.
-#
-# *Answer.* Broadcasting *uses* `b` four times, once per row, exactly like a `Value` used
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** Broadcasting *uses* `b` four times, once per row, exactly like a `Value` used
 # four times. The chain rule adds the four contributions: ∂L/∂b = Σ_rows ∂L/∂B. Below,
 # the explicit copy (a `Mul` whose backward also sums) gives the same gradient.
 
-# %%
+# %% tags=["answer", "hide-cell"]
 b_explicit = minidl.zeros(3, requires_grad=True)
 copies = minidl.ones(4, 1) * b_explicit  # shape (4, 3): b repeated on each row
 copies.retain_grad()
@@ -392,12 +394,13 @@ assert np.allclose(b_explicit.grad.numpy(), b.grad.numpy())
 # %% [markdown]
 # **3. A wrong backward rule.** Write an op y = x³ whose backward forgets the square
 # (returns 3x instead of 3x²). Does `gradcheck` notice?
-#
-# *Answer.* Yes: central differences give 3x², so `gradcheck` raises `GradcheckError`
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** Yes: central differences give 3x², so `gradcheck` raises `GradcheckError`
 # and names the worst element. A test built on `gradcheck` can fail — that is what makes
 # it a test.
 
-# %%
+# %% tags=["answer", "hide-cell"]
 class WrongCube(Function):
     """y = x³;   ∂y/∂x = 3x² — but the backward below 'forgets' the square."""
 

@@ -229,15 +229,16 @@ print("saved", save_figure(fig, "02_training_curve"))
 #
 # **1. A learning rate too large.** Train the hand-made model with lr = 0.03, 0.3 and 3.
 # What happens with 3?
-#
-# *Answer.* 0.03 learns, slowly; 0.3 learns fast. With 3 the first steps are so large that
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** 0.03 learns, slowly; 0.3 learns fast. With 3 the first steps are so large that
 # the loss jumps up, and then it sits at **ln 10 ≈ 2.303** with accuracy near 10%: the
 # model has given up and predicts the same distribution for every image. The cause is
 # visible in the hidden layer: the big steps push every hidden unit's input below zero
 # for *every* image. relu outputs 0 there **and has gradient 0**, so no later step can
 # revive those "dead" units, and only b₂ keeps learning (the class frequencies).
 
-# %%
+# %% tags=["answer", "hide-cell"]
 lr_epochs = pick(10, 3)
 lr_runs = {lr: train_by_hand(lr, lr_epochs) for lr in (0.03, 0.3, 3.0)}
 for lr, (run_params, run_history) in lr_runs.items():
@@ -263,13 +264,14 @@ print("saved", save_figure(fig, "02_learning_rates"))
 # **2. The gradient with respect to the logits.** What is ∂L/∂z for one sample, what does
 # each row of it sum to, and how big is it for a sample the model already classifies
 # confidently and correctly?
-#
-# *Answer.* (p − onehot(y))/N. Each row sums to (1 − 1)/N = **0**: probability is only
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** (p − onehot(y))/N. Each row sums to (1 − 1)/N = **0**: probability is only
 # moved between classes, never created. For a confident correct sample p ≈ onehot(y), so
 # the gradient is ≈ 0 — it has nothing left to teach; the badly classified samples
 # dominate the update.
 
-# %%
+# %% tags=["answer", "hide-cell"]
 row_sums = logits.grad.numpy().sum(axis=1)
 print("row sums of ∂L/∂z:", np.round(row_sums, 15))
 assert np.allclose(row_sums, 0)
@@ -281,13 +283,14 @@ assert np.abs(confident.grad.numpy()).max() < 1e-4
 
 # %% [markdown]
 # **3. Why `no_grad` around the update?** Try `t.sub_(lr * t.grad)` without it.
-#
-# *Answer.* minidl refuses: changing a tensor that requires a gradient in place would
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** minidl refuses: changing a tensor that requires a gradient in place would
 # change a value the graph has already used, and the graph could not follow. (Even if it
 # were allowed, recording the update would make the next loss depend on the previous
 # step's graph, which would grow without end.) The error message says what to do.
 
-# %%
+# %% tags=["answer", "hide-cell"]
 try:
     params[0].sub_(0.1 * params[0].grad)
     refused = False

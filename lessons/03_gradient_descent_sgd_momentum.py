@@ -315,11 +315,12 @@ print("saved", save_figure(fig, "03_momentum_forms"))
 #
 # **1. Momentum's effective learning rate.** Feed `SGD(lr=0.1, momentum=0.9)` the same
 # gradient g = 1 for 100 steps. How far does θ move per step at the end?
-#
-# *Answer.* bₜ = 1 + 0.9 + … + 0.9^(t−1) → 1/(1 − 0.9) = 10, so the step tends to
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** bₜ = 1 + 0.9 + … + 0.9^(t−1) → 1/(1 − 0.9) = 10, so the step tends to
 # lr·10 = 1.0 — ten times plain SGD's:
 
-# %%
+# %% tags=["answer", "hide-cell"]
 theta = minidl.tensor(np.zeros(1, np.float32), requires_grad=True)
 opt = optim.SGD([theta], lr=0.1, momentum=0.9)
 for _ in range(100):
@@ -332,13 +333,14 @@ print(f"step after 100 constant gradients: {last_step:.4f}")
 # %% [markdown]
 # **2. The largest learning rate GD survives.** On J(x) = ½·a·x² the GD step is
 # x ← (1 − lr·a)·x. For which lr does it diverge? Check with a = 4.
-#
-# *Answer.* It converges iff |1 − lr·a| < 1, i.e. 0 < lr < 2/a = 0.5; at lr = 0.5 it
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** It converges iff |1 − lr·a| < 1, i.e. 0 < lr < 2/a = 0.5; at lr = 0.5 it
 # oscillates forever between ±x₀, above it blows up. For a network, a is the largest
 # eigenvalue of the Hessian: the steepest direction sets the speed limit for all others —
 # the reason adaptive methods (lesson 04) exist.
 
-# %%
+# %% tags=["answer", "hide-cell"]
 def gd_on_parabola(lr: float, a: float = 4.0, steps: int = 30) -> float:
     x = minidl.tensor(np.ones(1, np.float32), requires_grad=True)
     opt = optim.GD([x], lr=lr)
@@ -356,18 +358,21 @@ print(parabola)
 # **3. "SGD picks random samples to save computation."** The source articles describe SGD
 # this way. What does a batch of 16 save, and what does it cost, compared with GD on the
 # digits training set?
-#
-# *Answer.* Each step costs 16/1078 ≈ 1.5% of a full gradient, so SGD takes ~67 steps for
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** Each step costs 16/1078 ≈ 1.5% of a full gradient, so SGD takes ~67 steps for
 # the price of one GD step. The price is noise: at the initial weights a batch-16 gradient
 # is off by about twice the true gradient's length (section 2). Steps still make progress
 # because the noise is zero on average: over k steps the true gradients add up (∝ k)
 # while the noise only grows like √k. Near a minimum the true gradient shrinks and the
 # noise does not, so SGD stalls at a noise floor unless the lr decays (lesson 04).
 
-# %%
+# %% tags=["answer", "hide-cell"]
 print(f"relative error of a batch-16 gradient: {relative_error[16]:.2f}; "
       f"steps per full gradient: {len(digits) / 16:.0f}")
 
+
+# %%
 results = {
     "gd_distance_to_least_squares": endpoints["GD (all 200 samples)"],
     "sgd_batch1_distance_to_least_squares": endpoints["SGD, batch 1"],

@@ -265,11 +265,12 @@ print("saved", save_figure(fig, "04_schedules_training"))
 #
 # **1. m̂ for a constant gradient.** Show that with gₖ = g for every k, m̂ₜ = g exactly at
 # every step, and check it with `scale_by_adam`.
-#
-# *Answer.* mₜ = (1 − β₁) g (1 + β₁ + … + β₁^(t−1)) = (1 − β₁) g (1 − β₁ᵗ)/(1 − β₁) =
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** mₜ = (1 − β₁) g (1 + β₁ + … + β₁^(t−1)) = (1 − β₁) g (1 − β₁ᵗ)/(1 − β₁) =
 # (1 − β₁ᵗ) g, so m̂ₜ = mₜ/(1 − β₁ᵗ) = g. Likewise v̂ₜ = g², and the step is lr·sign(g).
 
-# %%
+# %% tags=["answer", "hide-cell"]
 stage = scale_by_adam(b1=0.9, b2=0.999)
 s = stage.init(np.zeros(1))
 worst = 0.0
@@ -280,12 +281,13 @@ print(f"largest |m̂ − g| over 50 steps: {worst:.1e}")
 
 # %% [markdown]
 # **2. Adagrad slows down.** With a constant gradient g, how large is Adagrad's t-th step?
-#
-# *Answer.* sₜ = t·g², so the step is lr·|g|/(√t·|g|) = lr/√t: it shrinks forever, even
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** sₜ = t·g², so the step is lr·|g|/(√t·|g|) = lr/√t: it shrinks forever, even
 # when the gradient does not. Good for convex problems with rare features (the setting it
 # was designed for), too slow for long non-convex training — RMSprop's fix is to forget.
 
-# %%
+# %% tags=["answer", "hide-cell"]
 theta = minidl.tensor(np.zeros(1, np.float32), requires_grad=True)
 adagrad = optim.Adagrad([theta], lr=1.0)
 adagrad_steps = []
@@ -299,12 +301,13 @@ print(f"step 1: {adagrad_steps[0]:.4f}, step 4: {adagrad_steps[3]:.4f}, step 100
 # %% [markdown]
 # **3. Adam is built from parts.** Show that `Adam(betas=(0, α), bias_correction=False)` and
 # `RMSprop(alpha=α)` take identical steps.
-#
-# *Answer.* With β₁ = 0, m = g; without correction the step is lr·g/(√v + ε) with
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** With β₁ = 0, m = g; without correction the step is lr·g/(√v + ε) with
 # v = αv + (1 − α)g² — RMSprop's rule, operation for operation, so even the float32
 # rounding agrees:
 
-# %%
+# %% tags=["answer", "hide-cell"]
 grads = [rng.standard_normal(5).astype(np.float32) for _ in range(20)]
 a = minidl.tensor(np.ones(5, np.float32), requires_grad=True)
 r = minidl.tensor(np.ones(5, np.float32), requires_grad=True)
@@ -317,6 +320,8 @@ for g in grads:
 adam_is_rmsprop = bool(np.array_equal(a.numpy(), r.numpy()))
 print("bit-for-bit equal:", adam_is_rmsprop)
 
+
+# %%
 results = {
     "bowl_final_loss": bowl_final,
     "max_uncorrected_multiplier": float(uncorrected_multiplier.max()),

@@ -254,14 +254,15 @@ print("saved", save_figure(fig, "05_adam_l2_vs_adamw"))
 # **1. "ε is a regularization term."** Two of the source articles (article 1, article 5)
 # describe Adam's ε this way. Test the claim: train with ε = 1e-10, 1e-8, 1e-6 and compare
 # with a real regularizer.
-#
-# *Answer.* ε changes nothing that matters: it is added to √v̂ (typically 1e-5…1e-2 here),
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** ε changes nothing that matters: it is added to √v̂ (typically 1e-5…1e-2 here),
 # so the steps barely change and neither does the weights' size — while an L2 penalty of
 # 1e-3 visibly shrinks them. ε's job is to keep lr·m̂/(√v̂ + ε)
 # finite when v̂ ≈ 0 (a parameter that has never had a gradient): it caps the step, it does
 # not penalize anything.
 
-# %%
+# %% tags=["answer", "hide-cell"]
 eps_runs = {eps: train_small(lambda p, e=eps: optim.Adam(p, lr=1e-3, eps=e), epochs=pick(60, 20))
             for eps in (1e-10, 1e-8, 1e-6)}
 eps_table = {eps: {"val_acc": rec["val_acc"][-1], "mean_abs_w": float(np.abs(m[0].weight.numpy()).mean())}
@@ -276,13 +277,14 @@ print(f"a real regularizer, Adam(weight_decay=1e-3): mean |w| {decayed_mean_abs_
 # **2. An L2 penalty without the square.** Article 4 writes the L2 penalty as α‖w‖₂ — the
 # norm, not its square. What is the gradient of α‖w‖₂, and how does it differ from the
 # gradient of (α/2)‖w‖²?
-#
-# *Answer.* ∇(α‖w‖₂) = α·w/‖w‖₂: a pull of constant length α towards the origin, whatever
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** ∇(α‖w‖₂) = α·w/‖w‖₂: a pull of constant length α towards the origin, whatever
 # the size of w (and undefined at w = 0), where (α/2)‖w‖² pulls with αw, in proportion to
 # the weight. The unsquared norm is a different regularizer (the group-lasso penalty, which
 # zeroes whole groups), not weight decay. minidl's autograd confirms both:
 
-# %%
+# %% tags=["answer", "hide-cell"]
 alpha = 0.1
 grad_norms = {}
 for scale in (0.01, 1.0, 100.0):
@@ -296,15 +298,18 @@ for scale in (0.01, 1.0, 100.0):
 # %% [markdown]
 # **3. Porting a Keras model.** A Keras layer has `kernel_regularizer=l2(0.001)`. Which
 # PyTorch/minidl `weight_decay` gives the same training with SGD?
-#
-# *Answer.* Keras adds 0.001·Σw², whose gradient is 0.002·w: `weight_decay=0.002`. The
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** Keras adds 0.001·Σw², whose gradient is 0.002·w: `weight_decay=0.002`. The
 # same holds with Adam: a penalty in the loss is coupled decay, `Adam(weight_decay=0.002)`,
 # not AdamW. Section 3 measured it: weight_decay = 2λ and the penalty λ‖θ‖² give the same
 # weights to the last bit.
 
-# %%
+# %% tags=["answer", "hide-cell"]
 print(f"weight_decay = 2 × 0.001 = {2 * 0.001}; measured gap for the 2λ rule: {double_decay_gap:.1e}")
 
+
+# %%
 results = {
     "table": table,
     "adam_table": adam_table,

@@ -364,13 +364,14 @@ print("saved", save_figure(fig, "06_learning_curve"))
 # are correlated. *Whiten* the features: rotate them onto the eigenvectors of their
 # covariance and divide each by the square root of its eigenvalue. What is κ then, and how
 # many steps of gradient descent with η = 1/λ_max does the problem need?
-#
-# *Answer.* The whitened features have identity covariance, so H = 2·I, κ = 1, and one step
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** The whitened features have identity covariance, so H = 2·I, κ = 1, and one step
 # with η = 1/λ_max = 1/2 lands exactly on the minimum (every direction shrinks by 1 − 1 = 0).
 # Whitening needs the full covariance matrix (d² numbers, expensive for images and
 # unstable for nearly-constant pixels), which is why standardization is the everyday tool.
 
-# %%
+# %% tags=["answer", "hide-cell"]
 centred = X_raw.astype(np.float64) - X_raw.mean(axis=0)
 cov_values, cov_vectors = np.linalg.eigh(centred.T @ centred / N)
 X_white = (centred @ cov_vectors / np.sqrt(cov_values)).astype(np.float32)
@@ -385,12 +386,13 @@ assert abs(white_losses[1] - white_best) < 1e-3 * white_best
 # **2. Which augmentations keep the label?** The source articles augment with a random
 # horizontal flip. Train an MLP on the 8×8 digits, then test it on the test digits mirrored
 # left-right. What happens, and what does that tell you about flipping digits for training?
-#
-# *Answer.* Accuracy collapses: a mirrored 2, 3, 4, 7 or 9 is not a digit the model (or a
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** Accuracy collapses: a mirrored 2, 3, 4, 7 or 9 is not a digit the model (or a
 # person) would read as the same number. An augmentation must produce images that still
 # carry their label; flips suit clothing (Fashion-MNIST), not digits or letters.
 
-# %%
+# %% tags=["answer", "hide-cell"]
 digits_model, _ = train_mlp(digits_train, pick(1200, 150))
 plain_accuracy = evaluate(digits_model, DataLoader(digits_test, 1000))["accuracy"]
 mirrored = digits_test.map(lambda x: hflip(x.reshape(-1, 8, 8)).reshape(len(x), 64))
@@ -402,13 +404,14 @@ print(f"test accuracy: {plain_accuracy:.1%} on the test digits, {mirrored_accura
 # store the data as a sparse matrix. What fraction of the pixels are zero, how many bytes
 # would a CSR matrix (float32 values + int32 column indices + int32 row pointers) take
 # compared with a dense float32 array, and does it change what the model learns?
-#
-# *Answer.* It changes only the storage: the model sees exactly the same numbers. For
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** It changes only the storage: the model sees exactly the same numbers. For
 # images that are mostly blank (MNIST ≈ 81% zeros) CSR takes less than half the memory; for
 # the 8×8 digits the saving is smaller. (And dense BLAS on the GPU is usually faster than
 # sparse kernels at these densities — a storage trick, not a learning one.)
 
-# %%
+# %% tags=["answer", "hide-cell"]
 pixels = images_train.features.reshape(len(images_train), -1)
 zero_fraction = float((pixels == 0).mean())
 nonzeros = int((pixels != 0).sum())
@@ -421,13 +424,14 @@ print(f"{IMAGES}: {zero_fraction:.1%} of the pixels are zero; dense {dense_bytes
 # **4. Random or balanced?** Draw 30 training digits uniformly at random, and 30 balanced
 # (3 per class), for 20 seeds each. How often does the random draw miss a class entirely,
 # and how do the two compare in test accuracy?
-#
-# *Answer.* With 10 classes and 30 draws a random subset misses some class in a large share
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** With 10 classes and 30 draws a random subset misses some class in a large share
 # of the seeds (about 40%: 10 · 0.9³⁰ ≈ 0.42 is a close upper bound) and is lopsided in most;
 # the balanced subsets never are, and they test better on average. At tiny sizes, stratify;
 # at large sizes it stops mattering.
 
-# %%
+# %% tags=["answer", "hide-cell"]
 missing, accuracy_by_strategy = 0, {"random": [], "balanced": []}
 for seed in range(pick(20, 2)):
     for strategy in ("random", "balanced"):

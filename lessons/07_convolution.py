@@ -287,24 +287,26 @@ figure_filters = save_figure(plot_filters(model[0].weight, title=f"first-layer f
 # **1. The article's shapes.** The source article builds its CNN with `padding=1` and no
 # pooling, then flattens with `x.view(-1, 64 * 7 * 7)`. What happens to a batch of 8
 # MNIST images?
-#
-# *Answer.* With padding 1 the 28×28 size is kept: the features are 64·28·28 = 50 176 per
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** With padding 1 the 28×28 size is kept: the features are 64·28·28 = 50 176 per
 # image, 16 times 64·7·7. `view(-1, 3136)` does not fail — it silently makes 16 "samples"
 # out of each image, and the error only shows up later, at the loss, as a batch-size
 # mismatch (or worse, never, if the labels are repeated to match). Check it:
 
-# %%
+# %% tags=["answer", "hide-cell"]
 features = nn.Conv2d(32, 64, 3, padding=1)(nn.Conv2d(1, 32, 3, padding=1)(minidl.randn(8, 1, 28, 28)))
 print(features.shape, "→ view(-1, 64·7·7) →", features.reshape(-1, 64 * 7 * 7).shape)
 
 # %% [markdown]
 # **2. col2im is im2col's transpose.** Show numerically that ⟨im2col(x), c⟩ = ⟨x, col2im(c)⟩
 # for random x and c. Why does this identity make col2im the right backward pass?
-#
-# *Answer.* im2col is linear, cols = A x for some (huge, sparse) matrix A; the gradient of
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** im2col is linear, cols = A x for some (huge, sparse) matrix A; the gradient of
 # L with respect to x is Aᵀ (∂L/∂cols), and the identity says col2im computes Aᵀ.
 
-# %%
+# %% tags=["answer", "hide-cell"]
 rng = np.random.default_rng(2)
 x_small = rng.standard_normal((2, 3, 5, 6))
 win_small = Window(3, 2, 2, 1, 1, 0, 1, 1, output_size(5, 3, 2, 1), output_size(6, 2, 1, 0))
@@ -317,10 +319,11 @@ assert np.isclose(lhs, rhs)
 # %% [markdown]
 # **3. A 1×1 convolution is a linear layer.** Show that `conv2d` with a (O, C, 1, 1) kernel
 # equals applying the (O, C) matrix to the channel vector at every pixel.
-#
-# *Answer.* With kh = kw = 1 each column of cols is just the C channels of one pixel.
 
-# %%
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** With kh = kw = 1 each column of cols is just the C channels of one pixel.
+
+# %% tags=["answer", "hide-cell"]
 x_pix = minidl.randn(2, 3, 4, 4)
 w_pix = minidl.randn(5, 3, 1, 1)
 by_conv = F.conv2d(x_pix, w_pix).numpy()
@@ -330,11 +333,12 @@ assert np.allclose(by_conv, by_matmul, atol=1e-5)
 # %% [markdown]
 # **4. Max-pool's gradient.** After a 2×2 max-pool, how many input elements of each window
 # receive a gradient? What happens with ties?
-#
-# *Answer.* Exactly one per window: the maximum (the first one in row-major order when
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** Exactly one per window: the maximum (the first one in row-major order when
 # several are equal, as in PyTorch). The other three get zero.
 
-# %%
+# %% tags=["answer", "hide-cell"]
 x_pool = minidl.tensor(np.random.default_rng(3).standard_normal((1, 1, 4, 4)).astype(np.float32),
                        requires_grad=True)
 F.max_pool2d(x_pool, 2).sum().backward()

@@ -577,15 +577,16 @@ else:
 #         param.data.abs().clamp_(epsilon, 1 - epsilon)
 #
 # Before reading on: what does it do to the weights? Write it in minidl terms and test it.
-#
-# *Answer.* Two bugs. `param.data.abs()` makes a **new** array, so `clamp_` changes that
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** Two bugs. `param.data.abs()` makes a **new** array, so `clamp_` changes that
 # copy and the parameters are untouched: nothing happens at all. And even applied in
 # place, clamping |w| into [ε, 1 − ε] zeroes nothing — it pushes every weight *away*
 # from zero (to at least ε), throws away every sign and caps large weights at 1 − ε:
 # it destroys the model instead of pruning it. Pruning means a mask; the article's own
 # formula "remove the w with |w| < ε" is `from_mask(module, "weight", abs(w) >= ε)`.
 
-# %%
+# %% tags=["answer", "hide-cell"]
 def articles_prune(model, epsilon):
     """The source article's function, line for line in minidl."""
     with minidl.no_grad():
@@ -624,14 +625,15 @@ assert broken_prune_changed_nothing and broken_prune_zeros == 0
 # **2. `global_unstructured(model, ...)`.** Another article calls
 # `prune.global_unstructured(model, pruning_method=prune.L1Unstructured, amount=0.5)` and
 # then loads a checkpoint into the pruned model. What goes wrong, twice?
-#
-# *Answer.* Global pruning needs the *tensors* to rank together — `(module, name)` pairs —
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** Global pruning needs the *tensors* to rank together — `(module, name)` pairs —
 # not a model; minidl says so (PyTorch only says "not an Iterable"). Second, after
 # pruning the state dict has `weight_orig` and `weight_mask` instead of `weight`, so a
 # checkpoint of the unpruned model no longer fits: load first, *then* prune (or use
 # `prune.load_pruned_state_dict` for a checkpoint saved from a pruned model).
 
-# %%
+# %% tags=["answer", "hide-cell"]
 model = copy.deepcopy(dense)
 try:
     prune.global_unstructured(model, pruning_method=prune.l1_unstructured, amount=0.5)
@@ -655,11 +657,12 @@ assert global_misuse_message is not None and load_after_prune_fails
 # %% [markdown]
 # **3. Counting.** A layer has 17 alive weights. How many does `amount=0.4` prune? And
 # `amount=1` versus `amount=1.0`? Two calls with `amount=0.5` on 100 weights?
-#
-# *Answer.* round(6.8) = 7; one versus all seventeen (an int is a count, a float a
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** round(6.8) = 7; one versus all seventeen (an int is a count, a float a
 # fraction); 50 then 25 — 75% in total, because each call acts on the survivors.
 
-# %%
+# %% tags=["answer", "hide-cell"]
 counting = (prune.count_to_prune(0.4, 17), prune.count_to_prune(1, 17), prune.count_to_prune(1.0, 17))
 print("0.4 of 17, 1 of 17, 1.0 of 17 →", counting)
 assert counting == (7, 1, 17)
@@ -667,11 +670,12 @@ assert counting == (7, 1, 17)
 # %% [markdown]
 # **4. When is CSR smaller than dense?** For an r × c float32 matrix with nnz nonzeros,
 # CSR stores nnz · (4 + 4) + (r + 1) · 4 bytes. Find the break-even density.
-#
-# *Answer.* 8·nnz + 4(r + 1) < 4rc ⇔ density = nnz/(rc) < ½ − (r + 1)/(2rc) ≈ 50%: below
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** 8·nnz + 4(r + 1) < 4rc ⇔ density = nnz/(rc) < ½ − (r + 1)/(2rc) ≈ 50%: below
 # half the weights, CSR is smaller; a 50%-pruned model stored in CSR saves nothing.
 
-# %%
+# %% tags=["answer", "hide-cell"]
 r, c = 256, 784
 break_even = next(d / 1000 for d in range(1000, 0, -1)
                   if prune.csr_bytes(r, int(d / 1000 * r * c)) < 4 * r * c)

@@ -456,8 +456,9 @@ print("saved", save_figure(fig, "09_cnn_padding"))
 #
 # **1. "Q(x) = round(x·Q)".** A source article presents this as quantization, with the code
 # `torch.round(x * Q) / Q` and Q = 256. What is missing?
-#
-# *Answer.* It rounds to a grid of step 1/Q — so 1/Q plays the role of a scale — but it has
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** It rounds to a grid of step 1/Q — so 1/Q plays the role of a scale — but it has
 # no bit width, no clamp and no zero point, and it returns floats. Nothing gets smaller
 # (the result is float32, 4 bytes per number). The integers round(x·256) happen to fit
 # int8 for this layer (all its weights are below 0.5 in size), but nothing makes sure of
@@ -465,7 +466,7 @@ print("saved", save_figure(fig, "09_cnn_padding"))
 # fitted to the data: a layer whose weights are all below 1/512 would become all zeros. A
 # real quantizer picks s from the range and clamps to [qmin, qmax], as `quantize_affine` does.
 
-# %%
+# %% tags=["answer", "hide-cell"]
 def article_quantize(x, levels):
     return np.round(x.numpy() * levels) / levels  # the article's formula, on the tensor's values
 
@@ -491,13 +492,14 @@ assert article_saves_no_memory and real.nbytes < w.numpy().nbytes / 3.5
 # ```
 #
 # Run it and check whether a single weight changed. Why not, and how do you fix it?
-#
-# *Answer.* `param = …` only rebinds the loop's local name to a new tensor; the model still
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** `param = …` only rebinds the loop's local name to a new tensor; the model still
 # holds the old one, which nobody touched. To change a parameter you must write into it:
 # `param.data[...] = …`, or `param.copy_(…)` under `no_grad` (minidl refuses an in-place
 # change to a leaf that requires a gradient otherwise).
 
-# %%
+# %% tags=["answer", "hide-cell"]
 snapshot = [p.numpy().copy() for p in model.parameters()]
 for param in model.parameters():
     param = article_quantize(param, 256)  # the bug being demonstrated: rebinds the name only
@@ -516,13 +518,14 @@ assert article_loop_changes_nothing and fixed_loop_changes_weights
 # **3. "Half precision needs the min and max of the parameters".** Another article lists,
 # as the steps of float16 conversion, computing the minimum, the maximum and the range.
 # Check whether a number's float16 value depends on the other numbers in the tensor.
-#
-# *Answer.* It does not: float16 rounding is elementwise, each number keeps its own
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** It does not: float16 rounding is elementwise, each number keeps its own
 # exponent. (It is int8 quantization that needs a range, because all numbers share one
 # scale.) Below, the same value is rounded alone and inside two very different tensors:
 # float16 gives the same answer every time, int8 does not.
 
-# %%
+# %% tags=["answer", "hide-cell"]
 value = np.float32(0.123456)
 contexts = [np.float32([value]), np.float32([value, 100.0]), np.float32([value, -0.5, 1e-3])]
 fp16_of_value = {float(Q.round_to_float16(minidl.tensor(c)).numpy()[0]) for c in contexts}
@@ -537,8 +540,9 @@ assert fp16_needs_no_range
 # **4. An API that does not exist.** A source article quantizes a Keras model with
 # `tf.quantization.quantize_model(model, jsštěs=6, weights_bits=8)`. What would you check,
 # and what does the same job in minidl?
-#
-# *Answer.* `tf.quantization` holds tensor-level operations (quantize, dequantize, fake
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** `tf.quantization` holds tensor-level operations (quantize, dequantize, fake
 # quantization); it has no `quantize_model`, and `jsštěs` is not an argument of anything.
 # Model-level quantization in TensorFlow lives in the separate Model Optimization toolkit
 # (`tfmot.quantization.keras.quantize_model(model)`, which prepares QAT and takes no bit
@@ -547,7 +551,7 @@ assert fp16_needs_no_range
 # equivalents are `prepare` → `calibrate` → `convert` (PTQ), `prepare_qat` → train →
 # `convert` (QAT) and `quantize_dynamic` — all used above.
 
-# %%
+# %% tags=["answer", "hide-cell"]
 minidl_has_it = all(hasattr(Q, name) for name in ("prepare", "calibrate", "convert", "prepare_qat",
                                                   "quantize_dynamic"))
 print("minidl's quantization entry points exist:", minidl_has_it, "; quantize_model:", hasattr(Q, "quantize_model"))
@@ -555,13 +559,14 @@ assert minidl_has_it and not hasattr(Q, "quantize_model")
 
 # %% [markdown]
 # **5. Why does the ReLU disappear from the integer model?** (`convert` fuses it.)
-#
-# *Answer.* After the layer, values below 0 would become 0. In integers 0.0 is the level
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** After the layer, values below 0 would become 0. In integers 0.0 is the level
 # z₃, so ReLU is simply "clamp at z₃ instead of qmin": one more bound in the clamp the
 # requantization does anyway. When the observer sits after the ReLU, min₋ = 0 gives
 # z₃ = qmin and the clamp costs nothing at all.
 
-# %%
+# %% tags=["answer", "hide-cell"]
 relu_layer = int8_model[1]
 print(f"layer 1: relu={relu_layer.relu}, output zero point {int(relu_layer.zero_point.data)}, "
       f"output range {relu_layer.output_range}")

@@ -516,15 +516,16 @@ print(f"hint − no hint: {hint_diff.mean() * 100:+.1f} ± {hint_diff.std() * 10
 # the teacher's and the student's parameter lists side by side and copying each teacher
 # tensor into the matching student tensor. Try that on our teacher and student. Why is it
 # not distillation?
-#
-# *Answer.* It cannot even run when the shapes differ — and they must differ, or nothing
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** It cannot even run when the shapes differ — and they must differ, or nothing
 # was compressed. Worse, `zip` stops at the shorter list, so with other shapes it could
 # silently copy *some* layers. When the architectures are identical it runs, and produces
 # a clone of the teacher: the same size, the same accuracy, no compression. Distillation
 # never looks at the teacher's parameters, only at its outputs; that is why it works across
 # any two architectures.
 
-# %%
+# %% tags=["answer", "hide-cell"]
 copy_student = nn.MLP([64, HIDDEN, 10])
 pairs = list(zip(teacher.parameters(), copy_student.parameters()))
 print(f"zip pairs {len(pairs)} of the teacher's {len(list(teacher.parameters()))} tensors")
@@ -549,15 +550,16 @@ print(f"same architecture: the copy is the teacher again (identical outputs: {cl
 # merging similar neurons. Merge the most similar pairs of hidden neurons in the teacher's
 # first layer (by the cosine of their incoming weights and bias; the survivor takes over
 # the other's outgoing weights) and watch the accuracy. Is this distillation?
-#
-# *Answer.* No: it edits one network's own structure, with no second network and no
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** No: it edits one network's own structure, with no second network and no
 # training — it is a relative of structured pruning (lesson 08). Two ReLU neurons with
 # identical incoming weights compute the same thing, and merging them is exact; merging
 # merely similar ones is an approximation. The numbers show a wide teacher tolerating many
 # merges, then collapsing once dissimilar neurons are forced together. Distillation trains
 # a *new* network on the teacher's outputs and never maps one neuron onto another.
 
-# %%
+# %% tags=["answer", "hide-cell"]
 W1, b1 = (to_np(p.data).astype(np.float64) for p in (teacher[0].weight, teacher[0].bias))
 W2 = to_np(teacher[2].weight.data).astype(np.float64)
 
@@ -588,21 +590,23 @@ for merges in pick([16, 64, 128, 192], [64]):
 
 # %% [markdown]
 # **3. Forgetting T².** Without the T² factor, what does α = 0.1 at T = 8 really mean?
-#
-# *Answer.* Adam ignores the overall scale of the loss, so only the ratio of the two terms
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** Adam ignores the overall scale of the loss, so only the ratio of the two terms
 # matters: α·CE + (1 − α)·KL behaves like the correct loss with
 # α' = α / (α + (1 − α)/T²) = 0.1 / (0.1 + 0.9/64) ≈ 0.88 — almost all hard labels. In the
 # grid of section 6 that is close to the α = 0.9 column, the weakest in the T = 4 and 8 rows.
 
-# %%
+# %% tags=["answer", "hide-cell"]
 alpha_without_t2 = effective_alpha(0.1, 1 / 8**2)
 print(f"α = 0.1 at T = 8 without T² behaves like α = {alpha_without_t2:.2f}")
 
 # %% [markdown]
 # **4. Rounding logits.** What if "rounding the teacher's outputs" meant rounding its
 # logits instead of its probabilities?
-#
-# *Answer.* Rounded logits are still logits — softmax of them is a soft distribution
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** Rounded logits are still logits — softmax of them is a soft distribution
 # again, just a coarser one; they are not labels either. Only the argmax turns an output
 # into a class.
 

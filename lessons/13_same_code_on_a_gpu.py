@@ -203,10 +203,11 @@ save_figure(fig, "13_cpu_vs_gpu")
 #     keep[a < 0] = 0
 #     return a * keep
 # ```
-#
-# *Answer.* `np.ones_like(a)` makes a host array whatever `a` is. Use the data's module:
 
-# %%
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** `np.ones_like(a)` makes a host array whatever `a` is. Use the data's module:
+
+# %% tags=["answer", "hide-cell"]
 def zero_negatives(a):
     xp = backend.get_array_module(a)
     keep = xp.ones_like(a)
@@ -219,16 +220,19 @@ assert standin.asnumpy(fixed).tolist() == [0.0, 2.0, 0.0]
 
 # %% [markdown]
 # **2.** Why can the 64-128-10 network at batch 32 be slower on the GPU than on the CPU?
-#
-# *Answer.* One training step is about thirty array operations on arrays of a few
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** One training step is about thirty array operations on arrays of a few
 # thousand numbers. On the CPU each takes about a microsecond; on the GPU each still
 # pays a kernel launch of several microseconds, and reading the loss back to the host
 # waits for all of them. The GPU only wins once each operation carries enough work:
 # the 784-2048-2048-10 network at batch 1024 is that case.
-#
+
+# %% [markdown]
 # **3.** Where should the dataset live when you train on a GPU, and why?
-#
-# *Answer.* On the GPU, created there once (minidl's datasets are created with the active
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** On the GPU, created there once (minidl's datasets are created with the active
 # backend). Copying every batch from the host costs a PCIe transfer per step, which for
 # small batches can take longer than the step itself.
 

@@ -292,30 +292,36 @@ print(f"making the rest 2× faster: {amdahl_speedup(rest_share, 2):.2f}×; infin
 #
 # **1.** A profile says im2col takes 12% of a step. A new kernel makes im2col 3× faster.
 # How much faster is the step?
-#
-# *Answer.* `amdahl_speedup(0.12, 3)` = 1 / (0.88 + 0.04) ≈ 1.087: about 9%.
 
-# %%
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** `amdahl_speedup(0.12, 3)` = 1 / (0.88 + 0.04) ≈ 1.087: about 9%.
+
+# %% tags=["answer", "hide-cell"]
 print(f"{amdahl_speedup(0.12, 3):.3f}")
 
 # %% [markdown]
 # **2.** Why compare against a reference measured in the *same* run instead of against
 # last week's number?
-#
-# *Answer.* Last week's machine state (clock speed, other processes, temperature) is gone;
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** Last week's machine state (clock speed, other processes, temperature) is gone;
 # a ratio against a reference interleaved with the candidate cancels most of what changed.
-#
+
+# %% [markdown]
 # **3.** You time a function once and get 310 ms; then 20 times and get a median of 2 ms.
 # Which number describes the function?
-#
-# *Answer.* Both, for different questions: 310 ms is the first call (compiling, first
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** Both, for different questions: 310 ms is the first call (compiling, first
 # touches of memory), 2 ms the steady state of a training loop. Report them separately,
 # as `make bench` does for the kernels' first calls.
-#
+
+# %% [markdown]
 # **4.** In the overhead experiment, at which width would you expect minidl and NumPy to
 # meet, and why does the batch size matter?
-#
-# *Answer.* Where the GEMMs' time (∝ batch · width²) grows past the fixed per-op cost
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** Where the GEMMs' time (∝ batch · width²) grows past the fixed per-op cost
 # (tens of µs for the forward + backward): the larger the batch, the smaller the width at
 # which that happens.
 
