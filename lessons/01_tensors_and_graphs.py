@@ -35,6 +35,9 @@
 # The **Σ** matters: a value used twice gets a contribution from each use, so gradients
 # must be *added* (`+=`), never assigned. And every node must be processed only after all
 # the nodes that use it — a *topological order* of the graph.
+#
+# Notation: [the course's notation table](../docs/notation.md) — one symbol, one meaning,
+# in every lesson.
 
 # %%
 import math
@@ -44,6 +47,9 @@ import numpy as np
 import minidl
 from minidl import Function
 from minidl.course import new_figure, pick, save_figure
+from minidl.threads import lesson_threads
+
+lesson_threads()  # one BLAS thread, however the lesson is started (lesson 14 explains why)
 
 # %% [markdown]
 # ## 1. A scalar autograd in 40 lines

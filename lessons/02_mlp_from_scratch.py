@@ -40,6 +40,9 @@
 # (`minidl.optim.SGD`'s rule with no momentum and no weight decay):
 #
 #     θ ← θ − lr · ∂L/∂θ
+#
+# Notation: [the course's notation table](../docs/notation.md) — one symbol, one meaning,
+# in every lesson.
 
 # %%
 import math
@@ -51,7 +54,10 @@ from minidl import nn, optim
 from minidl.course import new_figure, pick, save_figure
 from minidl.data import DataLoader, load_digits
 from minidl.nn.functional import cross_entropy, one_hot
+from minidl.threads import lesson_threads
 from minidl.train import evaluate, fit
+
+lesson_threads()  # one BLAS thread, however the lesson is started (lesson 14 explains why)
 
 EPOCHS = pick(40, 8)
 LEARNING_RATE = 0.3

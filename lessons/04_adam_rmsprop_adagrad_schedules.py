@@ -39,6 +39,9 @@
 # the factor 1 − β₁ᵗ, which the correction divides out. For β₂ = 0.999 the factor
 # 1 − β₂ᵗ is tiny for hundreds of steps, so an uncorrected v is far too small and the
 # uncorrected step m/√v far too large.
+#
+# Notation: [the course's notation table](../docs/notation.md) — one symbol, one meaning,
+# in every lesson.
 
 # %%
 
@@ -50,7 +53,10 @@ from minidl.course import new_figure, pick, save_figure
 from minidl.data import DataLoader, load_digits
 from minidl.optim import lr_scheduler, rules
 from minidl.optim.transforms import scale_by_adam
+from minidl.threads import lesson_threads
 from minidl.train import fit
+
+lesson_threads()  # one BLAS thread, however the lesson is started (lesson 14 explains why)
 
 print(rules.adam.__doc__)
 

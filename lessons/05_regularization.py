@@ -39,6 +39,9 @@
 #
 # (`soft_threshold`): weights within τ of zero become *exactly* zero, the others move
 # towards zero by τ.
+#
+# Notation: [the course's notation table](../docs/notation.md) — one symbol, one meaning,
+# in every lesson.
 
 # %%
 import numpy as np
@@ -48,7 +51,10 @@ from minidl import nn, optim
 from minidl.course import new_figure, pick, save_figure
 from minidl.data import DataLoader, load_digits
 from minidl.optim import add_proximal_l1, l1_penalty, l2_penalty, soft_threshold
+from minidl.threads import lesson_threads
 from minidl.train import evaluate, fit
+
+lesson_threads()  # one BLAS thread, however the lesson is started (lesson 14 explains why)
 
 print(soft_threshold.__doc__)
 

@@ -49,6 +49,9 @@
 #
 # **Subsampling** (`minidl.data.subsample`): keep n of the N training samples — uniformly at
 # random, stratified (each class keeps its share) or balanced (the same count per class).
+#
+# Notation: [the course's notation table](../docs/notation.md) — one symbol, one meaning,
+# in every lesson.
 
 # %%
 import time
@@ -73,7 +76,10 @@ from minidl.data import (
 )
 from minidl.data.transforms import Compose, GaussianNoise, RandomAffine, Standardize, hflip
 from minidl.nn.functional import mse_loss
+from minidl.threads import lesson_threads
 from minidl.train import evaluate, fit
+
+lesson_threads()  # one BLAS thread, however the lesson is started (lesson 14 explains why)
 
 # %% [markdown]
 # ## 1. Two features on different scales

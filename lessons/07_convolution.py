@@ -18,6 +18,9 @@
 # - how to profile a training step and see where its time goes;
 # - a CNN trained on handwritten digits (MNIST when it is on your machine, else the bundled
 #   8×8 digits), and what its first-layer filters look like.
+#
+# Notation: [the course's notation table](../docs/notation.md) — one symbol, one meaning,
+# in every lesson.
 
 # %%
 import inspect
@@ -34,8 +37,11 @@ from minidl.data import DataLoader, DatasetNotAvailableError, load_digits, load_
 from minidl.kernels import conv as kernels
 from minidl.kernels.window import Window, output_size
 from minidl.perf import measure, profile_ops
+from minidl.threads import lesson_threads
 from minidl.train import evaluate, fit
 from minidl.viz import plot_filters
+
+lesson_threads()  # one BLAS thread, however the lesson is started (lesson 14 explains why)
 
 minidl.manual_seed(0)
 FAST = fast_mode()

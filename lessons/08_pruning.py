@@ -47,6 +47,9 @@
 # by position (lowest index first). Gradual pruning follows
 #
 #     s_t = s_f + (s_i − s_f) · (1 − (t − t₀)/(nΔt))³        (Zhu & Gupta 2017)
+#
+# Notation: [the course's notation table](../docs/notation.md) — one symbol, one meaning,
+# in every lesson.
 
 # %%
 import copy
@@ -60,7 +63,10 @@ from minidl import nn, optim
 from minidl.compress import prune
 from minidl.course import fast_mode, new_figure, pick, save_figure
 from minidl.data import DataLoader, load_digits
+from minidl.threads import lesson_threads
 from minidl.train import evaluate, fit
+
+lesson_threads()  # one BLAS thread, however the lesson is started (lesson 14 explains why)
 
 minidl.manual_seed(0)
 train, val, test = (load_digits(split, seed=0) for split in ("train", "val", "test"))

@@ -26,6 +26,9 @@
 #   max-pooling on the integers — and why its **padding must be the zero point**, not 0.
 #
 # Everything runs on a laptop CPU in seconds.
+#
+# Notation: [the course's notation table](../docs/notation.md) — one symbol, one meaning,
+# in every lesson.
 
 # %% [markdown]
 # ## The math
@@ -76,7 +79,10 @@ from minidl.compress import quantize as Q
 from minidl.course import new_figure, pick, save_figure
 from minidl.data import DataLoader, load_digits
 from minidl.kernels import int8 as int8_kernels
+from minidl.threads import lesson_threads
 from minidl.train import evaluate, fit
+
+lesson_threads()  # one BLAS thread, however the lesson is started (lesson 14 explains why)
 
 EPOCHS = pick(30, 8)
 QAT_EPOCHS = pick(5, 2)

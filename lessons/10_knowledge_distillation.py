@@ -58,6 +58,9 @@
 # batch mean of ‖z_s − z_t‖²/(2C), i.e. **matching logits** with a squared error (what
 # Caruana and colleagues did before Hinton), which distillation contains as its
 # high-temperature limit.
+#
+# Notation: [the course's notation table](../docs/notation.md) — one symbol, one meaning,
+# in every lesson.
 
 # %%
 import copy
@@ -84,7 +87,10 @@ from minidl.compress.distill import (
 from minidl.course import fast_mode, new_figure, pick, save_figure
 from minidl.data import ArrayDataset, DataLoader, load_digits, stratified_split
 from minidl.nn.functional import kl_div
+from minidl.threads import lesson_threads
 from minidl.train import evaluate, fit
+
+lesson_threads()  # one BLAS thread, however the lesson is started (lesson 14 explains why)
 
 LESSON_START = time.perf_counter()
 SEEDS = list(range(pick(5, 2)))

@@ -19,6 +19,9 @@
 #
 # Everything here runs on a laptop without a GPU. Where a GPU is present (with CuPy
 # installed), the lesson measures it; otherwise it shows numbers recorded on one.
+#
+# Notation: [the course's notation table](../docs/notation.md) — one symbol, one meaning,
+# in every lesson.
 
 # %%
 import json
@@ -30,6 +33,9 @@ import minidl
 from minidl import backend, nn, optim
 from minidl.backend import standin
 from minidl.course import new_figure, pick, save_figure
+from minidl.threads import lesson_threads
+
+lesson_threads()  # one BLAS thread, however the lesson is started (lesson 14 explains why)
 
 # %% [markdown]
 # ## The idea: ask the data which module it belongs to

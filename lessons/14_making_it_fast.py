@@ -18,6 +18,9 @@
 # - when a JIT compiler (Numba) makes NumPy code faster — and why it cannot beat BLAS at
 #   BLAS's own game;
 # - Amdahl's law: how much the whole gains when one part gets faster.
+#
+# Notation: [the course's notation table](../docs/notation.md) — one symbol, one meaning,
+# in every lesson.
 
 # %%
 import os
@@ -33,7 +36,9 @@ from minidl import nn, optim
 from minidl.course import fast_mode, new_figure, pick, save_figure
 from minidl.kernels import activation
 from minidl.perf import amdahl_speedup, measure, profile_ops
-from minidl.threads import blas_threads
+from minidl.threads import blas_threads, lesson_threads
+
+lesson_threads()  # one BLAS thread, however the lesson is started (lesson 14 explains why)
 
 minidl.manual_seed(0)
 FAST = fast_mode()
