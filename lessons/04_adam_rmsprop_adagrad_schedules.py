@@ -325,10 +325,8 @@ for name, h in schedule_runs.items():
     ax_acc.plot(range(1, h.epochs + 1), h.val_accuracy, label=name)
     print(f"{name:20s} final train loss {h.train_loss[-1]:.4f}, val accuracy {h.val_accuracy[-1]:.3f}")
 final_loss = {name: h.train_loss[-1] for name, h in schedule_runs.items()}
-claim(final_loss["one-cycle, peak 0.2"] == min(final_loss.values())
-      and max(final_loss["one-cycle, peak 0.2"], final_loss["cosine from 0.1 to 0"]) < final_loss["constant lr 0.1"],
-      "the one-cycle run ends with the lowest training loss; both annealed runs end below the constant lr",
-      final_train_loss=final_loss)
+claim(final_loss["one-cycle, peak 0.2"] == min(final_loss.values()),
+      "the one-cycle run ends with the lowest training loss", final_train_loss=final_loss)
 ax_loss.set(xlabel="epoch", ylabel="training loss (cross-entropy, log scale)", title="training loss")
 ax_acc.set(xlabel="epoch", ylabel="validation accuracy (fraction)", title="validation accuracy")
 ax_loss.legend(loc="lower left")
@@ -337,9 +335,11 @@ print("saved", save_figure(fig, "04_schedules_training"))
 # %% [markdown]
 # Here the one-cycle run ends with the lowest training loss: its warm-up lets it use twice
 # the peak learning rate without the early instability, and its long annealing lets the
-# last epochs settle into the minimum. Both annealed runs end below the constant lr's
-# training loss — the last epochs at small steps settle instead of bouncing. Schedules are
-# no magic; what they buy is mostly a settled end and the right to a larger peak lr.
+# last epochs settle into the minimum. Cosine annealing from the constant run's lr is not
+# reliably better than the constant lr on a problem this easy — it spends half of a short
+# run at small steps; which of the two ends lower changes with the number of epochs (the
+# quick and the full version of this lesson disagree). Schedules are no magic; what they
+# buy is mostly the right to a larger peak lr.
 # (On a validation set of 360 digits, one or two points of accuracy are within noise.)
 #
 # ## Exercises
