@@ -51,9 +51,9 @@ import numpy as np
 
 import minidl
 from minidl import nn, optim
-from minidl.course import new_figure, pick, save_figure
+from minidl.course import check, claim, new_figure, pick, save_figure
 from minidl.data import DataLoader, load_digits
-from minidl.nn.functional import cross_entropy, one_hot
+from minidl.nn.functional import cross_entropy, log_softmax, one_hot
 from minidl.threads import lesson_threads
 from minidl.train import evaluate, fit
 
@@ -115,6 +115,33 @@ assert abs(loss_by_formula - loss.item()) < 1e-12 and gradient_formula_max_error
 # computes log-softmax as (z − max z) − log Σ e^{z − max z}, which is always finite. That is
 # why the model below outputs logits, with no softmax layer at the end.
 #
+# ### A log-softmax too many is harmless
+#
+# Code copied from tutorials often ends the model with `log_softmax` and then calls a
+# cross-entropy that applies log-softmax *again*. Is the loss wrong? No: log-softmax is
+# **idempotent**. Its outputs $\ell_c = \log p_c$ satisfy $\sum_c e^{\ell_c} = \sum_c p_c = 1$, so
+#
+# $$\mathrm{log\_softmax}(\ell)_c = \ell_c - \log \sum_j e^{\ell_j} = \ell_c - \log 1 = \ell_c .$$
+#
+# The loss is unchanged, and so is the gradient: the chain rule multiplies $p - \mathrm{onehot}(y)$ by
+# the Jacobian of log-softmax, $I - \mathbf{1}p^\top$, and $(I - \mathbf{1}p^\top)^\top (p - \mathrm{onehot}(y))
+# = (p - \mathrm{onehot}(y)) - p\,\mathbf{1}^\top(p - \mathrm{onehot}(y)) = p - \mathrm{onehot}(y)$,
+# because the row sums to zero. Checked on the logits above (`tests/test_course_math.py`
+# checks it for random logits with hypothesis):
+
+# %%
+twice = minidl.tensor(logits.numpy(), requires_grad=True)
+loss_twice = cross_entropy(log_softmax(twice, dim=1), targets)
+loss_twice.backward()
+log_softmax_twice_loss_gap = abs(loss_twice.item() - loss.item())
+log_softmax_twice_grad_gap = float(np.abs(twice.grad.numpy() - logits.grad.numpy()).max())
+print(f"cross_entropy(log_softmax(z)) − cross_entropy(z): loss {log_softmax_twice_loss_gap:.1e}, "
+      f"largest gradient difference {log_softmax_twice_grad_gap:.1e}")
+claim(log_softmax_twice_loss_gap < 1e-12 and log_softmax_twice_grad_gap < 1e-12,
+      "a log-softmax too many changes neither the loss nor the gradient",
+      loss_gap=log_softmax_twice_loss_gap, grad_gap=log_softmax_twice_grad_gap)
+
+# %% [markdown]
 # ## 3. The model by hand
 #
 # Four parameter tensors. `nn.Parameter` is a Tensor with `requires_grad=True` (you could
@@ -203,6 +230,8 @@ mlp_test_accuracy = evaluate(model, DataLoader(test, batch_size=512))["accuracy"
 print(model)
 print(f"nn.MLP + SGD + fit, {EPOCHS} epochs: final training loss {with_fit.train_loss[-1]:.3f}, "
       f"test accuracy {mlp_test_accuracy:.1%}")
+claim(abs(mlp_test_accuracy - test_accuracy) < pick(0.03, 0.08),
+      "it is the same algorithm and lands in the same place", by_hand=test_accuracy, with_fit=mlp_test_accuracy)
 
 # %% [markdown]
 # ## 6. Experiment: the training curve
@@ -215,20 +244,25 @@ print(f"nn.MLP + SGD + fit, {EPOCHS} epochs: final training loss {with_fit.train
 
 # %%
 epochs_axis = range(1, EPOCHS + 1)
-fig, (ax_loss, ax_acc) = new_figure(1, 2, figsize=(10, 3.6))
+fig, (ax_loss, ax_acc) = new_figure(1, 2, figsize=(13, 5))
 ax_loss.plot(epochs_axis, by_hand["train_loss"], label="by hand")
 ax_loss.plot(epochs_axis, with_fit.train_loss, "--", label="nn.MLP + fit")
-ax_loss.set(xlabel="epoch", ylabel="cross-entropy", yscale="log", title="training loss")
+ax_loss.set(xlabel="epoch", ylabel="cross-entropy (nats, log scale)", yscale="log", title="training loss")
 ax_acc.plot(epochs_axis, by_hand["train_accuracy"], color="C0", alpha=0.5, label="by hand, train")
 ax_acc.plot(epochs_axis, by_hand["val_accuracy"], color="C0", label="by hand, validation")
 ax_acc.plot(epochs_axis, with_fit.val_accuracy, "--", color="C1", label="nn.MLP + fit, validation")
-ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0.5, 1.0))
+ax_acc.set(xlabel="epoch", ylabel="accuracy (fraction correct)", title="accuracy", ylim=(0.5, 1.0))
 for ax in (ax_loss, ax_acc):
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=11, loc="lower right" if ax is ax_acc else "upper right")
 fig.suptitle(f"2-layer MLP on digits, SGD lr={LEARNING_RATE}, batch {BATCH_SIZE}")
 fig.tight_layout()
 print("saved", save_figure(fig, "02_training_curve"))
+train_acc, val_acc = by_hand["train_accuracy"], by_hand["val_accuracy"]
+print(f"by hand: epoch 1 train {train_acc[0]:.1%} / validation {val_acc[0]:.1%}; "
+      f"epoch {EPOCHS} train {train_acc[-1]:.1%} / validation {val_acc[-1]:.1%}")
+claim(train_acc[0] < val_acc[0] and train_acc[-1] > val_acc[-1],
+      "training accuracy starts below validation accuracy and ends above it",
+      train_accuracy=(train_acc[0], train_acc[-1]), val_accuracy=(val_acc[0], val_acc[-1]))
 
 # %% [markdown]
 # ## Exercises
@@ -247,29 +281,34 @@ print("saved", save_figure(fig, "02_training_curve"))
 # %% tags=["answer", "hide-cell"]
 lr_epochs = pick(10, 3)
 lr_runs = {lr: train_by_hand(lr, lr_epochs) for lr in (0.03, 0.3, 3.0)}
+dead_share = {}
 for lr, (run_params, run_history) in lr_runs.items():
     with minidl.no_grad():
         hidden = (minidl.tensor(train.features) @ run_params[0].T + run_params[1]).relu()
     dead = float((hidden.numpy().max(axis=0) == 0).mean())
+    dead_share[lr] = dead
     print(f"lr={lr:<5} final loss {run_history['train_loss'][-1]:.3f}   "
           f"validation accuracy {run_history['val_accuracy'][-1]:.1%}   dead hidden units {dead:.0%}")
 large_lr_final_loss = lr_runs[3.0][1]["train_loss"][-1]
-assert abs(large_lr_final_loss - math.log(10)) < 0.1
+claim(abs(large_lr_final_loss - math.log(10)) < 0.1 and lr_runs[3.0][1]["val_accuracy"][-1] < 0.2,
+      "with lr = 3 the loss sits at ln 10 with accuracy near 10%", loss=large_lr_final_loss,
+      accuracy=lr_runs[3.0][1]["val_accuracy"][-1])
+claim(dead_share[3.0] > 0.9 > dead_share[0.3], "with lr = 3 (nearly) every hidden unit is dead", dead=dead_share)
 
-fig, ax = new_figure(figsize=(5, 3.4))
+fig, ax = new_figure(figsize=(7, 4.6))
 for lr, (_, run_history) in lr_runs.items():
     ax.plot(range(1, lr_epochs + 1), run_history["train_loss"], "o-", ms=3, label=f"lr = {lr}")
 ax.axhline(math.log(10), color="gray", ls=":", label="ln 10 (uniform guess)")
-ax.set(xlabel="epoch", ylabel="training loss", yscale="log",
+ax.set(xlabel="epoch", ylabel="training loss (nats, log scale)", yscale="log",
        title="learning rate: too small, good, too large")
-ax.grid(alpha=0.3)
-ax.legend(fontsize=8)
+ax.legend(fontsize=11)
 print("saved", save_figure(fig, "02_learning_rates"))
 
 # %% [markdown]
 # **2. The gradient with respect to the logits.** What is ∂L/∂z for one sample, what does
 # each row of it sum to, and how big is it for a sample the model already classifies
-# confidently and correctly?
+# confidently and correctly? Write `logits_grad(logits, labels)` in NumPy for a batch and
+# test it: `minidl.course.check("02.2", logits_grad)`.
 
 # %% [markdown] tags=["answer", "hide-cell"]
 # **Answer.** (p − onehot(y))/N. Each row sums to (1 − 1)/N = **0**: probability is only
@@ -286,6 +325,15 @@ confident = minidl.tensor([[10.0, 0.0, 0.0]], dtype=minidl.float64, requires_gra
 cross_entropy(confident, minidl.tensor([0])).backward()
 print("∂L/∂z for a confident, correct sample:", confident.grad.numpy())
 assert np.abs(confident.grad.numpy()).max() < 1e-4
+
+
+def logits_grad(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p = e / e.sum(axis=1, keepdims=True)
+    return (p - np.eye(logits.shape[1])[labels]) / len(logits)
+
+
+check("02.2", logits_grad)
 
 # %% [markdown]
 # **3. Why `no_grad` around the update?** Try `t.sub_(lr * t.grad)` without it.
@@ -316,5 +364,7 @@ results = {
     "final_train_loss": by_hand["train_loss"][-1],
     "gradient_formula_max_error": gradient_formula_max_error,
     "large_lr_final_loss": large_lr_final_loss,
+    "log_softmax_twice_loss_gap": log_softmax_twice_loss_gap,
+    "log_softmax_twice_grad_gap": log_softmax_twice_grad_gap,
 }
 print(results)
