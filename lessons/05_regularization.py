@@ -140,7 +140,7 @@ print(f"validation accuracy gained by regularization: {min(gains.values()):+.1f}
       f"points (without: {plain['val_acc']:.1%})")
 claim(all(v["train_acc"] == 1.0 for v in table.values()), "every run fits the 100 training digits perfectly",
       train_acc={k: v["train_acc"] for k, v in table.items()})
-claim(plain["val_ce"] > plain["best_val_ce"] + pick(0.05, 0.01),
+claim(plain["val_ce"] > plain["best_val_ce"] + 0.02,
       "without regularization the validation loss reaches its best early and then rises", **plain)
 claim(all(v["mean_abs_w"] < plain["mean_abs_w"] and v["val_ce"] < plain["val_ce"] for v in regularized.values()),
       "the penalties keep the weights small and the validation loss lower", table=table)
