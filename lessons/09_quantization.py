@@ -45,9 +45,11 @@
 # (`calculate_qparams`), after widening it to contain 0 (min₋ = min(min, 0),
 # max₊ = max(max, 0)), so that 0 is always exactly representable:
 #
-#     affine:     s = (max₊ − min₋) / (qmax − qmin),         z = qmin − round(min₋ / s)
-#     symmetric:  s = max(|min₋|, max₊) / ((qmax − qmin)/2),  z = 0
+#     affine:     s = (max₊ − min₋) / (qmax − qmin),         z = clamp(qmin − round(min₋ / s), qmin, qmax)
+#     symmetric:  s = max(|min₋|, max₊) / ((qmax − qmin)/2),  z = 0 (signed), (qmin + qmax + 1) // 2 (unsigned)
 #
+# so a symmetric uint8 quantizer puts the real 0 on the middle level, z = 128, as PyTorch
+# does (the clamp on the affine z only matters when s is floored at its smallest value).
 # For int8 the symmetric divisor is 255/2 = 127.5, PyTorch's choice. Inside the range the
 # error is at most s/2; outside it the value is clipped.
 #
@@ -76,7 +78,7 @@ import numpy as np
 import minidl
 from minidl import nn, optim
 from minidl.compress import quantize as Q
-from minidl.course import new_figure, pick, save_figure
+from minidl.course import check, claim, new_figure, pick, save_figure
 from minidl.data import DataLoader, load_digits
 from minidl.kernels import int8 as int8_kernels
 from minidl.threads import lesson_threads
@@ -284,24 +286,37 @@ for bits in sweep_bits:
     sweep["QAT per-channel"].append(evaluate(qat(bits)[1], test_loader)["accuracy"])
     print(f"{bits} bits: " + ", ".join(f"{k} {v[-1]:.1%}" for k, v in sweep.items()))
 
-fig, ax = new_figure(figsize=(5.5, 3.6))
+fig, ax = new_figure(figsize=(8, 5))
 for name, values in sweep.items():
     ax.plot(sweep_bits, [100 * v for v in values], "o-", label=name)
 ax.axhline(100 * float_accuracy, color="gray", ls=":", label="float32")
 ax.set(xlabel="bits (weights and activations)", ylabel="test accuracy (%)", title="digits MLP: PTQ vs QAT")
-ax.grid(alpha=0.3)
-ax.legend(fontsize=8)
+ax.legend(fontsize=11, loc="lower right")
 print("saved", save_figure(fig, "09_ptq_vs_qat"))
 
 int8_accuracy = sweep["PTQ per-channel"][sweep_bits.index(8)]
 int8_per_tensor_accuracy = sweep["PTQ per-tensor"][sweep_bits.index(8)]
 qat_gain_3bit = sweep["QAT per-channel"][1] - sweep["PTQ per-channel"][1]
+at8 = {k: v[sweep_bits.index(8)] for k, v in sweep.items()}
+claim(all(abs(a - float_accuracy) < 0.02 for a in at8.values())
+      and sweep["PTQ per-channel"][0] < sweep["QAT per-channel"][0],
+      "at 8 bits both are as good as float; as the bits drop, PTQ falls off first",
+      float_accuracy=float_accuracy, sweep=sweep)
 
 # %% [markdown]
 # ## 8. Integer-only arithmetic, by hand
 #
 # Take the int8 model's first layer and redo its work with plain NumPy integers: the
 # int32 accumulator, the folded bias, and the fixed-point multiplier M = M₀ · 2⁻ʳ.
+#
+# **The folded bias.** The accumulator splits into a product of the raw integers and a term
+# that depends on the weights alone:
+#
+# $$\sum_k (q_1 - z_1)\,q_2 = \sum_k q_1 q_2 \;-\; z_1 \sum_k q_2 .$$
+#
+# $-z_1\sum_k q_2$ is one integer per output, known as soon as the weights are, so an integer
+# kernel adds it to the bias once ($q_b - z_1 \sum_k q_2$, the *folded bias*) and multiplies
+# the raw $q_1$ without subtracting $z_1$ from every input. Below, both forms.
 
 # %%
 prepared8, int8_model = ptq(8)
@@ -317,6 +332,10 @@ s2 = layer1.weight_scale.numpy().astype(np.float64)  # one weight scale per outp
 real_m = s2 * s1 / s3
 m0, shift = int8_kernels.quantize_multiplier(real_m)
 q_bias = np.rint(model[0].bias.numpy() / (s2 * s1)).astype(np.int64)  # the bias in int32, scale s₁s₂
+folded_bias = q_bias - z1 * w_q.sum(axis=1)  # q_b − z₁ Σₖ q₂: computed once per layer
+folded_bias_matches = bool(np.array_equal(q1 @ w_q.T + folded_bias, acc + q_bias))
+print(f"Σ q₁q₂ + folded bias == Σ (q₁ − z₁)q₂ + q_b: {folded_bias_matches} (z₁ = {z1})")
+claim(folded_bias_matches, "the folded bias gives the same accumulator")
 by_hand = (acc + q_bias) * m0
 by_hand = (by_hand + (1 << (shift - 1))) >> shift  # the multiply-and-shift: round(… · M)
 by_hand = np.clip(by_hand + int(layer1.zero_point.data), int(layer1.zero_point.data), 127)  # ReLU: clamp at z₃
@@ -372,7 +391,7 @@ print(f"accuracy: float16 {half_accuracy['float16']:.1%}, bfloat16 {half_accurac
 # zeros around the image; in integers, that ring must hold −128. The integer 0 there would
 # mean (0 − z₁)·s₁ = 128·s₁ ≈ 0.5: a grey frame around every digit. (The folded bias
 # −z₁ Σ q₂ of section 8 counts on every position of a receptive field holding some q₁ — the
-# padding included.)
+# padding included: with z₁ as the padding value, q₁ − z₁ = 0 there, as it must be.)
 
 # %%
 minidl.manual_seed(0)
@@ -432,6 +451,11 @@ def integer_cnn_accuracy(pad_with_zero_point: bool) -> float:
 cnn_zero_padded_accuracy = integer_cnn_accuracy(pad_with_zero_point=False)
 assert integer_cnn_accuracy(pad_with_zero_point=True) == cnn_int8_accuracy
 print(f"int8 CNN padded with z₁: {cnn_int8_accuracy:.1%};  padded with the integer 0: {cnn_zero_padded_accuracy:.1%}")
+claim(padding_error["z₁"].max() <= 0.51 and padding_error["0"].max() > 5
+      and cnn_zero_padded_accuracy < cnn_int8_accuracy - 0.3,
+      "with z₁ the integer convolution is within half a step of the float one; with 0 the border is off by many "
+      "steps and the accuracy collapses", z1_max=float(padding_error["z₁"].max()),
+      zero_max=float(padding_error["0"].max()), accuracy=(cnn_int8_accuracy, cnn_zero_padded_accuracy))
 
 digit = host(q_images.int_repr())[0, 0]
 fig, axes = new_figure(1, 4, figsize=(12, 3.0))
@@ -461,14 +485,17 @@ print("saved", save_figure(fig, "09_cnn_padding"))
 # ## Exercises
 #
 # **1. "Q(x) = round(x·Q)".** A source article presents this as quantization, with the code
-# `torch.round(x * Q) / Q` and Q = 256. What is missing?
+# `torch.round(x * Q) / Q` and Q = 256. What is missing? Then write the real thing for
+# 8 unsigned bits, `quantize_uint8(x, scale, zero_point)` returning the integer levels
+# (NumPy in, NumPy out), and test it with `minidl.course.check("09.1", quantize_uint8)`.
 
 # %% [markdown] tags=["answer", "hide-cell"]
 # **Answer.** It rounds to a grid of step 1/Q — so 1/Q plays the role of a scale — but it has
 # no bit width, no clamp and no zero point, and it returns floats. Nothing gets smaller
-# (the result is float32, 4 bytes per number). The integers round(x·256) happen to fit
-# int8 for this layer (all its weights are below 0.5 in size), but nothing makes sure of
-# it: a weight of 0.6 gives 154, and nothing clamps it. And the step is fixed instead of
+# (the result is float32, 4 bytes per number). Whether the integers round(x·256) even fit
+# int8's −128…127 depends on the weights — they fit only while every weight is below 0.5
+# in size; the printout below says how this run's layer came out — and nothing makes sure
+# of it: a weight of 0.6 gives 154, and nothing clamps it. And the step is fixed instead of
 # fitted to the data: a layer whose weights are all below 1/512 would become all zeros. A
 # real quantizer picks s from the range and clamps to [qmin, qmax], as `quantize_affine` does.
 
@@ -481,13 +508,25 @@ w = model[0].weight
 articles = article_quantize(w, 256)
 article_ints = np.rint(w.numpy() * 256)
 article_saves_no_memory = articles.dtype == np.float32 and articles.nbytes == w.numpy().nbytes
+largest_weight = float(np.abs(w.numpy()).max())
 print(f"article: dtype {articles.dtype}, {articles.nbytes} bytes (same as float32); "
-      f"integers from {article_ints.min():.0f} to {article_ints.max():.0f} (int8 holds −128..127)")
+      f"integers from {article_ints.min():.0f} to {article_ints.max():.0f} (int8 holds −128..127); "
+      f"largest |weight| {largest_weight:.3f}")
+fits_int8 = -128 <= article_ints.min() and article_ints.max() <= 127
+print(f"→ in this run the integers {'happen to fit' if fits_int8 else 'do not fit'} int8: the largest weight is "
+      f"{'below' if largest_weight < 0.5 else 'above'} 0.5 in size")
 real = Q.QuantizedTensor.from_float(w, Q.QuantSpec(8, signed=True, symmetric=True, ch_axis=0))
 print(f"quantize_affine: dtype {real.int_repr().dtype}, {real.nbytes} bytes")
 print("0.6 → round(0.6·256) =", int(np.rint(0.6 * 256)), "; a layer of tiny weights:",
       article_quantize(minidl.tensor([0.001, -0.0015]), 256))
 assert article_saves_no_memory and real.nbytes < w.numpy().nbytes / 3.5
+
+
+def quantize_uint8(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    return np.clip(np.rint(x / scale) + zero_point, 0, 255).astype(np.uint8)  # rint: half to even
+
+
+check("09.1", quantize_uint8)
 
 # %% [markdown]
 # **2. The loop that quantizes nothing.** The same article "quantizes the model" with
