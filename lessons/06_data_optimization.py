@@ -20,20 +20,22 @@
 # **Standardization** (`minidl.data.transforms.Standardize`): for each feature j, with the
 # mean and standard deviation of the *training* samples,
 #
-#     z = (x − μ) / s,    μ = mean of the training x,   σ² = mean of (x − μ)²,
-#     s = σ where σ > 0, else 1
+#     z = (x − x̄) / σ,    x̄ = mean of the training x,   σ² = mean of (x − x̄)²,
+#     (σ replaced by 1 where it is 0: a constant feature is left at 0)
 #
-# The same μ and s are then applied to validation and test data; they are never
+# The same x̄ and σ are then applied to validation and test data; they are never
 # re-computed there (`fit` a second time raises unless you say `refit=True`).
 #
 # **Conditioning** (`minidl.data.conditioning`). For a linear model ŷ = Xw and the mean
 # squared error L(w) = (1/N)‖Xw − y‖² (minidl's `mse_loss`), the loss is a bowl whose
 # curvature is the same everywhere:
 #
-#     ∇²L = H = (2/N) XᵀX,        κ = λ_max / λ_min   (the condition number of H)
+#     ∇²L = H = (2/N) XᵀX,        κ = h_max / h_min   (the condition number of H)
 #
-# Gradient descent with step η multiplies the error along the eigenvector of eigenvalue λ
-# by (1 − ηλ) each step. It diverges unless η < 2/λ_max, so with η = 1/λ_max the slowest
+# (H is the **Hessian**, the matrix of second derivatives ∂²L/∂wᵢ∂wⱼ; h_max and h_min are its
+# largest and smallest eigenvalues.) Gradient descent with learning rate lr multiplies the
+# error along the eigenvector of eigenvalue h by (1 − lr·h) each step. It diverges unless
+# lr < 2/h_max, so with lr = 1/h_max the slowest
 # direction shrinks only by (1 − 1/κ) per step: about κ steps for each factor e. Contours
 # of a badly conditioned loss are long thin ellipses; gradient descent zig-zags across the
 # valley and creeps along it.
@@ -62,7 +64,7 @@ import numpy as np
 
 import minidl
 from minidl import nn, optim
-from minidl.course import fast_mode, new_figure, pick, save_figure
+from minidl.course import check, claim, fast_mode, new_figure, pick, save_figure
 from minidl.data import (
     ArrayDataset,
     DataLoader,
@@ -107,6 +109,8 @@ kappa_raw, kappa_std = condition_number(X_raw), condition_number(X_std)
 print("Hessian eigenvalues, raw:         ", np.round(hessian_eigenvalues(X_raw), 2))
 print("Hessian eigenvalues, standardized:", np.round(hessian_eigenvalues(X_std), 3))
 print(f"condition number κ: raw {kappa_raw:,.0f}   standardized {kappa_std:.1f}")
+claim(5 < kappa_std < 15 and kappa_raw > 100 * kappa_std, "κ is still about 9 after standardizing",
+      kappa_raw=kappa_raw, kappa_standardized=kappa_std)
 
 # %% [markdown]
 # Why is κ still about 9 after standardizing? Standardization fixes each feature's scale,
@@ -115,7 +119,7 @@ print(f"condition number κ: raw {kappa_raw:,.0f}   standardized {kappa_std:.1f}
 # Exercise 1 removes the correlation too.
 #
 # Now the same optimizer — plain gradient descent (`optim.SGD`, full batch) with the
-# largest comfortable step η = 1/λ_max — on both versions of the problem, from w = 0.
+# largest comfortable step lr = 1/h_max — on both versions of the problem, from w = 0.
 
 # %%
 STEPS = 100
@@ -125,7 +129,7 @@ def gradient_descent(features: np.ndarray, target: np.ndarray, steps: int = STEP
     """Full-batch SGD on a bias-free linear model from w = 0.
 
     Returns the weights after each step (``path[0]`` is the start), the loss at each of
-    those weights, and the learning rate 1/λ_max.
+    those weights, and the learning rate 1/h_max.
     """
     lr = 1.0 / hessian_eigenvalues(features)[-1]
     model = nn.Linear(2, 1, bias=False)
@@ -158,13 +162,18 @@ for name, features, target in (("raw", X_raw, price), ("standardized", X_std, pr
                       weight_error=weight_error, features=features, target=target)
     print(f"{name:>12}: lr {lr:.2e}; after {STEPS} steps w = {np.round(path[-1], 2)} (best {np.round(w_best, 2)}, "
           f"{weight_error:.1%} off); loss {losses[-1]:.1f} (best {loss_best:.1f})")
+raw, std = runs["raw"], runs["standardized"]
+claim(raw["weight_error"] > 0.5 and raw["losses"][-1] > 1.5 * raw["loss_best"] and std["weight_error"] < 0.01,
+      "on raw features gradient descent stalls (weights far off, loss well above the best); standardized, it "
+      "converges", raw_error=raw["weight_error"], raw_loss=(raw["losses"][-1], raw["loss_best"]),
+      standardized_error=std["weight_error"])
 
 # %% [markdown]
 # On raw features gradient descent got down the steep wall at once — most of the loss is gone
-# after a few steps — and then stalled on the valley floor: after 100 steps the weights are
-# nearly 100% off (the rooms weight is 0.3 instead of 21) and the loss is still twice the
-# best possible. On standardized features it converged. The formula predicts the stall:
-# along the eigenvector of λ_min the error is multiplied by (1 − λ_min/λ_max) = (1 − 1/κ)
+# after a few steps — and then stalled on the valley floor: after all its steps the weights
+# are still far off (the printout gives the distance and both weight vectors) and the loss
+# is well above the best possible. On standardized features it converged. The formula predicts the stall:
+# along the eigenvector of h_min the error is multiplied by (1 − h_min/h_max) = (1 − 1/κ)
 # per step. Measure it:
 
 # %%
@@ -305,9 +314,16 @@ for name, transform in (("plain", None), ("augmented", augment_rows)):
                           "test": evaluate(model, DataLoader(flat["test"], 1000))["accuracy"], "seconds": seconds}
     print(f"{name:>9}: train accuracy {augmentation[name]['train']:.1%}, test accuracy "
           f"{augmentation[name]['test']:.1%} ({seconds:.1f} s)")
+if IMAGES == "MNIST" and not fast_mode():  # the quick version trains 60 steps: too few to show either effect
+    claim(augmentation["plain"]["train"] > 0.99 and augmentation["augmented"]["train"] < augmentation["plain"]["train"]
+          and augmentation["augmented"]["test"] > augmentation["plain"]["test"],
+          "the plain model learns its training images by heart; the augmented one fits them less and generalizes "
+          "better", augmentation=augmentation)
 
 # %% [markdown]
-# The plain model learns its 1,000 training images by heart (train accuracy 100%); the
+# In the full version on MNIST (1,000 training images, 2,000 steps; the quick version trains
+# too few steps to show it) the plain model learns its training images by heart (train
+# accuracy near 100%); the
 # augmented one never sees the same image twice, fits its training set less perfectly, and
 # generalizes better. Augmentation is a regularizer: it encodes what you know about the task
 # ("a digit moved by two pixels is the same digit") as more data.
@@ -337,6 +353,12 @@ for fraction in FRACTIONS:
                             epoch_seconds=epoch_seconds.mean())
     print(f"{len(part):5d} samples: train {train_acc.mean():.1%}   test {test_acc.mean():.1%} "
           f"± {test_acc.std():.1%}   {1e3 * epoch_seconds.mean():.1f} ms per epoch")
+curve_sizes = sorted(curve)
+claim(all(curve[a]["test"] < curve[b]["test"] + 0.01 for a, b in zip(curve_sizes, curve_sizes[1:]))
+      and curve[curve_sizes[0]]["test"] < curve[curve_sizes[-1]]["test"] - 0.05
+      and curve[curve_sizes[0]]["train"] - curve[curve_sizes[0]]["test"]
+      > curve[curve_sizes[-1]]["train"] - curve[curve_sizes[-1]]["test"],
+      "every halving of the data costs accuracy, and the train-test gap widens as the data shrinks", curve=curve)
 
 sizes = sorted(curve)
 fig, (ax_acc, ax_time) = new_figure(1, 2, figsize=(10, 3.6))
@@ -355,7 +377,8 @@ fig.tight_layout()
 print("saved", save_figure(fig, "06_learning_curve"))
 
 # %% [markdown]
-# Read the curve from the right: every halving of the data costs accuracy, and the gap
+# Read the curve from the right: halving the data costs accuracy (except near the top,
+# where the curve has flattened and neighbours are within a point of each other), and the gap
 # between train and test accuracy (overfitting) widens as the data shrinks. The article's
 # claim that "sparsifying" the training data makes a model easier to learn is backwards: a
 # smaller training set is easier to *memorize*, which is not the same thing. Subsampling
@@ -369,11 +392,13 @@ print("saved", save_figure(fig, "06_learning_curve"))
 # **1. Remove the correlation too.** Standardization left κ ≈ 9 because area and rooms
 # are correlated. *Whiten* the features: rotate them onto the eigenvectors of their
 # covariance and divide each by the square root of its eigenvalue. What is κ then, and how
-# many steps of gradient descent with η = 1/λ_max does the problem need?
+# many steps of gradient descent with lr = 1/h_max does the problem need? Write
+# `whiten(X)` (rows are samples; NumPy in, NumPy out) and test it with
+# `minidl.course.check("06.1", whiten)`.
 
 # %% [markdown] tags=["answer", "hide-cell"]
 # **Answer.** The whitened features have identity covariance, so H = 2·I, κ = 1, and one step
-# with η = 1/λ_max = 1/2 lands exactly on the minimum (every direction shrinks by 1 − 1 = 0).
+# with lr = 1/h_max = 1/2 lands exactly on the minimum (every direction shrinks by 1 − 1 = 0).
 # Whitening needs the full covariance matrix (d² numbers, expensive for images and
 # unstable for nearly-constant pixels), which is why standardization is the everyday tool.
 
@@ -387,6 +412,15 @@ _, white_best = best_weights(X_white, price_centred)
 print(f"whitened κ = {whitened_kappa:.4f}; loss {white_losses[0]:.0f} at the start, "
       f"{white_losses[1]:.3f} after one step; best possible {white_best:.3f}")
 assert abs(white_losses[1] - white_best) < 1e-3 * white_best
+
+
+def whiten(X: np.ndarray) -> np.ndarray:
+    centred = X - X.mean(axis=0)
+    values, vectors = np.linalg.eigh(centred.T @ centred / len(X))
+    return centred @ vectors / np.sqrt(values)
+
+
+check("06.1", whiten)
 
 # %% [markdown]
 # **2. Which augmentations keep the label?** The source articles augment with a random

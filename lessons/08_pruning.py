@@ -447,7 +447,7 @@ print("figure:", save_figure(fig, "08_lottery_ticket"))
 # %% [markdown]
 # How to read it: the test set has a few hundred digits, so an accuracy is only known to
 # about one standard error, √(p(1 − p)/n) — the error bars, and the verdict printed above.
-# In the full version of this lesson the two curves stay within about a point of each
+# In the full version of this lesson the two curves stay within a couple of points of each
 # other, and the control even finishes ahead at the highest sparsity; the quick version,
 # with three epochs per round, favours the ticket. A small, heavily over-parameterized MLP
 # trained with Adam does not need its lucky initial values: the mask (the architecture)
