@@ -32,7 +32,7 @@ from matplotlib.patches import Rectangle
 import minidl
 import minidl.nn.functional as F  # noqa: N812 - PyTorch's habit
 from minidl import nn, optim
-from minidl.course import check, claim, fast_mode, new_figure, pick, save_figure
+from minidl.course import check, fast_mode, new_figure, pick, save_figure, timing_verdict
 from minidl.data import DataLoader, DatasetNotAvailableError, load_digits, load_mnist
 from minidl.kernels import conv as kernels
 from minidl.kernels.window import Window, output_size
@@ -174,8 +174,9 @@ col2im_speedup = timings["np.add.at (naive)"].median / timings["Numba loops"].me
 slices_speedup = timings["np.add.at (naive)"].median / timings["9 slice adds (NumPy)"].median
 print(f"np.add.at is {slices_speedup:.0f}× slower than the 9 slice adds and {col2im_speedup:.0f}× slower "
       f"than the Numba loops here")
-claim(slices_speedup > 3 and col2im_speedup > 3, "np.add.at is many times slower than arithmetic on whole arrays",
-      slices_speedup=slices_speedup, numba_speedup=col2im_speedup)
+timing_verdict(slices_speedup > 3 and col2im_speedup > 3,
+               "np.add.at is many times slower than arithmetic on whole arrays",
+               slices_speedup=slices_speedup, numba_speedup=col2im_speedup)
 
 # %%
 fig, ax = new_figure(figsize=(9, 3.6))
@@ -212,7 +213,7 @@ for name, timing in t.items():
     print(f"{name:34s} {timing.median * 1e3:7.2f} ms ± {timing.spread:.0%}")
 layout_penalty = t["matmul on the fancy-index result"].median / t["matmul on a C-contiguous array"].median
 print(f"the strided layout makes the matmul {layout_penalty:.1f}× slower")
-claim(layout_penalty > 1.0, "a matrix product over the fancy-index layout is slower", penalty=layout_penalty)
+timing_verdict(layout_penalty > 1.0, "a matrix product over the fancy-index layout is slower", penalty=layout_penalty)
 
 # %% [markdown]
 # ## Profiling a training step: where the time goes
@@ -246,7 +247,7 @@ for o in ops[:8]:
 conv_share = sum(o.seconds for o in ops if o.op == "Conv2d") / step_seconds
 print(f"one step: {step_seconds * 1e3:.1f} ms (median of {pick(5, 2)} profiled steps), of which the two conv "
       f"layers take {conv_share:.0%}")
-claim(conv_share > 0.5, "the convolutions dominate", conv_share=conv_share)
+timing_verdict(conv_share > 0.5, "the convolutions dominate", conv_share=conv_share)
 
 # %%
 fig, ax = new_figure(figsize=(9, 4.4))

@@ -160,6 +160,24 @@ def claim(condition: bool, statement: str, **measured) -> None:
         raise ClaimFailed(f"the lesson says: {statement!r}, but this run measured {values or 'otherwise'}")
 
 
+def timing_verdict(condition: bool, statement: str, **measured: Any) -> bool:
+    """Print whether this run's *timings* support a sentence of the prose; never raise.
+
+    A timing depends on the machine and on what else runs on it, so a sentence about speed
+    cannot be an assertion (the tests would fail on a busy machine): instead the lesson
+    prints ``timings agree: <sentence>`` or ``timings disagree this run: <sentence> (values)``
+    right under the measurement, and the reader sees which. Use :func:`claim` for
+    everything that is not a timing. Returns ``condition``.
+    """
+    values = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v!r}" for k, v in measured.items())
+    if condition:
+        print(f"timings agree: {statement}")
+    else:
+        print(f"timings disagree this run: {statement} ({values}) — on a busy machine timings vary; "
+              f"measure again (lesson 14)")
+    return bool(condition)
+
+
 class CheckFailed(AssertionError):  # noqa: N818 - reads as the event a learner sees
     """A learner's answer to an exercise failed one of its hidden tests."""
 

@@ -99,3 +99,13 @@ def test_an_answer_that_raises_is_reported_as_such() -> None:
 def test_an_unknown_exercise_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="no checks for exercise '99.9'"):
         check("99.9", lambda: None)
+
+
+def test_timing_verdict_prints_and_never_raises(capsys: pytest.CaptureFixture[str]) -> None:
+    from minidl.course import timing_verdict
+
+    assert timing_verdict(True, "A is faster", ratio=2.0) is True
+    assert timing_verdict(False, "B is faster", ratio=0.5) is False
+    out = capsys.readouterr().out
+    assert "timings agree: A is faster" in out
+    assert "timings disagree this run: B is faster (ratio=0.5)" in out
