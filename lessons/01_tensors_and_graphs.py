@@ -46,7 +46,7 @@ import numpy as np
 
 import minidl
 from minidl import Function
-from minidl.course import new_figure, pick, save_figure
+from minidl.course import check, new_figure, pick, save_figure
 from minidl.threads import lesson_threads
 
 lesson_threads()  # one BLAS thread, however the lesson is started (lesson 14 explains why)
@@ -382,6 +382,8 @@ assert a.grad == 27.0
 # %% [markdown]
 # **2. Why is the gradient of a broadcast a sum?** Write the bias example with the copies
 # made explicit, `B = ones((4, 1)) * b`, and compare.
+# Then write `bias_grad(grad_out)`: given ∂L/∂y for y = x + b (b broadcast over the rows),
+# return ∂L/∂b, and test it with `minidl.course.check("01.2", bias_grad)`.
 
 # %% [markdown] tags=["answer", "hide-cell"]
 # **Answer.** Broadcasting *uses* `b` four times, once per row, exactly like a `Value` used
@@ -396,6 +398,13 @@ copies.retain_grad()
 print("∂L/∂copies summed over rows:", copies.grad.numpy().sum(axis=0))
 print("b.grad from broadcasting:   ", b.grad.numpy())
 assert np.allclose(b_explicit.grad.numpy(), b.grad.numpy())
+
+
+def bias_grad(grad_out: np.ndarray) -> np.ndarray:
+    return grad_out.sum(axis=0)  # b was used once per row: add the rows' gradients
+
+
+check("01.2", bias_grad)
 
 # %% [markdown]
 # **3. A wrong backward rule.** Write an op y = x³ whose backward forgets the square
