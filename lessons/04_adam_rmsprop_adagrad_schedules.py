@@ -10,6 +10,12 @@
 #   without it.
 # - That Adam is built from parts: with β₁ = 0 and no bias correction it *is* RMSprop.
 # - The common learning-rate schedules, their formulas, and how they change training.
+#
+# Notation: [the course's notation table](../docs/notation.md) — one symbol, one meaning,
+# in every lesson.
+#
+# Time: the full version takes about 5 s on one laptop core (CPU time measured with one
+# BLAS thread, 2026-12-02); `MINIDL_FAST=1` runs the quick version, the one the tests run.
 
 # %% [markdown]
 # ## The math
@@ -40,9 +46,6 @@
 # the factor 1 − β₁ᵗ, which the correction divides out. For β₂ = 0.999 the factor
 # 1 − β₂ᵗ is tiny for hundreds of steps, so an uncorrected v is far too small and the
 # uncorrected step m/√v far too large.
-#
-# Notation: [the course's notation table](../docs/notation.md) — one symbol, one meaning,
-# in every lesson.
 
 # %%
 

@@ -10,6 +10,12 @@
 # - Why an L2 penalty inside Adam is *not* weight decay, and what AdamW does instead.
 # - The L1 penalty, why gradient steps on it never produce a weight that is exactly zero,
 #   and how the proximal (soft-threshold) step does.
+#
+# Notation: [the course's notation table](../docs/notation.md) — one symbol, one meaning,
+# in every lesson.
+#
+# Time: the full version takes about 8 s on one laptop core (CPU time measured with one
+# BLAS thread, 2026-12-02); `MINIDL_FAST=1` runs the quick version, the one the tests run.
 
 # %% [markdown]
 # ## The math
@@ -39,9 +45,6 @@
 #
 # (`soft_threshold`): weights within τ of zero become *exactly* zero, the others move
 # towards zero by τ.
-#
-# Notation: [the course's notation table](../docs/notation.md) — one symbol, one meaning,
-# in every lesson.
 
 # %%
 import numpy as np
