@@ -88,7 +88,7 @@ from minidl.compress.distill import (
     soft_target_loss,
     teacher_labels,
 )
-from minidl.course import claim, fast_mode, new_figure, pick, save_figure, timing_verdict
+from minidl.course import check, claim, fast_mode, new_figure, pick, save_figure, timing_verdict
 from minidl.data import ArrayDataset, DataLoader, load_digits, stratified_split
 from minidl.nn.functional import kl_div
 from minidl.threads import lesson_threads
@@ -613,7 +613,10 @@ for merges in pick([16, 64, 128, 192], [64]):
           f"(teacher {teacher_accuracy:.1%})")
 
 # %% [markdown]
-# **3. Forgetting T².** Without the T² factor, what does ω = 0.1 at T = 8 really mean?
+# **3. Forgetting T².** Without the T² factor, what does ω = 0.1 at T = 8 really mean? Then
+# write the soft term with its factor, `soft_loss(student_logits, teacher_logits, T)` =
+# T²·KL(p_t ‖ p_s) summed over classes and averaged over the batch (NumPy in, a float
+# out), and test it with `minidl.course.check("10.3", soft_loss)`.
 
 # %% [markdown] tags=["answer", "hide-cell"]
 # **Answer.** Adam ignores the overall scale of the loss, so only the ratio of the two terms
@@ -624,6 +627,18 @@ for merges in pick([16, 64, 128, 192], [64]):
 # %% tags=["answer", "hide-cell"]
 alpha_without_t2 = effective_alpha(0.1, 1 / 8**2)
 print(f"ω = 0.1 at T = 8 without T² behaves like ω = {alpha_without_t2:.2f}")
+
+
+def soft_loss(student_logits: np.ndarray, teacher_logits: np.ndarray, T: float) -> float:
+    def log_softmax_rows(z: np.ndarray) -> np.ndarray:
+        z = z - z.max(axis=1, keepdims=True)
+        return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+    log_p_t, log_p_s = log_softmax_rows(teacher_logits / T), log_softmax_rows(student_logits / T)
+    return float(T * T * (np.exp(log_p_t) * (log_p_t - log_p_s)).sum(axis=1).mean())
+
+
+check("10.3", soft_loss)
 
 # %% [markdown]
 # **4. Rounding logits.** What if "rounding the teacher's outputs" meant rounding its
