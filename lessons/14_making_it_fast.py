@@ -22,7 +22,7 @@
 # Notation: [the course's notation table](../docs/notation.md) — one symbol, one meaning,
 # in every lesson.
 #
-# Time: the full version takes about 20 s on one laptop core (CPU time measured with one
+# Time: the full version takes about 21 s on one laptop core (CPU time measured with one
 # BLAS thread, 2026-12-02); `MINIDL_FAST=1` runs the quick version, the one the tests run.
 
 # %%
