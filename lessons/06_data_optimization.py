@@ -62,6 +62,7 @@ from pathlib import Path
 
 import matplotlib
 import numpy as np
+from tqdm import tqdm
 
 import minidl
 from minidl import nn, optim
@@ -304,7 +305,7 @@ def train_mlp(train: ArrayDataset, steps: int, transform=None, seed: int = 0):
     loader = DataLoader(train, 64, shuffle=True, seed=seed, transform=transform)
     start = time.perf_counter()
     fit(model, nn.functional.cross_entropy, optim.Adam(model.parameters(), lr=1e-3), loader,
-        epochs=max(1, round(steps / len(loader))), progress=False)
+        epochs=max(1, round(steps / len(loader))), progress=not fast_mode() and transform is not None)
     return model, time.perf_counter() - start
 
 
@@ -341,7 +342,7 @@ FRACTIONS = pick([0.03, 0.05, 0.1, 0.2, 0.4, 0.7, 1.0], [0.05, 1.0])
 SEEDS = pick(3, 1)
 CURVE_STEPS = pick(600, 80)
 curve = {}
-for fraction in FRACTIONS:
+for fraction in tqdm(FRACTIONS, "subset sizes", disable=fast_mode()):  # about ten seconds in full mode
     rows = []
     for seed in range(SEEDS):
         part = subsample(digits_train, fraction, strategy="stratified", seed=seed)

@@ -74,6 +74,7 @@ import warnings
 
 import numpy as np
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+from tqdm import tqdm
 
 import minidl
 from minidl import nn, optim
@@ -97,6 +98,7 @@ from minidl.train import evaluate, fit
 lesson_threads()  # one BLAS thread, however the lesson is started (lesson 14 explains why)
 
 LESSON_START = time.perf_counter()
+FAST = fast_mode()  # the quick version shows no progress bars (its cells take a second or two)
 SEEDS = list(range(pick(5, 2)))
 HIDDEN = 16  # the student: 64 → 16 → 10
 BATCH = 32
@@ -305,8 +307,8 @@ def summary(values: list[float]) -> str:
 
 
 STEPS_ALL = pick(1400, 120)  # about 40 epochs of 34 batches
-all_models = {"scratch": [train_scratch(train, s, STEPS_ALL) for s in SEEDS],
-              "distilled": [train_distilled(train, s, STEPS_ALL) for s in SEEDS]}
+all_models = {"scratch": [train_scratch(train, s, STEPS_ALL) for s in tqdm(SEEDS, "scratch", disable=FAST)],
+              "distilled": [train_distilled(train, s, STEPS_ALL) for s in tqdm(SEEDS, "distilled", disable=FAST)]}
 all_scratch = [accuracy(m) for m in all_models["scratch"]]
 all_distilled = [accuracy(m) for m in all_models["distilled"]]
 all_diff = np.array(all_distilled) - np.array(all_scratch)
@@ -359,7 +361,7 @@ def labelled_subset(n: int, seed: int) -> ArrayDataset:
 few = {}
 for n in FEW_SIZES:
     rows = {"scratch": [], "teacher's argmax": [], "distilled": []}
-    for seed in SEEDS:
+    for seed in tqdm(SEEDS, f"{n} labels", disable=FAST):  # a progress bar: this cell is the lesson's longest
         subset = labelled_subset(n, seed)
         rows["scratch"].append(accuracy(train_scratch(subset, seed, STEPS_FEW)))
         rows["teacher's argmax"].append(accuracy(train_distilled(subset, seed, STEPS_FEW, alpha=0.0,
@@ -422,7 +424,7 @@ GRID_ALPHA = pick([0.0, 0.1, 0.5, 0.9], [0.1, 0.9])
 GRID_SEEDS = SEEDS[:pick(2, 1)]
 GRID_LABELS = 50
 grid = np.zeros((len(GRID_T), len(GRID_ALPHA)))
-for i, T in enumerate(GRID_T):
+for i, T in enumerate(tqdm(GRID_T, "temperatures", disable=FAST)):
     for j, a in enumerate(GRID_ALPHA):
         grid[i, j] = np.mean([accuracy(train_distilled(labelled_subset(GRID_LABELS, s), s, STEPS_FEW, T, a))
                               for s in GRID_SEEDS])
