@@ -320,19 +320,19 @@ errors = {
     for name, dtype in (("float32", minidl.float32), ("float64", minidl.float64))
 }
 
-fig, (ax_f, ax_err) = new_figure(1, 2, figsize=(10, 3.8))
+fig, (ax_f, ax_err) = new_figure(1, 2, figsize=(13, 5))
 ax_f.plot(grid.numpy(), grid.tanh().numpy(), label="tanh x")
 ax_f.plot(grid.numpy(), dtanh.numpy(), label="autograd: d/dx")
 ax_f.plot(coarse, numeric, "o", ms=4, label="central difference")
 ax_f.plot(grid.numpy(), d2tanh.numpy(), "--", label="autograd: d²/dx²")
 ax_f.set(xlabel="x", title="tanh and its derivatives")
-ax_f.legend(fontsize=8)
+ax_f.legend(fontsize=12)
 for name, err in errors.items():
     ax_err.loglog(steps, err, "o-", ms=3, label=name)
 ax_err.axvline(1e-6, color="gray", ls=":", label="h = 1e-6 (gradcheck)")
 ax_err.set(xlabel="step h", ylabel="|central difference − exact|",
            title=f"finite-difference error at x = {x0}")
-ax_err.legend(fontsize=8)
+ax_err.legend(fontsize=12)
 for ax in (ax_f, ax_err):
     ax.grid(alpha=0.3)
 fig.tight_layout()

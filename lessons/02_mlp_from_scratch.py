@@ -254,7 +254,7 @@ ax_acc.plot(epochs_axis, by_hand["val_accuracy"], color="C0", label="by hand, va
 ax_acc.plot(epochs_axis, with_fit.val_accuracy, "--", color="C1", label="nn.MLP + fit, validation")
 ax_acc.set(xlabel="epoch", ylabel="accuracy (fraction correct)", title="accuracy", ylim=(0.5, 1.0))
 for ax in (ax_loss, ax_acc):
-    ax.legend(fontsize=11, loc="lower right" if ax is ax_acc else "upper right")
+    ax.legend(fontsize=12, loc="lower right" if ax is ax_acc else "upper right")
 fig.suptitle(f"2-layer MLP on digits, SGD lr={LEARNING_RATE}, batch {BATCH_SIZE}")
 fig.tight_layout()
 print("saved", save_figure(fig, "02_training_curve"))
@@ -302,7 +302,7 @@ for lr, (_, run_history) in lr_runs.items():
 ax.axhline(math.log(10), color="gray", ls=":", label="ln 10 (uniform guess)")
 ax.set(xlabel="epoch", ylabel="training loss (nats, log scale)", yscale="log",
        title="learning rate: too small, good, too large")
-ax.legend(fontsize=11)
+ax.legend(fontsize=12)
 print("saved", save_figure(fig, "02_learning_rates"))
 
 # %% [markdown]

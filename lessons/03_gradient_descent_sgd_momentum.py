@@ -115,7 +115,7 @@ for (label, (path, steps)), color in zip(paths.items(), ["C0", "C1", "C3"]):
     ax.plot(path[:, 0], path[:, 1], ".-", ms=2, lw=0.8, color=color, label=f"{label}: {steps} steps")
 ax.plot(w_best, b_best, "k*", ms=12, label="least-squares minimum")
 ax.set(xlabel="w (slope, no unit)", ylabel="b (intercept, no unit)", title="Same rule θ ← θ − lr·g, different data")
-ax.legend(loc="upper left", fontsize=11)
+ax.legend(loc="upper left", fontsize=12)
 print("saved", save_figure(fig, "03_gd_vs_sgd_paths"))
 endpoints = {k: float(np.hypot(p[-1, 0] - w_best, p[-1, 1] - b_best)) for k, (p, _) in paths.items()}
 print("distance of the last step from the least-squares solution:", {k: round(v, 4) for k, v in endpoints.items()})
@@ -184,7 +184,7 @@ ax.loglog(batch_sizes, independent, "k--", lw=1.2, label="e₁/√B (independent
 ax.loglog(batch_sizes, without_replacement, "C1:", lw=2.2, label=f"e₁/√B · √((N−B)/(N−1)), N={N}")
 ax.set(xlabel="batch size B (samples)", ylabel="‖g_B − g‖ / ‖g‖ (relative error)",
        title="Mini-batch gradient noise")
-ax.legend(loc="lower left", fontsize=11)
+ax.legend(loc="lower left", fontsize=12)
 print("saved", save_figure(fig, "03_batch_noise"))
 noise_slope = float(np.polyfit(np.log(batch_sizes[:4]), np.log(list(relative_error.values())[:4]), 1)[0])
 largest = batch_sizes[-1]
@@ -253,9 +253,9 @@ for label in ["Nesterov 0.9, lr 1e-3", "momentum 0.9, lr 1e-3", "GD, lr 1e-3"]:
     ax_loss.semilogy(losses, label=label, **STYLES[label])
 ax.plot(1, 1, "k*", ms=14, zorder=5)
 ax.set(xlabel="x (no unit)", ylabel="y (no unit)", title=f"Rosenbrock, {STEPS} steps from (−1.2, 1)")
-ax.legend(loc="lower right", fontsize=11)
+ax.legend(loc="lower right", fontsize=12)
 ax_loss.set(xlabel="step", ylabel="J(θ) (log scale)", title="loss")
-ax_loss.legend(loc="lower left", fontsize=11)
+ax_loss.legend(loc="lower left", fontsize=12)
 print("saved", save_figure(fig, "03_rosenbrock"))
 # an overshoot shows as a step that makes the loss go *up*: count them
 uphill = {k: int(np.sum(np.diff((1 - p[:, 0]) ** 2 + 100 * (p[:, 1] - p[:, 0] ** 2) ** 2) > 0))
@@ -356,7 +356,7 @@ ax.semilogy(step_a, label="PyTorch: b = μb + g, θ −= lr·b")
 ax.semilogy(step_b, "--", label="Sutskever: v = μv + lr·g, θ −= v")
 ax.axvline(drop_at, color="grey", lw=0.8)
 ax.set(xlabel="step", ylabel="‖θₜ₊₁ − θₜ‖ (step length)", title="lr ÷ 10 at step 200: the two forms part ways")
-ax.legend(loc="lower left", fontsize=11)
+ax.legend(loc="lower left", fontsize=12)
 print("saved", save_figure(fig, "03_momentum_forms"))
 claim(same_when_constant < 1e-4 and step_b[drop_at] > 5 * step_a[drop_at],
       "equal while the lr is constant; at the drop PyTorch's step shrinks tenfold at once, Sutskever's does not",

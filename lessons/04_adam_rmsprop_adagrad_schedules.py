@@ -122,7 +122,7 @@ for (label, path), color in zip(bowl_runs.items(), ["C0", "C1", "C2", "C3"]):
     ax_loss.semilogy(0.5 * (CURVATURE * path**2).sum(1), color=color, label=label)
 ax.plot(0, 0, "k*", ms=12)
 ax.set(xlabel="x (curvature 50, no unit)", ylabel="y (curvature 1, no unit)", title=f"{BOWL_STEPS} steps from (1, 1)")
-ax.legend(fontsize=11, loc="lower left")
+ax.legend(fontsize=12, loc="lower left")
 ax_loss.set(xlabel="step", ylabel="J(θ) (log scale)", title="loss")
 print("saved", save_figure(fig, "04_per_coordinate_steps"))
 
@@ -180,7 +180,7 @@ ax_step.semilogx(t, uncorrected_multiplier, label="without correction: m/√v")
 ax_step.axhline(1.0, color="C1", label="with correction: m̂/√v̂")
 ax_step.set(xlabel="step t", ylabel="step / lr", title="step size for a constant gradient")
 for ax in (ax_m, ax_v, ax_step):
-    ax.legend(fontsize=11)
+    ax.legend(fontsize=12)
 print("saved", save_figure(fig, "04_bias_correction"))
 print(f"largest uncorrected multiplier: {uncorrected_multiplier.max():.2f} at step "
       f"{int(t[uncorrected_multiplier.argmax()])}")

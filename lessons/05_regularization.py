@@ -268,12 +268,12 @@ for k, (key, label) in enumerate([("blank_pixel_mean_abs_w", "always-blank pixel
     values = [max(adam_table[n][key], 1e-12) for n in names]
     ax_bar.bar(np.arange(len(names)) + 0.4 * k, values, width=0.4, label=label)
 ax_bar.set_yscale("log")
-ax_bar.set_xticks(np.arange(len(names)) + 0.2, [n.split(" (")[0] for n in names], fontsize=11)
+ax_bar.set_xticks(np.arange(len(names)) + 0.2, [n.split(" (")[0] for n in names], fontsize=12)
 ax_bar.set(ylabel="mean |w|, first layer", title="what each optimizer does to the weights", ylim=(3e-4, 1))
-ax_bar.legend(fontsize=11, loc="lower left")
+ax_bar.legend(fontsize=12, loc="lower left")
 ax_scatter.set(xlabel="√v (the weight's gradient scale)", ylabel="|w| at the end",
                title="pixels that carry ink: decay vs gradient scale")
-ax_scatter.legend(fontsize=11, markerscale=6, loc="lower right")
+ax_scatter.legend(fontsize=12, markerscale=6, loc="lower right")
 print("saved", save_figure(fig, "05_adam_l2_vs_adamw"))
 blank = {k: v["blank_pixel_mean_abs_w"] for k, v in adam_table.items()}
 claim(blank["Adam"] == blank["initial weights"] and blank["Adam + L2 (weight_decay=1e-3)"] < 0.1 * blank["Adam"],

@@ -216,7 +216,7 @@ for ax, (name, run) in zip(axes, runs.items()):
     ax.plot(*w_best, "k*", ms=12, label="minimum")
     kappa = kappa_raw if name == "raw" else kappa_std
     ax.set(xlabel="w₁ (area)", ylabel="w₂ (rooms)", title=f"{name} features: κ = {kappa:,.0f}")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="lower right", fontsize=12)
 fig.tight_layout()
 print("saved", save_figure(fig, "06_conditioning"))
 
@@ -277,7 +277,7 @@ ax.set_xticks([side / 2 + col * cell for col in range(8)], ["original"] + [f"#{k
 ax.set_yticks([side / 2 + row * cell for row in range(6)],
               [f"label {int(label)}" for label in images_train.labels[:6]])
 ax.tick_params(length=0)
-ax.set_title(f"{IMAGES}: each row is one image and seven random augmentations of it", fontsize=10)
+ax.set_title(f"{IMAGES}: each row is one image and seven random augmentations of it", fontsize=12)
 print("saved", save_figure(fig, "06_augmentation_grid"))
 
 # %% [markdown]

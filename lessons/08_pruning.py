@@ -387,7 +387,7 @@ for criterion in ("magnitude", "taylor", "obd"):
               label=f"{criterion}: gradual")
 for ax in (ax_o, ax_c):
     ax.axhline(100 * dense_accuracy, color="black", linestyle=":", label="dense")
-    ax.legend(fontsize=10, loc="lower left")
+    ax.legend(fontsize=12, loc="lower left")
 fig.tight_layout()
 print("figure:", save_figure(fig, "08_sparsity_vs_accuracy"))
 

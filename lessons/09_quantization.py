@@ -109,25 +109,25 @@ print("q      ", host(q3.int_repr()))
 print("x̂      ", q3.dequantize().numpy())
 assert q3.dequantize().numpy()[2] == 0.0  # 0 is exactly representable
 
-fig, ax = new_figure(figsize=(9, 2.4))
+fig, ax = new_figure(figsize=(13, 3.4))
 levels = np.arange(spec3.qmin, spec3.qmax + 1)
 grid = (levels - zero3) * scale3
 ax.axhline(0, color="black", lw=0.8)
 ax.plot(grid, np.zeros_like(grid), "o", ms=9, color="tab:blue", label="representable x̂ = (q − z)·s")
 for q, g in zip(levels, grid):
-    ax.annotate(f"q={q}", (g, 0), xytext=(0, 9), textcoords="offset points", ha="center", fontsize=8)
+    ax.annotate(f"q={q}", (g, 0), xytext=(0, 9), textcoords="offset points", ha="center", fontsize=12)
 x_host, xhat_host = samples.numpy(), q3.dequantize().numpy()
 for x, xh in zip(x_host, xhat_host):
     ax.annotate("", xy=(xh, -0.02), xytext=(x, -0.35), arrowprops=dict(arrowstyle="->", color="tab:red"))
 ax.plot(x_host, np.full_like(x_host, -0.35), "x", color="tab:red", label="real values x")
 ax.axvline(0, color="gray", ls=":")
-ax.annotate(f"z = {zero3} stands for 0.0", (0, 0), xytext=(0.05, -0.6), fontsize=8)
+ax.annotate(f"z = {zero3} stands for 0.0", (0, 0), xytext=(0.05, -0.6), fontsize=12)
 ax.annotate("", xy=(grid[4], 0.35), xytext=(grid[5], 0.35), arrowprops=dict(arrowstyle="<->"))
-ax.text((grid[4] + grid[5]) / 2, 0.42, f"s = {scale3:.2f}", ha="center", fontsize=8)
+ax.text((grid[4] + grid[5]) / 2, 0.42, f"s = {scale3:.2f}", ha="center", fontsize=12)
 for x in (x_host[0], x_host[-1]):
-    ax.text(x, -0.5, "clipped", ha="center", fontsize=8, color="tab:red")
+    ax.text(x, -0.5, "clipped", ha="center", fontsize=12, color="tab:red")
 ax.set(ylim=(-0.8, 0.7), yticks=[], xlabel="real value", title="3-bit affine quantization of [−1.2, 3.0]")
-ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=12)
 print("saved", save_figure(fig, "09_number_line"))
 
 # %% [markdown]
@@ -167,13 +167,13 @@ print("RMS error ratio per extra bit (affine):", np.round(halving, 3))
 error_halves_per_bit = float(np.median(halving))
 w_range = float(weights.numpy().max() - weights.numpy().min())
 
-fig, ax = new_figure(figsize=(5.5, 3.6))
+fig, ax = new_figure(figsize=(8, 5))
 for kind, values in rms.items():
     ax.semilogy(bit_widths, values, "o-", ms=4, label=kind)
 ax.semilogy(bit_widths, [w_range / (2 ** b - 1) / np.sqrt(12) for b in bit_widths], "k:", label="s/√12 (affine)")
 ax.set(xlabel="bits", ylabel="RMS error of the weights", title="every bit halves the error")
 ax.grid(alpha=0.3)
-ax.legend(fontsize=8)
+ax.legend(fontsize=12)
 print("saved", save_figure(fig, "09_error_vs_bits"))
 
 # %% [markdown]
@@ -202,18 +202,19 @@ for name, observer in observers.items():
     back = Q.quantize(hidden, s, z, bits=4, signed=True).dequantize().numpy()
     observer_mse[name] = float(((back - hidden.numpy()) ** 2).mean())
     print(f"{name:>16}: range up to {(7 - int(z)) * float(s):6.3f}, MSE {observer_mse[name]:.5f}")
-alphas, estimated, best_alpha = observers["histogram (MSE)"].search()
+ratios, estimated, best_ratio = observers["histogram (MSE)"].search()
 
-fig, (ax_h, ax_e) = new_figure(1, 2, figsize=(10, 3.4))
+fig, (ax_h, ax_e) = new_figure(1, 2, figsize=(14, 5))
 ax_h.hist(hidden.numpy().ravel(), bins=80, log=True, color="gray")
 for (name, observer), color in zip(observers.items(), ("tab:red", "tab:orange", "tab:green")):
     s, z = observer.calculate_qparams()
     ax_h.axvline((7 - int(z)) * float(s), color=color, label=f"{name}: top level")
 ax_h.set(xlabel="hidden activation (after ReLU)", ylabel="count", title="where each observer puts 4-bit range")
-ax_h.legend(fontsize=7)
-ax_e.plot(alphas, estimated, color="tab:green")
-ax_e.axvline(best_alpha, color="tab:green", ls=":")
-ax_e.set(xlabel="α (range = α · observed range)", ylabel="estimated MSE", yscale="log",
+ax_h.legend(fontsize=12)
+ax_e.plot(ratios, estimated, color="tab:green")
+ax_e.axvline(best_ratio, color="tab:green", ls=":")
+ax_e.set(xlabel="r (clipping range = r · observed range)", ylabel="estimated MSE (activation units²)",
+         yscale="log",
          title="the histogram observer's search")
 print("saved", save_figure(fig, "09_observers"))
 histogram_beats_minmax = observer_mse["histogram (MSE)"] < observer_mse["min/max"]
@@ -247,12 +248,12 @@ per_channel_wins = weight_mse["per-channel"] < weight_mse["per-tensor"]
 xs = minidl.tensor(np.linspace(-2, 2, 401, dtype=np.float32), requires_grad=True)
 ys = Q.fake_quantize(xs, 0.25, 0, -4, 3)  # 3-bit signed, s = 0.25: levels −1.0 … 0.75
 ys.sum().backward()
-fig, ax = new_figure(figsize=(5.5, 3.4))
+fig, ax = new_figure(figsize=(8, 5))
 ax.plot(xs.numpy(), ys.numpy(), label="forward: fake_quantize(x)")
 ax.plot(xs.numpy(), xs.grad.numpy(), label="backward: STE gradient")
 ax.plot(xs.numpy(), xs.numpy(), ":", color="gray", label="identity")
 ax.set(xlabel="x", ylim=(-1.3, 1.3), title="3 bits, s = 0.25: round forward, pass-through backward")
-ax.legend(fontsize=8)
+ax.legend(fontsize=12)
 print("saved", save_figure(fig, "09_ste"))
 inside = xs.grad.numpy() == 1
 print(f"gradient passes for x in [{xs.numpy()[inside].min():.3f}, {xs.numpy()[inside].max():.3f}]")
@@ -292,7 +293,7 @@ for name, values in sweep.items():
     ax.plot(sweep_bits, [100 * v for v in values], "o-", label=name)
 ax.axhline(100 * float_accuracy, color="gray", ls=":", label="float32")
 ax.set(xlabel="bits (weights and activations)", ylabel="test accuracy (%)", title="digits MLP: PTQ vs QAT")
-ax.legend(fontsize=11, loc="lower right")
+ax.legend(fontsize=12, loc="lower right")
 print("saved", save_figure(fig, "09_ptq_vs_qat"))
 
 int8_accuracy = sweep["PTQ per-channel"][sweep_bits.index(8)]
@@ -459,17 +460,17 @@ claim(padding_error["z₁"].max() <= 0.51 and padding_error["0"].max() > 5
       zero_max=float(padding_error["0"].max()), accuracy=(cnn_int8_accuracy, cnn_zero_padded_accuracy))
 
 digit = host(q_images.int_repr())[0, 0]
-fig, axes = new_figure(1, 4, figsize=(12, 3.0))
+fig, axes = new_figure(1, 4, figsize=(16, 4.6))
 for ax, pad_value, title in ((axes[0], z1, f"padded with z₁ = {z1}"), (axes[1], 0, "padded with the integer 0")):
     padded = np.pad(digit.astype(np.int32), 1, constant_values=pad_value)
     ax.imshow(Q.dequantize_affine(padded, float(q_images.scale), z1), cmap="gray_r", vmin=0, vmax=1)
-    ax.set_title(f"what conv 1 reads:\n{title}", fontsize=9)
+    ax.set_title(f"what conv 1 reads:\n{title}", fontsize=12)
     ax.set_xticks([])
     ax.set_yticks([])
 top = max(float(e.mean(axis=(0, 1)).max()) for e in padding_error.values())
 for ax, name in zip(axes[2:], padding_error):
     image = ax.imshow(padding_error[name].mean(axis=(0, 1)), cmap="magma", vmin=0, vmax=top)
-    ax.set_title(f"conv 1, padding {name}:\nmean |error| in steps", fontsize=9)
+    ax.set_title(f"conv 1, padding {name}:\nmean |error| in steps", fontsize=12)
     ax.set_xticks([])
     ax.set_yticks([])
 fig.colorbar(image, ax=list(axes[2:]), shrink=0.8)

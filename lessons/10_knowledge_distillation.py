@@ -144,7 +144,7 @@ test_logits = to_np(predict_logits(teacher, test.features))
 test_labels, test_images = to_np(test.labels), to_np(test.features)
 TEMPERATURES = [1.0, 4.0, 20.0]
 picks = [int(np.flatnonzero(test_labels == d)[0]) for d in (3, 5, 9)]
-fig, axes = new_figure(2, 3, figsize=(12, 5.2), gridspec_kw={"height_ratios": [1, 1.3]})
+fig, axes = new_figure(2, 3, figsize=(15, 6.6), gridspec_kw={"height_ratios": [1, 1.3]})
 for col, i in enumerate(picks):
     axes[0, col].imshow(test_images[i].reshape(8, 8), cmap="gray_r")
     axes[0, col].set(title=f"test digit {test_labels[i]}", xticks=[], yticks=[])
@@ -154,7 +154,7 @@ for col, i in enumerate(picks):
     axes[1, col].set(yscale="log", ylim=(1e-7, 1.5), xticks=range(10), xlabel="class")
     axes[1, col].grid(alpha=0.3, axis="y")
 axes[1, 0].set_ylabel("teacher's softmax(z/T), log scale")
-axes[1, 0].legend(fontsize=8)
+axes[1, 0].legend(fontsize=12)
 fig.suptitle("Dark knowledge: the teacher's softened probabilities")
 fig.tight_layout()
 print("saved", save_figure(fig, "10_dark_knowledge"))
@@ -210,13 +210,13 @@ print(f"at T = 1000 the scaled soft gradient equals the logit-matching gradient 
 decay_slope = float(np.polyfit(np.log(T_range[-6:]), np.log(norm_without[-6:]), 1)[0])
 print(f"without T², the gradient norm falls as T^{decay_slope:.2f} at large T")
 
-fig, ax = new_figure(figsize=(6, 3.8))
+fig, ax = new_figure(figsize=(8, 5))
 ax.loglog(T_range, norm_with, "o-", label="T²·KL (minidl's soft term)")
 ax.loglog(T_range, norm_without, "s-", label="KL without T²")
 ax.axhline(logit_matching_norm, color="gray", ls="--", label="logit matching ‖z_s − z_t‖/(C·B)")
 ax.set(xlabel="temperature T", ylabel="‖∂L/∂z_s‖", title="Why T²: the soft gradient's size vs T")
 ax.grid(alpha=0.3, which="both")
-ax.legend(fontsize=8)
+ax.legend(fontsize=12)
 print("saved", save_figure(fig, "10_t_squared"))
 
 # %% [markdown]
@@ -373,7 +373,7 @@ for n in FEW_SIZES:
           + f"; distilled − scratch {diff.mean() * 100:+.1f} ± {diff.std() * 100:.1f} points, "
           f"better in {int((diff > 0).sum())} of {len(SEEDS)} seeds")
 
-fig, (ax_few, ax_all) = new_figure(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [2, 1]})
+fig, (ax_few, ax_all) = new_figure(1, 2, figsize=(14, 5), gridspec_kw={"width_ratios": [2, 1]})
 for k, (name, marker) in enumerate([("scratch", "o"), ("teacher's argmax", "^"), ("distilled", "s")]):
     means = [np.mean(few[n][name]) * 100 for n in FEW_SIZES]
     stds = [np.std(few[n][name]) * 100 for n in FEW_SIZES]
@@ -385,7 +385,7 @@ ax_few.set(xscale="log", xlabel="labelled training digits", ylabel="test accurac
 ax_few.minorticks_off()
 ax_few.set_xticks(FEW_SIZES, [str(n) for n in FEW_SIZES])
 ax_few.grid(alpha=0.3)
-ax_few.legend(fontsize=8)
+ax_few.legend(fontsize=12)
 ax_all.plot(np.zeros(len(SEEDS)), np.array(all_scratch) * 100, "o", label="scratch")
 ax_all.plot(np.ones(len(SEEDS)), np.array(all_distilled) * 100, "s", label="distilled")
 for a, b in zip(all_scratch, all_distilled):
@@ -433,7 +433,7 @@ best = np.unravel_index(np.argmax(grid), grid.shape)
 print(f"{GRID_LABELS} labels, scratch {grid_scratch:.1%}; best T = {GRID_T[best[0]]:g}, ω = {GRID_ALPHA[best[1]]:g}: "
       f"{grid[best]:.1%}")
 
-fig, ax = new_figure(figsize=(6, 4.2))
+fig, ax = new_figure(figsize=(8, 5.6))
 image = ax.imshow(grid * 100, cmap="viridis", aspect="auto")
 for i in range(len(GRID_T)):
     for j in range(len(GRID_ALPHA)):
@@ -788,7 +788,7 @@ for name, s in stages.items():
     print(f"{name:>20} {s['accuracy']:9.1%} {s['bytes']:9,} {teacher_bytes / s['bytes']:7.0f}× "
           f"{s['latency_ms_batch1']:7.3f}ms {s['latency_ms_batch128']:8.3f}ms {'★' if name in pareto_front else ''}")
 
-fig, axes = new_figure(1, 3, figsize=(15, 4.4))
+fig, axes = new_figure(1, 3, figsize=(18, 5.6))
 styles = {"teacher": ("tab:gray", "s"), "distilled student": ("tab:blue", "o"),
           "pruned + compacted": ("tab:green", "D"), "int8 PTQ": ("tab:red", "^"), "int8 QAT": ("tab:purple", "v")}
 path = ["teacher", "distilled student", "pruned + compacted", int8_choice]
@@ -803,13 +803,13 @@ for ax, (key, unit, label) in zip(axes, panels):
                    edgecolors="black" if name in pareto_front else "none",
                    label=f"{k} {name}" + (" ★" if name in pareto_front else ""))
         ax.annotate(str(k), (unit * s[key], 100 * s["accuracy"]), textcoords="offset points",
-                    xytext=(-12 if name == "int8 QAT" else 6, 4), fontsize=8)
+                    xytext=(-12 if name == "int8 QAT" else 6, 4), fontsize=12)
     ax.set(xscale="log", xlabel=label + " (log scale)", ylabel="test accuracy (%)")
     ax.xaxis.set_major_locator(LogLocator(subs=(1,) if key == "bytes" else (1, 2, 5)))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.grid(alpha=0.3, which="both")
-axes[0].legend(fontsize=8, loc="lower right")
+axes[0].legend(fontsize=12, loc="lower right")
 axes[0].set_title("accuracy vs size")
 axes[1].set_title("accuracy vs latency, 1 digit")
 axes[2].set_title("accuracy vs latency, 128 digits")

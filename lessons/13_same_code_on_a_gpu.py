@@ -183,7 +183,7 @@ else:
     source, steps = None, []
 print("GPU numbers:", source or "none available on this machine")
 
-fig, ax = new_figure(figsize=(7, 3.6))
+fig, ax = new_figure(figsize=(10, 5))
 if steps:
     labels = [f"{r['network']}\nbatch {r['batch']}" for r in steps]
     cpu = [r["median_us"]["minidl numpy"] for r in steps]
