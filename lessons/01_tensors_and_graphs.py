@@ -325,7 +325,7 @@ ax_f.plot(grid.numpy(), grid.tanh().numpy(), label="tanh x")
 ax_f.plot(grid.numpy(), dtanh.numpy(), label="autograd: d/dx")
 ax_f.plot(coarse, numeric, "o", ms=4, label="central difference")
 ax_f.plot(grid.numpy(), d2tanh.numpy(), "--", label="autograd: d²/dx²")
-ax_f.set(xlabel="x", title="tanh and its derivatives")
+ax_f.set(xlabel="x (no unit)", ylabel="value (no unit)", title="tanh and its derivatives")
 ax_f.legend(fontsize=12)
 for name, err in errors.items():
     ax_err.loglog(steps, err, "o-", ms=3, label=name)

@@ -215,7 +215,8 @@ for ax, (name, run) in zip(axes, runs.items()):
     ax.plot(path[:, 0], path[:, 1], ".-", color="crimson", ms=3, lw=1, label=f"{STEPS} steps of GD")
     ax.plot(*w_best, "k*", ms=12, label="minimum")
     kappa = kappa_raw if name == "raw" else kappa_std
-    ax.set(xlabel="w₁ (area)", ylabel="w₂ (rooms)", title=f"{name} features: κ = {kappa:,.0f}")
+    ax.set(xlabel="w₁ (price per unit of area feature)", ylabel="w₂ (price per unit of rooms feature)",
+           title=f"{name} features: κ = {kappa:,.0f}")
     ax.legend(loc="lower right", fontsize=12)
 fig.tight_layout()
 print("saved", save_figure(fig, "06_conditioning"))
@@ -367,10 +368,10 @@ fig, (ax_acc, ax_time) = new_figure(1, 2, figsize=(10, 3.6))
 ax_acc.plot(sizes, [curve[n]["train"] for n in sizes], "o--", label="train")
 ax_acc.errorbar(sizes, [curve[n]["test"] for n in sizes], yerr=[curve[n]["test_std"] for n in sizes],
                 fmt="o-", capsize=3, label="test")
-ax_acc.set(xscale="log", xlabel="training samples", ylabel="accuracy",
+ax_acc.set(xscale="log", xlabel="training samples (count, log scale)", ylabel="accuracy (fraction correct)",
            title=f"digits, MLP, {CURVE_STEPS} steps at every size")
 ax_time.plot(sizes, [1e3 * curve[n]["epoch_seconds"] for n in sizes], "o-")
-ax_time.set(xscale="log", xlabel="training samples", ylabel="ms per epoch",
+ax_time.set(xscale="log", xlabel="training samples (count, log scale)", ylabel="time per epoch (ms)",
             title="what subsampling saves: time per epoch")
 for ax in (ax_acc, ax_time):
     ax.grid(alpha=0.3, which="both")

@@ -151,7 +151,7 @@ for col, i in enumerate(picks):
     for k, T in enumerate(TEMPERATURES):
         axes[1, col].bar(np.arange(10) + (k - 1) * 0.27, softmax_np(test_logits[i], T), width=0.27,
                          label=f"T = {T:g}")
-    axes[1, col].set(yscale="log", ylim=(1e-7, 1.5), xticks=range(10), xlabel="class")
+    axes[1, col].set(yscale="log", ylim=(1e-7, 1.5), xticks=range(10), xlabel="class (digit)")
     axes[1, col].grid(alpha=0.3, axis="y")
 axes[1, 0].set_ylabel("teacher's softmax(z/T), log scale")
 axes[1, 0].legend(fontsize=12)
@@ -214,7 +214,8 @@ fig, ax = new_figure(figsize=(8, 5))
 ax.loglog(T_range, norm_with, "o-", label="T²·KL (minidl's soft term)")
 ax.loglog(T_range, norm_without, "s-", label="KL without T²")
 ax.axhline(logit_matching_norm, color="gray", ls="--", label="logit matching ‖z_s − z_t‖/(C·B)")
-ax.set(xlabel="temperature T", ylabel="‖∂L/∂z_s‖", title="Why T²: the soft gradient's size vs T")
+ax.set(xlabel="temperature T (no unit)", ylabel="‖∂L/∂z_s‖ (loss units per logit)",
+       title="Why T²: the soft gradient's size vs T")
 ax.grid(alpha=0.3, which="both")
 ax.legend(fontsize=12)
 print("saved", save_figure(fig, "10_t_squared"))
@@ -380,7 +381,7 @@ for k, (name, marker) in enumerate([("scratch", "o"), ("teacher's argmax", "^"),
     ax_few.errorbar(np.array(FEW_SIZES) * (1 + 0.03 * (k - 1)), means, yerr=stds, marker=marker, capsize=3,
                     label=name)
 ax_few.axhline(teacher_accuracy * 100, color="gray", ls="--", label="teacher (all labels)")
-ax_few.set(xscale="log", xlabel="labelled training digits", ylabel="test accuracy (%)",
+ax_few.set(xscale="log", xlabel="labelled training digits (count, log scale)", ylabel="test accuracy (%)",
            title=f"16-unit student, few labels (mean ± std, {len(SEEDS)} seeds)")
 ax_few.minorticks_off()
 ax_few.set_xticks(FEW_SIZES, [str(n) for n in FEW_SIZES])
