@@ -26,7 +26,7 @@
 #
 # **Gradient descent** — step against the gradient of the loss on the *whole* training set:
 #
-#     θ ← θ − lr · ∇θ J(θ)
+# $$\theta \leftarrow \theta - \mathrm{lr}\cdot\nabla_\theta J(\theta)$$
 #
 # **SGD** — the same step with g computed on a random mini-batch B of the data. Its average
 # over the possible batches is the full gradient (it is unbiased), but each one is noisy,
@@ -34,8 +34,9 @@
 #
 # **Momentum** (PyTorch's form, `SGD(momentum=μ)`), with a buffer b:
 #
-#     b₁ = g₁,   bₜ = μ bₜ₋₁ + gₜ           (a running sum of past gradients, decaying by μ)
-#     θ ← θ − lr · b
+# $$b_1 = g_1,\qquad b_t = \mu\, b_{t-1} + g_t,\qquad \theta \leftarrow \theta - \mathrm{lr}\cdot b$$
+#
+# (b is a running sum of past gradients, decaying by μ.)
 #
 # With a constant gradient, b → g/(1 − μ): momentum multiplies the step by up to 1/(1 − μ)
 # (10× for μ = 0.9) along directions where the gradients agree, while gradients that flip
@@ -46,7 +47,7 @@
 #
 # **Sutskever et al. (2013)** write momentum with the learning rate inside the velocity:
 #
-#     v ← μ v + lr · g,    θ ← θ − v
+# $$v \leftarrow \mu\, v + \mathrm{lr}\cdot g,\qquad \theta \leftarrow \theta - v$$
 #
 # Unroll both: PyTorch moves by lr·Σ μ^(t−k) gₖ, Sutskever by Σ μ^(t−k) lrₖ gₖ. The same
 # while lr is constant; with a schedule, PyTorch rescales the whole remembered velocity

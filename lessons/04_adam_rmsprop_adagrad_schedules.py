@@ -25,18 +25,19 @@
 #
 # **Adagrad** — divide by the root of the *sum* of all squared gradients so far:
 #
-#     G = G + g²,        θ ← θ − lr · g / (√G + ε)
+# $$G \leftarrow G + g^2,\qquad \theta \leftarrow \theta - \mathrm{lr}\,\frac{g}{\sqrt{G} + \varepsilon}$$
 #
 # **RMSprop** — the same with a running *mean* instead of a sum, so old gradients fade:
 #
-#     v = α v + (1 − α) g²,        θ ← θ − lr · g / (√v + ε)
+# $$v \leftarrow \alpha\, v + (1 - \alpha)\, g^2,\qquad \theta \leftarrow \theta - \mathrm{lr}\,\frac{g}{\sqrt{v} + \varepsilon}$$
 #
 # **Adam** — RMSprop's denominator plus a running mean of g itself (momentum), both
 # corrected for starting at zero:
 #
-#     m = β₁ m + (1 − β₁) g          v = β₂ v + (1 − β₂) g²
-#     m̂ = m / (1 − β₁ᵗ)              v̂ = v / (1 − β₂ᵗ)
-#     θ ← θ − lr · m̂ / (√v̂ + ε)
+# $$m \leftarrow \beta_1 m + (1 - \beta_1)\, g,\qquad v \leftarrow \beta_2 v + (1 - \beta_2)\, g^2$$
+#
+# $$\hat m = \frac{m}{1 - \beta_1^t},\qquad \hat v = \frac{v}{1 - \beta_2^t},\qquad
+#   \theta \leftarrow \theta - \mathrm{lr}\,\frac{\hat m}{\sqrt{\hat v} + \varepsilon}$$
 #
 # The moments start at zero (G₀ = v₀ = m₀ = 0), as in PyTorch. ε (1e-8) only keeps the
 # division finite when v̂ ≈ 0; it is not a regularizer.
