@@ -29,7 +29,8 @@
 #
 # **RMSprop** — the same with a running *mean* instead of a sum, so old gradients fade:
 #
-# $$v \leftarrow \alpha\, v + (1 - \alpha)\, g^2,\qquad \theta \leftarrow \theta - \mathrm{lr}\,\frac{g}{\sqrt{v} + \varepsilon}$$
+# $$v \leftarrow \alpha\, v + (1 - \alpha)\, g^2,\qquad
+#   \theta \leftarrow \theta - \mathrm{lr}\,\frac{g}{\sqrt{v} + \varepsilon}$$
 #
 # **Adam** — RMSprop's denominator plus a running mean of g itself (momentum), both
 # corrected for starting at zero:
