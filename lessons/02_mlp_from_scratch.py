@@ -22,20 +22,21 @@
 #
 # A two-layer perceptron (MLP) maps an image x (64 pixels) to 10 scores, the *logits*:
 #
-#     h = relu(x W₁ᵀ + b₁)          (minidl's Linear: y = x Wᵀ + b;  relu: y = max(x, 0))
-#     z = h W₂ᵀ + b₂
+# $$h = \mathrm{relu}(x W_1^\top + b_1),\qquad z = h W_2^\top + b_2$$
+#
+# (minidl's `Linear` computes $y = x W^\top + b$; relu is $y = \max(x, 0)$.)
 #
 # **Softmax** turns logits into probabilities, **cross-entropy** scores them against the
 # true class yᵢ, averaged over the N samples of a batch:
 #
-#     pᵢ = softmax(zᵢ),   p_ic = e^{z_ic} / Σⱼ e^{z_ij}
-#     L = −(1/N) Σᵢ log p_{i,yᵢ}
+# $$p_i = \mathrm{softmax}(z_i),\quad p_{ic} = \frac{e^{z_{ic}}}{\sum_j e^{z_{ij}}},\qquad
+#   L = -\frac{1}{N}\sum_i \log p_{i, y_i}$$
 #
 # Write one sample's loss as −z_y + log Σⱼ e^{zⱼ}. Differentiating with respect to z_c gives
 # −[c = y] + e^{z_c}/Σⱼ e^{zⱼ} = p_c − [c = y]. With the mean over the batch this is the
 # formula in `minidl/nn/losses.py`:
 #
-#     ∂L/∂z = (p − onehot(y)) / N
+# $$\frac{\partial L}{\partial z} = \frac{p - \mathrm{onehot}(y)}{N}$$
 #
 # The prediction minus the truth: push up the score of the right class, push down the
 # others in proportion to how much probability they stole.
@@ -43,7 +44,7 @@
 # **Gradient descent** moves every parameter θ a small step against its gradient
 # (`minidl.optim.SGD`'s rule with no momentum and no weight decay):
 #
-#     θ ← θ − lr · ∂L/∂θ
+# $$\theta \leftarrow \theta - \mathrm{lr}\cdot\frac{\partial L}{\partial \theta}$$
 
 # %%
 import math

@@ -25,7 +25,8 @@
 # **L2 penalty**: minimize J(θ) + (λ/2)‖θ‖², with ‖θ‖² = Σ θᵢ² (`l2_penalty`). Its gradient
 # is ∇J + λθ, so a gradient step is
 #
-#     θ ← θ − lr·(∇J + λθ) = (1 − lr·λ)·θ − lr·∇J
+# $$\theta \leftarrow \theta - \mathrm{lr}\,(\nabla J + \lambda\theta)
+#   = (1 - \mathrm{lr}\,\lambda)\,\theta - \mathrm{lr}\,\nabla J$$
 #
 # the weights *decay* by the factor (1 − lr·λ) every step — hence "weight decay", and
 # `SGD(weight_decay=λ)` is exactly this. The factor 2: a penalty written λ‖θ‖² (Keras'
@@ -41,7 +42,7 @@
 # **Proximal step for L1**: take the gradient step on J alone, then solve
 # argmin_z ½‖z − θ‖² + lr·λ‖z‖₁ exactly. The solution is the soft threshold
 #
-#     S(θ, τ) = sign(θ) · max(|θ| − τ, 0),     τ = lr·λ
+# $$S(\theta, \tau) = \mathrm{sign}(\theta)\,\max(|\theta| - \tau, 0),\qquad \tau = \mathrm{lr}\cdot\lambda$$
 #
 # (`soft_threshold`): weights within τ of zero become *exactly* zero, the others move
 # towards zero by τ.
