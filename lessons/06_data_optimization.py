@@ -24,8 +24,10 @@
 # **Standardization** (`minidl.data.transforms.Standardize`): for each feature j, with the
 # mean and standard deviation of the *training* samples,
 #
-#     z = (x − x̄) / σ,    x̄ = mean of the training x,   σ² = mean of (x − x̄)²,
-#     (σ replaced by 1 where it is 0: a constant feature is left at 0)
+# $$z = \frac{x - \bar x}{\sigma},\qquad \bar x = \text{mean of the training } x,\qquad
+#   \sigma^2 = \text{mean of } (x - \bar x)^2$$
+#
+# (σ replaced by 1 where it is 0: a constant feature is left at 0.)
 #
 # The same x̄ and σ are then applied to validation and test data; they are never
 # re-computed there (`fit` a second time raises unless you say `refit=True`).
@@ -34,7 +36,9 @@
 # squared error L(w) = (1/N)‖Xw − y‖² (minidl's `mse_loss`), the loss is a bowl whose
 # curvature is the same everywhere:
 #
-#     ∇²L = H = (2/N) XᵀX,        κ = h_max / h_min   (the condition number of H)
+# $$\nabla^2 L = H = \frac{2}{N} X^\top X,\qquad \kappa = \frac{h_{\max}}{h_{\min}}$$
+#
+# (κ is the condition number of H.)
 #
 # (H is the **Hessian**, the matrix of second derivatives ∂²L/∂wᵢ∂wⱼ; h_max and h_min are its
 # largest and smallest eigenvalues.) Gradient descent with learning rate lr multiplies the

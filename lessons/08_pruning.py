@@ -30,7 +30,8 @@
 #
 # A pruned weight tensor is a pair (θ, m) with m ∈ {0, 1}ⁿ, and the network computes with
 #
-#     w = θ ⊙ m          so          ∂L/∂θ = ∂L/∂w ⊙ m
+# $$w = \theta \odot m \qquad\text{so}\qquad
+#   \frac{\partial L}{\partial \theta} = \frac{\partial L}{\partial w} \odot m$$
 #
 # (`minidl.compress.prune.masks`). Which entries get m = 0 is decided by an importance
 # score I (`minidl.compress.prune.criteria`, one formula per function):
@@ -51,7 +52,11 @@
 # k = round(amount · n) with Python's round-half-to-even; exactly k units go, ties broken
 # by position (lowest index first). Gradual pruning follows
 #
-#     s_t = s_f + (s_i − s_f) · (1 − (t − t₀)/(nΔt))³        (Zhu & Gupta 2017)
+# $$\mathrm{sp}_t = \mathrm{sp}_f + (\mathrm{sp}_i - \mathrm{sp}_f)\left(1 - \frac{t - t_0}{n\,\Delta t}\right)^3$$
+#
+# (Zhu & Gupta 2017): the target sparsity $\mathrm{sp}_t$ moves from the initial $\mathrm{sp}_i$ to the
+# final $\mathrm{sp}_f$ over n pruning steps Δt apart, starting at step t₀ — fast at first, slowly
+# at the end.
 
 # %%
 import copy
@@ -370,7 +375,7 @@ fig, (ax_s, ax_o, ax_c) = new_figure(1, 3, figsize=(18, 5.4))
 t = np.arange(0, 101)  # host: plotting grid
 ax_s.plot(t, [100 * prune.cubic_sparsity(int(k), 0.0, 0.9, 10, 90, 10) for k in t], drawstyle="steps-post")
 ax_s.set(xlabel="training step t", ylabel="target sparsity (%)",
-         title="Zhu & Gupta: s_f + (s_i − s_f)(1 − …)³")
+         title="Zhu & Gupta: sp_f + (sp_i − sp_f)(1 − …)³")
 ax_s.grid(alpha=0.3)
 colors = {"random": "tab:gray", "gradient": "tab:purple", "magnitude": "tab:blue", "taylor": "tab:orange",
           "obd": "tab:green"}
