@@ -38,8 +38,7 @@
 # [0, 255]). A real x is stored as q and read back as x̂ (`minidl.compress.quantize.quantize_affine`
 # and `dequantize_affine`):
 #
-#     q  = clamp(round(x / s) + z, qmin, qmax)
-#     x̂ = (q − z) · s
+# $$q = \mathrm{clamp}(\mathrm{round}(x / s) + z,\ q_{\min},\ q_{\max}),\qquad \hat x = (q - z)\,s$$
 #
 # `round` is round-half-to-even, as in PyTorch. s is the step between neighbouring levels;
 # z is the integer that stands for the real 0. From an observed range [min, max]
@@ -56,13 +55,14 @@
 #
 # Training through `round` uses the **straight-through estimator** (`fake_quantize`):
 #
-#     forward:   x̂ = (clamp(round(x/s) + z, qmin, qmax) − z) · s
-#     backward:  ∂x̂/∂x := 1[qmin ≤ round(x/s) + z ≤ qmax]
+# $$\text{forward: } \hat x = (\mathrm{clamp}(\mathrm{round}(x/s) + z,\ q_{\min},\ q_{\max}) - z)\,s,\qquad
+#   \text{backward: } \frac{\partial \hat x}{\partial x} := \mathbf{1}[q_{\min} \le \mathrm{round}(x/s) + z \le q_{\max}]$$
 #
 # An integer layer (Jacob et al. 2018; `QuantizedLinear`) with input (s₁, z₁), symmetric
 # weights (s₂, 0) and output (s₃, z₃) computes
 #
-#     q₃ = z₃ + M · (Σₖ (q₁ − z₁) q₂ + q_b),    M = s₁ s₂ / s₃,   q_b = round(b / (s₁ s₂))
+# $$q_3 = z_3 + M\Big(\sum_k (q_1 - z_1)\,q_2 + q_b\Big),\qquad M = \frac{s_1 s_2}{s_3},\qquad
+#   q_b = \mathrm{round}\Big(\frac{b}{s_1 s_2}\Big)$$
 #
 # with the sum in int32 and M applied as an integer multiply and a shift. A convolution
 # (`QuantizedConv2d`) is that same layer applied to every receptive field; where a field

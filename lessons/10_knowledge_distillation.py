@@ -32,13 +32,13 @@
 # Write z_s and z_t for the student's and teacher's logits of one sample (C classes), and
 # soften both with the same temperature T:
 #
-#     p = softmax(z / T),   p_c = e^{z_c/T} / Σⱼ e^{z_j/T}
+# $$p = \mathrm{softmax}(z / T),\qquad p_c = \frac{e^{z_c/T}}{\sum_j e^{z_j/T}}$$
 #
 # T = 1 is the ordinary softmax; a larger T flattens it, so the ratios between the small
 # probabilities become visible. The loss, as `minidl.compress.distill.distillation_loss`
 # states it (Hinton, Vinyals & Dean 2015):
 #
-#     L = ω · CE(y, softmax(z_s))  +  (1 − ω) · T² · KL(p_t ‖ p_s)
+# $$L = \omega\,\mathrm{CE}(y, \mathrm{softmax}(z_s)) + (1 - \omega)\,T^2\,\mathrm{KL}(p_t \,\|\, p_s)$$
 #
 # (ω is the weight of the hard term, the `alpha` argument of minidl's distillation losses;
 # the course's notation table keeps α for RMSprop.)
@@ -51,13 +51,14 @@
 #
 # **Why T².** Differentiate the soft term (one sample). Since log p_s,c = z_s,c/T − log Σⱼ e^{z_s,j/T},
 #
-#     ∂/∂z_s,i  Σ_c p_t,c (log p_t,c − log p_s,c)  =  −p_t,i/T + (Σ_c p_t,c) · p_s,i/T  =  (p_s,i − p_t,i) / T
+# $$\frac{\partial}{\partial z_{s,i}} \sum_c p_{t,c}\,(\log p_{t,c} - \log p_{s,c})
+#   = -\frac{p_{t,i}}{T} + \Big(\sum_c p_{t,c}\Big)\frac{p_{s,i}}{T} = \frac{p_{s,i} - p_{t,i}}{T}$$
 #
 # The gradient carries a 1/T from the chain rule — and p_s − p_t itself shrinks as T grows,
 # because softened distributions differ less. For large T, expanding e^{z/T} ≈ 1 + z/T for
 # zero-mean logits gives p ≈ (1 + z/T)/C, so
 #
-#     (p_s − p_t) / T  ≈  (z_s − z_t) / (C · T²)
+# $$\frac{p_s - p_t}{T} \approx \frac{z_s - z_t}{C\,T^2}$$
 #
 # The soft gradient fades as 1/T², while the hard term's does not: multiplying by T² keeps
 # the balance set by ω the same whatever T you try. The scaled gradient, T·(p_s − p_t)/B per
