@@ -55,7 +55,8 @@
 #
 # Training through `round` uses the **straight-through estimator** (`fake_quantize`):
 #
-# $$\text{forward: } \hat x = (\mathrm{clamp}(\mathrm{round}(x/s) + z,\ q_{\min},\ q_{\max}) - z)\,s,\qquad
+# $$\text{forward: } \hat x = (\mathrm{clamp}(\mathrm{round}(x/s) + z,\ q_{\min},\ q_{\max}) - z)\,s,
+#   \qquad
 #   \text{backward: } \frac{\partial \hat x}{\partial x} := \mathbf{1}[q_{\min} \le \mathrm{round}(x/s) + z \le q_{\max}]$$
 #
 # An integer layer (Jacob et al. 2018; `QuantizedLinear`) with input (s₁, z₁), symmetric
