@@ -57,7 +57,8 @@
 #
 # $$\text{forward: } \hat x = (\mathrm{clamp}(\mathrm{round}(x/s) + z,\ q_{\min},\ q_{\max}) - z)\,s,
 #   \qquad
-#   \text{backward: } \frac{\partial \hat x}{\partial x} := \mathbf{1}[q_{\min} \le \mathrm{round}(x/s) + z \le q_{\max}]$$
+#   \text{backward: } \frac{\partial \hat x}{\partial x}
+#   := \mathbf{1}[q_{\min} \le \mathrm{round}(x/s) + z \le q_{\max}]$$
 #
 # An integer layer (Jacob et al. 2018; `QuantizedLinear`) with input (s₁, z₁), symmetric
 # weights (s₂, 0) and output (s₃, z₃) computes
