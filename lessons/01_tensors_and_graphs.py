@@ -16,6 +16,12 @@
 #
 # Run it as a script (`python lessons/01_tensors_and_graphs.py`) or open it as a notebook
 # with jupytext. It takes a couple of seconds.
+#
+# Notation: [the course's notation table](../docs/notation.md) — one symbol, one meaning,
+# in every lesson.
+#
+# Time: the full version takes about 2 s on one laptop core (CPU time measured with one
+# BLAS thread, 2026-12-02); `MINIDL_FAST=1` runs the quick version, the one the tests run.
 
 # %% [markdown]
 # ## The math
@@ -43,7 +49,10 @@ import numpy as np
 
 import minidl
 from minidl import Function
-from minidl.course import new_figure, pick, save_figure
+from minidl.course import check, new_figure, pick, save_figure
+from minidl.threads import lesson_threads
+
+lesson_threads()  # one BLAS thread, however the lesson is started (lesson 14 explains why)
 
 # %% [markdown]
 # ## 1. A scalar autograd in 40 lines
@@ -311,19 +320,19 @@ errors = {
     for name, dtype in (("float32", minidl.float32), ("float64", minidl.float64))
 }
 
-fig, (ax_f, ax_err) = new_figure(1, 2, figsize=(10, 3.8))
+fig, (ax_f, ax_err) = new_figure(1, 2, figsize=(13, 5))
 ax_f.plot(grid.numpy(), grid.tanh().numpy(), label="tanh x")
 ax_f.plot(grid.numpy(), dtanh.numpy(), label="autograd: d/dx")
 ax_f.plot(coarse, numeric, "o", ms=4, label="central difference")
 ax_f.plot(grid.numpy(), d2tanh.numpy(), "--", label="autograd: d²/dx²")
-ax_f.set(xlabel="x", title="tanh and its derivatives")
-ax_f.legend(fontsize=8)
+ax_f.set(xlabel="x (no unit)", ylabel="value (no unit)", title="tanh and its derivatives")
+ax_f.legend(fontsize=12)
 for name, err in errors.items():
     ax_err.loglog(steps, err, "o-", ms=3, label=name)
 ax_err.axvline(1e-6, color="gray", ls=":", label="h = 1e-6 (gradcheck)")
 ax_err.set(xlabel="step h", ylabel="|central difference − exact|",
            title=f"finite-difference error at x = {x0}")
-ax_err.legend(fontsize=8)
+ax_err.legend(fontsize=12)
 for ax in (ax_f, ax_err):
     ax.grid(alpha=0.3)
 fig.tight_layout()
@@ -342,14 +351,15 @@ print(f"best finite-difference error: float32 {best_error['float32']:.1e}, "
 # not reset interior gradients in `backward()`. Take y = (3a)² at a = 0.5, so dy/da = 18a
 # = 9. Run backward once, then again *without* resetting the interior gradients. What is
 # `a.grad` after the second run — and what should it be?
-#
-# *Answer.* It should be 18: leaves accumulate, so two backwards give twice the
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** It should be 18: leaves accumulate, so two backwards give twice the
 # gradient (that is what PyTorch and minidl do). The naive version gives **27**: the
 # interior node `b = 3a` still holds its old gradient 3, gets another 3 added (→ 6), and
 # passes all 6 on, so `a` receives 3·6 = 18 on top of its 9. The error grows with depth.
 # Our `Value.backward` avoids it by zeroing interior gradients first.
 
-# %%
+# %% tags=["answer", "hide-cell"]
 a = Value(0.5)
 y = (a * 3) ** 2
 y.backward()
@@ -375,12 +385,15 @@ assert a.grad == 27.0
 # %% [markdown]
 # **2. Why is the gradient of a broadcast a sum?** Write the bias example with the copies
 # made explicit, `B = ones((4, 1)) * b`, and compare.
-#
-# *Answer.* Broadcasting *uses* `b` four times, once per row, exactly like a `Value` used
+# Then write `bias_grad(grad_out)`: given ∂L/∂y for y = x + b (b broadcast over the rows),
+# return ∂L/∂b, and test it with `minidl.course.check("01.2", bias_grad)`.
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** Broadcasting *uses* `b` four times, once per row, exactly like a `Value` used
 # four times. The chain rule adds the four contributions: ∂L/∂b = Σ_rows ∂L/∂B. Below,
 # the explicit copy (a `Mul` whose backward also sums) gives the same gradient.
 
-# %%
+# %% tags=["answer", "hide-cell"]
 b_explicit = minidl.zeros(3, requires_grad=True)
 copies = minidl.ones(4, 1) * b_explicit  # shape (4, 3): b repeated on each row
 copies.retain_grad()
@@ -389,15 +402,23 @@ print("∂L/∂copies summed over rows:", copies.grad.numpy().sum(axis=0))
 print("b.grad from broadcasting:   ", b.grad.numpy())
 assert np.allclose(b_explicit.grad.numpy(), b.grad.numpy())
 
+
+def bias_grad(grad_out: np.ndarray) -> np.ndarray:
+    return grad_out.sum(axis=0)  # b was used once per row: add the rows' gradients
+
+
+check("01.2", bias_grad)
+
 # %% [markdown]
 # **3. A wrong backward rule.** Write an op y = x³ whose backward forgets the square
 # (returns 3x instead of 3x²). Does `gradcheck` notice?
-#
-# *Answer.* Yes: central differences give 3x², so `gradcheck` raises `GradcheckError`
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** Yes: central differences give 3x², so `gradcheck` raises `GradcheckError`
 # and names the worst element. A test built on `gradcheck` can fail — that is what makes
 # it a test.
 
-# %%
+# %% tags=["answer", "hide-cell"]
 class WrongCube(Function):
     """y = x³;   ∂y/∂x = 3x² — but the backward below 'forgets' the square."""
 

@@ -11,27 +11,32 @@
 # - That `minidl.nn.MLP`, `minidl.optim.SGD` and `minidl.train.fit` do exactly the same
 #   thing, so you can use them from the next lesson on.
 #
-# Everything runs on a laptop CPU in a few seconds.
+# Notation: [the course's notation table](../docs/notation.md) — one symbol, one meaning,
+# in every lesson.
+#
+# Time: the full version takes about 3 s on one laptop core (CPU time measured with one
+# BLAS thread, 2026-12-02); `MINIDL_FAST=1` runs the quick version, the one the tests run.
 
 # %% [markdown]
 # ## The math
 #
 # A two-layer perceptron (MLP) maps an image x (64 pixels) to 10 scores, the *logits*:
 #
-#     h = relu(x W₁ᵀ + b₁)          (minidl's Linear: y = x Wᵀ + b;  relu: y = max(x, 0))
-#     z = h W₂ᵀ + b₂
+# $$h = \mathrm{relu}(x W_1^\top + b_1),\qquad z = h W_2^\top + b_2$$
+#
+# (minidl's `Linear` computes $y = x W^\top + b$; relu is $y = \max(x, 0)$.)
 #
 # **Softmax** turns logits into probabilities, **cross-entropy** scores them against the
 # true class yᵢ, averaged over the N samples of a batch:
 #
-#     pᵢ = softmax(zᵢ),   p_ic = e^{z_ic} / Σⱼ e^{z_ij}
-#     L = −(1/N) Σᵢ log p_{i,yᵢ}
+# $$p_i = \mathrm{softmax}(z_i),\quad p_{ic} = \frac{e^{z_{ic}}}{\sum_j e^{z_{ij}}},\qquad
+#   L = -\frac{1}{N}\sum_i \log p_{i, y_i}$$
 #
 # Write one sample's loss as −z_y + log Σⱼ e^{zⱼ}. Differentiating with respect to z_c gives
 # −[c = y] + e^{z_c}/Σⱼ e^{zⱼ} = p_c − [c = y]. With the mean over the batch this is the
 # formula in `minidl/nn/losses/cross_entropy.py`:
 #
-#     ∂L/∂z = (p − onehot(y)) / N
+# $$\frac{\partial L}{\partial z} = \frac{p - \mathrm{onehot}(y)}{N}$$
 #
 # The prediction minus the truth: push up the score of the right class, push down the
 # others in proportion to how much probability they stole.
@@ -39,7 +44,7 @@
 # **Gradient descent** moves every parameter θ a small step against its gradient
 # (`minidl.optim.SGD`'s rule with no momentum and no weight decay):
 #
-#     θ ← θ − lr · ∂L/∂θ
+# $$\theta \leftarrow \theta - \mathrm{lr}\cdot\frac{\partial L}{\partial \theta}$$
 
 # %%
 import math
@@ -48,10 +53,13 @@ import numpy as np
 
 import minidl
 from minidl import nn, optim
-from minidl.course import new_figure, pick, save_figure
+from minidl.course import check, claim, new_figure, pick, save_figure
 from minidl.data import DataLoader, load_digits
-from minidl.nn.functional import cross_entropy, one_hot
+from minidl.nn.functional import cross_entropy, log_softmax, one_hot
+from minidl.threads import lesson_threads
 from minidl.train import evaluate, fit
+
+lesson_threads()  # one BLAS thread, however the lesson is started (lesson 14 explains why)
 
 EPOCHS = pick(40, 8)
 LEARNING_RATE = 0.3
@@ -109,6 +117,33 @@ assert abs(loss_by_formula - loss.item()) < 1e-12 and gradient_formula_max_error
 # computes log-softmax as (z − max z) − log Σ e^{z − max z}, which is always finite. That is
 # why the model below outputs logits, with no softmax layer at the end.
 #
+# ### A log-softmax too many is harmless
+#
+# Code copied from tutorials often ends the model with `log_softmax` and then calls a
+# cross-entropy that applies log-softmax *again*. Is the loss wrong? No: log-softmax is
+# **idempotent**. Its outputs $\ell_c = \log p_c$ satisfy $\sum_c e^{\ell_c} = \sum_c p_c = 1$, so
+#
+# $$\mathrm{log\_softmax}(\ell)_c = \ell_c - \log \sum_j e^{\ell_j} = \ell_c - \log 1 = \ell_c .$$
+#
+# The loss is unchanged, and so is the gradient: the chain rule multiplies $p - \mathrm{onehot}(y)$ by
+# the Jacobian of log-softmax, $I - \mathbf{1}p^\top$, and $(I - \mathbf{1}p^\top)^\top (p - \mathrm{onehot}(y))
+# = (p - \mathrm{onehot}(y)) - p\,\mathbf{1}^\top(p - \mathrm{onehot}(y)) = p - \mathrm{onehot}(y)$,
+# because the row sums to zero. Checked on the logits above (`tests/test_course_math.py`
+# checks it for random logits with hypothesis):
+
+# %%
+twice = minidl.tensor(logits.numpy(), requires_grad=True)
+loss_twice = cross_entropy(log_softmax(twice, dim=1), targets)
+loss_twice.backward()
+log_softmax_twice_loss_gap = abs(loss_twice.item() - loss.item())
+log_softmax_twice_grad_gap = float(np.abs(twice.grad.numpy() - logits.grad.numpy()).max())
+print(f"cross_entropy(log_softmax(z)) − cross_entropy(z): loss {log_softmax_twice_loss_gap:.1e}, "
+      f"largest gradient difference {log_softmax_twice_grad_gap:.1e}")
+claim(log_softmax_twice_loss_gap < 1e-12 and log_softmax_twice_grad_gap < 1e-12,
+      "a log-softmax too many changes neither the loss nor the gradient",
+      loss_gap=log_softmax_twice_loss_gap, grad_gap=log_softmax_twice_grad_gap)
+
+# %% [markdown]
 # ## 3. The model by hand
 #
 # Four parameter tensors. `nn.Parameter` is a Tensor with `requires_grad=True` (you could
@@ -197,6 +232,8 @@ mlp_test_accuracy = evaluate(model, DataLoader(test, batch_size=512))["accuracy"
 print(model)
 print(f"nn.MLP + SGD + fit, {EPOCHS} epochs: final training loss {with_fit.train_loss[-1]:.3f}, "
       f"test accuracy {mlp_test_accuracy:.1%}")
+claim(abs(mlp_test_accuracy - test_accuracy) < pick(0.03, 0.08),
+      "it is the same algorithm and lands in the same place", by_hand=test_accuracy, with_fit=mlp_test_accuracy)
 
 # %% [markdown]
 # ## 6. Experiment: the training curve
@@ -209,67 +246,79 @@ print(f"nn.MLP + SGD + fit, {EPOCHS} epochs: final training loss {with_fit.train
 
 # %%
 epochs_axis = range(1, EPOCHS + 1)
-fig, (ax_loss, ax_acc) = new_figure(1, 2, figsize=(10, 3.6))
+fig, (ax_loss, ax_acc) = new_figure(1, 2, figsize=(13, 5))
 ax_loss.plot(epochs_axis, by_hand["train_loss"], label="by hand")
 ax_loss.plot(epochs_axis, with_fit.train_loss, "--", label="nn.MLP + fit")
-ax_loss.set(xlabel="epoch", ylabel="cross-entropy", yscale="log", title="training loss")
+ax_loss.set(xlabel="epoch", ylabel="cross-entropy (nats, log scale)", yscale="log", title="training loss")
 ax_acc.plot(epochs_axis, by_hand["train_accuracy"], color="C0", alpha=0.5, label="by hand, train")
 ax_acc.plot(epochs_axis, by_hand["val_accuracy"], color="C0", label="by hand, validation")
 ax_acc.plot(epochs_axis, with_fit.val_accuracy, "--", color="C1", label="nn.MLP + fit, validation")
-ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0.5, 1.0))
+ax_acc.set(xlabel="epoch", ylabel="accuracy (fraction correct)", title="accuracy", ylim=(0.5, 1.0))
 for ax in (ax_loss, ax_acc):
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=12, loc="lower right" if ax is ax_acc else "upper right")
 fig.suptitle(f"2-layer MLP on digits, SGD lr={LEARNING_RATE}, batch {BATCH_SIZE}")
 fig.tight_layout()
 print("saved", save_figure(fig, "02_training_curve"))
+train_acc, val_acc = by_hand["train_accuracy"], by_hand["val_accuracy"]
+print(f"by hand: epoch 1 train {train_acc[0]:.1%} / validation {val_acc[0]:.1%}; "
+      f"epoch {EPOCHS} train {train_acc[-1]:.1%} / validation {val_acc[-1]:.1%}")
+claim(train_acc[0] < val_acc[0] and train_acc[-1] > val_acc[-1],
+      "training accuracy starts below validation accuracy and ends above it",
+      train_accuracy=(train_acc[0], train_acc[-1]), val_accuracy=(val_acc[0], val_acc[-1]))
 
 # %% [markdown]
 # ## Exercises
 #
 # **1. A learning rate too large.** Train the hand-made model with lr = 0.03, 0.3 and 3.
 # What happens with 3?
-#
-# *Answer.* 0.03 learns, slowly; 0.3 learns fast. With 3 the first steps are so large that
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** 0.03 learns, slowly; 0.3 learns fast. With 3 the first steps are so large that
 # the loss jumps up, and then it sits at **ln 10 ≈ 2.303** with accuracy near 10%: the
 # model has given up and predicts the same distribution for every image. The cause is
 # visible in the hidden layer: the big steps push every hidden unit's input below zero
 # for *every* image. relu outputs 0 there **and has gradient 0**, so no later step can
 # revive those "dead" units, and only b₂ keeps learning (the class frequencies).
 
-# %%
+# %% tags=["answer", "hide-cell"]
 lr_epochs = pick(10, 3)
 lr_runs = {lr: train_by_hand(lr, lr_epochs) for lr in (0.03, 0.3, 3.0)}
+dead_share = {}
 for lr, (run_params, run_history) in lr_runs.items():
     with minidl.no_grad():
         hidden = (minidl.tensor(train.features) @ run_params[0].T + run_params[1]).relu()
     dead = float((hidden.numpy().max(axis=0) == 0).mean())
+    dead_share[lr] = dead
     print(f"lr={lr:<5} final loss {run_history['train_loss'][-1]:.3f}   "
           f"validation accuracy {run_history['val_accuracy'][-1]:.1%}   dead hidden units {dead:.0%}")
 large_lr_final_loss = lr_runs[3.0][1]["train_loss"][-1]
-assert abs(large_lr_final_loss - math.log(10)) < 0.1
+claim(abs(large_lr_final_loss - math.log(10)) < 0.1 and lr_runs[3.0][1]["val_accuracy"][-1] < 0.2,
+      "with lr = 3 the loss sits at ln 10 with accuracy near 10%", loss=large_lr_final_loss,
+      accuracy=lr_runs[3.0][1]["val_accuracy"][-1])
+claim(dead_share[3.0] > 0.9 > dead_share[0.3], "with lr = 3 (nearly) every hidden unit is dead", dead=dead_share)
 
-fig, ax = new_figure(figsize=(5, 3.4))
+fig, ax = new_figure(figsize=(7, 4.6))
 for lr, (_, run_history) in lr_runs.items():
     ax.plot(range(1, lr_epochs + 1), run_history["train_loss"], "o-", ms=3, label=f"lr = {lr}")
 ax.axhline(math.log(10), color="gray", ls=":", label="ln 10 (uniform guess)")
-ax.set(xlabel="epoch", ylabel="training loss", yscale="log",
+ax.set(xlabel="epoch", ylabel="training loss (nats, log scale)", yscale="log",
        title="learning rate: too small, good, too large")
-ax.grid(alpha=0.3)
-ax.legend(fontsize=8)
+ax.legend(fontsize=12)
 print("saved", save_figure(fig, "02_learning_rates"))
 
 # %% [markdown]
 # **2. The gradient with respect to the logits.** What is ∂L/∂z for one sample, what does
 # each row of it sum to, and how big is it for a sample the model already classifies
-# confidently and correctly?
-#
-# *Answer.* (p − onehot(y))/N. Each row sums to (1 − 1)/N = **0**: probability is only
+# confidently and correctly? Write `logits_grad(logits, labels)` in NumPy for a batch and
+# test it: `minidl.course.check("02.2", logits_grad)`.
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** (p − onehot(y))/N. Each row sums to (1 − 1)/N = **0**: probability is only
 # moved between classes, never created. For a confident correct sample p ≈ onehot(y), so
 # the gradient is ≈ 0 — it has nothing left to teach; the badly classified samples
 # dominate the update.
 
-# %%
+# %% tags=["answer", "hide-cell"]
 row_sums = logits.grad.numpy().sum(axis=1)
 print("row sums of ∂L/∂z:", np.round(row_sums, 15))
 assert np.allclose(row_sums, 0)
@@ -279,15 +328,25 @@ cross_entropy(confident, minidl.tensor([0])).backward()
 print("∂L/∂z for a confident, correct sample:", confident.grad.numpy())
 assert np.abs(confident.grad.numpy()).max() < 1e-4
 
+
+def logits_grad(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p = e / e.sum(axis=1, keepdims=True)
+    return (p - np.eye(logits.shape[1])[labels]) / len(logits)
+
+
+check("02.2", logits_grad)
+
 # %% [markdown]
 # **3. Why `no_grad` around the update?** Try `t.sub_(lr * t.grad)` without it.
-#
-# *Answer.* minidl refuses: changing a tensor that requires a gradient in place would
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** minidl refuses: changing a tensor that requires a gradient in place would
 # change a value the graph has already used, and the graph could not follow. (Even if it
 # were allowed, recording the update would make the next loss depend on the previous
 # step's graph, which would grow without end.) The error message says what to do.
 
-# %%
+# %% tags=["answer", "hide-cell"]
 try:
     params[0].sub_(0.1 * params[0].grad)
     refused = False
@@ -307,5 +366,7 @@ results = {
     "final_train_loss": by_hand["train_loss"][-1],
     "gradient_formula_max_error": gradient_formula_max_error,
     "large_lr_final_loss": large_lr_final_loss,
+    "log_softmax_twice_loss_gap": log_softmax_twice_loss_gap,
+    "log_softmax_twice_grad_gap": log_softmax_twice_grad_gap,
 }
 print(results)

@@ -12,7 +12,11 @@
 # - That PyTorch's way of writing momentum and Sutskever et al.'s agree while the learning
 #   rate is constant, and disagree as soon as it changes.
 #
-# Everything runs on a laptop CPU in seconds.
+# Notation: [the course's notation table](../docs/notation.md) — one symbol, one meaning,
+# in every lesson.
+#
+# Time: the full version takes about 13 s on one laptop core (CPU time measured with one
+# BLAS thread, 2026-12-02); `MINIDL_FAST=1` runs the quick version, the one the tests run.
 
 # %% [markdown]
 # ## The math
@@ -23,7 +27,7 @@
 #
 # **Gradient descent** — step against the gradient of the loss on the *whole* training set:
 #
-#     θ ← θ − lr · ∇θ J(θ)
+# $$\theta \leftarrow \theta - \mathrm{lr}\cdot\nabla_\theta J(\theta)$$
 #
 # **SGD** — the same step with g computed on a random mini-batch B of the data. Its average
 # over the possible batches is the full gradient (it is unbiased), but each one is noisy,
@@ -31,8 +35,9 @@
 #
 # **Momentum** (PyTorch's form, `SGD(momentum=μ)`), with a buffer b:
 #
-#     b₁ = g₁,   bₜ = μ bₜ₋₁ + gₜ           (a running sum of past gradients, decaying by μ)
-#     θ ← θ − lr · b
+# $$b_1 = g_1,\qquad b_t = \mu\, b_{t-1} + g_t,\qquad \theta \leftarrow \theta - \mathrm{lr}\cdot b$$
+#
+# (b is a running sum of past gradients, decaying by μ.)
 #
 # With a constant gradient, b → g/(1 − μ): momentum multiplies the step by up to 1/(1 − μ)
 # (10× for μ = 0.9) along directions where the gradients agree, while gradients that flip
@@ -43,7 +48,7 @@
 #
 # **Sutskever et al. (2013)** write momentum with the learning rate inside the velocity:
 #
-#     v ← μ v + lr · g,    θ ← θ − v
+# $$v \leftarrow \mu\, v + \mathrm{lr}\cdot g,\qquad \theta \leftarrow \theta - v$$
 #
 # Unroll both: PyTorch moves by lr·Σ μ^(t−k) gₖ, Sutskever by Σ μ^(t−k) lrₖ gₖ. The same
 # while lr is constant; with a schedule, PyTorch rescales the whole remembered velocity
@@ -54,9 +59,12 @@ import numpy as np
 
 import minidl
 from minidl import nn, optim
-from minidl.course import figure_dir, new_figure, pick, save_figure
+from minidl.course import check, claim, figure_dir, new_figure, pick, save_figure
 from minidl.data import ArrayDataset, DataLoader, load_digits
 from minidl.optim import rules, transforms
+from minidl.threads import lesson_threads
+
+lesson_threads()  # one BLAS thread, however the lesson is started (lesson 14 explains why)
 
 print(rules.sgd.__doc__)
 print(transforms.trace.__doc__)
@@ -109,11 +117,13 @@ ax.contour(w_grid, b_grid, surface, levels=np.geomspace(0.1, 8, 14), cmap="Greys
 for (label, (path, steps)), color in zip(paths.items(), ["C0", "C1", "C3"]):
     ax.plot(path[:, 0], path[:, 1], ".-", ms=2, lw=0.8, color=color, label=f"{label}: {steps} steps")
 ax.plot(w_best, b_best, "k*", ms=12, label="least-squares minimum")
-ax.set(xlabel="w (slope)", ylabel="b (intercept)", title="Same rule θ ← θ − lr·g, different data")
-ax.legend(fontsize=8, loc="upper left")
+ax.set(xlabel="w (slope, no unit)", ylabel="b (intercept, no unit)", title="Same rule θ ← θ − lr·g, different data")
+ax.legend(loc="upper left", fontsize=12)
 print("saved", save_figure(fig, "03_gd_vs_sgd_paths"))
 endpoints = {k: float(np.hypot(p[-1, 0] - w_best, p[-1, 1] - b_best)) for k, (p, _) in paths.items()}
-print({k: round(v, 4) for k, v in endpoints.items()})
+print("distance of the last step from the least-squares solution:", {k: round(v, 4) for k, v in endpoints.items()})
+claim(endpoints["GD (all 200 samples)"] < 1e-3 < endpoints["SGD, batch 1"] < 0.3,
+      "GD reaches the minimum; SGD with batch 1 gets close and keeps jittering around it", distances=endpoints)
 
 # %% [markdown]
 # GD walks straight down the bowl; every step is exact and costs 200 sample gradients.
@@ -126,7 +136,16 @@ print({k: round(v, 4) for k, v in endpoints.items()})
 #
 # On the digits MLP, take the full-batch gradient as the truth and measure how far
 # mini-batch gradients of size B fall from it. For independent samples the variance of the
-# mean falls like 1/B, so the relative error like 1/√B.
+# mean falls like 1/B, so the relative error like 1/√B. Our batches are drawn *without
+# replacement* from a finite set of N samples, which makes them a little better than
+# independent draws: the variance of the mean is multiplied by the finite-population factor
+# (N − B)/(N − 1), so the prediction becomes
+#
+# $$\frac{\lVert g_B - g \rVert}{\lVert g \rVert} \approx \frac{e_1}{\sqrt{B}} \sqrt{\frac{N - B}{N - 1}},$$
+#
+# with $e_1$ the root-mean-square error of a single-sample gradient (computed below from all
+# N of them), and the error measured as a root mean square over many batches. It is zero at B = N: a "batch" of
+# every sample is the full gradient.
 
 # %%
 minidl.manual_seed(0)
@@ -145,26 +164,47 @@ batch_sizes = [1, 4, 16, 64, 256]
 relative_error = {}
 for batch in batch_sizes:
     errors = []
-    for _ in range(pick(40, 10)):
+    for _ in range(pick(300, 100)):  # many batches: the mean square is itself a noisy estimate
         idx = rng.choice(len(digits), batch, replace=False)
         x, y = digits[idx]  # one batch (indexing the dataset, not its arrays, works on a GPU too)
         g = gradient_of(minidl.tensor(x), minidl.tensor(y))
-        errors.append(np.linalg.norm(g - full) / np.linalg.norm(full))
-    relative_error[batch] = float(np.mean(errors))
-print({b: round(e, 3) for b, e in relative_error.items()})
+        errors.append(np.sum((g - full) ** 2))
+    relative_error[batch] = float(np.sqrt(np.mean(errors)) / np.linalg.norm(full))  # root mean square
+print("relative error by batch size:", {b: round(e, 3) for b, e in relative_error.items()})
 
-fig, ax = new_figure(figsize=(5, 3.4))
+# e₁ exactly: the spread of all N single-sample gradients around their mean, the full gradient
+per_sample = np.stack([gradient_of(minidl.tensor(digits[i:i + 1][0]), minidl.tensor(digits[i:i + 1][1]))
+                       for i in range(len(digits))])
+e1 = float(np.sqrt(np.mean(np.sum((per_sample - full) ** 2, axis=1))) / np.linalg.norm(full))
+
+N = len(digits)
+sizes = np.array(batch_sizes, dtype=float)
+independent = e1 / np.sqrt(sizes)
+without_replacement = independent * np.sqrt((N - sizes) / (N - 1))  # the finite-population factor
+fig, ax = new_figure(figsize=(6.4, 4.4))
 ax.loglog(batch_sizes, list(relative_error.values()), "o-", label="measured")
-ax.loglog(batch_sizes, relative_error[1] / np.sqrt(batch_sizes), "k--", lw=0.8, label="∝ 1/√B")
-ax.set(xlabel="batch size B", ylabel="‖g_B − g‖ / ‖g‖", title="Mini-batch gradient noise")
-ax.legend()
+ax.loglog(batch_sizes, independent, "k--", lw=1.2, label="e₁/√B (independent draws)")
+ax.loglog(batch_sizes, without_replacement, "C1:", lw=2.2, label=f"e₁/√B · √((N−B)/(N−1)), N={N}")
+ax.set(xlabel="batch size B (samples)", ylabel="‖g_B − g‖ / ‖g‖ (relative error)",
+       title="Mini-batch gradient noise")
+ax.legend(loc="lower left", fontsize=12)
 print("saved", save_figure(fig, "03_batch_noise"))
 noise_slope = float(np.polyfit(np.log(batch_sizes[:4]), np.log(list(relative_error.values())[:4]), 1)[0])
+largest = batch_sizes[-1]
+gap_independent = abs(relative_error[largest] - independent[-1]) / relative_error[largest]
+gap_finite = abs(relative_error[largest] - without_replacement[-1]) / relative_error[largest]
+print(f"slope over B = 1…64: {noise_slope:.2f}; at B = {largest}: measured {relative_error[largest]:.3f}, "
+      f"1/√B line {independent[-1]:.3f}, with the finite-population factor {without_replacement[-1]:.3f}")
+claim(-0.7 < noise_slope < -0.3, "the slope is close to −½ for small batches", slope=noise_slope)
+claim(relative_error[largest] < independent[-1] and gap_finite < gap_independent,
+      "at the largest batch the measurement falls below the 1/√B line, onto the finite-population curve",
+      measured=relative_error[largest], independent=independent[-1], finite=without_replacement[-1])
 
 # %% [markdown]
-# The slope is close to −½ for small batches. It flattens for the largest ones because
-# they are drawn without replacement from only 1078 samples (a batch of all of them
-# would have no error at all).
+# The slope is close to −½ for small batches (the printout gives it). For the largest
+# batch the measurement drops *below* the 1/√B line: drawn without replacement from only
+# N samples, a batch of 256 is a quarter of the data, and the finite-population factor
+# √((N − B)/(N − 1)) — the dotted curve — accounts for the difference.
 #
 # ## 3. Momentum and Nesterov on Rosenbrock's valley
 #
@@ -203,23 +243,38 @@ print({k: round(v, 4) for k, v in distance.items()})
 
 xs, ys = np.meshgrid(np.linspace(-1.6, 1.6, 120), np.linspace(-0.6, 2.0, 120))
 valley = (1 - xs) ** 2 + 100 * (ys - xs**2) ** 2
-fig, (ax, ax_loss) = new_figure(1, 2, figsize=(11, 4.2))
+# GD is drawn last, thick and dashed, so the other paths cannot hide it where they overlap.
+STYLES = {"GD, lr 1e-3": dict(color="C0", lw=3.0, ls="--", zorder=4),
+          "momentum 0.9, lr 1e-3": dict(color="C1", lw=1.6, zorder=3),
+          "Nesterov 0.9, lr 1e-3": dict(color="C2", lw=1.6, zorder=3)}
+fig, (ax, ax_loss) = new_figure(1, 2, figsize=(13, 5))
 ax.contour(xs, ys, valley, levels=np.geomspace(0.05, 800, 18), cmap="Greys", linewidths=0.6)
-for (label, path), color in zip(runs.items(), ["C0", "C1", "C2"]):
-    ax.plot(path[:, 0], path[:, 1], "-", lw=1.2, color=color, label=label)
+for label in ["Nesterov 0.9, lr 1e-3", "momentum 0.9, lr 1e-3", "GD, lr 1e-3"]:
+    path = runs[label]
+    ax.plot(path[:, 0], path[:, 1], label=label, **STYLES[label])
     losses = (1 - path[:, 0]) ** 2 + 100 * (path[:, 1] - path[:, 0] ** 2) ** 2
-    ax_loss.semilogy(losses, color=color, label=label)
-ax.plot(1, 1, "k*", ms=12)
-ax.set(xlabel="x", ylabel="y", title=f"Rosenbrock, {STEPS} steps from (−1.2, 1)")
-ax.legend(fontsize=8)
-ax_loss.set(xlabel="step", ylabel="J(θ)", title="loss")
-ax_loss.legend(fontsize=8)
+    ax_loss.semilogy(losses, label=label, **STYLES[label])
+ax.plot(1, 1, "k*", ms=14, zorder=5)
+ax.set(xlabel="x (no unit)", ylabel="y (no unit)", title=f"Rosenbrock, {STEPS} steps from (−1.2, 1)")
+ax.legend(loc="lower right", fontsize=12)
+ax_loss.set(xlabel="step", ylabel="J(θ) (log scale)", title="loss")
+ax_loss.legend(loc="lower left", fontsize=12)
 print("saved", save_figure(fig, "03_rosenbrock"))
+# an overshoot shows as a step that makes the loss go *up*: count them
+uphill = {k: int(np.sum(np.diff((1 - p[:, 0]) ** 2 + 100 * (p[:, 1] - p[:, 0] ** 2) ** 2) > 0))
+          for k, p in runs.items()}
+print("steps on which the loss went up:", uphill)
+claim(uphill["momentum 0.9, lr 1e-3"] > uphill["Nesterov 0.9, lr 1e-3"] >= uphill["GD, lr 1e-3"],
+      "momentum overshoots; Nesterov's look-ahead damps the overshoot", uphill_steps=uphill)
+claim(distance["momentum 0.9, lr 1e-3"] < 0.05 < distance["GD, lr 1e-3"]
+      and distance["Nesterov 0.9, lr 1e-3"] < 0.05,
+      "GD is still far up the valley floor; momentum and Nesterov reach the minimum", distance=distance)
 
 # %% [markdown]
-# GD is still far up the valley floor after all its steps; momentum covers the floor
-# about ten times faster (the 1/(1 − μ) factor) and overshoots on the way; Nesterov's
-# look-ahead damps the overshoot.
+# GD is still far up the valley floor after all its steps; momentum takes steps up to
+# 1/(1 − μ) = 10 times longer along the floor, where the gradients agree, and overshoots
+# on the way — the steps on which its loss goes *up*, counted above; Nesterov's
+# look-ahead damps the overshoot (fewer uphill steps).
 #
 # ### The animation, for class
 #
@@ -230,13 +285,14 @@ print("saved", save_figure(fig, "03_rosenbrock"))
 from matplotlib.animation import FuncAnimation, PillowWriter  # noqa: E402
 
 frames = pick(60, 6)
-fig, ax = new_figure(figsize=(5.6, 4.2))
+fig, ax = new_figure(figsize=(9, 6.75))  # 900 × 675 px at dpi 100: readable on a projector
 ax.contour(xs, ys, valley, levels=np.geomspace(0.05, 800, 18), cmap="Greys", linewidths=0.6)
 ax.plot(1, 1, "k*", ms=12)
 lines = [ax.plot([], [], "-", lw=1.4, color=c, label=k)[0] for k, c in zip(runs, ["C0", "C1", "C2"])]
 heads = [ax.plot([], [], "o", ms=5, color=c)[0] for c in ["C0", "C1", "C2"]]
 title = ax.set_title("")
-ax.legend(fontsize=8, loc="lower right")
+ax.set(xlabel="x (no unit)", ylabel="y (no unit)")
+ax.legend(loc="lower right")
 
 
 def draw(frame: int):
@@ -249,7 +305,7 @@ def draw(frame: int):
 
 
 gif_path = figure_dir() / "03_rosenbrock.gif"
-FuncAnimation(fig, draw, frames=frames, blit=False).save(gif_path, writer=PillowWriter(fps=8), dpi=90)
+FuncAnimation(fig, draw, frames=frames, blit=False).save(gif_path, writer=PillowWriter(fps=8), dpi=100)
 save_figure(fig, "03_rosenbrock_last_frame")
 print("saved", gif_path)
 
@@ -298,13 +354,16 @@ step_a, step_b = np.linalg.norm(np.diff(a, axis=0), axis=1), np.linalg.norm(np.d
 print(f"constant lr: largest difference {same_when_constant:.2e}")
 print(f"first step after the drop: PyTorch form {step_a[drop_at]:.2e}, Sutskever form {step_b[drop_at]:.2e}")
 
-fig, ax = new_figure(figsize=(6, 3.4))
+fig, ax = new_figure(figsize=(8, 4.6))
 ax.semilogy(step_a, label="PyTorch: b = μb + g, θ −= lr·b")
 ax.semilogy(step_b, "--", label="Sutskever: v = μv + lr·g, θ −= v")
 ax.axvline(drop_at, color="grey", lw=0.8)
-ax.set(xlabel="step", ylabel="‖θₜ₊₁ − θₜ‖", title="lr ÷ 10 at step 200: the two forms part ways")
-ax.legend(fontsize=8)
+ax.set(xlabel="step", ylabel="‖θₜ₊₁ − θₜ‖ (step length)", title="lr ÷ 10 at step 200: the two forms part ways")
+ax.legend(loc="lower left", fontsize=12)
 print("saved", save_figure(fig, "03_momentum_forms"))
+claim(same_when_constant < 1e-4 and step_b[drop_at] > 5 * step_a[drop_at],
+      "equal while the lr is constant; at the drop PyTorch's step shrinks tenfold at once, Sutskever's does not",
+      constant_gap=same_when_constant, pytorch=step_a[drop_at], sutskever=step_b[drop_at])
 
 # %% [markdown]
 # Up to the drop the curves lie on top of each other (float32 rounding apart). At the drop
@@ -316,12 +375,15 @@ print("saved", save_figure(fig, "03_momentum_forms"))
 # ## Exercises
 #
 # **1. Momentum's effective learning rate.** Feed `SGD(lr=0.1, momentum=0.9)` the same
-# gradient g = 1 for 100 steps. How far does θ move per step at the end?
-#
-# *Answer.* bₜ = 1 + 0.9 + … + 0.9^(t−1) → 1/(1 − 0.9) = 10, so the step tends to
+# gradient g = 1 for 100 steps. How far does θ move per step at the end? Write
+# `momentum_step_limit(lr, momentum)`, the step it tends to for any lr and μ, and run
+# `minidl.course.check("03.1", momentum_step_limit)` on it.
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** bₜ = 1 + 0.9 + … + 0.9^(t−1) → 1/(1 − 0.9) = 10, so the step tends to
 # lr·10 = 1.0 — ten times plain SGD's:
 
-# %%
+# %% tags=["answer", "hide-cell"]
 theta = minidl.tensor(np.zeros(1, np.float32), requires_grad=True)
 opt = optim.SGD([theta], lr=0.1, momentum=0.9)
 for _ in range(100):
@@ -331,16 +393,26 @@ for _ in range(100):
 last_step = before - theta.item()
 print(f"step after 100 constant gradients: {last_step:.4f}")
 
+
+def momentum_step_limit(lr: float, momentum: float) -> float:
+    return lr / (1 - momentum)  # b → g/(1 − μ), and the step is lr·b
+
+
+check("03.1", momentum_step_limit)
+
 # %% [markdown]
 # **2. The largest learning rate GD survives.** On J(x) = ½·a·x² the GD step is
 # x ← (1 − lr·a)·x. For which lr does it diverge? Check with a = 4.
-#
-# *Answer.* It converges iff |1 − lr·a| < 1, i.e. 0 < lr < 2/a = 0.5; at lr = 0.5 it
-# oscillates forever between ±x₀, above it blows up. For a network, a is the largest
-# eigenvalue of the Hessian: the steepest direction sets the speed limit for all others —
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** It converges iff |1 − lr·a| < 1, i.e. 0 < lr < 2/a = 0.5; at lr = 0.5 it
+# oscillates forever between ±x₀, above it blows up. For a network the role of a is played
+# by the largest eigenvalue of the **Hessian** H — the matrix of second derivatives
+# ∂²J/∂θᵢ∂θⱼ, which for this parabola is the 1×1 matrix (a); lesson 06 computes one. The
+# steepest direction sets the speed limit for all others —
 # the reason adaptive methods (lesson 04) exist.
 
-# %%
+# %% tags=["answer", "hide-cell"]
 def gd_on_parabola(lr: float, a: float = 4.0, steps: int = 30) -> float:
     x = minidl.tensor(np.ones(1, np.float32), requires_grad=True)
     opt = optim.GD([x], lr=lr)
@@ -358,18 +430,23 @@ print(parabola)
 # **3. "SGD picks random samples to save computation."** The source articles describe SGD
 # this way. What does a batch of 16 save, and what does it cost, compared with GD on the
 # digits training set?
-#
-# *Answer.* Each step costs 16/1078 ≈ 1.5% of a full gradient, so SGD takes ~67 steps for
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** Each step costs 16/1078 ≈ 1.5% of a full gradient, so SGD takes ~67 steps for
 # the price of one GD step. The price is noise: at the initial weights a batch-16 gradient
 # is off by about twice the true gradient's length (section 2). Steps still make progress
 # because the noise is zero on average: over k steps the true gradients add up (∝ k)
 # while the noise only grows like √k. Near a minimum the true gradient shrinks and the
 # noise does not, so SGD stalls at a noise floor unless the lr decays (lesson 04).
 
-# %%
+# %% tags=["answer", "hide-cell"]
 print(f"relative error of a batch-16 gradient: {relative_error[16]:.2f}; "
       f"steps per full gradient: {len(digits) / 16:.0f}")
+claim(1.2 < relative_error[16] < 3.0, "a batch-16 gradient is off by about twice the true gradient's length",
+      relative_error=relative_error[16])
 
+
+# %%
 results = {
     "gd_distance_to_least_squares": endpoints["GD (all 200 samples)"],
     "sgd_batch1_distance_to_least_squares": endpoints["SGD, batch 1"],

@@ -12,7 +12,11 @@
 #   **subsampling**, which the source articles call "data sparsification", and why
 #   training on less data is not a way to make a model "easier to learn".
 #
-# Everything runs on a laptop CPU; `MINIDL_FAST=1` shrinks it to a few seconds.
+# Notation: [the course's notation table](../docs/notation.md) — one symbol, one meaning,
+# in every lesson.
+#
+# Time: the full version takes about 13 s on one laptop core (CPU time measured with one
+# BLAS thread, 2026-12-02); `MINIDL_FAST=1` runs the quick version, the one the tests run.
 
 # %% [markdown]
 # ## The math
@@ -20,20 +24,26 @@
 # **Standardization** (`minidl.data.transforms.Standardize`): for each feature j, with the
 # mean and standard deviation of the *training* samples,
 #
-#     z = (x − μ) / s,    μ = mean of the training x,   σ² = mean of (x − μ)²,
-#     s = σ where σ > 0, else 1
+# $$z = \frac{x - \bar x}{\sigma},\qquad \bar x = \text{mean of the training } x,\qquad
+#   \sigma^2 = \text{mean of } (x - \bar x)^2$$
 #
-# The same μ and s are then applied to validation and test data; they are never
+# (σ replaced by 1 where it is 0: a constant feature is left at 0.)
+#
+# The same x̄ and σ are then applied to validation and test data; they are never
 # re-computed there (`fit` a second time raises unless you say `refit=True`).
 #
 # **Conditioning** (`minidl.data.conditioning`). For a linear model ŷ = Xw and the mean
 # squared error L(w) = (1/N)‖Xw − y‖² (minidl's `mse_loss`), the loss is a bowl whose
 # curvature is the same everywhere:
 #
-#     ∇²L = H = (2/N) XᵀX,        κ = λ_max / λ_min   (the condition number of H)
+# $$\nabla^2 L = H = \frac{2}{N} X^\top X,\qquad \kappa = \frac{h_{\max}}{h_{\min}}$$
 #
-# Gradient descent with step η multiplies the error along the eigenvector of eigenvalue λ
-# by (1 − ηλ) each step. It diverges unless η < 2/λ_max, so with η = 1/λ_max the slowest
+# (κ is the condition number of H.)
+#
+# (H is the **Hessian**, the matrix of second derivatives ∂²L/∂wᵢ∂wⱼ; h_max and h_min are its
+# largest and smallest eigenvalues.) Gradient descent with learning rate lr multiplies the
+# error along the eigenvector of eigenvalue h by (1 − lr·h) each step. It diverges unless
+# lr < 2/h_max, so with lr = 1/h_max the slowest
 # direction shrinks only by (1 − 1/κ) per step: about κ steps for each factor e. Contours
 # of a badly conditioned loss are long thin ellipses; gradient descent zig-zags across the
 # valley and creeps along it.
@@ -56,10 +66,11 @@ from pathlib import Path
 
 import matplotlib
 import numpy as np
+from tqdm import tqdm
 
 import minidl
 from minidl import nn, optim
-from minidl.course import fast_mode, new_figure, pick, save_figure
+from minidl.course import check, claim, fast_mode, new_figure, pick, save_figure
 from minidl.data import (
     ArrayDataset,
     DataLoader,
@@ -73,7 +84,10 @@ from minidl.data import (
 )
 from minidl.data.transforms import Compose, GaussianNoise, RandomAffine, Standardize, hflip
 from minidl.nn.functional import mse_loss
+from minidl.threads import lesson_threads
 from minidl.train import evaluate, fit
+
+lesson_threads()  # one BLAS thread, however the lesson is started (lesson 14 explains why)
 
 # %% [markdown]
 # ## 1. Two features on different scales
@@ -101,6 +115,8 @@ kappa_raw, kappa_std = condition_number(X_raw), condition_number(X_std)
 print("Hessian eigenvalues, raw:         ", np.round(hessian_eigenvalues(X_raw), 2))
 print("Hessian eigenvalues, standardized:", np.round(hessian_eigenvalues(X_std), 3))
 print(f"condition number κ: raw {kappa_raw:,.0f}   standardized {kappa_std:.1f}")
+claim(5 < kappa_std < 15 and kappa_raw > 100 * kappa_std, "κ is still about 9 after standardizing",
+      kappa_raw=kappa_raw, kappa_standardized=kappa_std)
 
 # %% [markdown]
 # Why is κ still about 9 after standardizing? Standardization fixes each feature's scale,
@@ -109,7 +125,7 @@ print(f"condition number κ: raw {kappa_raw:,.0f}   standardized {kappa_std:.1f}
 # Exercise 1 removes the correlation too.
 #
 # Now the same optimizer — plain gradient descent (`optim.SGD`, full batch) with the
-# largest comfortable step η = 1/λ_max — on both versions of the problem, from w = 0.
+# largest comfortable step lr = 1/h_max — on both versions of the problem, from w = 0.
 
 # %%
 STEPS = 100
@@ -119,7 +135,7 @@ def gradient_descent(features: np.ndarray, target: np.ndarray, steps: int = STEP
     """Full-batch SGD on a bias-free linear model from w = 0.
 
     Returns the weights after each step (``path[0]`` is the start), the loss at each of
-    those weights, and the learning rate 1/λ_max.
+    those weights, and the learning rate 1/h_max.
     """
     lr = 1.0 / hessian_eigenvalues(features)[-1]
     model = nn.Linear(2, 1, bias=False)
@@ -152,13 +168,18 @@ for name, features, target in (("raw", X_raw, price), ("standardized", X_std, pr
                       weight_error=weight_error, features=features, target=target)
     print(f"{name:>12}: lr {lr:.2e}; after {STEPS} steps w = {np.round(path[-1], 2)} (best {np.round(w_best, 2)}, "
           f"{weight_error:.1%} off); loss {losses[-1]:.1f} (best {loss_best:.1f})")
+raw, std = runs["raw"], runs["standardized"]
+claim(raw["weight_error"] > 0.5 and raw["losses"][-1] > 1.5 * raw["loss_best"] and std["weight_error"] < 0.01,
+      "on raw features gradient descent stalls (weights far off, loss well above the best); standardized, it "
+      "converges", raw_error=raw["weight_error"], raw_loss=(raw["losses"][-1], raw["loss_best"]),
+      standardized_error=std["weight_error"])
 
 # %% [markdown]
 # On raw features gradient descent got down the steep wall at once — most of the loss is gone
-# after a few steps — and then stalled on the valley floor: after 100 steps the weights are
-# nearly 100% off (the rooms weight is 0.3 instead of 21) and the loss is still twice the
-# best possible. On standardized features it converged. The formula predicts the stall:
-# along the eigenvector of λ_min the error is multiplied by (1 − λ_min/λ_max) = (1 − 1/κ)
+# after a few steps — and then stalled on the valley floor: after all its steps the weights
+# are still far off (the printout gives the distance and both weight vectors) and the loss
+# is well above the best possible. On standardized features it converged. The formula predicts the stall:
+# along the eigenvector of h_min the error is multiplied by (1 − h_min/h_max) = (1 − 1/κ)
 # per step. Measure it:
 
 # %%
@@ -198,8 +219,9 @@ for ax, (name, run) in zip(axes, runs.items()):
     ax.plot(path[:, 0], path[:, 1], ".-", color="crimson", ms=3, lw=1, label=f"{STEPS} steps of GD")
     ax.plot(*w_best, "k*", ms=12, label="minimum")
     kappa = kappa_raw if name == "raw" else kappa_std
-    ax.set(xlabel="w₁ (area)", ylabel="w₂ (rooms)", title=f"{name} features: κ = {kappa:,.0f}")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.set(xlabel="w₁ (price per unit of area feature)", ylabel="w₂ (price per unit of rooms feature)",
+           title=f"{name} features: κ = {kappa:,.0f}")
+    ax.legend(loc="lower right", fontsize=12)
 fig.tight_layout()
 print("saved", save_figure(fig, "06_conditioning"))
 
@@ -260,7 +282,7 @@ ax.set_xticks([side / 2 + col * cell for col in range(8)], ["original"] + [f"#{k
 ax.set_yticks([side / 2 + row * cell for row in range(6)],
               [f"label {int(label)}" for label in images_train.labels[:6]])
 ax.tick_params(length=0)
-ax.set_title(f"{IMAGES}: each row is one image and seven random augmentations of it", fontsize=10)
+ax.set_title(f"{IMAGES}: each row is one image and seven random augmentations of it", fontsize=12)
 print("saved", save_figure(fig, "06_augmentation_grid"))
 
 # %% [markdown]
@@ -288,7 +310,7 @@ def train_mlp(train: ArrayDataset, steps: int, transform=None, seed: int = 0):
     loader = DataLoader(train, 64, shuffle=True, seed=seed, transform=transform)
     start = time.perf_counter()
     fit(model, nn.functional.cross_entropy, optim.Adam(model.parameters(), lr=1e-3), loader,
-        epochs=max(1, round(steps / len(loader))), progress=False)
+        epochs=max(1, round(steps / len(loader))), progress=not fast_mode() and transform is not None)
     return model, time.perf_counter() - start
 
 
@@ -299,9 +321,16 @@ for name, transform in (("plain", None), ("augmented", augment_rows)):
                           "test": evaluate(model, DataLoader(flat["test"], 1000))["accuracy"], "seconds": seconds}
     print(f"{name:>9}: train accuracy {augmentation[name]['train']:.1%}, test accuracy "
           f"{augmentation[name]['test']:.1%} ({seconds:.1f} s)")
+if IMAGES == "MNIST" and not fast_mode():  # the quick version trains 60 steps: too few to show either effect
+    claim(augmentation["plain"]["train"] > 0.99 and augmentation["augmented"]["train"] < augmentation["plain"]["train"]
+          and augmentation["augmented"]["test"] > augmentation["plain"]["test"],
+          "the plain model learns its training images by heart; the augmented one fits them less and generalizes "
+          "better", augmentation=augmentation)
 
 # %% [markdown]
-# The plain model learns its 1,000 training images by heart (train accuracy 100%); the
+# In the full version on MNIST (1,000 training images, 2,000 steps; the quick version trains
+# too few steps to show it) the plain model learns its training images by heart (train
+# accuracy near 100%); the
 # augmented one never sees the same image twice, fits its training set less perfectly, and
 # generalizes better. Augmentation is a regularizer: it encodes what you know about the task
 # ("a digit moved by two pixels is the same digit") as more data.
@@ -318,7 +347,7 @@ FRACTIONS = pick([0.03, 0.05, 0.1, 0.2, 0.4, 0.7, 1.0], [0.05, 1.0])
 SEEDS = pick(3, 1)
 CURVE_STEPS = pick(600, 80)
 curve = {}
-for fraction in FRACTIONS:
+for fraction in tqdm(FRACTIONS, "subset sizes", disable=fast_mode()):  # about ten seconds in full mode
     rows = []
     for seed in range(SEEDS):
         part = subsample(digits_train, fraction, strategy="stratified", seed=seed)
@@ -331,16 +360,22 @@ for fraction in FRACTIONS:
                             epoch_seconds=epoch_seconds.mean())
     print(f"{len(part):5d} samples: train {train_acc.mean():.1%}   test {test_acc.mean():.1%} "
           f"± {test_acc.std():.1%}   {1e3 * epoch_seconds.mean():.1f} ms per epoch")
+curve_sizes = sorted(curve)
+claim(all(curve[a]["test"] < curve[b]["test"] + 0.01 for a, b in zip(curve_sizes, curve_sizes[1:]))
+      and curve[curve_sizes[0]]["test"] < curve[curve_sizes[-1]]["test"] - 0.05
+      and curve[curve_sizes[0]]["train"] - curve[curve_sizes[0]]["test"]
+      > curve[curve_sizes[-1]]["train"] - curve[curve_sizes[-1]]["test"],
+      "every halving of the data costs accuracy, and the train-test gap widens as the data shrinks", curve=curve)
 
 sizes = sorted(curve)
 fig, (ax_acc, ax_time) = new_figure(1, 2, figsize=(10, 3.6))
 ax_acc.plot(sizes, [curve[n]["train"] for n in sizes], "o--", label="train")
 ax_acc.errorbar(sizes, [curve[n]["test"] for n in sizes], yerr=[curve[n]["test_std"] for n in sizes],
                 fmt="o-", capsize=3, label="test")
-ax_acc.set(xscale="log", xlabel="training samples", ylabel="accuracy",
+ax_acc.set(xscale="log", xlabel="training samples (count, log scale)", ylabel="accuracy (fraction correct)",
            title=f"digits, MLP, {CURVE_STEPS} steps at every size")
 ax_time.plot(sizes, [1e3 * curve[n]["epoch_seconds"] for n in sizes], "o-")
-ax_time.set(xscale="log", xlabel="training samples", ylabel="ms per epoch",
+ax_time.set(xscale="log", xlabel="training samples (count, log scale)", ylabel="time per epoch (ms)",
             title="what subsampling saves: time per epoch")
 for ax in (ax_acc, ax_time):
     ax.grid(alpha=0.3, which="both")
@@ -349,7 +384,8 @@ fig.tight_layout()
 print("saved", save_figure(fig, "06_learning_curve"))
 
 # %% [markdown]
-# Read the curve from the right: every halving of the data costs accuracy, and the gap
+# Read the curve from the right: halving the data costs accuracy (except near the top,
+# where the curve has flattened and neighbours are within a point of each other), and the gap
 # between train and test accuracy (overfitting) widens as the data shrinks. The article's
 # claim that "sparsifying" the training data makes a model easier to learn is backwards: a
 # smaller training set is easier to *memorize*, which is not the same thing. Subsampling
@@ -363,14 +399,17 @@ print("saved", save_figure(fig, "06_learning_curve"))
 # **1. Remove the correlation too.** Standardization left κ ≈ 9 because area and rooms
 # are correlated. *Whiten* the features: rotate them onto the eigenvectors of their
 # covariance and divide each by the square root of its eigenvalue. What is κ then, and how
-# many steps of gradient descent with η = 1/λ_max does the problem need?
-#
-# *Answer.* The whitened features have identity covariance, so H = 2·I, κ = 1, and one step
-# with η = 1/λ_max = 1/2 lands exactly on the minimum (every direction shrinks by 1 − 1 = 0).
+# many steps of gradient descent with lr = 1/h_max does the problem need? Write
+# `whiten(X)` (rows are samples; NumPy in, NumPy out) and test it with
+# `minidl.course.check("06.1", whiten)`.
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** The whitened features have identity covariance, so H = 2·I, κ = 1, and one step
+# with lr = 1/h_max = 1/2 lands exactly on the minimum (every direction shrinks by 1 − 1 = 0).
 # Whitening needs the full covariance matrix (d² numbers, expensive for images and
 # unstable for nearly-constant pixels), which is why standardization is the everyday tool.
 
-# %%
+# %% tags=["answer", "hide-cell"]
 centred = X_raw.astype(np.float64) - X_raw.mean(axis=0)
 cov_values, cov_vectors = np.linalg.eigh(centred.T @ centred / N)
 X_white = (centred @ cov_vectors / np.sqrt(cov_values)).astype(np.float32)
@@ -381,16 +420,26 @@ print(f"whitened κ = {whitened_kappa:.4f}; loss {white_losses[0]:.0f} at the st
       f"{white_losses[1]:.3f} after one step; best possible {white_best:.3f}")
 assert abs(white_losses[1] - white_best) < 1e-3 * white_best
 
+
+def whiten(X: np.ndarray) -> np.ndarray:
+    centred = X - X.mean(axis=0)
+    values, vectors = np.linalg.eigh(centred.T @ centred / len(X))
+    return centred @ vectors / np.sqrt(values)
+
+
+check("06.1", whiten)
+
 # %% [markdown]
 # **2. Which augmentations keep the label?** The source articles augment with a random
 # horizontal flip. Train an MLP on the 8×8 digits, then test it on the test digits mirrored
 # left-right. What happens, and what does that tell you about flipping digits for training?
-#
-# *Answer.* Accuracy collapses: a mirrored 2, 3, 4, 7 or 9 is not a digit the model (or a
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** Accuracy collapses: a mirrored 2, 3, 4, 7 or 9 is not a digit the model (or a
 # person) would read as the same number. An augmentation must produce images that still
 # carry their label; flips suit clothing (Fashion-MNIST), not digits or letters.
 
-# %%
+# %% tags=["answer", "hide-cell"]
 digits_model, _ = train_mlp(digits_train, pick(1200, 150))
 plain_accuracy = evaluate(digits_model, DataLoader(digits_test, 1000))["accuracy"]
 mirrored = digits_test.map(lambda x: hflip(x.reshape(-1, 8, 8)).reshape(len(x), 64))
@@ -402,13 +451,14 @@ print(f"test accuracy: {plain_accuracy:.1%} on the test digits, {mirrored_accura
 # store the data as a sparse matrix. What fraction of the pixels are zero, how many bytes
 # would a CSR matrix (float32 values + int32 column indices + int32 row pointers) take
 # compared with a dense float32 array, and does it change what the model learns?
-#
-# *Answer.* It changes only the storage: the model sees exactly the same numbers. For
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** It changes only the storage: the model sees exactly the same numbers. For
 # images that are mostly blank (MNIST ≈ 81% zeros) CSR takes less than half the memory; for
 # the 8×8 digits the saving is smaller. (And dense BLAS on the GPU is usually faster than
 # sparse kernels at these densities — a storage trick, not a learning one.)
 
-# %%
+# %% tags=["answer", "hide-cell"]
 pixels = images_train.features.reshape(len(images_train), -1)
 zero_fraction = float((pixels == 0).mean())
 nonzeros = int((pixels != 0).sum())
@@ -421,13 +471,14 @@ print(f"{IMAGES}: {zero_fraction:.1%} of the pixels are zero; dense {dense_bytes
 # **4. Random or balanced?** Draw 30 training digits uniformly at random, and 30 balanced
 # (3 per class), for 20 seeds each. How often does the random draw miss a class entirely,
 # and how do the two compare in test accuracy?
-#
-# *Answer.* With 10 classes and 30 draws a random subset misses some class in a large share
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** With 10 classes and 30 draws a random subset misses some class in a large share
 # of the seeds (about 40%: 10 · 0.9³⁰ ≈ 0.42 is a close upper bound) and is lopsided in most;
 # the balanced subsets never are, and they test better on average. At tiny sizes, stratify;
 # at large sizes it stops mattering.
 
-# %%
+# %% tags=["answer", "hide-cell"]
 missing, accuracy_by_strategy = 0, {"random": [], "balanced": []}
 for seed in range(pick(20, 2)):
     for strategy in ("random", "balanced"):

@@ -25,7 +25,11 @@
 # - How a CNN becomes integer-only — convolution as the same integer GEMM on im2col rows,
 #   max-pooling on the integers — and why its **padding must be the zero point**, not 0.
 #
-# Everything runs on a laptop CPU in seconds.
+# Notation: [the course's notation table](../docs/notation.md) — one symbol, one meaning,
+# in every lesson.
+#
+# Time: the full version takes about 7 s on one laptop core (CPU time measured with one
+# BLAS thread, 2026-12-02); `MINIDL_FAST=1` runs the quick version, the one the tests run.
 
 # %% [markdown]
 # ## The math
@@ -34,29 +38,33 @@
 # [0, 255]). A real x is stored as q and read back as x̂ (`minidl.compress.quantize.quantize_affine`
 # and `dequantize_affine`):
 #
-#     q  = clamp(round(x / s) + z, qmin, qmax)
-#     x̂ = (q − z) · s
+# $$q = \mathrm{clamp}(\mathrm{round}(x / s) + z,\ q_{\min},\ q_{\max}),\qquad \hat x = (q - z)\,s$$
 #
 # `round` is round-half-to-even, as in PyTorch. s is the step between neighbouring levels;
 # z is the integer that stands for the real 0. From an observed range [min, max]
 # (`calculate_qparams`), after widening it to contain 0 (min₋ = min(min, 0),
 # max₊ = max(max, 0)), so that 0 is always exactly representable:
 #
-#     affine:     s = (max₊ − min₋) / (qmax − qmin),         z = qmin − round(min₋ / s)
-#     symmetric:  s = max(|min₋|, max₊) / ((qmax − qmin)/2),  z = 0
+#     affine:     s = (max₊ − min₋) / (qmax − qmin),         z = clamp(qmin − round(min₋ / s), qmin, qmax)
+#     symmetric:  s = max(|min₋|, max₊) / ((qmax − qmin)/2),  z = 0 (signed), (qmin + qmax + 1) // 2 (unsigned)
 #
+# so a symmetric uint8 quantizer puts the real 0 on the middle level, z = 128, as PyTorch
+# does (the clamp on the affine z only matters when s is floored at its smallest value).
 # For int8 the symmetric divisor is 255/2 = 127.5, PyTorch's choice. Inside the range the
 # error is at most s/2; outside it the value is clipped.
 #
 # Training through `round` uses the **straight-through estimator** (`fake_quantize`):
 #
-#     forward:   x̂ = (clamp(round(x/s) + z, qmin, qmax) − z) · s
-#     backward:  ∂x̂/∂x := 1[qmin ≤ round(x/s) + z ≤ qmax]
+# $$\text{forward: } \hat x = (\mathrm{clamp}(\mathrm{round}(x/s) + z,\ q_{\min},\ q_{\max}) - z)\,s,
+#   \qquad
+#   \text{backward: } \frac{\partial \hat x}{\partial x}
+#   := \mathbf{1}[q_{\min} \le \mathrm{round}(x/s) + z \le q_{\max}]$$
 #
 # An integer layer (Jacob et al. 2018; `QuantizedLinear`) with input (s₁, z₁), symmetric
 # weights (s₂, 0) and output (s₃, z₃) computes
 #
-#     q₃ = z₃ + M · (Σₖ (q₁ − z₁) q₂ + q_b),    M = s₁ s₂ / s₃,   q_b = round(b / (s₁ s₂))
+# $$q_3 = z_3 + M\Big(\sum_k (q_1 - z_1)\,q_2 + q_b\Big),\qquad M = \frac{s_1 s_2}{s_3},\qquad
+#   q_b = \mathrm{round}\Big(\frac{b}{s_1 s_2}\Big)$$
 #
 # with the sum in int32 and M applied as an integer multiply and a shift. A convolution
 # (`QuantizedConv2d`) is that same layer applied to every receptive field; where a field
@@ -73,10 +81,13 @@ import numpy as np
 import minidl
 from minidl import nn, optim
 from minidl.compress import quantize as Q
-from minidl.course import new_figure, pick, save_figure
+from minidl.course import check, claim, new_figure, pick, save_figure
 from minidl.data import DataLoader, load_digits
 from minidl.kernels import int8 as int8_kernels
+from minidl.threads import lesson_threads
 from minidl.train import evaluate, fit
+
+lesson_threads()  # one BLAS thread, however the lesson is started (lesson 14 explains why)
 
 EPOCHS = pick(30, 8)
 QAT_EPOCHS = pick(5, 2)
@@ -100,25 +111,25 @@ print("q      ", host(q3.int_repr()))
 print("x̂      ", q3.dequantize().numpy())
 assert q3.dequantize().numpy()[2] == 0.0  # 0 is exactly representable
 
-fig, ax = new_figure(figsize=(9, 2.4))
+fig, ax = new_figure(figsize=(13, 3.4))
 levels = np.arange(spec3.qmin, spec3.qmax + 1)
 grid = (levels - zero3) * scale3
 ax.axhline(0, color="black", lw=0.8)
 ax.plot(grid, np.zeros_like(grid), "o", ms=9, color="tab:blue", label="representable x̂ = (q − z)·s")
 for q, g in zip(levels, grid):
-    ax.annotate(f"q={q}", (g, 0), xytext=(0, 9), textcoords="offset points", ha="center", fontsize=8)
+    ax.annotate(f"q={q}", (g, 0), xytext=(0, 9), textcoords="offset points", ha="center", fontsize=12)
 x_host, xhat_host = samples.numpy(), q3.dequantize().numpy()
 for x, xh in zip(x_host, xhat_host):
     ax.annotate("", xy=(xh, -0.02), xytext=(x, -0.35), arrowprops=dict(arrowstyle="->", color="tab:red"))
 ax.plot(x_host, np.full_like(x_host, -0.35), "x", color="tab:red", label="real values x")
 ax.axvline(0, color="gray", ls=":")
-ax.annotate(f"z = {zero3} stands for 0.0", (0, 0), xytext=(0.05, -0.6), fontsize=8)
+ax.annotate(f"z = {zero3} stands for 0.0", (0, 0), xytext=(0.05, -0.6), fontsize=12)
 ax.annotate("", xy=(grid[4], 0.35), xytext=(grid[5], 0.35), arrowprops=dict(arrowstyle="<->"))
-ax.text((grid[4] + grid[5]) / 2, 0.42, f"s = {scale3:.2f}", ha="center", fontsize=8)
+ax.text((grid[4] + grid[5]) / 2, 0.42, f"s = {scale3:.2f}", ha="center", fontsize=12)
 for x in (x_host[0], x_host[-1]):
-    ax.text(x, -0.5, "clipped", ha="center", fontsize=8, color="tab:red")
+    ax.text(x, -0.5, "clipped", ha="center", fontsize=12, color="tab:red")
 ax.set(ylim=(-0.8, 0.7), yticks=[], xlabel="real value", title="3-bit affine quantization of [−1.2, 3.0]")
-ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=12)
 print("saved", save_figure(fig, "09_number_line"))
 
 # %% [markdown]
@@ -158,13 +169,13 @@ print("RMS error ratio per extra bit (affine):", np.round(halving, 3))
 error_halves_per_bit = float(np.median(halving))
 w_range = float(weights.numpy().max() - weights.numpy().min())
 
-fig, ax = new_figure(figsize=(5.5, 3.6))
+fig, ax = new_figure(figsize=(8, 5))
 for kind, values in rms.items():
     ax.semilogy(bit_widths, values, "o-", ms=4, label=kind)
 ax.semilogy(bit_widths, [w_range / (2 ** b - 1) / np.sqrt(12) for b in bit_widths], "k:", label="s/√12 (affine)")
 ax.set(xlabel="bits", ylabel="RMS error of the weights", title="every bit halves the error")
 ax.grid(alpha=0.3)
-ax.legend(fontsize=8)
+ax.legend(fontsize=12)
 print("saved", save_figure(fig, "09_error_vs_bits"))
 
 # %% [markdown]
@@ -193,18 +204,19 @@ for name, observer in observers.items():
     back = Q.quantize(hidden, s, z, bits=4, signed=True).dequantize().numpy()
     observer_mse[name] = float(((back - hidden.numpy()) ** 2).mean())
     print(f"{name:>16}: range up to {(7 - int(z)) * float(s):6.3f}, MSE {observer_mse[name]:.5f}")
-alphas, estimated, best_alpha = observers["histogram (MSE)"].search()
+ratios, estimated, best_ratio = observers["histogram (MSE)"].search()
 
-fig, (ax_h, ax_e) = new_figure(1, 2, figsize=(10, 3.4))
+fig, (ax_h, ax_e) = new_figure(1, 2, figsize=(14, 5))
 ax_h.hist(hidden.numpy().ravel(), bins=80, log=True, color="gray")
 for (name, observer), color in zip(observers.items(), ("tab:red", "tab:orange", "tab:green")):
     s, z = observer.calculate_qparams()
     ax_h.axvline((7 - int(z)) * float(s), color=color, label=f"{name}: top level")
 ax_h.set(xlabel="hidden activation (after ReLU)", ylabel="count", title="where each observer puts 4-bit range")
-ax_h.legend(fontsize=7)
-ax_e.plot(alphas, estimated, color="tab:green")
-ax_e.axvline(best_alpha, color="tab:green", ls=":")
-ax_e.set(xlabel="α (range = α · observed range)", ylabel="estimated MSE", yscale="log",
+ax_h.legend(fontsize=12)
+ax_e.plot(ratios, estimated, color="tab:green")
+ax_e.axvline(best_ratio, color="tab:green", ls=":")
+ax_e.set(xlabel="r (clipping range = r · observed range)", ylabel="estimated MSE (activation units²)",
+         yscale="log",
          title="the histogram observer's search")
 print("saved", save_figure(fig, "09_observers"))
 histogram_beats_minmax = observer_mse["histogram (MSE)"] < observer_mse["min/max"]
@@ -238,12 +250,12 @@ per_channel_wins = weight_mse["per-channel"] < weight_mse["per-tensor"]
 xs = minidl.tensor(np.linspace(-2, 2, 401, dtype=np.float32), requires_grad=True)
 ys = Q.fake_quantize(xs, 0.25, 0, -4, 3)  # 3-bit signed, s = 0.25: levels −1.0 … 0.75
 ys.sum().backward()
-fig, ax = new_figure(figsize=(5.5, 3.4))
+fig, ax = new_figure(figsize=(8, 5))
 ax.plot(xs.numpy(), ys.numpy(), label="forward: fake_quantize(x)")
 ax.plot(xs.numpy(), xs.grad.numpy(), label="backward: STE gradient")
 ax.plot(xs.numpy(), xs.numpy(), ":", color="gray", label="identity")
 ax.set(xlabel="x", ylim=(-1.3, 1.3), title="3 bits, s = 0.25: round forward, pass-through backward")
-ax.legend(fontsize=8)
+ax.legend(fontsize=12)
 print("saved", save_figure(fig, "09_ste"))
 inside = xs.grad.numpy() == 1
 print(f"gradient passes for x in [{xs.numpy()[inside].min():.3f}, {xs.numpy()[inside].max():.3f}]")
@@ -278,24 +290,37 @@ for bits in sweep_bits:
     sweep["QAT per-channel"].append(evaluate(qat(bits)[1], test_loader)["accuracy"])
     print(f"{bits} bits: " + ", ".join(f"{k} {v[-1]:.1%}" for k, v in sweep.items()))
 
-fig, ax = new_figure(figsize=(5.5, 3.6))
+fig, ax = new_figure(figsize=(8, 5))
 for name, values in sweep.items():
     ax.plot(sweep_bits, [100 * v for v in values], "o-", label=name)
 ax.axhline(100 * float_accuracy, color="gray", ls=":", label="float32")
 ax.set(xlabel="bits (weights and activations)", ylabel="test accuracy (%)", title="digits MLP: PTQ vs QAT")
-ax.grid(alpha=0.3)
-ax.legend(fontsize=8)
+ax.legend(fontsize=12, loc="lower right")
 print("saved", save_figure(fig, "09_ptq_vs_qat"))
 
 int8_accuracy = sweep["PTQ per-channel"][sweep_bits.index(8)]
 int8_per_tensor_accuracy = sweep["PTQ per-tensor"][sweep_bits.index(8)]
 qat_gain_3bit = sweep["QAT per-channel"][1] - sweep["PTQ per-channel"][1]
+at8 = {k: v[sweep_bits.index(8)] for k, v in sweep.items()}
+claim(all(abs(a - float_accuracy) < 0.02 for a in at8.values())
+      and sweep["PTQ per-channel"][0] < sweep["QAT per-channel"][0],
+      "at 8 bits both are as good as float; as the bits drop, PTQ falls off first",
+      float_accuracy=float_accuracy, sweep=sweep)
 
 # %% [markdown]
 # ## 8. Integer-only arithmetic, by hand
 #
 # Take the int8 model's first layer and redo its work with plain NumPy integers: the
 # int32 accumulator, the folded bias, and the fixed-point multiplier M = M₀ · 2⁻ʳ.
+#
+# **The folded bias.** The accumulator splits into a product of the raw integers and a term
+# that depends on the weights alone:
+#
+# $$\sum_k (q_1 - z_1)\,q_2 = \sum_k q_1 q_2 \;-\; z_1 \sum_k q_2 .$$
+#
+# $-z_1\sum_k q_2$ is one integer per output, known as soon as the weights are, so an integer
+# kernel adds it to the bias once ($q_b - z_1 \sum_k q_2$, the *folded bias*) and multiplies
+# the raw $q_1$ without subtracting $z_1$ from every input. Below, both forms.
 
 # %%
 prepared8, int8_model = ptq(8)
@@ -311,6 +336,10 @@ s2 = layer1.weight_scale.numpy().astype(np.float64)  # one weight scale per outp
 real_m = s2 * s1 / s3
 m0, shift = int8_kernels.quantize_multiplier(real_m)
 q_bias = np.rint(model[0].bias.numpy() / (s2 * s1)).astype(np.int64)  # the bias in int32, scale s₁s₂
+folded_bias = q_bias - z1 * w_q.sum(axis=1)  # q_b − z₁ Σₖ q₂: computed once per layer
+folded_bias_matches = bool(np.array_equal(q1 @ w_q.T + folded_bias, acc + q_bias))
+print(f"Σ q₁q₂ + folded bias == Σ (q₁ − z₁)q₂ + q_b: {folded_bias_matches} (z₁ = {z1})")
+claim(folded_bias_matches, "the folded bias gives the same accumulator")
 by_hand = (acc + q_bias) * m0
 by_hand = (by_hand + (1 << (shift - 1))) >> shift  # the multiply-and-shift: round(… · M)
 by_hand = np.clip(by_hand + int(layer1.zero_point.data), int(layer1.zero_point.data), 127)  # ReLU: clamp at z₃
@@ -366,7 +395,7 @@ print(f"accuracy: float16 {half_accuracy['float16']:.1%}, bfloat16 {half_accurac
 # zeros around the image; in integers, that ring must hold −128. The integer 0 there would
 # mean (0 − z₁)·s₁ = 128·s₁ ≈ 0.5: a grey frame around every digit. (The folded bias
 # −z₁ Σ q₂ of section 8 counts on every position of a receptive field holding some q₁ — the
-# padding included.)
+# padding included: with z₁ as the padding value, q₁ − z₁ = 0 there, as it must be.)
 
 # %%
 minidl.manual_seed(0)
@@ -426,19 +455,24 @@ def integer_cnn_accuracy(pad_with_zero_point: bool) -> float:
 cnn_zero_padded_accuracy = integer_cnn_accuracy(pad_with_zero_point=False)
 assert integer_cnn_accuracy(pad_with_zero_point=True) == cnn_int8_accuracy
 print(f"int8 CNN padded with z₁: {cnn_int8_accuracy:.1%};  padded with the integer 0: {cnn_zero_padded_accuracy:.1%}")
+claim(padding_error["z₁"].max() <= 0.51 and padding_error["0"].max() > 5
+      and cnn_zero_padded_accuracy < cnn_int8_accuracy - 0.3,
+      "with z₁ the integer convolution is within half a step of the float one; with 0 the border is off by many "
+      "steps and the accuracy collapses", z1_max=float(padding_error["z₁"].max()),
+      zero_max=float(padding_error["0"].max()), accuracy=(cnn_int8_accuracy, cnn_zero_padded_accuracy))
 
 digit = host(q_images.int_repr())[0, 0]
-fig, axes = new_figure(1, 4, figsize=(12, 3.0))
+fig, axes = new_figure(1, 4, figsize=(16, 4.6))
 for ax, pad_value, title in ((axes[0], z1, f"padded with z₁ = {z1}"), (axes[1], 0, "padded with the integer 0")):
     padded = np.pad(digit.astype(np.int32), 1, constant_values=pad_value)
     ax.imshow(Q.dequantize_affine(padded, float(q_images.scale), z1), cmap="gray_r", vmin=0, vmax=1)
-    ax.set_title(f"what conv 1 reads:\n{title}", fontsize=9)
+    ax.set_title(f"what conv 1 reads:\n{title}", fontsize=12)
     ax.set_xticks([])
     ax.set_yticks([])
 top = max(float(e.mean(axis=(0, 1)).max()) for e in padding_error.values())
 for ax, name in zip(axes[2:], padding_error):
     image = ax.imshow(padding_error[name].mean(axis=(0, 1)), cmap="magma", vmin=0, vmax=top)
-    ax.set_title(f"conv 1, padding {name}:\nmean |error| in steps", fontsize=9)
+    ax.set_title(f"conv 1, padding {name}:\nmean |error| in steps", fontsize=12)
     ax.set_xticks([])
     ax.set_yticks([])
 fig.colorbar(image, ax=list(axes[2:]), shrink=0.8)
@@ -455,17 +489,21 @@ print("saved", save_figure(fig, "09_cnn_padding"))
 # ## Exercises
 #
 # **1. "Q(x) = round(x·Q)".** A source article presents this as quantization, with the code
-# `torch.round(x * Q) / Q` and Q = 256. What is missing?
-#
-# *Answer.* It rounds to a grid of step 1/Q — so 1/Q plays the role of a scale — but it has
+# `torch.round(x * Q) / Q` and Q = 256. What is missing? Then write the real thing for
+# 8 unsigned bits, `quantize_uint8(x, scale, zero_point)` returning the integer levels
+# (NumPy in, NumPy out), and test it with `minidl.course.check("09.1", quantize_uint8)`.
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** It rounds to a grid of step 1/Q — so 1/Q plays the role of a scale — but it has
 # no bit width, no clamp and no zero point, and it returns floats. Nothing gets smaller
-# (the result is float32, 4 bytes per number). The integers round(x·256) happen to fit
-# int8 for this layer (all its weights are below 0.5 in size), but nothing makes sure of
-# it: a weight of 0.6 gives 154, and nothing clamps it. And the step is fixed instead of
+# (the result is float32, 4 bytes per number). Whether the integers round(x·256) even fit
+# int8's −128…127 depends on the weights — they fit only while every weight is below 0.5
+# in size; the printout below says how this run's layer came out — and nothing makes sure
+# of it: a weight of 0.6 gives 154, and nothing clamps it. And the step is fixed instead of
 # fitted to the data: a layer whose weights are all below 1/512 would become all zeros. A
 # real quantizer picks s from the range and clamps to [qmin, qmax], as `quantize_affine` does.
 
-# %%
+# %% tags=["answer", "hide-cell"]
 def article_quantize(x, levels):
     return np.round(x.numpy() * levels) / levels  # the article's formula, on the tensor's values
 
@@ -474,13 +512,25 @@ w = model[0].weight
 articles = article_quantize(w, 256)
 article_ints = np.rint(w.numpy() * 256)
 article_saves_no_memory = articles.dtype == np.float32 and articles.nbytes == w.numpy().nbytes
+largest_weight = float(np.abs(w.numpy()).max())
 print(f"article: dtype {articles.dtype}, {articles.nbytes} bytes (same as float32); "
-      f"integers from {article_ints.min():.0f} to {article_ints.max():.0f} (int8 holds −128..127)")
+      f"integers from {article_ints.min():.0f} to {article_ints.max():.0f} (int8 holds −128..127); "
+      f"largest |weight| {largest_weight:.3f}")
+fits_int8 = -128 <= article_ints.min() and article_ints.max() <= 127
+print(f"→ in this run the integers {'happen to fit' if fits_int8 else 'do not fit'} int8: the largest weight is "
+      f"{'below' if largest_weight < 0.5 else 'above'} 0.5 in size")
 real = Q.QuantizedTensor.from_float(w, Q.QuantSpec(8, signed=True, symmetric=True, ch_axis=0))
 print(f"quantize_affine: dtype {real.int_repr().dtype}, {real.nbytes} bytes")
 print("0.6 → round(0.6·256) =", int(np.rint(0.6 * 256)), "; a layer of tiny weights:",
       article_quantize(minidl.tensor([0.001, -0.0015]), 256))
 assert article_saves_no_memory and real.nbytes < w.numpy().nbytes / 3.5
+
+
+def quantize_uint8(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    return np.clip(np.rint(x / scale) + zero_point, 0, 255).astype(np.uint8)  # rint: half to even
+
+
+check("09.1", quantize_uint8)
 
 # %% [markdown]
 # **2. The loop that quantizes nothing.** The same article "quantizes the model" with
@@ -491,13 +541,14 @@ assert article_saves_no_memory and real.nbytes < w.numpy().nbytes / 3.5
 # ```
 #
 # Run it and check whether a single weight changed. Why not, and how do you fix it?
-#
-# *Answer.* `param = …` only rebinds the loop's local name to a new tensor; the model still
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** `param = …` only rebinds the loop's local name to a new tensor; the model still
 # holds the old one, which nobody touched. To change a parameter you must write into it:
 # `param.data[...] = …`, or `param.copy_(…)` under `no_grad` (minidl refuses an in-place
 # change to a leaf that requires a gradient otherwise).
 
-# %%
+# %% tags=["answer", "hide-cell"]
 snapshot = [p.numpy().copy() for p in model.parameters()]
 for param in model.parameters():
     param = article_quantize(param, 256)  # the bug being demonstrated: rebinds the name only
@@ -516,13 +567,14 @@ assert article_loop_changes_nothing and fixed_loop_changes_weights
 # **3. "Half precision needs the min and max of the parameters".** Another article lists,
 # as the steps of float16 conversion, computing the minimum, the maximum and the range.
 # Check whether a number's float16 value depends on the other numbers in the tensor.
-#
-# *Answer.* It does not: float16 rounding is elementwise, each number keeps its own
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** It does not: float16 rounding is elementwise, each number keeps its own
 # exponent. (It is int8 quantization that needs a range, because all numbers share one
 # scale.) Below, the same value is rounded alone and inside two very different tensors:
 # float16 gives the same answer every time, int8 does not.
 
-# %%
+# %% tags=["answer", "hide-cell"]
 value = np.float32(0.123456)
 contexts = [np.float32([value]), np.float32([value, 100.0]), np.float32([value, -0.5, 1e-3])]
 fp16_of_value = {float(Q.round_to_float16(minidl.tensor(c)).numpy()[0]) for c in contexts}
@@ -537,8 +589,9 @@ assert fp16_needs_no_range
 # **4. An API that does not exist.** A source article quantizes a Keras model with
 # `tf.quantization.quantize_model(model, jsštěs=6, weights_bits=8)`. What would you check,
 # and what does the same job in minidl?
-#
-# *Answer.* `tf.quantization` holds tensor-level operations (quantize, dequantize, fake
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** `tf.quantization` holds tensor-level operations (quantize, dequantize, fake
 # quantization); it has no `quantize_model`, and `jsštěs` is not an argument of anything.
 # Model-level quantization in TensorFlow lives in the separate Model Optimization toolkit
 # (`tfmot.quantization.keras.quantize_model(model)`, which prepares QAT and takes no bit
@@ -547,7 +600,7 @@ assert fp16_needs_no_range
 # equivalents are `prepare` → `calibrate` → `convert` (PTQ), `prepare_qat` → train →
 # `convert` (QAT) and `quantize_dynamic` — all used above.
 
-# %%
+# %% tags=["answer", "hide-cell"]
 minidl_has_it = all(hasattr(Q, name) for name in ("prepare", "calibrate", "convert", "prepare_qat",
                                                   "quantize_dynamic"))
 print("minidl's quantization entry points exist:", minidl_has_it, "; quantize_model:", hasattr(Q, "quantize_model"))
@@ -555,13 +608,14 @@ assert minidl_has_it and not hasattr(Q, "quantize_model")
 
 # %% [markdown]
 # **5. Why does the ReLU disappear from the integer model?** (`convert` fuses it.)
-#
-# *Answer.* After the layer, values below 0 would become 0. In integers 0.0 is the level
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** After the layer, values below 0 would become 0. In integers 0.0 is the level
 # z₃, so ReLU is simply "clamp at z₃ instead of qmin": one more bound in the clamp the
 # requantization does anyway. When the observer sits after the ReLU, min₋ = 0 gives
 # z₃ = qmin and the clamp costs nothing at all.
 
-# %%
+# %% tags=["answer", "hide-cell"]
 relu_layer = int8_model[1]
 print(f"layer 1: relu={relu_layer.relu}, output zero point {int(relu_layer.zero_point.data)}, "
       f"output range {relu_layer.output_range}")

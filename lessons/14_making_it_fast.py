@@ -18,6 +18,12 @@
 # - when a JIT compiler (Numba) makes NumPy code faster — and why it cannot beat BLAS at
 #   BLAS's own game;
 # - Amdahl's law: how much the whole gains when one part gets faster.
+#
+# Notation: [the course's notation table](../docs/notation.md) — one symbol, one meaning,
+# in every lesson.
+#
+# Time: the full version takes about 21 s on one laptop core (CPU time measured with one
+# BLAS thread, 2026-12-02); `MINIDL_FAST=1` runs the quick version, the one the tests run.
 
 # %%
 import os
@@ -30,10 +36,12 @@ import numpy as np
 import minidl
 import minidl.nn.functional as F  # noqa: N812 - PyTorch's habit
 from minidl import nn, optim
-from minidl.course import fast_mode, new_figure, pick, save_figure
+from minidl.course import check, fast_mode, new_figure, pick, save_figure, timing_verdict
 from minidl.kernels import activation
 from minidl.perf import amdahl_speedup, measure, profile_ops
-from minidl.threads import blas_threads
+from minidl.threads import blas_threads, lesson_threads
+
+lesson_threads()  # one BLAS thread, however the lesson is started (lesson 14 explains why)
 
 minidl.manual_seed(0)
 FAST = fast_mode()
@@ -97,20 +105,21 @@ for _ in range(pick(200, 40)):
     samples.append(time.perf_counter() - start)
 mean, median = statistics.mean(samples), statistics.median(samples)
 print(f"mean {mean * 1e6:.0f} µs, median {median * 1e6:.0f} µs, slowest {max(samples) * 1e6:.0f} µs")
+timing_verdict(mean > median, "a few interrupted calls pull the mean above the median", mean=mean, median=median)
 
 # Two identical candidates, interleaved: their ratio should be 1, and its distance from 1
 # tells how far to trust a ratio from this machine.
-same = measure({"A": lambda: x @ x, "A again": lambda: x @ x}, number=pick(20, 3), rounds=pick(9, 5))
+same = measure({"A": lambda: x @ x, "A again": lambda: x @ x}, number=pick(20, 5), rounds=pick(9, 7))
 self_ratio = same["A again"].median / same["A"].median
-print(f"A against itself: {self_ratio:.3f} (spread ±{same['A'].spread:.0%})")
+print(f"A against itself: {self_ratio:.3f} (spreads ±{same['A'].spread:.0%} and ±{same['A again'].spread:.0%})")
 
 # %%
-fig, ax = new_figure(figsize=(6.5, 3))
+fig, ax = new_figure(figsize=(9, 4.4))
 ax.hist(np.array(samples) * 1e6, bins=40, color="#7090c0")
 ax.axvline(median * 1e6, color="k", label=f"median {median * 1e6:.0f} µs")
 ax.axvline(mean * 1e6, color="crimson", ls="--", label=f"mean {mean * 1e6:.0f} µs")
-ax.set(xlabel="µs per call", ylabel="calls", title="one 256×256 matmul, timed call by call")
-ax.legend()
+ax.set(xlabel="time per call (µs)", ylabel="calls (count)", title="one 256×256 matmul, timed call by call")
+ax.legend(loc="upper right")
 fig.tight_layout()
 figure_noise = save_figure(fig, "14_timing_noise")
 
@@ -126,7 +135,9 @@ figure_noise = save_figure(fig, "14_timing_noise")
 # Every op minidl runs costs a few microseconds of Python (making the output Tensor,
 # recording the node, walking the graph backward) on top of its arithmetic. For a big
 # matrix that is nothing; for a small one it is everything. Compare a `Linear` layer's
-# forward + backward through minidl with the same three matrix products in plain NumPy:
+# forward + backward through minidl with the same arithmetic in plain NumPy — two matrix
+# products (x Wᵀ forward, gᵀ x for ∂L/∂W; the input needs no gradient, so the third
+# product, g W for ∂L/∂x, is skipped by both) and a column sum for ∂L/∂b:
 
 # %%
 widths = [16, 64, 256, 1024] if not FAST else [16, 256]
@@ -149,16 +160,18 @@ for width in widths:
         y += ba
         _ = g.T @ xa, g.sum(axis=0)  # ∂L/∂W and ∂L/∂b (x needs no gradient)
 
-    t = measure({"minidl": by_minidl, "NumPy": by_numpy}, number=pick(200, 20), rounds=pick(7, 3))
+    t = measure({"minidl": by_minidl, "NumPy": by_numpy}, number=pick(200, 20), rounds=pick(7, 5))
     overhead[width] = (t["minidl"].median, t["NumPy"].median)
-    print(f"width {width:5d}: minidl {t['minidl'].median * 1e6:8.1f} µs, "
-          f"NumPy {t['NumPy'].median * 1e6:8.1f} µs, ratio {t['minidl'].median / t['NumPy'].median:.2f}")
+    print(f"width {width:5d}: minidl {t['minidl'].median * 1e6:8.1f} µs ± {t['minidl'].spread:.0%}, "
+          f"NumPy {t['NumPy'].median * 1e6:8.1f} µs ± {t['NumPy'].spread:.0%}, "
+          f"ratio {t['minidl'].median / t['NumPy'].median:.2f}")
 
 # %%
-fig, ax = new_figure(figsize=(6.5, 3.2))
+fig, ax = new_figure(figsize=(9, 4.8))
 ax.plot(widths, [overhead[w][0] * 1e6 for w in widths], "o-", label="minidl Linear (forward + backward)")
 ax.plot(widths, [overhead[w][1] * 1e6 for w in widths], "s--", label="the same GEMMs in NumPy")
-ax.set(xscale="log", yscale="log", xlabel="layer width (batch 64)", ylabel="µs", title="overhead vs size")
+ax.set(xscale="log", yscale="log", xlabel="layer width (units, batch 64)", ylabel="time per forward + backward (µs)",
+       title="overhead vs size")
 ax.set_xticks(widths, [str(w) for w in widths], minor=False)
 ax.minorticks_off()
 ax.legend()
@@ -166,6 +179,9 @@ fig.tight_layout()
 figure_overhead = save_figure(fig, "14_overhead_vs_size")
 small_ratio = overhead[widths[0]][0] / overhead[widths[0]][1]
 large_ratio = overhead[widths[-1]][0] / overhead[widths[-1]][1]
+timing_verdict(small_ratio > 1.3 * large_ratio and large_ratio < 1.5,
+      "for the small layer the bookkeeping dominates; for the large one the two lines meet",
+      small_ratio=small_ratio, large_ratio=large_ratio)
 
 # %% [markdown]
 # For the small layer the framework's bookkeeping dominates; for the large one the two
@@ -187,9 +203,12 @@ xr = np.random.default_rng(3).standard_normal(shape).astype(np.float32)
 assert np.array_equal(activation.relu_backward.fast(gy, xr), activation.relu_backward_reference(gy, xr))
 t = measure({"NumPy gy * (x > 0)": lambda: activation.relu_backward_reference(gy, xr),
              "Numba, one pass": lambda: activation.relu_backward.fast(gy, xr)},
-            number=pick(20, 5), rounds=pick(7, 3))
+            number=pick(20, 5), rounds=pick(7, 5))
 relu_gain = t["NumPy gy * (x > 0)"].median / t["Numba, one pass"].median
-print(f"ReLU backward: Numba is {relu_gain:.1f}× faster than the NumPy expression")
+print(f"ReLU backward: NumPy {t['NumPy gy * (x > 0)'].median * 1e3:.2f} ms ± {t['NumPy gy * (x > 0)'].spread:.0%}, "
+      f"Numba {t['Numba, one pass'].median * 1e3:.2f} ms ± {t['Numba, one pass'].spread:.0%}: "
+      f"Numba takes {1 / relu_gain:.2f}× the time of the NumPy expression")
+timing_verdict(relu_gain > 1, "the one-pass Numba kernel beats the NumPy expression", gain=relu_gain)
 
 
 # %% [markdown]
@@ -217,9 +236,12 @@ size = pick(256, 96)
 a = np.random.default_rng(4).standard_normal((size, size)).astype(np.float32)
 assert np.allclose(matmul_loops(a, a), a @ a, atol=1e-3)
 t = measure({"BLAS (a @ a)": lambda: a @ a, "Numba loops": lambda: matmul_loops(a, a)},
-            number=pick(10, 3), rounds=pick(5, 3))
+            number=pick(10, 3), rounds=pick(7, 5))
 blas_gain = t["Numba loops"].median / t["BLAS (a @ a)"].median
-print(f"{size}×{size} matmul: BLAS is {blas_gain:.0f}× faster than the compiled loops")
+print(f"{size}×{size} matmul: BLAS {t['BLAS (a @ a)'].median * 1e3:.3f} ms ± {t['BLAS (a @ a)'].spread:.0%}, "
+      f"compiled loops {t['Numba loops'].median * 1e3:.3f} ms ± {t['Numba loops'].spread:.0%}: "
+      f"the loops take {blas_gain:.2f}× BLAS's time")
+timing_verdict(blas_gain > 1, "Numba compiles the loops well, and still loses to BLAS", loops_over_blas=blas_gain)
 
 # %% [markdown]
 # So minidl's rule: **BLAS stays BLAS**. Numba kernels are written only for what is not a
@@ -248,15 +270,27 @@ print(f"{size}×{size} matmul: BLAS is {blas_gain:.0f}× faster than the compile
 small = np.random.default_rng(5).standard_normal((64, 128)).astype(np.float32)
 small_w = np.random.default_rng(6).standard_normal((128, 128)).astype(np.float32)
 with blas_threads(1):
-    one = measure({"one thread": lambda: small @ small_w}, number=pick(500, 100), rounds=5)["one thread"].median
+    one_t = measure({"one thread": lambda: small @ small_w}, number=pick(500, 100), rounds=5)["one thread"]
 with blas_threads(os.cpu_count() or 1):
-    every = measure({"all cores": lambda: small @ small_w}, number=pick(500, 100), rounds=5)["all cores"].median
-print(f"64×128 @ 128×128: {one * 1e6:.1f} µs on one thread, {every * 1e6:.1f} µs on {os.cpu_count()} threads")
+    every_t = measure({"all cores": lambda: small @ small_w}, number=pick(500, 100), rounds=5)["all cores"]
+one, every = one_t.median, every_t.median
+print(f"64×128 @ 128×128: {one * 1e6:.1f} µs ± {one_t.spread:.0%} on one thread, {every * 1e6:.1f} µs "
+      f"± {every_t.spread:.0%} on {os.cpu_count()} threads")
+
+# %% [markdown]
+# **Every lesson starts with `lesson_threads()`** (`minidl.threads.lesson_threads`): one
+# call that limits BLAS to one thread for the rest of the process (or to
+# `$MINIDL_BLAS_THREADS` threads, if you set it), whether the lesson runs as a script, in a
+# notebook or through `minidl lesson N`. That is why the lessons' timings do not depend on
+# how they were started, and why a small product is not slowed down by threads waiting
+# for each other on a busy machine. Timings that need several threads (a big GEMM) say so
+# and use `blas_threads(n)` for that block, as above.
 #
 # ## Amdahl on a real step
 #
-# Which share of a LeNet training step could Numba kernels still speed up? The GEMM-bound
-# ops are the convolutions and the linear layers; everything else is "the rest":
+# Which share of a training step of the CNN from lesson 07 (PyTorch's MNIST example network,
+# `nn.LeNet`) could Numba kernels still speed up? The GEMM-bound ops are the convolutions
+# and the linear layers; everything else is "the rest":
 
 # %%
 minidl.manual_seed(0)
@@ -276,8 +310,8 @@ def lenet_step() -> None:
 ops, step_seconds = profile_ops(lenet_step, steps=pick(5, 2))
 gemm_ops = sum(o.seconds for o in ops if o.op in ("Conv2d", "Linear"))
 rest_share = 1 - gemm_ops / step_seconds
-print(f"step {step_seconds * 1e3:.0f} ms; conv + linear ops {gemm_ops / step_seconds:.0%}, "
-      f"the rest {rest_share:.0%}")
+print(f"step {step_seconds * 1e3:.0f} ms (median of {pick(5, 2)} profiled steps); conv + linear ops "
+      f"{gemm_ops / step_seconds:.0%}, the rest {rest_share:.0%}")
 print(f"making the rest 2× faster: {amdahl_speedup(rest_share, 2):.2f}×; infinitely fast: "
       f"{amdahl_speedup(rest_share, 1e12):.2f}×")
 
@@ -291,31 +325,45 @@ print(f"making the rest 2× faster: {amdahl_speedup(rest_share, 2):.2f}×; infin
 # ## Exercises
 #
 # **1.** A profile says im2col takes 12% of a step. A new kernel makes im2col 3× faster.
-# How much faster is the step?
-#
-# *Answer.* `amdahl_speedup(0.12, 3)` = 1 / (0.88 + 0.04) ≈ 1.087: about 9%.
+# How much faster is the step? Write Amdahl's law as `speedup(p, s)` and test it with
+# `minidl.course.check("14.1", speedup)`.
 
-# %%
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** `amdahl_speedup(0.12, 3)` = 1 / (0.88 + 0.04) ≈ 1.087: about 9%.
+
+# %% tags=["answer", "hide-cell"]
 print(f"{amdahl_speedup(0.12, 3):.3f}")
+
+
+def speedup(p: float, s: float) -> float:
+    return 1 / ((1 - p) + p / s)
+
+
+check("14.1", speedup)
 
 # %% [markdown]
 # **2.** Why compare against a reference measured in the *same* run instead of against
 # last week's number?
-#
-# *Answer.* Last week's machine state (clock speed, other processes, temperature) is gone;
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** Last week's machine state (clock speed, other processes, temperature) is gone;
 # a ratio against a reference interleaved with the candidate cancels most of what changed.
-#
+
+# %% [markdown]
 # **3.** You time a function once and get 310 ms; then 20 times and get a median of 2 ms.
 # Which number describes the function?
-#
-# *Answer.* Both, for different questions: 310 ms is the first call (compiling, first
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** Both, for different questions: 310 ms is the first call (compiling, first
 # touches of memory), 2 ms the steady state of a training loop. Report them separately,
 # as `make bench` does for the kernels' first calls.
-#
+
+# %% [markdown]
 # **4.** In the overhead experiment, at which width would you expect minidl and NumPy to
 # meet, and why does the batch size matter?
-#
-# *Answer.* Where the GEMMs' time (∝ batch · width²) grows past the fixed per-op cost
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** Where the GEMMs' time (∝ batch · width²) grows past the fixed per-op cost
 # (tens of µs for the forward + backward): the larger the batch, the smaller the width at
 # which that happens.
 

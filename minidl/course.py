@@ -1,7 +1,28 @@
-"""What the lessons and the tour share: fast mode, where figures go, finding the lessons.
+"""What the lessons and the tour share: fast mode, figures, claims, exercises, finding the lessons.
 
 ``MINIDL_FAST=1`` (set by the test suite) makes every lesson and tour chapter run a
 shrunken version of itself: fewer epochs, smaller data, same code path.
+
+**Prose is checked.** A sentence that states a result of the lesson's own run prints the
+value (an f-string) or is guarded by :func:`claim`, which runs in fast and full mode.
+
+**Exercises and answers.** A lesson's exercise is a markdown cell with the question. Its
+answer follows right under it, in its own cells, each tagged as an answer in jupytext's
+cell metadata::
+
+    # %% [markdown]
+    # **2. Adagrad slows down.** With a constant gradient g, ...
+
+    # %% [markdown] tags=["answer", "hide-cell"]
+    # **Answer.** ...
+
+    # %% tags=["answer", "hide-cell"]
+    check("04.2", adagrad_step)   # code that shows or checks the answer
+
+``hide-cell`` is the tag Jupyter Book / MyST-NB collapse until clicked; ``answer`` marks the
+cell for anything else that renders the course (both markdown and code cells carry both),
+so a learner sees the question first. :data:`ANSWER_TAGS` is the pair. :func:`check` runs the
+hidden tests of an exercise (``minidl.course_checks``) against a learner's own function.
 """
 
 from __future__ import annotations
@@ -10,6 +31,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 def fast_mode() -> bool:
@@ -29,25 +51,57 @@ def figure_dir(default: str | os.PathLike[str] = "figures") -> Path:
     return d
 
 
+ANSWER_TAGS = ("answer", "hide-cell")  # the jupytext tags of an exercise's answer cells (module docstring)
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (where a saved figure should also be shown inline)."""
+    import sys
+
+    if "ipykernel" not in sys.modules:
+        return False
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - ipykernel always brings IPython
+        return False
+    shell = get_ipython()
+    return shell is not None and hasattr(shell, "kernel")
+
+
 def save_figure(fig, name: str, folder: str | os.PathLike[str] | None = None) -> Path:
-    """Save a matplotlib figure as ``<folder>/<name>.png`` and close it; returns the path."""
+    """Save a matplotlib figure as ``<folder>/<name>.png`` and close it; returns the path.
+
+    The file uses the course's figure style (:data:`minidl.viz.SAVE_DPI` dpi). Inside Jupyter
+    the saved image is also displayed inline, once: the figure is closed after saving, so
+    the inline backend does not show it a second time at the end of the cell.
+    """
     import matplotlib.pyplot as plt
+
+    from minidl.viz import SAVE_DPI
 
     path = (Path(folder) if folder is not None else figure_dir()) / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    fig.savefig(path, dpi=SAVE_DPI, bbox_inches="tight")
     plt.close(fig)
+    if in_notebook():
+        from IPython.display import Image, display
+
+        display(Image(filename=str(path)))
     return path
 
 
 def new_figure(*args, **kwargs):
-    """``plt.subplots`` on the non-interactive Agg backend (no screen needed)."""
+    """``plt.subplots`` in the course's figure style (:func:`minidl.viz.apply_style`), on the
+    non-interactive Agg backend outside Jupyter (no screen needed)."""
     import matplotlib
 
     if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
         matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from minidl.viz import apply_style
+
+    apply_style()
     return plt.subplots(*args, **kwargs)
 
 
@@ -88,7 +142,7 @@ def find_lesson(number: int) -> Lesson:
     raise ValueError(f"no lesson {number}; `minidl lessons` lists them")
 
 
-class ClaimFailed(AssertionError):
+class ClaimFailed(AssertionError):  # noqa: N818 - reads as the event a learner sees
     """A sentence of a lesson's prose that the lesson's own run contradicts."""
 
 
@@ -104,3 +158,54 @@ def claim(condition: bool, statement: str, **measured) -> None:
     if not condition:
         values = ", ".join(f"{k}={v!r}" for k, v in measured.items())
         raise ClaimFailed(f"the lesson says: {statement!r}, but this run measured {values or 'otherwise'}")
+
+
+def timing_verdict(condition: bool, statement: str, **measured: Any) -> bool:
+    """Print whether this run's *timings* support a sentence of the prose; never raise.
+
+    A timing depends on the machine and on what else runs on it, so a sentence about speed
+    cannot be an assertion (the tests would fail on a busy machine): instead the lesson
+    prints ``timings agree: <sentence>`` or ``timings disagree this run: <sentence> (values)``
+    right under the measurement, and the reader sees which. Use :func:`claim` for
+    everything that is not a timing. Returns ``condition``.
+    """
+    values = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v!r}" for k, v in measured.items())
+    if condition:
+        print(f"timings agree: {statement}")
+    else:
+        print(f"timings disagree this run: {statement} ({values}) — on a busy machine timings vary; "
+              f"measure again (lesson 14)")
+    return bool(condition)
+
+
+class CheckFailed(AssertionError):  # noqa: N818 - reads as the event a learner sees
+    """A learner's answer to an exercise failed one of its hidden tests."""
+
+
+def check(exercise: str, answer: Any) -> bool:
+    """Run exercise ``exercise``'s hidden tests (``"04.2"``: lesson 04, exercise 2) on ``answer``.
+
+    ``answer`` is the learner's own function (or value), as the exercise asks for it. Returns
+    True and prints how many tests passed; raises :class:`CheckFailed` naming the input that
+    went wrong, what was expected and what came back. ``minidl.course_checks`` holds the
+    tests; :func:`exercises_with_checks` lists them.
+    """
+    from minidl.course_checks import CHECKS
+
+    if exercise not in CHECKS:
+        raise ValueError(f"no checks for exercise {exercise!r}; there are checks for {sorted(CHECKS)}")
+    try:
+        passed = CHECKS[exercise](answer)
+    except CheckFailed:
+        raise
+    except Exception as error:  # the learner's function raised: say so, with what it was given
+        raise CheckFailed(f"exercise {exercise}: your answer raised {type(error).__name__}: {error}") from error
+    print(f"exercise {exercise}: all {passed} hidden tests passed")
+    return True
+
+
+def exercises_with_checks() -> list[str]:
+    """The exercises :func:`check` can test, e.g. ``["01.3", "02.2", ...]``."""
+    from minidl.course_checks import CHECKS
+
+    return sorted(CHECKS)

@@ -101,6 +101,11 @@ class LessonRun:
     grad_enabled_after: bool
     default_dtype_after: Any
 
+    @property
+    def figure_names(self) -> list[str]:
+        """The PNG files the lesson saved, sorted."""
+        return sorted(p.name for p in self.figures.glob("*.png"))
+
 
 @pytest.fixture(scope="session")
 def run_lesson(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], LessonRun]:
@@ -130,6 +135,15 @@ def run_lesson(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], Les
         return cache[key]
 
     return run
+
+
+@pytest.fixture(scope="module")
+def lesson(request: pytest.FixtureRequest, run_lesson: Callable[[Path], LessonRun]) -> LessonRun:
+    """The fast-mode run of the lesson a ``tests/test_lesson_NN.py`` names in its ``LESSON`` path."""
+    path = getattr(request.module, "LESSON", None)
+    if path is None:
+        raise RuntimeError(f"{request.module.__name__} must define LESSON, the path of its lesson")
+    return run_lesson(path)
 
 
 @pytest.fixture

@@ -9,14 +9,8 @@ import pytest
 LESSON = Path(__file__).resolve().parents[1] / "lessons" / "03_gradient_descent_sgd_momentum.py"
 
 
-@pytest.fixture(scope="module")
-def lesson(run_lesson):
-    run = run_lesson(LESSON)
-    return run.results, run.figures
-
-
 def test_lesson_03_saves_its_figures_and_the_animation(lesson) -> None:
-    _, folder = lesson
+    folder = lesson.figures
     for name in ("03_gd_vs_sgd_paths", "03_batch_noise", "03_rosenbrock", "03_momentum_forms"):
         assert (folder / f"{name}.png").is_file(), name
     from PIL import Image
@@ -26,7 +20,7 @@ def test_lesson_03_saves_its_figures_and_the_animation(lesson) -> None:
 
 
 def test_lesson_03_numbers(lesson) -> None:
-    r, _ = lesson
+    r = lesson.results
     # GD reaches the least-squares solution; batch-1 SGD only gets near it (a noise floor)
     assert r["gd_distance_to_least_squares"] < 1e-3 < r["sgd_batch1_distance_to_least_squares"] < 0.3
     noise = r["batch_noise"]

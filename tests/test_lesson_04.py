@@ -9,20 +9,14 @@ import pytest
 LESSON = Path(__file__).resolve().parents[1] / "lessons" / "04_adam_rmsprop_adagrad_schedules.py"
 
 
-@pytest.fixture(scope="module")
-def lesson(run_lesson):
-    run = run_lesson(LESSON)
-    return run.results, run.figures
-
-
 def test_lesson_04_saves_its_figures(lesson) -> None:
-    _, folder = lesson
+    folder = lesson.figures
     for name in ("04_per_coordinate_steps", "04_bias_correction", "04_schedules", "04_schedules_training"):
         assert (folder / f"{name}.png").is_file(), name
 
 
 def test_lesson_04_numbers(lesson) -> None:
-    r, _ = lesson
+    r = lesson.results
     bowl = r["bowl_final_loss"]
     gd = bowl["GD, lr 0.038 (just stable)"]
     assert bowl["Adagrad, lr 0.3"] < 1e-3 * gd and bowl["RMSprop, lr 0.03"] < 1e-3 * gd

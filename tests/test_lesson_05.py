@@ -9,20 +9,14 @@ import pytest
 LESSON = Path(__file__).resolve().parents[1] / "lessons" / "05_regularization.py"
 
 
-@pytest.fixture(scope="module")
-def lesson(run_lesson):
-    run = run_lesson(LESSON)
-    return run.results, run.figures
-
-
 def test_lesson_05_saves_its_figures(lesson) -> None:
-    _, folder = lesson
+    folder = lesson.figures
     for name in ("05_overfitting", "05_weight_histograms", "05_adam_l2_vs_adamw"):
         assert (folder / f"{name}.png").is_file(), name
 
 
 def test_lesson_05_numbers(lesson) -> None:
-    r, _ = lesson
+    r = lesson.results
     t = r["table"]
     none = t["no regularization"]
     l2 = next(v for k, v in t.items() if k.startswith("L2 penalty"))

@@ -16,18 +16,13 @@ LESSON = Path(__file__).resolve().parents[1] / "lessons" / "06_data_optimization
 FIGURES = ["06_augmentation_grid.png", "06_conditioning.png", "06_learning_curve.png"]
 
 
-@pytest.fixture(scope="module")
-def results(run_lesson):
-    run = run_lesson(LESSON)
-    return {**run.results, "_figures": sorted(p.name for p in run.figures.glob("*.png"))}
-
-
-def test_lesson_leaves_minidl_as_it_found_it(results):
+def test_lesson_leaves_minidl_as_it_found_it(lesson):
     assert minidl.is_grad_enabled() and minidl.get_default_dtype() == minidl.float32
-    assert results["_figures"] == FIGURES
+    assert lesson.figure_names == FIGURES
 
 
-def test_standardization_and_conditioning(results):
+def test_standardization_and_conditioning(lesson):
+    results = lesson.results
     # κ from ~15,000 to ~9; GD stalls on raw features and converges on standardized ones
     assert results["kappa_raw"] > 1000 > 20 > results["kappa_standardized"]
     assert results["gd_weight_error_raw"] > 0.5 and results["gd_loss_ratio_raw"] > 1.5
@@ -36,7 +31,8 @@ def test_standardization_and_conditioning(results):
     assert results["whitened_kappa"] == pytest.approx(1.0, abs=1e-4)
 
 
-def test_augmentation_learning_curve_and_flips(results):
+def test_augmentation_learning_curve_and_flips(lesson):
+    results = lesson.results
     if (SHARED_DATA / "mnist").is_dir():  # CI: the lesson must find MNIST in the shared folder
         assert results["augmentation_dataset"] == "MNIST"
         assert 0.7 < results["zero_fraction"] < 0.9

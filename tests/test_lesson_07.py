@@ -9,8 +9,8 @@ import minidl
 LESSON = Path(__file__).resolve().parents[1] / "lessons" / "07_convolution.py"
 
 
-def test_lesson_07_results(run_lesson):
-    run = run_lesson(LESSON)  # the same memoized run as tests/test_lessons.py
+def test_lesson_07_results(lesson):
+    run = lesson  # the same memoized run as tests/test_lessons.py
     assert minidl.is_grad_enabled() and minidl.get_default_dtype() == minidl.float32
     results = run.results
     assert results["dataset"] == "digits 8×8"  # fast mode trains on the bundled digits

@@ -12,14 +12,8 @@ import pytest
 LESSON = Path(__file__).resolve().parents[1] / "lessons" / "10_knowledge_distillation.py"
 
 
-@pytest.fixture(scope="module")
-def lesson(run_lesson) -> tuple[dict, Path]:
-    run = run_lesson(LESSON)
-    return run.results, run.figures
-
-
 def test_the_math_checks_out(lesson) -> None:
-    results, _ = lesson
+    results = lesson.results
     assert results["gradient_formula_max_error"] < 1e-12
     assert results["high_t_limit_error"] < 0.02  # T·(p_s − p_t) → (z_s − z_t)/C as T grows
     assert -2.2 < results["no_t2_decay_slope"] < -1.8  # without T² the gradient fades as 1/T²
@@ -30,7 +24,7 @@ def test_the_math_checks_out(lesson) -> None:
 
 
 def test_teacher_student_and_experiments_ran(lesson) -> None:
-    results, _ = lesson
+    results = lesson.results
     assert results["fast_mode"] is True
     assert results["teacher_accuracy"] > 0.9
     assert results["teacher_parameters"] == 85_002 and results["student_parameters"] == 1_210
@@ -43,7 +37,7 @@ def test_teacher_student_and_experiments_ran(lesson) -> None:
 
 
 def test_hard_labels_and_the_source_articles_exercises(lesson) -> None:
-    results, _ = lesson
+    results = lesson.results
     assert results["rounded_no_label_fraction_T4"] > 0.0  # rounding probabilities loses labels
     assert results["copy_refused"] is True  # copying parameters fails when the shapes differ
     assert results["clone_matches_teacher"] is True  # ... and compresses nothing when they match
@@ -54,7 +48,7 @@ STAGES = ["teacher", "distilled student", "pruned + compacted", "int8 PTQ", "int
 
 
 def test_pipeline_every_step_makes_the_model_smaller(lesson) -> None:
-    results, _ = lesson
+    results = lesson.results
     pipeline = results["pipeline"]
     stages = pipeline["stages"]
     assert list(stages) == STAGES
@@ -86,7 +80,7 @@ def test_pipeline_accuracy_floors_in_fast_mode(lesson) -> None:
     not lose more than a point; per-channel int8 of a model this small is nearly lossless
     whatever its training (+0.3 points here), so PTQ may lose at most 2 points (7 test digits).
     The full-mode tolerances (4, 1 and 0.5 points) are the lesson's claims and are printed there."""
-    results, _ = lesson
+    results = lesson.results
     pipeline = results["pipeline"]
     stages = pipeline["stages"]
     accuracy = {name: stage["accuracy"] for name, stage in stages.items()}
@@ -103,7 +97,7 @@ def test_pipeline_accuracy_floors_in_fast_mode(lesson) -> None:
 
 
 def test_pipeline_prunes_dead_neurons_first_and_finds_a_pareto_front(lesson) -> None:
-    results, _ = lesson
+    results = lesson.results
     pipeline = results["pipeline"]
     # dead ReLUs get no gradient, so their weights keep their small initial norm: L2 removes them first
     assert pipeline["removed_dead_units"] == min(pipeline["dead_units"], pipeline["pruned_units"])
@@ -116,6 +110,6 @@ def test_pipeline_prunes_dead_neurons_first_and_finds_a_pareto_front(lesson) -> 
 
 
 def test_figures_saved(lesson) -> None:
-    _, folder = lesson
+    folder = lesson.figures
     for name in ("10_dark_knowledge", "10_t_squared", "10_students", "10_grid", "10_pareto"):
         assert (folder / f"{name}.png").exists(), name

@@ -11,8 +11,8 @@ LESSON = Path(__file__).resolve().parents[1] / "lessons" / "13_same_code_on_a_gp
 
 
 @pytest.mark.numpy_only
-def test_lesson_13(run_lesson) -> None:
-    run = run_lesson(LESSON)
+def test_lesson_13(lesson) -> None:
+    run = lesson  # the same memoized run as tests/test_lessons.py
     results = run.results
     assert results["leak_caught"] is True
     assert results["standin_matches_numpy"] is True

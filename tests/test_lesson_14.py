@@ -9,8 +9,8 @@ import minidl
 LESSON = Path(__file__).resolve().parents[1] / "lessons" / "14_making_it_fast.py"
 
 
-def test_lesson_14_results(run_lesson):
-    run = run_lesson(LESSON)  # the same memoized run as tests/test_lessons.py
+def test_lesson_14_results(lesson):
+    run = lesson  # the same memoized run as tests/test_lessons.py
     assert minidl.is_grad_enabled() and minidl.get_default_dtype() == minidl.float32
     results = run.results
     # No timing assertions (the machine decides those); the numbers must exist and make sense.

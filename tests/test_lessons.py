@@ -53,6 +53,40 @@ def test_lessons_exist_and_checks_point_at_them() -> None:
     assert set(CHECKS) <= set(numbers), f"checks for lessons that do not exist: {set(CHECKS) - set(numbers)}"
 
 
+# The course's conventions (issue 17): lessons converted so far. 11, 12 and 15 join when their
+# authors convert them; the list only grows.
+FOLLOWS_CONVENTIONS = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 13, 14}
+
+
+def _cells(path: Path) -> list[tuple[str, str]]:
+    """(header line, body) of every jupytext cell of a lesson."""
+    text = path.read_text(encoding="utf-8")
+    parts = re.split(r"^(# %%.*)$", text, flags=re.M)
+    return [(parts[i], parts[i + 1]) for i in range(1, len(parts) - 1, 2)]
+
+
+@pytest.mark.parametrize("path", [p for p in LESSONS if lesson_number(p) in FOLLOWS_CONVENTIONS],
+                         ids=lambda p: p.stem)
+def test_lesson_follows_the_course_conventions(path: Path) -> None:
+    cells = _cells(path)
+    header = next(body for head, body in cells if "[markdown]" in head)
+    assert "(../docs/notation.md)" in header, f"{path.name}: the header must link the notation table"
+    assert re.search(r"Time: the full version takes about \d+ s", header), f"{path.name}: say how long it takes"
+    first_code = next(body for head, body in cells if "[markdown]" not in head)
+    assert "lesson_threads()" in first_code, f"{path.name}: set the BLAS threads at the top (lesson_threads())"
+    # every exercise question is followed by its answer, in cells tagged as answers
+    questions = [i for i, (head, body) in enumerate(cells)
+                 if "[markdown]" in head and "answer" not in head and re.search(r"^# \*\*\d+\.", body, re.M)]
+    assert questions, f"{path.name} has no exercises"
+    for i in questions:
+        assert i + 1 < len(cells) and 'tags=["answer", "hide-cell"]' in cells[i + 1][0], (
+            f"{path.name}: the exercise in cell {i} must be followed by an answer cell (tags answer, hide-cell)")
+    assert not re.search(r"(?<!\*)\*Answer\.\*(?!\*)", path.read_text(encoding="utf-8")), (
+        f"{path.name}: an answer left inside a question")
+    assert re.search(rf'check\("{lesson_number(path):02d}\.\d+"', path.read_text(encoding="utf-8")), (
+        f"{path.name}: at least one exercise needs a minidl.course.check")
+
+
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
 def test_lesson_title(path: Path) -> None:
     # minidl.course.list_lessons reads the title from the first "# # " heading
