@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,14 +31,26 @@ def figure_dir(default: str | os.PathLike[str] = "figures") -> Path:
 
 
 def save_figure(fig, name: str, folder: str | os.PathLike[str] | None = None) -> Path:
-    """Save a matplotlib figure as ``<folder>/<name>.png`` and close it; returns the path."""
+    """Save a matplotlib figure as ``<folder>/<name>.png``, close it, and inside Jupyter show it
+    inline (once); returns the path."""
     import matplotlib.pyplot as plt
 
     path = (Path(folder) if folder is not None else figure_dir()) / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    plt.close(fig)  # closed, so Jupyter's inline backend does not draw it a second time
+    if in_notebook():
+        from IPython.display import Image, display
+
+        display(Image(filename=str(path)))  # the saved file itself, so notebook and disk agree
     return path
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (a notebook, or the book's build), where figures show inline."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
 
 
 def new_figure(*args, **kwargs):
