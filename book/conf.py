@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).parent / "_ext"))
 
 project = "minidl — a course in model optimization"
 author = "the minidl engineers"
-copyright = "minidl authors, MIT licence"
+copyright = "minidl authors, MIT licence"  # noqa: A001 (Sphinx reads this name)
 
 extensions = ["myst_nb", "mathml"]
 html_math_renderer = "mathml"

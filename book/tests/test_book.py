@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SITE = Path(os.environ.get("MINIDL_BOOK_DIR", ROOT / "build" / "test-book" / "book"))
 SHOTS = ROOT / "build" / "book-check"
 
-playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[book]')")
+playwright_api = pytest.importorskip("playwright.sync_api",
+                                     reason="playwright is not installed (pip install -e '.[book]')")
 
 if not (SITE / "index.html").exists():
     pytest.fail(f"no book at {SITE}: run `python book/build.py --fast` first (make test-book does)", pytrace=False)
@@ -143,7 +144,7 @@ def _internal_links(v: Visit, base: str) -> set[str]:
     return {h for h in hrefs if h.startswith(base)}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _fetch(url: str) -> tuple[int, str]:
     try:
         with urllib.request.urlopen(url, timeout=10) as r:
