@@ -53,7 +53,7 @@ lessons: $(VENV)/stamp-base
 	$(VENV)/bin/minidl lessons
 
 lint: $(VENV)/stamp-dev
-	$(VENV)/bin/ruff check minidl tests lessons benchmarks examples
+	$(VENV)/bin/ruff check minidl tests lessons benchmarks examples book
 
 # The course as a book. Lessons execute in parallel and are cached by their code: a rebuild
 # after editing one lesson re-runs only that one.
