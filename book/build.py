@@ -139,7 +139,8 @@ def repo_links_to_pages(md: str) -> str:
 def stage_front_page(stage: Path, tour_figures: list[Path], pages: list[str]) -> None:
     intro = readme_section("What minidl is")
     quick = readme_section("Quick start")
-    lessons = repo_links_to_pages(readme_section("Lessons"))
+    table = [line for line in readme_section("Lessons").splitlines() if line.startswith("|")]
+    lessons = repo_links_to_pages("\n".join(table))
     figs = "\n\n".join(f"![{p.stem}](_tour/{p.name})" for p in tour_figures)
     toc = "\n".join(pages)
     text = f"""# minidl — a course in model optimization
