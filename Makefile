@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 
-.PHONY: tour test test-backends bench lint lessons clean help
+.PHONY: tour test test-backends bench lint lessons clean help book notebooks test-book
 
 help:
 	@echo "make tour    - set up .venv and run the guided tour on the bundled digits dataset"
@@ -13,6 +13,9 @@ help:
 	@echo "make test-backends - the whole suite on NumPy and the CuPy stand-in (and CuPy on a GPU)"
 	@echo "make mnist-cnn - train LeNet on MNIST (DATA=folder with the four .gz files, else ../shared/data or a download)"
 	@echo "make ddp N=2 - data-parallel MNIST MLP on N processes with mpiexec (examples/ddp_mnist.py; DATA=folder)"
+	@echo "make book    - the course as an offline HTML book in build/book/ (every lesson run in full mode)"
+	@echo "make notebooks - the executed lessons as .ipynb in build/notebooks/ (same build as make book)"
+	@echo "make test-book - build the book in fast mode and check it in headless Chromium"
 	@echo "make lessons - list the lessons;  make lint - ruff and the layer contract"
 
 # The stamps record what was installed; they are rebuilt only when pyproject.toml changes,
@@ -29,6 +32,10 @@ $(VENV)/stamp-dev: $(VENV)/stamp-base
 
 $(VENV)/stamp-torch: $(VENV)/stamp-base
 	$(PIP) install --quiet -e ".[bench]"
+	touch $@
+
+$(VENV)/stamp-book: $(VENV)/stamp-dev
+	$(PIP) install --quiet -e ".[dev,book]"
 	touch $@
 
 tour: $(VENV)/stamp-base
@@ -48,11 +55,27 @@ lessons: $(VENV)/stamp-base
 
 # ruff, then the layer contract (tests/test_layers.py: each layer imports only from those below)
 lint: $(VENV)/stamp-dev
-	$(VENV)/bin/ruff check minidl tests lessons benchmarks examples
+	$(VENV)/bin/ruff check minidl tests lessons benchmarks examples book
 	$(PY) -m pytest -q -p no:cacheprovider tests/test_layers.py
 
+# The course as a book. Lessons execute in parallel and are cached by their code: a rebuild
+# after editing one lesson re-runs only that one.
+book: $(VENV)/stamp-book
+	$(PY) book/build.py --notebooks build/notebooks
+	@echo "open build/book/index.html (executed notebooks: build/notebooks/)"
+
+notebooks: book
+
+# Debian's chromium is installed when missing (apt; as root, else through sudo).
+test-book: $(VENV)/stamp-book
+	@command -v chromium >/dev/null 2>&1 || { echo "installing Debian's chromium"; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq chromium; }
+	$(PY) book/build.py --fast
+	$(PY) -m pytest book/tests -q
+
 clean:
-	rm -rf $(VENV) .pytest_cache minidl-tour
+	rm -rf $(VENV) .pytest_cache minidl-tour build
 
 # LeNet on MNIST (reads ../shared/data/mnist, or DATA=folder with the four .gz files).
 .PHONY: mnist-cnn
