@@ -49,7 +49,8 @@ import numpy as np
 
 import minidl
 from minidl import Function
-from minidl.course import check, new_figure, pick, save_figure
+from minidl.course import new_figure, pick, save_figure
+from minidl.course_checks import check
 from minidl.threads import lesson_threads
 
 lesson_threads()  # one BLAS thread, however the lesson is started (lesson 14 explains why)
@@ -386,7 +387,7 @@ assert a.grad == 27.0
 # **2. Why is the gradient of a broadcast a sum?** Write the bias example with the copies
 # made explicit, `B = ones((4, 1)) * b`, and compare.
 # Then write `bias_grad(grad_out)`: given ∂L/∂y for y = x + b (b broadcast over the rows),
-# return ∂L/∂b, and test it with `minidl.course.check("01.2", bias_grad)`.
+# return ∂L/∂b, and test it with `minidl.course_checks.check("01.2", bias_grad)`.
 
 # %% [markdown] tags=["answer", "hide-cell"]
 # **Answer.** Broadcasting *uses* `b` four times, once per row, exactly like a `Value` used

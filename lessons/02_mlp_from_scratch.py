@@ -53,7 +53,8 @@ import numpy as np
 
 import minidl
 from minidl import nn, optim
-from minidl.course import check, claim, new_figure, pick, save_figure
+from minidl.course import claim, new_figure, pick, save_figure
+from minidl.course_checks import check
 from minidl.data import DataLoader, load_digits
 from minidl.nn.functional import cross_entropy, log_softmax, one_hot
 from minidl.threads import lesson_threads
@@ -310,7 +311,7 @@ print("saved", save_figure(fig, "02_learning_rates"))
 # **2. The gradient with respect to the logits.** What is ∂L/∂z for one sample, what does
 # each row of it sum to, and how big is it for a sample the model already classifies
 # confidently and correctly? Write `logits_grad(logits, labels)` in NumPy for a batch and
-# test it: `minidl.course.check("02.2", logits_grad)`.
+# test it: `minidl.course_checks.check("02.2", logits_grad)`.
 
 # %% [markdown] tags=["answer", "hide-cell"]
 # **Answer.** (p − onehot(y))/N. Each row sums to (1 − 1)/N = **0**: probability is only

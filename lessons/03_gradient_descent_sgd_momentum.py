@@ -59,7 +59,8 @@ import numpy as np
 
 import minidl
 from minidl import nn, optim
-from minidl.course import check, claim, figure_dir, new_figure, pick, save_figure
+from minidl.course import claim, figure_dir, new_figure, pick, save_figure
+from minidl.course_checks import check
 from minidl.data import ArrayDataset, DataLoader, load_digits
 from minidl.optim import rules, transforms
 from minidl.threads import lesson_threads
@@ -377,7 +378,7 @@ claim(same_when_constant < 1e-4 and step_b[drop_at] > 5 * step_a[drop_at],
 # **1. Momentum's effective learning rate.** Feed `SGD(lr=0.1, momentum=0.9)` the same
 # gradient g = 1 for 100 steps. How far does θ move per step at the end? Write
 # `momentum_step_limit(lr, momentum)`, the step it tends to for any lr and μ, and run
-# `minidl.course.check("03.1", momentum_step_limit)` on it.
+# `minidl.course_checks.check("03.1", momentum_step_limit)` on it.
 
 # %% [markdown] tags=["answer", "hide-cell"]
 # **Answer.** bₜ = 1 + 0.9 + … + 0.9^(t−1) → 1/(1 − 0.9) = 10, so the step tends to

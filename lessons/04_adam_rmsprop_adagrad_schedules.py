@@ -56,7 +56,8 @@ import numpy as np
 
 import minidl
 from minidl import nn, optim
-from minidl.course import check, claim, new_figure, pick, save_figure
+from minidl.course import claim, new_figure, pick, save_figure
+from minidl.course_checks import check
 from minidl.data import DataLoader, load_digits
 from minidl.optim import lr_scheduler, rules
 from minidl.optim.transforms import scale_by_adam
@@ -371,7 +372,7 @@ print(f"largest |m̂ − g| over 50 steps: {worst:.1e}")
 # **2. Adagrad slows down.** With a constant gradient g, how large is Adagrad's t-th step?
 # Then write one Adagrad step yourself, `adagrad_step(theta, g, G, lr, eps)` returning the
 # new θ and the new sum G (NumPy arrays), and test it with
-# `minidl.course.check("04.2", adagrad_step)`.
+# `minidl.course_checks.check("04.2", adagrad_step)`.
 
 # %% [markdown] tags=["answer", "hide-cell"]
 # **Answer.** Gₜ = t·g², so the step is lr·|g|/(√t·|g|) = lr/√t: it shrinks forever, even

@@ -52,7 +52,8 @@ import numpy as np
 
 import minidl
 from minidl import nn, optim
-from minidl.course import check, claim, new_figure, pick, save_figure
+from minidl.course import claim, new_figure, pick, save_figure
+from minidl.course_checks import check
 from minidl.data import DataLoader, load_digits
 from minidl.optim import add_proximal_l1, l1_penalty, l2_penalty, soft_threshold
 from minidl.threads import lesson_threads
@@ -326,7 +327,7 @@ claim(max(eps_sizes) / min(eps_sizes) < 1.05 and decayed_mean_abs_w < 0.9 * min(
 # **2. An L2 penalty without the square.** Article 4 writes the L2 penalty as λ‖w‖₂ — the
 # norm, not its square. What is the gradient of λ‖w‖₂, and how does it differ from the
 # gradient of (λ/2)‖w‖²? Write it as `norm_penalty_grad(w, lam)` (NumPy in, NumPy out) and
-# test it: `minidl.course.check("05.2", norm_penalty_grad)`.
+# test it: `minidl.course_checks.check("05.2", norm_penalty_grad)`.
 
 # %% [markdown] tags=["answer", "hide-cell"]
 # **Answer.** ∇(λ‖w‖₂) = λ·w/‖w‖₂: a pull of constant length λ towards the origin, whatever

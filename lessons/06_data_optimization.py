@@ -70,7 +70,8 @@ from tqdm import tqdm
 
 import minidl
 from minidl import nn, optim
-from minidl.course import check, claim, fast_mode, new_figure, pick, save_figure
+from minidl.course import claim, fast_mode, new_figure, pick, save_figure
+from minidl.course_checks import check
 from minidl.data import (
     ArrayDataset,
     DataLoader,
@@ -401,7 +402,7 @@ print("saved", save_figure(fig, "06_learning_curve"))
 # covariance and divide each by the square root of its eigenvalue. What is κ then, and how
 # many steps of gradient descent with lr = 1/h_max does the problem need? Write
 # `whiten(X)` (rows are samples; NumPy in, NumPy out) and test it with
-# `minidl.course.check("06.1", whiten)`.
+# `minidl.course_checks.check("06.1", whiten)`.
 
 # %% [markdown] tags=["answer", "hide-cell"]
 # **Answer.** The whitened features have identity covariance, so H = 2·I, κ = 1, and one step

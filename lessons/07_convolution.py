@@ -35,7 +35,8 @@ from matplotlib.patches import Rectangle
 import minidl
 import minidl.nn.functional as F  # noqa: N812 - PyTorch's habit
 from minidl import nn, optim
-from minidl.course import check, fast_mode, new_figure, pick, save_figure, timing_verdict
+from minidl.course import fast_mode, new_figure, pick, save_figure, timing_verdict
+from minidl.course_checks import check
 from minidl.data import DataLoader, DatasetNotAvailableError, load_digits, load_mnist
 from minidl.kernels import conv as kernels
 from minidl.kernels.window import Window, output_size
@@ -356,7 +357,7 @@ assert np.isclose(lhs, rhs)
 # **3. A 1×1 convolution is a linear layer.** Show that `conv2d` with a (O, C, 1, 1) kernel
 # equals applying the (O, C) matrix to the channel vector at every pixel. Write
 # `conv1x1(x, weight)` as one matrix product (or `np.einsum`) and test it with
-# `minidl.course.check("07.3", conv1x1)`.
+# `minidl.course_checks.check("07.3", conv1x1)`.
 
 # %% [markdown] tags=["answer", "hide-cell"]
 # **Answer.** With kh = kw = 1 each column of cols is just the C channels of one pixel, so

@@ -68,7 +68,8 @@ import numpy as np
 import minidl
 from minidl import nn, optim
 from minidl.compress import prune
-from minidl.course import check, claim, fast_mode, new_figure, pick, save_figure, timing_verdict
+from minidl.course import claim, fast_mode, new_figure, pick, save_figure, timing_verdict
+from minidl.course_checks import check
 from minidl.data import DataLoader, load_digits
 from minidl.perf import measure
 from minidl.threads import lesson_threads
@@ -756,7 +757,7 @@ assert counting == (7, 1, 17)
 # **4. When is CSR smaller than dense?** For an r × c float32 matrix with nnz nonzeros,
 # CSR stores nnz · (4 + 4) + (r + 1) · 4 bytes. Find the break-even density. Write the byte
 # count as `csr_bytes(rows, cols, nnz)` and test it against minidl's CSR matrices with
-# `minidl.course.check("08.4", csr_bytes)`.
+# `minidl.course_checks.check("08.4", csr_bytes)`.
 
 # %% [markdown] tags=["answer", "hide-cell"]
 # **Answer.** 8·nnz + 4(r + 1) < 4rc ⇔ density = nnz/(rc) < ½ − (r + 1)/(2rc) ≈ 50%: below

@@ -81,7 +81,8 @@ import numpy as np
 import minidl
 from minidl import nn, optim
 from minidl.compress import quantize as Q
-from minidl.course import check, claim, new_figure, pick, save_figure
+from minidl.course import claim, new_figure, pick, save_figure
+from minidl.course_checks import check
 from minidl.data import DataLoader, load_digits
 from minidl.kernels import int8 as int8_kernels
 from minidl.threads import lesson_threads
@@ -491,7 +492,7 @@ print("saved", save_figure(fig, "09_cnn_padding"))
 # **1. "Q(x) = round(x·Q)".** A source article presents this as quantization, with the code
 # `torch.round(x * Q) / Q` and Q = 256. What is missing? Then write the real thing for
 # 8 unsigned bits, `quantize_uint8(x, scale, zero_point)` returning the integer levels
-# (NumPy in, NumPy out), and test it with `minidl.course.check("09.1", quantize_uint8)`.
+# (NumPy in, NumPy out), and test it with `minidl.course_checks.check("09.1", quantize_uint8)`.
 
 # %% [markdown] tags=["answer", "hide-cell"]
 # **Answer.** It rounds to a grid of step 1/Q — so 1/Q plays the role of a scale — but it has

@@ -90,7 +90,8 @@ from minidl.compress.distill import (
     soft_target_loss,
     teacher_labels,
 )
-from minidl.course import check, claim, fast_mode, new_figure, pick, save_figure, timing_verdict
+from minidl.course import claim, fast_mode, new_figure, pick, save_figure, timing_verdict
+from minidl.course_checks import check
 from minidl.data import ArrayDataset, DataLoader, load_digits, stratified_split
 from minidl.nn.functional import kl_div
 from minidl.threads import lesson_threads
@@ -620,7 +621,7 @@ for merges in pick([16, 64, 128, 192], [64]):
 # **3. Forgetting T².** Without the T² factor, what does ω = 0.1 at T = 8 really mean? Then
 # write the soft term with its factor, `soft_loss(student_logits, teacher_logits, T)` =
 # T²·KL(p_t ‖ p_s) summed over classes and averaged over the batch (NumPy in, a float
-# out), and test it with `minidl.course.check("10.3", soft_loss)`.
+# out), and test it with `minidl.course_checks.check("10.3", soft_loss)`.
 
 # %% [markdown] tags=["answer", "hide-cell"]
 # **Answer.** Adam ignores the overall scale of the loss, so only the ratio of the two terms

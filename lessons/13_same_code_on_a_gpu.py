@@ -36,7 +36,8 @@ import numpy as np
 import minidl
 from minidl import backend, nn, optim
 from minidl.backend import standin
-from minidl.course import check, claim, new_figure, pick, save_figure
+from minidl.course import claim, new_figure, pick, save_figure
+from minidl.course_checks import check
 from minidl.threads import lesson_threads
 
 lesson_threads()  # one BLAS thread, however the lesson is started (lesson 14 explains why)
@@ -214,7 +215,7 @@ save_figure(fig, "13_cpu_vs_gpu")
 #
 # **1.** This function is meant to zero the negative entries of a Tensor's data. Find the
 # line that breaks on a GPU, fix it, and prove the fix with the stand-in — or with
-# `minidl.course.check("13.1", zero_negatives)`.
+# `minidl.course_checks.check("13.1", zero_negatives)`.
 #
 # ```python
 # def zero_negatives(a):

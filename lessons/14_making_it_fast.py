@@ -36,7 +36,8 @@ import numpy as np
 import minidl
 import minidl.nn.functional as F  # noqa: N812 - PyTorch's habit
 from minidl import nn, optim
-from minidl.course import check, fast_mode, new_figure, pick, save_figure, timing_verdict
+from minidl.course import fast_mode, new_figure, pick, save_figure, timing_verdict
+from minidl.course_checks import check
 from minidl.kernels import activation
 from minidl.perf import amdahl_speedup, measure, profile_ops
 from minidl.threads import blas_threads, lesson_threads
@@ -326,7 +327,7 @@ print(f"making the rest 2× faster: {amdahl_speedup(rest_share, 2):.2f}×; infin
 #
 # **1.** A profile says im2col takes 12% of a step. A new kernel makes im2col 3× faster.
 # How much faster is the step? Write Amdahl's law as `speedup(p, s)` and test it with
-# `minidl.course.check("14.1", speedup)`.
+# `minidl.course_checks.check("14.1", speedup)`.
 
 # %% [markdown] tags=["answer", "hide-cell"]
 # **Answer.** `amdahl_speedup(0.12, 3)` = 1 / (0.88 + 0.04) ≈ 1.087: about 9%.

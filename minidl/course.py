@@ -180,32 +180,3 @@ def timing_verdict(condition: bool, statement: str, **measured: Any) -> bool:
 
 class CheckFailed(AssertionError):  # noqa: N818 - reads as the event a learner sees
     """A learner's answer to an exercise failed one of its hidden tests."""
-
-
-def check(exercise: str, answer: Any) -> bool:
-    """Run exercise ``exercise``'s hidden tests (``"04.2"``: lesson 04, exercise 2) on ``answer``.
-
-    ``answer`` is the learner's own function (or value), as the exercise asks for it. Returns
-    True and prints how many tests passed; raises :class:`CheckFailed` naming the input that
-    went wrong, what was expected and what came back. ``minidl.course_checks`` holds the
-    tests; :func:`exercises_with_checks` lists them.
-    """
-    from minidl.course_checks import CHECKS
-
-    if exercise not in CHECKS:
-        raise ValueError(f"no checks for exercise {exercise!r}; there are checks for {sorted(CHECKS)}")
-    try:
-        passed = CHECKS[exercise](answer)
-    except CheckFailed:
-        raise
-    except Exception as error:  # the learner's function raised: say so, with what it was given
-        raise CheckFailed(f"exercise {exercise}: your answer raised {type(error).__name__}: {error}") from error
-    print(f"exercise {exercise}: all {passed} hidden tests passed")
-    return True
-
-
-def exercises_with_checks() -> list[str]:
-    """The exercises :func:`check` can test, e.g. ``["01.3", "02.2", ...]``."""
-    from minidl.course_checks import CHECKS
-
-    return sorted(CHECKS)

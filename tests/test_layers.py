@@ -1,8 +1,8 @@
 """The layer contract: each part of minidl imports only from the layers below it.
 
-    leaf utilities (course, threads, random, hooks)
-    → backend → kernels → engine → distributed → nn, optim → data, compress, search, train
-    (and serialization, viz, perf) → tour, cli, myths, ddp
+    leaf utilities (threads, random, hooks) → backend → course, viz → kernels → engine
+    → distributed → nn, optim → data, compress, search, train (and serialization, perf)
+    → tour, cli, myths, ddp, course_checks
 
 Checked over the source's syntax tree, so an import inside a function counts as much as one
 at the top of a file (a kernel that needs a formula receives it from above; it never imports
@@ -19,14 +19,15 @@ import pathlib
 import pytest
 
 LAYERS: list[tuple[str, ...]] = [
-    ("course", "threads", "random", "hooks"),  # leaf utilities: none imports a layer of minidl
+    ("threads", "random", "hooks"),  # leaf utilities: none imports a layer of minidl
     ("backend",),
+    ("course", "viz"),  # the lessons' helpers and figure style (viz asks the backend for host arrays)
     ("kernels",),
     ("engine", "autograd"),  # minidl.autograd: PyTorch's torch.autograd names for the engine's switches
     ("distributed",),  # the MPI process group and collectives; nn.parallel builds on it
     ("nn", "optim"),
-    ("data", "compress", "search", "train", "serialization", "viz", "perf"),
-    ("tour", "cli", "myths", "ddp"),
+    ("data", "compress", "search", "train", "serialization", "perf"),
+    ("tour", "cli", "myths", "ddp", "course_checks"),
 ]
 FRONT_DOOR = {"__init__", "__main__"}
 

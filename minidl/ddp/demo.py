@@ -13,8 +13,8 @@ import numpy as np
 
 def run_demo(n: int = 2, epochs: int = 5, global_batch: int = 64, echo=print) -> int:
     """Run the demonstration; returns a process exit status (0 when the runs agree)."""
-    from minidl.distributed.launch import mpi_ready
     from minidl.ddp.measure import measure
+    from minidl.distributed.launch import mpi_ready
 
     if n < 2:
         raise ValueError(f"-n must be at least 2 processes to compare with one (got {n})")
