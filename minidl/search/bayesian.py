@@ -39,12 +39,11 @@ def maximize_acquisition(acquisition: Callable[[np.ndarray], np.ndarray], space:
                          paths: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Candidates (encoded, valid) sorted by decreasing acquisition value, with their values.
 
-    1. ``n_candidates`` random points cover the space; Gaussian perturbations (σ = 0.05 on
-       the ordinal columns) of ``anchors`` — the best points so far — look where the optimum
-       probably is. ``acquisition(U)`` scores them all at once.
-    2. With ``gradient(U) -> (values, ∂values/∂U)``, ``n_starts`` of them — the best, and the
-       rest drawn with probability ∝ exp(value − max) (Optuna's roulette: good, but not all
-       in one basin) — climb by box L-BFGS (:func:`~minidl.search.optimize.minimize_lbfgs`) on
+    1. ``n_candidates`` random points cover the space; ``acquisition(U)`` scores them all at once.
+    2. With ``gradient(U) -> (values, ∂values/∂U)``, ``n_starts`` points — the ``anchors``
+       (the best point so far: the search refines it), the best candidate, and the rest
+       drawn with probability ∝ exp(value − max) (Optuna's roulette: good, but not all in
+       one basin) — climb by box L-BFGS (:func:`~minidl.search.optimize.minimize_lbfgs`) on
        their ordinal columns, all starts in one concatenated problem. One-hot columns stay as
        they are; integer columns move as numbers and are rounded afterwards.
     3. Every point is snapped to the nearest valid one (:meth:`SearchSpace.snap`) and rescored.
@@ -52,18 +51,13 @@ def maximize_acquisition(acquisition: Callable[[np.ndarray], np.ndarray], space:
     ``paths``, if given a list, receives one (iterations, columns) array per start: the route
     each start took (the lesson draws it).
     """
-    cands = [space.sample_encoded(rng, n_candidates)]
+    U = space.sample_encoded(rng, n_candidates)
     ordinal = space.ordinal_columns()
-    if anchors is not None and len(anchors):
-        reps = max(1, n_candidates // (4 * len(anchors)))
-        around = np.repeat(anchors, reps, axis=0)
-        around = around + ordinal * rng.normal(0.0, 0.05, size=around.shape)
-        cands.append(space.snap(np.clip(around, 0.0, 1.0)))
-    U = np.concatenate(cands)
     values = acquisition(U)
     if gradient is not None and ordinal.any() and n_starts > 0:
-        starts = _pick_starts(values, min(n_starts, len(U)), rng)
-        S = U[starts].copy()
+        n_anchors = 0 if anchors is None else min(len(anchors), n_starts - 1)
+        starts = _pick_starts(values, min(n_starts - n_anchors, len(U)), rng)
+        S = np.concatenate([U[starts], anchors[:n_anchors]]) if n_anchors else U[starts].copy()
         free = space.active_columns(S) & ordinal  # the columns each start may move
         trace: list[np.ndarray] = [S.copy()]
 
@@ -148,7 +142,10 @@ def bayesian_optimization(objective: Callable[..., Any], space: SpaceSpec, n_tri
     Improvement under a Gaussian process fitted to the trials so far (``kernel`` "matern52"
     or "rbf", one length scale per column, a noise term, hyperparameters by maximum a
     posteriori) — see the module docstring for the steps. Scores are standardized before the
-    fit, so ``xi`` is in units of the scores' standard deviation. ``n_candidates`` random
+    fit, so ``xi`` is in units of the scores' standard deviation. ξ = 0 (Optuna's and BoTorch's
+    choice) refines the optimum further but is more easily caught in a local basin with few
+    points; the default 0.01 keeps a little exploration (``benchmarks/bench_search.py``
+    measures both). ``n_candidates`` random
     points seed the acquisition's optimizer. Lists are one-hot columns, ranges and integer
     distributions ordinal, log distributions are searched in log space (see
     :mod:`minidl.search.space`). A finite space is never sampled twice at one point; the
@@ -206,8 +203,7 @@ def _propose(result: SearchResult, space: SearchSpace, gp: GaussianProcess, rng:
     def log_ei_and_gradient(U: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return gp_log_expected_improvement(gp, U, xi, with_gradient=True)
 
-    n_anchor = min(3, len(ok))
-    anchors = X[np.argsort(y, kind="stable")[:n_anchor]]
+    anchors = X[np.argsort(y, kind="stable")[:1]]  # the incumbent, as Optuna's GPSampler does
     U, _ = maximize_acquisition(log_ei, space, rng, gradient=log_ei_and_gradient, anchors=anchors,
                                 n_candidates=n_candidates)
     for params in space.decode(U):

@@ -374,8 +374,9 @@ def load_result(path: str | Path) -> SearchResult:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        what = "it ends early (truncated?)" if e.pos >= len(text.rstrip()) else e.msg
-        raise ValueError(f"{path} is not valid JSON: {what} at line {e.lineno}, column {e.colno}") from None
+        truncated = not text.rstrip().endswith("}")  # save() always ends the file with the closing brace
+        hint = "; the file ends early: truncated?" if truncated else ""
+        raise ValueError(f"{path} is not valid JSON ({e.msg} at line {e.lineno}, column {e.colno}){hint}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ValueError(f"{path} is not a minidl search result (expected format {FORMAT!r})")
     for key, kind in _RESULT_FIELDS.items():
