@@ -157,7 +157,8 @@ def minimize_lbfgs(fun_and_grad: ValueAndGrad, x0: Sequence[float], *,
         return x, f, evals
     pairs: list[tuple[np.ndarray, np.ndarray, float]] = []
     for _ in range(max_iter):
-        free = np.ones(x.shape, dtype=bool) if lo is None else ~(((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0)))
+        pinned = False if lo is None else ((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0))
+        free = ~np.broadcast_to(pinned, x.shape)
         g_free = np.where(free, g, 0.0)
         if np.abs(g_free).max(initial=0.0) < gtol:
             break
