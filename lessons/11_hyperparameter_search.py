@@ -521,9 +521,9 @@ claim(np.median(live) < np.median(live_random) / 5, "BO's regret is far below ra
 # Read it honestly. On Branin minidl's BO with ξ = 0 (Optuna's setting) ends closer to the
 # optimum than Optuna's GP sampler, at about two thirds of its time per trial; the default
 # ξ = 0.01 trades some of that precision for robustness. On Hartmann-6 both beat TPE, but
-# Optuna's GP sampler reaches the global basin in 9 of 10 seeds where minidl gets caught
-# in the local minimum at −3.20 (regret 0.12) in about half of them, so its *median* is
-# 100× worse — the median of ten runs that either find the basin or do not is a coin
+# Optuna's GP sampler reaches the global basin in 9 of 10 seeds (7 of 10 on seeds 10–19,
+# recorded separately) where minidl gets caught in a local minimum (−3.20, regret 0.12, or
+# worse) in about half of them, so its *median* is 100× worse — the median of ten runs that either find the basin or do not is a coin
 # flip more than a measure of precision (the "stuck" row). Closing that gap is open work.
 #
 # Where TPE is the better choice: TPE models each hyperparameter by two densities (good
