@@ -403,8 +403,8 @@ print(f"Forrester, 12 evaluations: BO better than random in {bo_win_fraction:.0%
 # Write EI = σ h(Z) with h(z) = z Φ(z) + φ(z). Far from the incumbent (Z very negative) h(z)
 # behaves like φ(z)/z², which is below the smallest float64 (about 1e−308) once Z < −38:
 # EI is *exactly* 0 there, and so is its gradient. An optimizer started in such a region
-# cannot move, and in six dimensions most of the cube is such a region once the GP is
-# confident. log h, computed without forming h (`minidl.search.acquisition.log_h`:
+# cannot move — and a confident GP can make large parts of the cube such a region.
+# log h, computed without forming h (`minidl.search.acquisition.log_h`:
 # log φ(z) + log1p(z m(z)) with m = Φ/φ = √(π/2)·erfcx(−z/√2), and an asymptotic series
 # far out), is about −z²/2 − log(√(2π) z²): finite everywhere, and its slope
 # d log h/dz = Φ(z)/h(z) grows like |z| — it always points back towards the incumbent.
@@ -523,8 +523,9 @@ claim(np.median(live) < np.median(live_random) / 5, "BO's regret is far below ra
 # ξ = 0.01 trades some of that precision for robustness. On Hartmann-6 both beat TPE, but
 # Optuna's GP sampler reaches the global basin in 9 of 10 seeds (7 of 10 on seeds 10–19,
 # recorded separately) where minidl gets caught in a local minimum (−3.20, regret 0.12, or
-# worse) in about half of them, so its *median* is 100× worse — the median of ten runs that either find the basin or do not is a coin
-# flip more than a measure of precision (the "stuck" row). Closing that gap is open work.
+# worse) in about half of them, so its *median* is 100× worse — the median of ten runs
+# that either find the basin or do not is a coin flip more than a measure of precision
+# (the "stuck" row). Closing that gap is open work.
 #
 # Where TPE is the better choice: TPE models each hyperparameter by two densities (good
 # trials and the rest) instead of one joint surface, so it handles **many categorical and
