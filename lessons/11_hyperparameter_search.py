@@ -14,12 +14,18 @@
 # - **Bayesian optimization** from scratch: a Gaussian process models the score, its
 #   hyperparameters are fitted by the marginal likelihood, and **Expected Improvement**
 #   chooses the next point — drawn step by step in 1-D.
+# - Three ideas that make it competitive with Optuna's GP sampler: **ARD** length scales
+#   (one per hyperparameter: the fit tells you which ones matter), **log EI** (plain EI's
+#   gradient vanishes far from the best point; its logarithm's does not), and an
+#   **acquisition optimizer** that climbs by L-BFGS from the best random candidates.
 # - Searching the network's **shape** (width × depth) the same way: a tiny
 #   neural-architecture search on digits.
 # - How to compare search methods fairly: best score against **epochs spent**.
 #
 # Run it as a script (`python lessons/11_hyperparameter_search.py`) or open it as a
-# notebook with jupytext. It takes about a minute (a few seconds with `MINIDL_FAST=1`).
+# notebook with jupytext. The full run needs about 20 s of CPU time with one BLAS thread
+# (measured 2026-12-02: 19 s of CPU, 2.5 minutes of wall clock on a shared 2-core machine
+# under heavy load); `MINIDL_FAST=1` about 7 s of CPU. The last cell prints this run's times.
 
 # %% [markdown]
 # ## The math
@@ -38,6 +44,10 @@
 #     n₀ = n,  r₀ = min_budget;      n_{i+1} = ⌈n_i / η⌉,  r_{i+1} = η · r_i
 #
 # Evaluate n_i configurations with budget r_i, keep the best ⌈n_i/η⌉, repeat.
+# **Hyperband** (`minidl.search.hyperband_brackets`, Li et al. 2017) runs several such
+# halvings ("brackets") with R = max_budget/min_budget, s_max = ⌊log_η R⌋; bracket s starts
+# n = ⌈(s_max + 1) ηˢ/(s + 1)⌉ configurations and its round i keeps ⌊n η⁻ⁱ⌋ of them, as in
+# the paper.
 #
 # **Gaussian-process posterior** (`minidl.search.gp_posterior`) for observations y at X,
 # kernel k, noise σ_n²:
@@ -56,18 +66,28 @@
 #     log p(y | X) = −½ yᵀ (K + σ_n² I)⁻¹ y − ½ log |K + σ_n² I| − (n/2) log 2π
 #
 # **Expected Improvement** (`minidl.search.expected_improvement`), minimizing, with the
-# best value so far f* and a margin ξ (0.01 by default):
+# best value so far f* and a margin ξ (0.01 by default). φ is the standard normal density
+# and Φ its cumulative distribution function (the probability that a standard normal
+# variable is below z):
 #
-#     Z = (f* − μ − ξ) / σ,     EI = (f* − μ − ξ) Φ(Z) + σ φ(Z),     EI = 0 where σ = 0
+#     φ(z) = exp(−z²/2) / √(2π),     Φ(z) = ∫_{−∞}^{z} φ(t) dt = ½ erfc(−z/√2)
+#     Z = (f* − μ − ξ) / σ,     EI = (f* − μ − ξ) Φ(Z) + σ φ(Z) = σ h(Z),     EI = 0 where σ = 0
+#
+# with h(z) = z Φ(z) + φ(z). **log EI** (`minidl.search.acquisition.log_expected_improvement`)
+# is log σ + log h(Z), with log h computed so that it never underflows (section 5).
 
 # %%
 import math
 import time
 
+import matplotlib
+
+matplotlib.use("Agg")  # figures are written to files; no screen needed
+import matplotlib.pyplot as plt
 import numpy as np
 
 import minidl
-from minidl.course import fast_mode, figure_dir, new_figure, pick, save_figure
+from minidl.course import claim, fast_mode, figure_dir, new_figure, pick
 from minidl.data import load_digits
 from minidl.search import (
     GaussianProcess,
@@ -87,12 +107,33 @@ from minidl.search import (
     successive_halving,
     trials_needed,
 )
+from minidl.search.acquisition import log_expected_improvement, log_h, normal_cdf
+from minidl.search.bayesian import gp_log_expected_improvement, maximize_acquisition
 from minidl.search.digits import mlp_objective
 from minidl.search.plots import plot_best_so_far
-from minidl.search.toy_functions import FORRESTER_MINIMUM, FORRESTER_SPACE, forrester
+from minidl.search.toy_functions import (
+    BRANIN_MINIMUM,
+    BRANIN_SPACE,
+    FORRESTER_MINIMUM,
+    FORRESTER_SPACE,
+    branin,
+    forrester,
+)
 
 minidl.manual_seed(0)
 start_time = time.perf_counter()
+start_cpu = time.process_time()
+# figures for a projector: 12-point text everywhere, saved at 150 dpi
+plt.rcParams.update({"font.size": 12, "axes.titlesize": 13, "axes.labelsize": 12, "legend.fontsize": 12,
+                     "xtick.labelsize": 12, "ytick.labelsize": 12})
+
+
+def save(fig, name):
+    """Save ``fig`` as figures/<name>.png at 150 dpi and close it."""
+    path = figure_dir() / f"{name}.png"
+    fig.savefig(path, dpi=150, bbox_inches="tight")
+    plt.close(fig)
+    return path
 
 # %% [markdown]
 # ## 1. The contract: an objective, a space, a table
@@ -163,7 +204,7 @@ for col, (name, result) in enumerate([("grid: 9 trials, 3 values of x", grid_res
     square.text(0.02, 0.93, f"best score {result.best_score:.3f}", transform=square.transAxes)
 fig.suptitle("Why random search beats grid search when few hyperparameters matter")
 fig.tight_layout()
-print("saved", save_figure(fig, "11_grid_vs_random"))
+print("saved", save(fig, "11_grid_vs_random"))
 
 # %% [markdown]
 # One random draw could be unlucky, so measure: over many seeds, how often do nine random
@@ -203,7 +244,7 @@ ax.annotate("59 trials → 95.2 %", (59, 0.952), (90, 0.75), arrowprops={"arrows
 ax.set(xlabel="number of random trials n", ylabel="P(at least one in the top p)", title="1 − (1 − p)ⁿ")
 ax.grid(alpha=0.3)
 ax.legend()
-print("saved", save_figure(fig, "11_one_minus_one_minus_p_to_the_n"))
+print("saved", save(fig, "11_one_minus_one_minus_p_to_the_n"))
 
 # %% [markdown]
 # ## 4. Successive halving: spend epochs where they pay
@@ -237,7 +278,7 @@ ax.set(xscale="log", xlabel="epochs (budget)", ylabel="validation accuracy",
 ax.set_xticks(budgets, [str(b) for b in budgets])
 ax.minorticks_off()
 ax.grid(alpha=0.3)
-print("saved", save_figure(fig, "11_successive_halving"))
+print("saved", save(fig, "11_successive_halving"))
 print(f"halving spent {halving.total_budget:.0f} epochs; best {halving.best_score:.1%} "
       f"with {halving.best_params}")
 
@@ -261,7 +302,7 @@ print(f"halving spent {halving.total_budget:.0f} epochs; best {halving.best_scor
 grid_1d = np.linspace(0, 1, 400)[:, None]
 f_true = np.array([forrester({"x": x}) for x in grid_1d[:, 0]])
 space_1d = SearchSpace(FORRESTER_SPACE)
-X_obs = np.array([[0.3], [0.6], [0.9]])
+X_obs = np.array([[0.2], [0.5], [0.8]])
 y_obs = np.array([forrester({"x": x}) for x in X_obs[:, 0]])
 # f is deterministic, so we tell the GP there is (almost) no noise instead of fitting it
 gp = GaussianProcess("matern52", noise_variance=1e-6, noise_variance_bounds=(1e-6, 1e-6), seed=0)
@@ -275,15 +316,15 @@ def draw_frame(top, bottom, step, mean, std, ei, x_next):
     top.plot(X_obs[:, 0], y_obs, "ko", ms=5)
     top.axvline(x_next, color="C3", lw=1)
     ls = float(np.atleast_1d(gp.length_scale)[0])
-    top.set(title=f"step {step}: {len(y_obs)} points, ℓ = {ls:.2f}", ylim=(-10, 18))
+    top.set(title=f"step {step}: {len(y_obs)} points, ℓ = {ls:.2f}", ylim=(-10, 18), ylabel="f(x)")
     bottom.plot(grid_1d[:, 0], ei, color="C2")
     bottom.axvline(x_next, color="C3", lw=1)
-    bottom.set(xlabel="x", ylabel="EI")
+    bottom.set(xlabel="x", ylabel="EI(x)")
 
 
 n_steps = pick(6, 4)
 frames = []
-fig, axes = new_figure(2, n_steps, figsize=(3.1 * n_steps, 5.2), sharex=True,
+fig, axes = new_figure(2, n_steps, figsize=(4.2 * n_steps, 6.4), sharex=True,
                        gridspec_kw={"height_ratios": [2, 1]})
 for step in range(1, n_steps + 1):
     gp.fit(X_obs, y_obs)
@@ -295,33 +336,40 @@ for step in range(1, n_steps + 1):
                    "max_std_at_data": float(gp.predict(X_obs)[1].max())})
     draw_frame(axes[0, step - 1], axes[1, step - 1], step, mean, std, ei, x_next)
     if not fast_mode():  # the same frame alone, to show one at a time (skipped in the quick run)
-        frame, (top, bottom) = new_figure(2, 1, figsize=(4.2, 4.6), sharex=True,
+        frame, (top, bottom) = new_figure(2, 1, figsize=(6.4, 6.4), sharex=True,
                                           gridspec_kw={"height_ratios": [2, 1]})
         draw_frame(top, bottom, step, mean, std, ei, x_next)
-        top.legend(loc="upper left", fontsize=7)
-        save_figure(frame, f"11_bo_step_{step}")
+        top.legend(loc="upper left")
+        save(frame, f"11_bo_step_{step}")
     X_obs = np.vstack([X_obs, [[x_next]]])
     y_obs = np.append(y_obs, forrester({"x": x_next}))
-axes[0, 0].legend(loc="upper left", fontsize=7)
+axes[0, 0].legend(loc="upper left")
 fig.suptitle("Bayesian optimization on the Forrester function: GP (top) and Expected Improvement (bottom)")
 fig.tight_layout()
-print("saved", save_figure(fig, "11_bo_step_by_step"))
+print("saved", save(fig, "11_bo_step_by_step"))
 for fr in frames:
     print(f"  step {fr['step']}: fitted ℓ = {fr['length_scale']:.3f}, next x = {fr['x_next']:.3f}, "
           f"best so far {fr['best']:.3f}")
-print(f"true minimum {FORRESTER_MINIMUM:.3f} at x = 0.757")
+print(f"true minimum {FORRESTER_MINIMUM:.3f} at x = 0.757; found {y_obs.min():.3f} after {n_steps} steps")
+fitted_ls = [fr["length_scale"] for fr in frames]
+claim(all(0.1 < v < 0.6 for v in fitted_ls), "the prior keeps ℓ between 0.1 and 0.6 at every step",
+      length_scales=fitted_ls)
+claim(y_obs.min() < -4.0, "the search reaches the deep basin near 0.76", best=float(y_obs.min()))
+claim(max(fr["max_std_at_data"] for fr in frames) < 0.05, "the band pinches to (almost) zero at every observation",
+      max_std=max(fr["max_std_at_data"] for fr in frames))
 
 # %% [markdown]
-# Notice four things. The band pinches to zero at every observation — with (almost) no
-# noise the GP passes through the data and is sure there, so EI is zero there too. EI is
-# large where the mean is low (exploitation) *or* the band is wide (exploration). The
-# length scale ℓ, chosen at every step by maximizing the marginal likelihood, decides how
-# far one observation "reaches": with only three points the likelihood prefers a very short
-# ℓ — the GP claims to know nothing between the points (a flat mean, a wide band) and EI is
-# almost flat. From the fourth point on, ℓ settles and the search homes in. And the search
-# is not fooled by the shallow dip near 0.14 here only because its first points happened to
-# land well; start it at 0.1, 0.45 and 0.95 and watch it explore the wrong basin first
-# (try it: change `X_obs` in the cell above).
+# Notice four things. The band pinches to (almost) zero at every observation — with
+# (almost) no noise the GP passes through the data and is sure there, so EI is zero there
+# too. EI is large where the mean is low (exploitation) *or* the band is wide
+# (exploration). The length scale ℓ, chosen at every step by maximizing the marginal
+# likelihood plus a weak **prior** (`minidl.search.gp.log_prior`: length scales near 1,
+# little noise), decides how far one observation "reaches"; the prior matters with three
+# points, where the likelihood alone may prefer a tiny ℓ (every point an isolated spike,
+# the GP ignorant in between) — here ℓ stays between 0.1 and 0.6 at every step (checked
+# above). And the search finds the deep basin near 0.76 quickly only because its first
+# points landed well; start it at 0.3, 0.6 and 0.9 and it spends its first steps on the
+# shallow dip near 0.14 (try it: change `X_obs` in the cell above).
 
 # %%
 print(gp)
@@ -331,10 +379,12 @@ print("EI at σ = 0 is exactly", float(expected_improvement(-7.0, 0.0, best=-6.0
 
 # %% [markdown]
 # `bayesian_optimization` does all of this for any space: it encodes each configuration into
-# the unit cube (log scale for `LogUniform`, one-hot columns for a list of choices), fits
-# the GP after a Latin-hypercube start, and maximizes EI with thousands of random
-# candidates refined by a local search. Against random search with the same number of
-# evaluations:
+# the unit cube (log scale for `LogUniform`, integers as numbers rounded on the way out,
+# one-hot columns for a list of choices) and standardizes the scores. It starts from a
+# **Latin hypercube**: n points such that, on every axis, each of the n equal slices of
+# [0, 1] holds exactly one point (a spread-out start, where n random points tend to clump).
+# Then, each step, it fits the GP and maximizes log EI with 2048 random candidates, ten of
+# which climb by L-BFGS. Against random search with the same number of evaluations:
 
 # %%
 bo_vs_random = []
@@ -346,6 +396,144 @@ bo_win_fraction = float(np.mean([b < r for b, r in bo_vs_random]))
 bo_median, random_median = np.median(bo_vs_random, axis=0)
 print(f"Forrester, 12 evaluations: BO better than random in {bo_win_fraction:.0%} of seeds; "
       f"median best BO {bo_median:.3f}, random {random_median:.3f}")
+
+# %% [markdown]
+# ### Why log EI: plain EI's gradient vanishes far from the best point
+#
+# Write EI = σ h(Z) with h(z) = z Φ(z) + φ(z). Far from the incumbent (Z very negative) h(z)
+# behaves like φ(z)/z², which is below the smallest float64 (about 1e−308) once Z < −38:
+# EI is *exactly* 0 there, and so is its gradient. An optimizer started in such a region
+# cannot move — and a confident GP can make large parts of the cube such a region.
+# log h, computed without forming h (`minidl.search.acquisition.log_h`:
+# log φ(z) + log1p(z m(z)) with m = Φ/φ = √(π/2)·erfcx(−z/√2), and an asymptotic series
+# far out), is about −z²/2 − log(√(2π) z²): finite everywhere, and its slope
+# d log h/dz = Φ(z)/h(z) grows like |z| — it always points back towards the incumbent.
+
+# %%
+z = np.linspace(-60, 3, 1200)
+h_plain = z * normal_cdf(z) + np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+log_h_z, slope_log_h = log_h(z, with_derivative=True)
+slope_plain = normal_cdf(z)  # dh/dz = Φ(z)
+underflow = float(z[h_plain > 0].min())
+fig, (left, right) = new_figure(1, 2, figsize=(13, 4.8))
+left.plot(z, np.where(h_plain > 0, np.log(np.where(h_plain > 0, h_plain, 1.0)), np.nan), lw=4, color="C1",
+          label="log of plain h(z) (stops: h = 0)")
+left.plot(z, log_h_z, color="C0", label="log h(z), computed stably")
+left.axvline(underflow, color="0.5", ls=":")
+left.set(xlabel="Z = (f* − μ − ξ)/σ", ylabel="log h(Z) = log EI − log σ", title="the value")
+left.legend(loc="lower right")
+right.plot(z, slope_plain, lw=4, color="C1", label="dh/dZ = Φ(Z) (plain EI)")
+right.plot(z, slope_log_h, color="C0", label="d log h/dZ = Φ/h")
+right.set(yscale="symlog", xlabel="Z = (f* − μ − ξ)/σ", ylabel="slope", title="the gradient")
+right.legend(loc="upper right")
+fig.suptitle("Expected Improvement far from the incumbent: plain EI underflows to 0, log EI does not")
+fig.tight_layout()
+print("saved", save(fig, "11_log_ei_vs_ei"))
+far = np.array([-40.0])
+ei_far = float(expected_improvement(40.0, 1.0, 0.0, 0.0))  # μ = 40, σ = 1, f* = 0: Z = −40
+log_ei_far, slope_far, _ = (float(v) for v in log_expected_improvement(40.0, 1.0, 0.0, 0.0, with_gradient=True))
+print(f"plain h(Z) is 0 below Z = {underflow:.1f}; at Z = −40: EI = {ei_far}, log EI = {log_ei_far:.1f}, "
+      f"slope of log EI in μ = {slope_far:.1f}")
+claim(-40 < underflow < -36, "plain EI is exactly 0 once Z < −38", underflow=underflow)
+claim(float(log_h(far)[0]) > -900 and float(log_h(far, with_derivative=True)[1][0]) > 39,
+      "log h is finite far away and its slope grows like |z|", log_h=float(log_h(far)[0]))
+
+# %% [markdown]
+# ### The acquisition optimizer's path
+#
+# `maximize_acquisition` scores 2048 random points of the cube with log EI, keeps the best
+# one, the incumbent, and eight more drawn with probability ∝ EI (so not all ten sit in one
+# basin), and lets all ten climb at once with box L-BFGS
+# (`minidl.search.optimize.minimize_lbfgs`: quasi-Newton steps from the last ten gradient
+# differences, clipped into [0, 1]). Here after 12 evaluations of the 2-D Branin function:
+
+# %%
+branin_space = SearchSpace(BRANIN_SPACE)
+branin_run = bayesian_optimization(branin, BRANIN_SPACE, 12, seed=0, progress=False)
+X_b = branin_space.encode([t.params for t in branin_run])
+y_b = np.array([t.score for t in branin_run])
+gp_b = GaussianProcess("matern52", seed=0).fit(X_b, y_b)
+paths: list = []
+U_best, acq_values = maximize_acquisition(
+    lambda U: gp_log_expected_improvement(gp_b, U), branin_space, np.random.default_rng(0),
+    gradient=lambda U: gp_log_expected_improvement(gp_b, U, with_gradient=True),
+    anchors=X_b[np.argsort(y_b)[:1]], paths=paths)
+random_only, random_values = maximize_acquisition(lambda U: gp_log_expected_improvement(gp_b, U), branin_space,
+                                                  np.random.default_rng(0))
+g = np.linspace(0, 1, 120)
+G1, G2 = np.meshgrid(g, g)
+surface = gp_log_expected_improvement(gp_b, np.column_stack([G1.ravel(), G2.ravel()])).reshape(G1.shape)
+fig, ax = new_figure(figsize=(8, 6.4))
+contours = ax.contourf(G1, G2, np.maximum(surface, np.percentile(surface, 5)), levels=30, cmap="viridis")
+fig.colorbar(contours, ax=ax, label="log EI")
+ax.plot(X_b[:, 0], X_b[:, 1], "wo", mec="k", ms=7, label="evaluated")
+for i, path in enumerate(paths):
+    ax.plot(path[:, 0], path[:, 1], "-", color="C3", lw=1.5, label="L-BFGS paths" if i == 0 else None)
+    ax.plot(path[0, 0], path[0, 1], "s", color="C3", ms=5)
+ax.plot(U_best[0, 0], U_best[0, 1], "*", color="gold", mec="k", ms=18, label="next point")
+ax.set(xlabel="x1 (scaled to [0, 1])", ylabel="x2 (scaled to [0, 1])",
+       title="log EI on Branin after 12 evaluations, and where the ten starts climbed")
+ax.legend(loc="upper right", framealpha=0.9)
+print("saved", save(fig, "11_acquisition_paths"))
+steps_taken = [len(p) - 1 for p in paths]
+print(f"ten starts, {max(steps_taken)} L-BFGS iterations; best log EI: random candidates only "
+      f"{random_values[0]:.3f}, after the climb {acq_values[0]:.3f}")
+claim(acq_values[0] >= random_values[0], "the climb ends at least as high as the best random candidate",
+      climbed=float(acq_values[0]), random=float(random_values[0]))
+
+# %% [markdown]
+# ### Against Optuna
+#
+# `benchmarks/bench_bo.py` (`python -m benchmarks --only bo`) runs minidl's BO, random
+# search, and — when Optuna is installed (`pip install -e '.[search-bench]'`) — Optuna's
+# TPE and GP samplers on Branin (30 evaluations) and Hartmann-6 (60), 10 seeds each. The
+# table below is **recorded**, not computed by this lesson (Optuna is not a minidl
+# dependency); the minidl Branin column is re-measured live right after it.
+
+# %%
+RECORDED_ON = ("2026-12-02 by `python -m benchmarks --only bo`, Optuna 5.0.0, torch 2.13.0 CPU, 2-core "
+               "shared machine, 1 thread per method, CPU time")
+recorded = {
+    "methods": ["minidl BO", "minidl BO ξ=0", "minidl random", "Optuna TPE", "Optuna GP"],
+    "rows": {
+        "Branin, 30 evals": ["0.03", "0.00303", "1.7", "0.117", "0.0125"],
+        "Hartmann-6, 60 evals": ["0.105", "0.119", "1.53", "0.245", "0.00103"],
+        "ms/trial, Branin": ["24.4", "26.1", "0.0", "1.6", "40.1"],
+        "ms/trial, Hartmann-6": ["45.7", "41.7", "0.1", "2.9", "43.1"],
+        "stuck, Hartmann-6": ["5/10", "6/10", "10/10", "10/10", "1/10"],
+    },
+}
+print(f"median simple regret over 10 seeds (recorded {RECORDED_ON}):")
+print(f"{'':24s}" + "".join(f"{m:>16s}" for m in recorded["methods"]))
+for row, values in recorded["rows"].items():
+    print(f"{row:24s}" + "".join(f"{v:>16s}" for v in values))
+live_seeds = range(pick(10, 2))
+live = [bayesian_optimization(branin, BRANIN_SPACE, 30, seed=s, progress=False).best_score - BRANIN_MINIMUM
+        for s in live_seeds]
+live_random = [random_search(branin, BRANIN_SPACE, 30, seed=s, progress=False).best_score - BRANIN_MINIMUM
+               for s in live_seeds]
+print(f"re-measured now, Branin 30 evaluations, {len(live_seeds)} seeds: minidl BO median regret "
+      f"{np.median(live):.3g}, random {np.median(live_random):.3g}")
+claim(np.median(live) < np.median(live_random) / 5, "BO's regret is far below random search's on Branin",
+      bo=float(np.median(live)), random=float(np.median(live_random)))
+
+# %% [markdown]
+# Read it honestly. On Branin minidl's BO with ξ = 0 (Optuna's setting) ends closer to the
+# optimum than Optuna's GP sampler, at about two thirds of its time per trial; the default
+# ξ = 0.01 trades some of that precision for robustness. On Hartmann-6 both beat TPE, but
+# Optuna's GP sampler reaches the global basin in 9 of 10 seeds (7 of 10 on seeds 10–19,
+# recorded separately) where minidl gets caught in a local minimum (−3.20, regret 0.12, or
+# worse) in about half of them, so its *median* is 100× worse — the median of ten runs
+# that either find the basin or do not is a coin flip more than a measure of precision
+# (the "stuck" row). Closing that gap is open work.
+#
+# Where TPE is the better choice: TPE models each hyperparameter by two densities (good
+# trials and the rest) instead of one joint surface, so it handles **many categorical and
+# conditional** parameters (a choice of optimizer with its own sub-parameters) naturally,
+# where a GP needs one-hot columns and a unit cube; and it costs about a millisecond per
+# trial at any number of trials, where a GP's fit grows as n³ — with hundreds of cheap trials
+# or many parallel workers, TPE wins on wall-clock. GP-based BO wins when each trial is
+# expensive and the space is a few continuous numbers, as above.
 
 # %% [markdown]
 # ## 6. Four methods on digits, at the same number of epochs
@@ -381,7 +569,7 @@ for i, s in enumerate(seeds):
     plot_best_so_far({name: rs[i] for name, rs in runs.items()}, ax=axes[0, i], ylim=(pick(0.8, 0.5), 1.0),
                      ylabel="best validation accuracy", title=f"seed {s}")
 fig.tight_layout()
-print("saved", save_figure(fig, "11_digits_best_so_far"))
+print("saved", save(fig, "11_digits_best_so_far"))
 
 print(f"{'method':9s} {'epochs':>6s} " + " ".join(f"{'seed ' + str(s):>8s}" for s in seeds) + "    mean")
 final = {}
@@ -391,14 +579,41 @@ for name, rs in runs.items():
     row = " ".join(f"{v:8.1%}" for v in scores)
     print(f"{name:9s} {rs[0].total_budget:6.0f} {row} {final[name]:7.1%}")
 
+spread_points = max(final.values()) - min(final.values())
+print(f"the four methods' means span {spread_points:.1%}; one validation image is {1 / 360:.2%} of the 360")
+
 # %% [markdown]
-# On this small problem all four land within a point or two of each other: 360 validation
-# images move in steps of 0.28 %, and a lucky seed matters as much as the method. That is
-# the honest lesson — a search method is a way to spend a budget, and the differences show
-# when trials are expensive and the space is large. (Random search and halving draw their
+# On this small problem the four land close to each other (the spread is printed above):
+# one validation image moves the accuracy by 1/360, and a lucky seed matters as much as the
+# method. That is the honest lesson — a search method is a way to spend a budget, and the
+# differences show when trials are expensive and the space is large. (Random search and halving draw their
 # configurations from the same seeded stream, so they often share their best configuration:
 # halving only spends the epochs differently — look at where its curve rises.)
 #
+# ### What ARD learns: which hyperparameters matter
+#
+# The GP gives every input column its own length scale ℓ_d ("automatic relevance
+# determination"). A short ℓ means the score changes quickly along that axis — the
+# hyperparameter matters; a long one means the score hardly depends on it. Fit one GP to
+# every digits trial above that ran the full budget (all methods, all seeds), in the same
+# unit-cube coordinates BO uses:
+
+# %%
+digits_space = SearchSpace(search_space)
+pooled = [t for rs in runs.values() for r in rs for t in r.ok_trials
+          if t.budget == epochs and digits_space.contains(t.params)]
+X_d = digits_space.encode([t.params for t in pooled])
+y_d = -np.array([t.score for t in pooled])  # the GP minimizes: negated accuracy
+ard = GaussianProcess("matern52", seed=0).fit(X_d, y_d)
+names = list(digits_space.branches[0])
+length_scales = dict(zip(names, np.atleast_1d(ard.length_scale)))
+for name, ls in sorted(length_scales.items(), key=lambda kv: kv[1]):
+    print(f"  {name:13s} ℓ = {ls:6.3f}")
+most_relevant = min(length_scales, key=length_scales.get)
+print(f"{len(pooled)} trials; the shortest length scale, so the hyperparameter that matters most here: "
+      f"{most_relevant} (the longest: {max(length_scales, key=length_scales.get)})")
+
+# %% [markdown]
 # One more honest step: the search chose by *validation* accuracy, so report the winner on
 # the untouched **test** set, retrained with a bigger budget.
 
@@ -433,7 +648,7 @@ ax.set(xscale="log", xlabel="parameters", ylabel="validation accuracy",
 ax.minorticks_off()
 ax.grid(alpha=0.3)
 ax.legend()
-print("saved", save_figure(fig, "11_architecture_search"))
+print("saved", save(fig, "11_architecture_search"))
 nas_best = nas.best
 print(f"best architecture: depth {nas_best.params['depth']}, width {nas_best.params['width']} "
       f"({nas_best.info['parameters']:,} parameters), val accuracy {nas_best.score:.1%}")
@@ -484,14 +699,18 @@ print(f"smallest within 1 point of the best: depth {smallest.params['depth']}, "
 #
 # *Answer.* σ = 0 there (the GP is certain), so EI = 0: evaluating a known point teaches
 # nothing. A larger ξ demands more improvement before EI counts it, which favours uncertain
-# regions (exploration) over the neighbourhood of the incumbent:
+# regions (exploration) over the neighbourhood of the incumbent. Two candidates, the best
+# score so far f* = 0: "near" is just below it and almost certain (μ = −0.05, σ = 0.05),
+# "far" is worse on average but uncertain (μ = 0.5, σ = 0.5):
 
 # %%
-mu, sd = np.array([-0.05, 0.3]), np.array([0.05, 1.0])  # near the incumbent vs far and uncertain
+mu, sd = np.array([-0.05, 0.5]), np.array([0.05, 0.5])  # near the incumbent vs far and uncertain
+picks = {}
 for xi in (0.0, 0.5):
     ei_pair = expected_improvement(mu, sd, best=0.0, xi=xi)
-    print(f"xi = {xi}: EI near = {ei_pair[0]:.4f}, EI far = {ei_pair[1]:.4f} -> picks "
-          f"{'near' if ei_pair[0] > ei_pair[1] else 'far'}")
+    picks[xi] = "near" if ei_pair[0] > ei_pair[1] else "far"
+    print(f"xi = {xi}: EI near = {ei_pair[0]:.2e}, EI far = {ei_pair[1]:.2e} -> picks {picks[xi]}")
+claim(picks == {0.0: "near", 0.5: "far"}, "ξ = 0 picks the near point, ξ = 0.5 the far one", picks=picks)
 
 # %% [markdown]
 # **6.** Why compare search methods by best score against epochs spent rather than against
@@ -502,6 +721,15 @@ for xi in (0.0, 0.5):
 # the question that matters — what does a fixed amount of compute buy?
 
 # %%
+claim(trials_needed(0.01, 0.99) == 459, "exercise 1: 459 trials", got=trials_needed(0.01, 0.99))
+claim(halving_schedule(81) == [(81, 1), (27, 3), (9, 9), (3, 27), (1, 81)]
+      and sum(n * r for n, r in halving_schedule(81)) == 405, "exercise 3: 81×1 … 1×81, 405 epochs",
+      got=halving_schedule(81))
+claim(round(prob_top_fraction(0.05, 59), 3) == 0.952, "p = 5 %, n = 59 gives 95.2 %", got=prob_top_fraction(0.05, 59))
+claim(random_beats_grid > 0.5, "random search beats the grid in most seeds", fraction=random_beats_grid)
+cpu_seconds = time.process_time() - start_cpu
+print(f"this run: {time.perf_counter() - start_time:.0f} s wall clock, {cpu_seconds:.0f} s of CPU time"
+      f"{' (fast mode)' if fast_mode() else ''}")
 results = {
     "random_beats_grid_fraction": random_beats_grid,
     "grid_best": grid_result.best_score,
@@ -520,5 +748,14 @@ results = {
     "nas_best_val_accuracy": nas_best.score,
     "nas_best_architecture": (nas_best.params["depth"], nas_best.params["width"]),
     "seconds": round(time.perf_counter() - start_time, 1),
+    "cpu_seconds": round(cpu_seconds, 1),
+    "log_ei_underflow_z": underflow,
+    "acq_climbed_minus_random": float(acq_values[0] - random_values[0]),
+    "acq_paths": len(paths),
+    "live_branin_bo_median_regret": float(np.median(live)),
+    "live_branin_random_median_regret": float(np.median(live_random)),
+    "ard_length_scales": {k: float(v) for k, v in length_scales.items()},
+    "exercise5_picks": picks,
+    "hyperband_27_second_bracket": hyperband_brackets(27)[1],
 }
 print(results)

@@ -226,7 +226,8 @@ def test_hyperband_brackets_start_as_in_the_paper():
     brackets = hyperband_brackets(81, eta=3)
     assert [b[0] for b in brackets] == [(81, 1), (34, 3), (15, 9), (8, 27), (5, 81)]
     assert all(b[-1][1] == 81 for b in brackets)  # every bracket ends at the full budget
-    assert brackets[1] == [(34, 3), (12, 9), (4, 27), (2, 81)]  # ⌈n/η⌉ per round
+    assert brackets[1] == [(34, 3), (11, 9), (3, 27), (1, 81)]  # ⌊n η⁻ⁱ⌋ per round, the paper's table
+    assert hyperband_brackets(27)[1] == [(12, 3), (4, 9), (1, 27)]  # issue 17: not 2×27
 
 
 def test_hyperband_runs_every_bracket():

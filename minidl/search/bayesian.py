@@ -1,17 +1,19 @@
-"""Bayesian optimization: a Gaussian process models the score, Expected Improvement picks the
-next point.
+"""Bayesian optimization: a Gaussian process models the score, log Expected Improvement picks the next point.
 
-One step, after a few random points:
+One step, after a few space-filling points:
 
-1. encode the tried configurations into the unit cube (:meth:`SearchSpace.encode`);
-2. fit a :class:`~minidl.search.gp.GaussianProcess` to their scores (minimized: a
-   ``mode="max"`` score is negated);
-3. maximize :func:`~minidl.search.acquisition.expected_improvement` over the space —
-   many random candidates, plus candidates near the best points so far, then a local
-   refinement of the most promising ones;
+1. encode the tried configurations into the unit cube (:meth:`SearchSpace.encode`: log
+   distributions in log space, integers as numbers rounded on the way out, lists one-hot);
+2. fit a :class:`~minidl.search.gp.GaussianProcess` (ARD Matérn-5/2 by default) to their
+   standardized scores (minimized: a ``mode="max"`` score is negated) — hyperparameters by
+   maximum a posteriori (log marginal likelihood + a weak prior), several L-BFGS starts;
+3. maximize :func:`~minidl.search.acquisition.log_expected_improvement` over the space:
+   a few thousand random candidates (and perturbations of the best points so far), then
+   gradient ascent with box L-BFGS from ten of the best (:func:`maximize_acquisition`);
 4. evaluate the objective at the winner (never at a point already tried) and repeat.
 
 A failed trial is given the worst score seen so far, so the model learns to avoid it.
+The design follows Optuna's GPSampler (itself after BoTorch); everything here is NumPy.
 """
 
 from __future__ import annotations
@@ -22,50 +24,80 @@ from typing import Any
 import numpy as np
 from numpy.random import Generator, default_rng
 
-from minidl.search.acquisition import expected_improvement
+from minidl.search.acquisition import expected_improvement, log_expected_improvement
 from minidl.search.gp import GaussianProcess
+from minidl.search.optimize import minimize_lbfgs
 from minidl.search.space import SearchSpace, SpaceSpec, point_key
 from minidl.search.trials import SearchResult, TrialRunner, check_seed
 
+ValuesAndGradients = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
 
 def maximize_acquisition(acquisition: Callable[[np.ndarray], np.ndarray], space: SearchSpace, rng: Generator,
-                         *, anchors: np.ndarray | None = None, n_candidates: int = 1000, n_local: int = 5,
-                         local_steps: int = 12, local_batch: int = 16) -> tuple[np.ndarray, np.ndarray]:
+                         *, gradient: ValuesAndGradients | None = None, anchors: np.ndarray | None = None,
+                         n_candidates: int = 2048, n_starts: int = 10, max_iter: int = 100,
+                         paths: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Candidates (encoded, valid) sorted by decreasing acquisition value, with their values.
 
-    Random candidates cover the space; perturbations of ``anchors`` (the best points so
-    far) look where the optimum probably is; then each of the ``n_local`` best candidates
-    is refined by a shrinking random local search on its ordinal columns (categories
-    stay as they are).
+    1. ``n_candidates`` random points cover the space; ``acquisition(U)`` scores them all at once.
+    2. With ``gradient(U) -> (values, ∂values/∂U)``, ``n_starts`` points — the ``anchors``
+       (the best point so far: the search refines it), the best candidate, and the rest
+       drawn with probability ∝ exp(value − max) (Optuna's roulette: good, but not all in
+       one basin) — climb by box L-BFGS (:func:`~minidl.search.optimize.minimize_lbfgs`) on
+       their ordinal columns, all starts in one concatenated problem. One-hot columns stay as
+       they are; integer columns move as numbers and are rounded afterwards.
+    3. Every point is snapped to the nearest valid one (:meth:`SearchSpace.snap`) and rescored.
+
+    ``paths``, if given a list, receives one (iterations, columns) array per start: the route
+    each start took (the lesson draws it).
     """
-    cands = [space.sample_encoded(rng, n_candidates)]
+    U = space.sample_encoded(rng, n_candidates)
     ordinal = space.ordinal_columns()
-    if anchors is not None and len(anchors):
-        reps = max(1, n_candidates // (4 * len(anchors)))
-        around = np.repeat(anchors, reps, axis=0)
-        around = around + ordinal * rng.normal(0.0, 0.05, size=around.shape)
-        cands.append(space.snap(np.clip(around, 0.0, 1.0)))
-    U = np.concatenate(cands)
     values = acquisition(U)
-    if ordinal.any() and n_local > 0:
-        top = np.argsort(-values)[:n_local]
-        starts, start_values = U[top].copy(), values[top].copy()
-        scale = np.full(len(starts), 0.1)  # host
-        for _ in range(local_steps):
-            trial = np.repeat(starts, local_batch, axis=0)
-            noise = rng.normal(0.0, 1.0, size=trial.shape) * np.repeat(scale, local_batch)[:, None]
-            trial = space.snap(np.clip(trial + ordinal * noise, 0.0, 1.0))
-            trial_values = acquisition(trial).reshape(len(starts), local_batch)
-            best = trial_values.argmax(1)
-            improved = trial_values[np.arange(len(starts)), best] > start_values  # host
-            rows = np.flatnonzero(improved)
-            starts[rows] = trial.reshape(len(starts), local_batch, -1)[rows, best[rows]]
-            start_values[rows] = trial_values[rows, best[rows]]
-            scale = np.where(improved, scale, scale * 0.5)
-        U = np.concatenate([starts, U])
-        values = np.concatenate([start_values, values])
+    if gradient is not None and ordinal.any() and n_starts > 0:
+        n_anchors = 0 if anchors is None else min(len(anchors), n_starts - 1)
+        starts = _pick_starts(values, min(n_starts - n_anchors, len(U)), rng)
+        S = np.concatenate([U[starts], anchors[:n_anchors]]) if n_anchors else U[starts].copy()
+        free = space.active_columns(S) & ordinal  # the columns each start may move
+        trace: list[np.ndarray] = [S.copy()]
+
+        def negative_sum(v: np.ndarray) -> tuple[float, np.ndarray]:
+            P = S.copy()
+            P[free] = v
+            vals, grads = gradient(P)
+            return -float(vals.sum()), -grads[free]
+
+        def record(v: np.ndarray) -> None:
+            P = S.copy()
+            P[free] = v
+            trace.append(P)
+
+        v0 = S[free]
+        v, _, _ = minimize_lbfgs(negative_sum, v0, bounds=(np.zeros_like(v0), np.ones_like(v0)),
+                                 max_iter=max_iter, gtol=1e-5, ftol=1e-9,
+                                 callback=record if paths is not None else None)
+        S[free] = v
+        if paths is not None:
+            steps = np.stack(trace)  # (iterations, starts, columns)
+            paths.extend(steps[:, i] for i in range(len(S)))
+        S = space.snap(S)
+        U = np.concatenate([S, U])
+        values = np.concatenate([acquisition(S), values])
     order = np.argsort(-values, kind="stable")
     return U[order], values[order]
+
+
+def _pick_starts(values: np.ndarray, k: int, rng: Generator) -> np.ndarray:
+    """The best index, then k − 1 others drawn without replacement with p ∝ exp(value − max)."""
+    best = int(np.argmax(values))
+    finite = np.where(np.isfinite(values), values, -np.inf)
+    weights = np.exp(finite - finite[best])
+    weights[best] = 0.0
+    n_positive = int((weights > 0).sum())
+    if n_positive == 0:
+        return np.array([best])  # host
+    others = rng.choice(len(values), size=min(k - 1, n_positive), replace=False, p=weights / weights.sum())
+    return np.concatenate([[best], others]).astype(np.int64)
 
 
 def gp_expected_improvement(gp: GaussianProcess, U: np.ndarray, xi: float = 0.01) -> np.ndarray:
@@ -73,8 +105,25 @@ def gp_expected_improvement(gp: GaussianProcess, U: np.ndarray, xi: float = 0.01
     optimization uses it: :func:`~minidl.search.acquisition.expected_improvement` of the
     posterior in the standardized units of the fit (so ξ is in standard deviations of the
     scores), against the incumbent f* = the lowest observation."""
-    mean, std = gp.predict(U)
-    return expected_improvement((mean - gp.y_mean) / gp.y_std, std / gp.y_std, float(gp.y.min()), xi)
+    mean, std = gp.posterior(U)
+    return expected_improvement(mean, std, float(gp.y.min()), xi)
+
+
+def gp_log_expected_improvement(gp: GaussianProcess, U: np.ndarray, xi: float = 0.01, *,
+                                with_gradient: bool = False) -> Any:
+    """log EI of a fitted :class:`GaussianProcess` at points U (units as in
+    :func:`gp_expected_improvement`); with its gradient in U by the chain rule
+    (:func:`~minidl.search.acquisition.log_expected_improvement`, :meth:`GaussianProcess.posterior`):
+
+        ∂ log EI/∂x = ∂ log EI/∂μ · ∂μ/∂x + ∂ log EI/∂σ · ∂σ/∂x
+    """
+    best = float(gp.y.min())
+    if not with_gradient:
+        mean, std = gp.posterior(U)
+        return log_expected_improvement(mean, std, best, xi)
+    mean, std, d_mean, d_std = gp.posterior(U, with_gradient=True)
+    value, by_mean, by_std = log_expected_improvement(mean, std, best, xi, with_gradient=True)
+    return value, by_mean[:, None] * d_mean + by_std[:, None] * d_std
 
 
 def _default_n_initial(space: SearchSpace, n_trials: int) -> int:
@@ -84,21 +133,28 @@ def _default_n_initial(space: SearchSpace, n_trials: int) -> int:
 def bayesian_optimization(objective: Callable[..., Any], space: SpaceSpec, n_trials: int, *,
                           n_initial: int | None = None, kernel: str = "matern52",
                           xi: float = 0.01, mode: str = "min", budget: float = 1, seed: int = 0,
-                          n_candidates: int = 1000, progress: bool | None = None) -> SearchResult:
+                          n_candidates: int = 2048, progress: bool | None = None) -> SearchResult:
     """Bayesian optimization of ``objective(params, budget)`` over ``space`` in ``n_trials`` trials.
 
     The first ``n_initial`` points (default max(4, columns + 2)) are a Latin hypercube
-    (:meth:`SearchSpace.latin_hypercube`: spread out, unlike plain random points); each later one
-    maximizes Expected Improvement under a Gaussian process fitted to the trials so far
-    (``kernel`` "matern52" or "rbf", with a noise term; hyperparameters by maximum
-    marginal likelihood). Scores are standardized before the fit, so ``xi`` is in units of
-    the scores' standard deviation. Lists are one-hot columns, ranges and integer
+    (:meth:`SearchSpace.latin_hypercube`: on every column each of n equal slices holds one
+    point — spread out, unlike plain random points); each later one maximizes log Expected
+    Improvement under a Gaussian process fitted to the trials so far (``kernel`` "matern52"
+    or "rbf", one length scale per column, a noise term, hyperparameters by maximum a
+    posteriori) — see the module docstring for the steps. Scores are standardized before the
+    fit, so ``xi`` is in units of the scores' standard deviation. ξ = 0 (Optuna's and BoTorch's
+    choice) refines the optimum further but is more easily caught in a local basin with few
+    points; the default 0.01 keeps a little exploration (``benchmarks/bench_search.py``
+    measures both). ``n_candidates`` random
+    points seed the acquisition's optimizer. Lists are one-hot columns, ranges and integer
     distributions ordinal, log distributions are searched in log space (see
     :mod:`minidl.search.space`). A finite space is never sampled twice at one point; the
     search stops early when every point has been tried.
     """
-    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 0:
-        raise ValueError(f"n_trials must be a non-negative int (got {n_trials!r})")
+    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
+        raise ValueError(f"n_trials must be a positive int: the number of objective evaluations (got {n_trials!r})")
+    if isinstance(n_candidates, bool) or not isinstance(n_candidates, int) or n_candidates < 1:
+        raise ValueError(f"n_candidates must be a positive int (got {n_candidates!r})")
     if xi < 0:
         raise ValueError(f"xi must be >= 0 (got {xi!r})")
     space = SearchSpace(space)
@@ -111,7 +167,7 @@ def bayesian_optimization(objective: Callable[..., Any], space: SpaceSpec, n_tri
                          settings={"budget": budget, "n_trials": n_trials, "n_initial": n_initial,
                                    "kernel": kernel, "xi": xi, "n_candidates": n_candidates},
                          total=n_trials, progress=progress)
-    gp = GaussianProcess(kernel, seed=rng, n_restarts=1, max_iter=50)  # warm-started every step
+    gp = GaussianProcess(kernel, seed=rng, n_restarts=1)  # warm-started from its last fit every step
     sign = 1.0 if mode == "min" else -1.0
     tried: set[str] = set()
     for params in space.latin_hypercube(rng, n_initial):
@@ -141,12 +197,15 @@ def _propose(result: SearchResult, space: SearchSpace, gp: GaussianProcess, rng:
     y = np.asarray([sign * t.score if t.ok else worst for t in trials], dtype=np.float64)  # host
     gp.fit(X, y)
 
-    def ei(U: np.ndarray) -> np.ndarray:
-        return gp_expected_improvement(gp, U, xi)
+    def log_ei(U: np.ndarray) -> np.ndarray:
+        return gp_log_expected_improvement(gp, U, xi)
 
-    n_anchor = min(3, len(ok))
-    anchors = X[np.argsort(y, kind="stable")[:n_anchor]]
-    U, _ = maximize_acquisition(ei, space, rng, anchors=anchors, n_candidates=n_candidates)
+    def log_ei_and_gradient(U: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return gp_log_expected_improvement(gp, U, xi, with_gradient=True)
+
+    anchors = X[np.argsort(y, kind="stable")[:1]]  # the incumbent, as Optuna's GPSampler does
+    U, _ = maximize_acquisition(log_ei, space, rng, gradient=log_ei_and_gradient, anchors=anchors,
+                                n_candidates=n_candidates)
     for params in space.decode(U):
         key = point_key(params)
         if key not in tried:

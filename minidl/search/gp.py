@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.random import Generator, default_rng
 
-from minidl.search.optimize import minimize_multi_start
+from minidl.search.optimize import minimize_lbfgs
 
 JITTER = 1e-10
 """Added to the diagonal (times σ_f²) so the Cholesky factorization exists even without noise."""
@@ -148,26 +148,56 @@ def log_marginal_likelihood(X: np.ndarray | None, y: np.ndarray, *,
     return value, np.concatenate([grad_ls, [grad_sf, grad_sn]])
 
 
+MINIMUM_NOISE_VARIANCE = 1e-6
+"""The noise floor σ_n² (of the standardized scores) while fitting: Optuna's default. Even a
+deterministic objective gets this much, so K + σ_n² I stays well conditioned."""
+
+
+def log_prior(theta: np.ndarray, n_dims: int, *, return_grad: bool = False) -> Any:
+    """A weak prior on the GP's hyperparameters, θ = (log ℓ₁…ℓ_d, log σ_f², log σ_n²), for
+    inputs in the unit cube and standardized scores (Optuna's default prior, up to constants):
+
+        log p(θ) = Σ_d −0.1 (ℓ_d² + ℓ_d⁻²)            each length scale near 1, mildly
+                 + log σ_f² − σ_f²                    σ_f² ~ Gamma(2, 1): near the scores' variance 1
+                 + 0.1 log σ_n² − 30 σ_n²             σ_n² ~ Gamma(1.1, 30): little noise
+
+    (a Gamma(a, b) density is ∝ x^{a−1} e^{−bx}). It only matters with few points, where the
+    likelihood alone could pick a length scale of 0.001 (every point an isolated spike) or
+    call all the data noise. ``return_grad=True`` also returns ∂/∂θ:
+
+        ∂/∂log ℓ_d = −0.2 (ℓ_d² − ℓ_d⁻²),     ∂/∂log σ_f² = 1 − σ_f²,     ∂/∂log σ_n² = 0.1 − 30 σ_n²
+    """
+    theta = np.asarray(theta, dtype=np.float64)  # host
+    ls2 = np.exp(2.0 * theta[:n_dims])
+    sf2, sn2 = math.exp(theta[n_dims]), math.exp(theta[n_dims + 1])
+    value = float(-0.1 * (ls2 + 1.0 / ls2).sum() + theta[n_dims] - sf2 + 0.1 * theta[n_dims + 1] - 30.0 * sn2)
+    if not return_grad:
+        return value
+    grad = np.concatenate([-0.2 * (ls2 - 1.0 / ls2), [1.0 - sf2, 0.1 - 30.0 * sn2]])
+    return value, grad
+
+
 class GaussianProcess:
     """GP regression with a fitted kernel: ``GaussianProcess("matern52").fit(X, y).predict(X*)``.
 
     ``y`` is standardized (mean 0, std 1) before fitting and predictions are mapped back,
     so the prior suits any scale of score. ``fit`` chooses θ = (log ℓ₁…ℓ_d, log σ_f²,
-    log σ_n²) by maximizing :func:`log_marginal_likelihood` (with its analytic gradient)
-    by BFGS from several starts — the previous fit, the given values, and ``n_restarts``
-    random points in the box the ``*_bounds`` make; ``optimize=False`` keeps the given
-    hyperparameters. Inputs are expected in the unit cube (the bounds on ℓ assume it). The
-    noise variance may reach at most 10 % of the (standardized) variance of y: with a few
-    points the likelihood can otherwise "explain" everything as noise, and a flat mean
-    leaves Expected Improvement nothing to exploit.
+    log σ_n²) by maximizing the log posterior :func:`log_marginal_likelihood` + :func:`log_prior`
+    (``prior=False``: the likelihood alone), with analytic gradients, by box L-BFGS
+    (:func:`~minidl.search.optimize.minimize_lbfgs`) from several starts — the previous fit,
+    the given values, and ``n_restarts`` random points in the box the ``*_bounds`` make — and
+    keeps the best. ``optimize=False`` keeps the given hyperparameters. Inputs are expected in
+    the unit cube (the bounds and the prior on ℓ assume it). The noise variance is at least
+    :data:`MINIMUM_NOISE_VARIANCE` unless its bounds say otherwise.
     """
 
-    def __init__(self, kernel: str = "matern52", *, length_scale: Any = 0.3, signal_variance: float = 1.0,
-                 noise_variance: float = 1e-4, optimize: bool = True, n_restarts: int = 2,
+    def __init__(self, kernel: str = "matern52", *, length_scale: Any = 0.5, signal_variance: float = 1.0,
+                 noise_variance: float = 1e-2, optimize: bool = True, n_restarts: int = 2,
                  length_scale_bounds: tuple[float, float] = (1e-2, 20.0),
                  signal_variance_bounds: tuple[float, float] = (1e-2, 1e2),
-                 noise_variance_bounds: tuple[float, float] = (1e-6, 0.1),
-                 normalize_y: bool = True, max_iter: int = 100, seed: int | Generator = 0) -> None:
+                 noise_variance_bounds: tuple[float, float] = (MINIMUM_NOISE_VARIANCE, 1.0),
+                 prior: bool = True, normalize_y: bool = True, max_iter: int = 100,
+                 seed: int | Generator = 0) -> None:
         if kernel not in KERNELS:
             raise ValueError(f"kernel must be one of {sorted(KERNELS)} (got {kernel!r})")
         for name, v in (("signal_variance", signal_variance), ("noise_variance", noise_variance)):
@@ -175,6 +205,11 @@ class GaussianProcess:
                 raise ValueError(f"{name} must be >= 0 (got {v!r})")
         if np.any(np.asarray(length_scale, dtype=np.float64) <= 0):  # host
             raise ValueError(f"length_scale must be > 0 (got {length_scale!r})")
+        for name, (b_lo, b_hi) in (("length_scale_bounds", length_scale_bounds),
+                                   ("signal_variance_bounds", signal_variance_bounds),
+                                   ("noise_variance_bounds", noise_variance_bounds)):
+            if not 0 < b_lo <= b_hi:
+                raise ValueError(f"{name} must be (low, high) with 0 < low <= high (got {(b_lo, b_hi)!r})")
         self.kernel_name = kernel
         self.kernel = KERNELS[kernel]
         self.length_scale = length_scale
@@ -183,10 +218,12 @@ class GaussianProcess:
         self.optimize = optimize
         self.n_restarts = n_restarts
         self.bounds = (length_scale_bounds, signal_variance_bounds, noise_variance_bounds)
+        self.prior = prior
         self.normalize_y = normalize_y
         self.max_iter = max_iter
         self.rng = seed if isinstance(seed, Generator) else default_rng(seed)
         self._theta: np.ndarray | None = None
+        self._factor: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def __repr__(self) -> str:
         ls = np.round(np.atleast_1d(self.length_scale), 3).tolist()
@@ -203,6 +240,19 @@ class GaussianProcess:
         hi = np.log([l_hi] * d + [s_hi, n_hi])
         return lo, hi
 
+    def log_posterior(self, theta: np.ndarray, sq_diff: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+        """The objective ``fit`` maximizes at θ, and its gradient: log p(y | X, θ) + log p(θ)
+        (without the prior when ``prior=False``). Needs ``fit`` to have set X and y."""
+        d = self.X.shape[1]
+        ls, sf2, sn2 = self._unpack(theta, d)
+        value, grad = log_marginal_likelihood(None if sq_diff is not None else self.X, self.y, kernel=self.kernel,
+                                              length_scale=ls, signal_variance=sf2, noise_variance=sn2,
+                                              return_grad=True, sq_diff=sq_diff)
+        if self.prior and math.isfinite(value):
+            p_value, p_grad = log_prior(theta, d, return_grad=True)
+            value, grad = value + p_value, grad + p_grad
+        return value, grad
+
     def fit(self, X: np.ndarray, y: np.ndarray) -> GaussianProcess:
         X = np.asarray(X, dtype=np.float64)  # host
         y = np.asarray(y, dtype=np.float64).ravel()  # host
@@ -210,36 +260,38 @@ class GaussianProcess:
             raise ValueError(f"X must be (n, d) and y (n,) (got X {X.shape}, y {y.shape})")
         if len(y) == 0:
             raise ValueError("GaussianProcess.fit needs at least one observation")
+        if not np.all(np.isfinite(X)) or not np.all(np.isfinite(y)):
+            raise ValueError("GaussianProcess.fit needs finite X and y (got NaN or infinity)")
         self.X = X
         self.y_mean = float(y.mean()) if self.normalize_y else 0.0
         std = float(y.std()) if self.normalize_y else 1.0
         self.y_std = std if std > 0 else 1.0
         self.y = (y - self.y_mean) / self.y_std
+        self._factor = None
         d = X.shape[1]
         if self.optimize and len(y) >= 2:
             lo, hi = self._box(d)
             ls0 = np.broadcast_to(np.asarray(self.length_scale, dtype=np.float64), (d,))  # host
             given = np.concatenate([ls0, [self.signal_variance, max(self.noise_variance, 1e-300)]])
-            default = np.clip(np.log(given), lo, hi)
-            starts = [default]
+            starts = [np.clip(np.log(given), lo, hi)]
             if self._theta is not None and len(self._theta) == d + 2:
                 starts.insert(0, self._theta)
             starts += [self.rng.uniform(lo, hi) for _ in range(self.n_restarts)]
-
             sq_diff = (X[:, None, :] - X[None, :, :]) ** 2  # computed once for every θ tried
 
-            def negative_lml(theta: np.ndarray) -> tuple[float, np.ndarray]:
-                ls, sf2, sn2 = self._unpack(theta, d)
-                value, grad = log_marginal_likelihood(None, self.y, kernel=self.kernel, length_scale=ls,
-                                                      signal_variance=sf2, noise_variance=sn2,
-                                                      return_grad=True, sq_diff=sq_diff)
+            def negative_log_posterior(theta: np.ndarray) -> tuple[float, np.ndarray]:
+                value, grad = self.log_posterior(theta, sq_diff)
                 return -value, -grad
 
-            # tolerances in log-likelihood units: far below what changes a prediction
-            theta, _ = minimize_multi_start(negative_lml, starts, bounds=(lo, hi), max_iter=self.max_iter,
-                                            gtol=1e-4, ftol=1e-8, max_step=2.0)
-            self._theta = theta
-            ls, self.signal_variance, self.noise_variance = self._unpack(theta, d)
+            best_theta, best_f = starts[0], math.inf
+            for theta0 in starts:
+                # tolerances in log-likelihood units: far below what changes a prediction
+                theta, f, _ = minimize_lbfgs(negative_log_posterior, theta0, bounds=(lo, hi),
+                                             max_iter=self.max_iter, gtol=1e-4, ftol=1e-9)
+                if f < best_f:
+                    best_theta, best_f = theta, f
+            self._theta = best_theta
+            ls, self.signal_variance, self.noise_variance = self._unpack(best_theta, d)
             self.length_scale = ls
         return self
 
@@ -249,12 +301,55 @@ class GaussianProcess:
                                        signal_variance=self.signal_variance,
                                        noise_variance=self.noise_variance)
 
+    def _cholesky_factor(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(L⁻¹, α = (K + σ_n² I)⁻¹ y, (K + σ_n² I)⁻¹) of the fitted model, computed once per fit."""
+        if self._factor is None:
+            L = _cholesky(self.X, self.kernel, self.length_scale, self.signal_variance, self.noise_variance)
+            L_inv = np.linalg.solve(L, np.eye(len(L)))  # host
+            K_inv = L_inv.T @ L_inv
+            self._factor = (L_inv, K_inv @ self.y, K_inv)
+        return self._factor
+
+    def posterior(self, X_star: np.ndarray, *, with_gradient: bool = False) -> tuple[np.ndarray, ...]:
+        """Posterior mean and standard deviation at X* in the *standardized* units of the fit
+        (:func:`gp_posterior`'s formulas, with the factorization kept from one call to the next).
+
+        ``with_gradient=True`` also returns ∂μ/∂x* and ∂σ/∂x* (each (m, d)): with
+        ∂k(x*, x_i)/∂x*_d = ∂k/∂r² · 2 (x*_d − x_id)/ℓ_d²,
+
+            ∂μ/∂x*  = Σ_i α_i ∂k(x*, x_i)/∂x*                       α = (K + σ_n² I)⁻¹ y
+            ∂σ/∂x*  = −(1/σ) Σ_i w_i ∂k(x*, x_i)/∂x*                w = (K + σ_n² I)⁻¹ k*
+
+        (from σ² = σ_f² − k*ᵀ (K + σ_n² I)⁻¹ k*). The standard deviation is floored at
+        10⁻⁶·σ_f (where the GP is sure, EI is ~0 anyway) so that 1/σ stays finite.
+        """
+        X_star = np.asarray(X_star, dtype=np.float64)  # host
+        L_inv, alpha, K_inv = self._cholesky_factor()
+        ls = np.broadcast_to(np.asarray(self.length_scale, dtype=np.float64), X_star.shape[-1:])  # host
+        r2 = scaled_sq_dist(X_star, self.X, ls)
+        k_star, dk_dr2 = self.kernel(None, None, signal_variance=self.signal_variance, r2=r2, with_derivative=True)
+        mean = k_star @ alpha
+        v = k_star @ L_inv.T
+        floor = 1e-12 * self.signal_variance
+        var = np.maximum(self.signal_variance - (v * v).sum(1), floor)
+        std = np.sqrt(var)
+        if not with_gradient:
+            return mean, std
+        inv_ls2 = 1.0 / (ls * ls)
+
+        def d_by_dx(coef: np.ndarray) -> np.ndarray:  # Σ_i coef_mi ∂k(x*_m, x_i)/∂x*  (m, d)
+            a = coef * dk_dr2
+            return 2.0 * (X_star * a.sum(1, keepdims=True) - a @ self.X) * inv_ls2
+
+        d_mean = d_by_dx(alpha[None, :])
+        w = k_star @ K_inv
+        d_std = -d_by_dx(w) / std[:, None]
+        return mean, std, d_mean, d_std
+
     def predict(self, X_star: np.ndarray, return_std: bool = True) -> Any:
         """Posterior mean (and standard deviation) of f at X*, in the units of y."""
-        mean, var = gp_posterior(self.X, self.y, np.asarray(X_star, dtype=np.float64),  # host
-                                 kernel=self.kernel, length_scale=self.length_scale,
-                                 signal_variance=self.signal_variance, noise_variance=self.noise_variance)
+        mean, std = self.posterior(X_star)
         mean = mean * self.y_std + self.y_mean
         if not return_std:
             return mean
-        return mean, np.sqrt(var) * self.y_std
+        return mean, std * self.y_std

@@ -61,10 +61,13 @@ def hyperband_brackets(max_budget: float, eta: float = 3,
 
         n = ⌈(s_max + 1) · ηˢ / (s + 1)⌉ configurations at budget max_budget / ηˢ
 
-    and halves s times, so every bracket ends at max_budget: the most aggressive bracket
-    tries many configurations briefly, the last trains a few for the whole budget. minidl
-    keeps ⌈n/η⌉ per round (the paper writes ⌊n/η⌋; the ceiling never drops to zero). With
-    integer budgets each budget is rounded to the nearest integer.
+    and halves s times, round i keeping n_i = ⌊n · η⁻ⁱ⌋ configurations at budget
+    max_budget · η^{i−s}, as in the paper's Algorithm 1 (so n_i ≥ η^{s−i} ≥ 1: the floor
+    never reaches zero), so every bracket ends at max_budget: the most aggressive bracket
+    tries many configurations briefly, the last trains a few for the whole budget. With
+    R = 27, η = 3 the second bracket is 12×3 → 4×9 → 1×27. (Plain successive halving,
+    :func:`halving_schedule`, keeps ⌈n/η⌉ instead, so it never ends with no configuration.)
+    With integer budgets each budget is rounded to the nearest integer.
     """
     _check_budgets(eta, min_budget, max_budget)
     ratio = max_budget / min_budget
@@ -78,8 +81,8 @@ def hyperband_brackets(max_budget: float, eta: float = 3,
         rounds = []
         for i in range(s + 1):
             budget = max_budget / eta ** (s - i)
-            rounds.append((n, max(min_budget, round(budget)) if integer else budget))
-            n = math.ceil(n / eta)
+            n_i = max(1, math.floor(n / eta ** i * (1 + 1e-12)))  # ⌊n η⁻ⁱ⌋, robust to 9/3**2 = 0.99…
+            rounds.append((n_i, max(min_budget, round(budget)) if integer else budget))
         brackets.append(rounds)
     return brackets
 

@@ -110,3 +110,103 @@ def minimize_multi_start(fun_and_grad: ValueAndGrad, starts: Sequence[Sequence[f
         if best_x is None or fx < best_f:
             best_x, best_f = x, fx
     return best_x, best_f
+
+
+def minimize_lbfgs(fun_and_grad: ValueAndGrad, x0: Sequence[float], *,
+                   bounds: tuple[np.ndarray, np.ndarray] | None = None, memory: int = 10,
+                   max_iter: int = 200, gtol: float = 1e-6, ftol: float = 1e-10,
+                   callback: Callable[[np.ndarray], None] | None = None) -> tuple[np.ndarray, float, int]:
+    """Minimize f in a box with projected L-BFGS; returns (x, f(x), evaluations).
+
+    L-BFGS is BFGS that keeps only the last ``memory`` pairs (s_i, y_i) instead of the n × n
+    matrix H, and applies H ≈ (∇²f)⁻¹ to g by the two-loop recursion (Nocedal & Wright, Alg. 7.4):
+
+        q ← g;  for i newest → oldest:  a_i = ρ_i s_iᵀq,  q ← q − a_i y_i        (ρ_i = 1/(y_iᵀs_i))
+        r ← γ q,  γ = s_kᵀy_k / y_kᵀy_k;  for i oldest → newest:  b = ρ_i y_iᵀr,  r ← r + (a_i − b) s_i
+        d = −r
+
+    The box [lower, upper] is kept by projection: coordinates on a bound whose gradient pushes
+    outwards are *pinned* (their gradient and step are 0), the step x + t d is clipped into the
+    box, and a backtracking line search accepts t when f(P(x + t d)) ≤ f(x) + 10⁻⁴ gᵀ(P(x + t d) − x)
+    (Armijo along the projected path). A pair is stored only when yᵀs > 0, so H stays positive
+    definite. Stops when the largest free gradient is below ``gtol``, when f improves by less than
+    ``ftol``·(1 + |f|), or after ``max_iter`` iterations. A non-finite f counts as +∞.
+
+    Several independent problems can be solved at once by concatenating them (f the sum): the
+    gradient of each block depends on its own block only. BoTorch optimizes its restarts this way.
+    ``callback(x)`` is called with every accepted iterate (to draw the optimizer's path).
+    """
+    lo = None if bounds is None else np.asarray(bounds[0], dtype=np.float64)  # host
+    hi = None if bounds is None else np.asarray(bounds[1], dtype=np.float64)  # host
+    evals = 0
+
+    def evaluate(x: np.ndarray) -> tuple[float, np.ndarray]:
+        nonlocal evals
+        evals += 1
+        f, g = fun_and_grad(x)
+        f = float(f)
+        if not math.isfinite(f) or not np.all(np.isfinite(g)):
+            return math.inf, np.zeros_like(x)
+        return f, np.asarray(g, dtype=np.float64)  # host
+
+    x = np.asarray(x0, dtype=np.float64).copy()  # host
+    if lo is not None:
+        x = np.clip(x, lo, hi)
+    f, g = evaluate(x)
+    if not math.isfinite(f):
+        return x, f, evals
+    pairs: list[tuple[np.ndarray, np.ndarray, float]] = []
+    for _ in range(max_iter):
+        pinned = False if lo is None else ((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0))
+        free = ~np.broadcast_to(pinned, x.shape)
+        g_free = np.where(free, g, 0.0)
+        if np.abs(g_free).max(initial=0.0) < gtol:
+            break
+        d = -_two_loop(g_free, pairs)
+        d = np.where(free, d, 0.0)
+        if g_free @ d >= 0:  # the memory points uphill on the free set: restart it
+            pairs.clear()
+            d = -g_free
+        # the first step: at most a unit move of the largest coordinate (the box is O(1))
+        t = 1.0 if pairs else min(1.0, 1.0 / max(float(np.abs(d).max()), 1e-300))
+        while True:
+            x_new = x + t * d
+            if lo is not None:
+                x_new = np.clip(x_new, lo, hi)
+            f_new, g_new = evaluate(x_new)
+            decrease = float(g @ (x_new - x))
+            if f_new <= f + 1e-4 * decrease:
+                break
+            t *= 0.5
+            if t < 1e-12:
+                return x, f, evals  # no step lowers f: a (constrained) minimum to working precision
+        s, y = x_new - x, g_new - g
+        sy = float(s @ y)
+        if sy > 1e-12 * float(y @ y):
+            pairs.append((s, y, 1.0 / sy))
+            if len(pairs) > memory:
+                pairs.pop(0)
+        small = f - f_new <= ftol * (1.0 + abs(f))
+        x, f, g = x_new, f_new, g_new
+        if callback is not None:
+            callback(x.copy())
+        if small:
+            break
+    return x, f, evals
+
+
+def _two_loop(g: np.ndarray, pairs: list[tuple[np.ndarray, np.ndarray, float]]) -> np.ndarray:
+    """H g by the L-BFGS two-loop recursion over the stored (s, y, ρ) pairs (see minimize_lbfgs)."""
+    q = g.copy()
+    alphas = []
+    for s, y, rho in reversed(pairs):
+        a = rho * float(s @ q)
+        q -= a * y
+        alphas.append(a)
+    if pairs:
+        s, y, _ = pairs[-1]
+        q *= float(s @ y) / float(y @ y)
+    for (s, y, rho), a in zip(pairs, reversed(alphas)):
+        b = rho * float(y @ q)
+        q += (a - b) * s
+    return q

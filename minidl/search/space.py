@@ -457,6 +457,18 @@ class SearchSpace:
             mask[cols] = d.ordinal
         return mask
 
+    def active_columns(self, u: np.ndarray) -> np.ndarray:
+        """(n, n_columns) booleans: the columns of each row's own branch (for a union of spaces,
+        the other branches' columns are unused zeros that an optimizer must leave alone)."""
+        if len(self.branches) == 1:
+            return np.ones(u.shape, dtype=bool)  # host
+        branch = self._branch_index(u)
+        active = np.zeros(u.shape, dtype=bool)  # host
+        active[:, : len(self.branches)] = True
+        for i, _, _, cols in self._layout():
+            active[branch == i, cols] = True
+        return active
+
     def encode(self, points: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """Points → an (n, n_columns) array in [0, 1]. A union of branches gets one-hot branch
         columns first; the columns of the branches a point is not in are 0."""

@@ -37,3 +37,30 @@ def forrester(params: Mapping[str, Any], budget: Any = None) -> float:
     """
     x = float(params["x"])
     return (6 * x - 2) ** 2 * math.sin(12 * x - 4)
+
+
+HARTMANN6_MINIMUM = -3.322368011415515
+"""Hartmann-6's global minimum, at x ≈ (0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573)."""
+
+HARTMANN6_SPACE = {f"x{i}": Uniform(0.0, 1.0) for i in range(1, 7)}
+
+_HARTMANN6_ALPHA = (1.0, 1.2, 3.0, 3.2)
+_HARTMANN6_A = ((10, 3, 17, 3.5, 1.7, 8), (0.05, 10, 17, 0.1, 8, 14),
+                (3, 3.5, 1.7, 10, 17, 8), (17, 8, 0.05, 10, 0.1, 14))
+_HARTMANN6_P = ((1312, 1696, 5569, 124, 8283, 5886), (2329, 4135, 8307, 3736, 1004, 9991),
+                (2348, 1451, 3522, 2883, 3047, 6650), (4047, 8828, 8732, 5743, 1091, 381))
+
+
+def hartmann6(params: Mapping[str, Any], budget: Any = None) -> float:
+    """The 6-D Hartmann function on [0, 1]⁶ (six local minima; global −3.32237):
+
+        f(x) = −Σ_{i=1}^{4} α_i exp(−Σ_{j=1}^{6} A_ij (x_j − P_ij)²)
+
+    with α = (1, 1.2, 3, 3.2) and the A, P = 10⁻⁴ · (…) tables of Dixon & Szegő (1978).
+    The length scales differ by dimension: a test for one length scale per input (ARD).
+    """
+    x = [float(params[f"x{j}"]) for j in range(1, 7)]
+    total = 0.0
+    for alpha, a_row, p_row in zip(_HARTMANN6_ALPHA, _HARTMANN6_A, _HARTMANN6_P):
+        total += alpha * math.exp(-sum(a * (xj - p * 1e-4) ** 2 for a, xj, p in zip(a_row, x, p_row)))
+    return -total

@@ -2,8 +2,10 @@
 
 Every search method calls the user's ``objective(params, budget) -> score`` through
 :class:`TrialRunner`, which times the call, records the trial's seed, and turns an
-exception or a score that is not a finite number into a *failed* trial (with the error
-message) instead of stopping the search.
+exception or a NaN/infinite score into a *failed* trial (with the error message) instead
+of stopping the search — a diverging learning rate is a result, as in Optuna. A score that
+is not a number at all (``'0.5'``, ``True``, ``None``) is a bug in the objective, not a
+result: the search stops with a ``TypeError`` naming the trial and the value.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from __future__ import annotations
 import inspect
 import json
 import math
+import os
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
@@ -86,18 +90,41 @@ def _accepts_seed(objective: Callable[..., Any]) -> bool:
     return "seed" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
+class ScoreTypeError(TypeError):
+    """The objective returned something that is not a number (raised, not recorded)."""
+
+
+def _as_number(value: Any) -> float | None:
+    """``value`` as a float if it is a real number (a Python int or float, a NumPy number, or a
+    one-element array or tensor of them), else None. bool is refused: True is not a score."""
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return float(value)
+    if callable(getattr(value, "item", None)):  # a 0-d array, a one-element tensor
+        try:
+            inner = value.item()
+        except (TypeError, ValueError, RuntimeError):
+            return None
+        return None if inner is value else _as_number(inner)
+    return None
+
+
 def _as_score(value: Any) -> tuple[float | None, dict[str, Any], str]:
-    """(score, info, error) from what an objective returned: a number, or a dict with 'score'."""
+    """(score, info, error) from what an objective returned: a number, or a dict with 'score'.
+
+    A NaN or infinite score, or a dict without 'score', gives (None, info, why): a failed trial.
+    A value that is not a number raises :class:`ScoreTypeError` (the caller adds which trial)."""
     info: dict[str, Any] = {}
     if isinstance(value, Mapping):
-        if "score" not in value:
-            return None, {}, "the objective returned a dict without a 'score' key"
+        if "score" not in value:  # recorded as a failed trial, as it always was
+            return None, {}, f"the objective returned a dict without a 'score' key (keys {sorted(map(str, value))})"
         info = {k: _plain(v) for k, v in value.items() if k != "score"}
         value = value["score"]
-    try:
-        score = float(value)
-    except (TypeError, ValueError):
-        return None, info, f"the objective returned {value!r}, not a number"
+    score = _as_number(value)
+    if score is None:
+        raise ScoreTypeError(f"the objective must return a number (int or float) or a dict with a numeric "
+                             f"'score'; got {value!r} (a {type(value).__name__})")
     if not math.isfinite(score):
         return None, info, f"score is {score}"
     return score, info, ""
@@ -135,14 +162,22 @@ class TrialRunner:
         seed = trial_seed(self.result.seed, config)
         manual_seed(seed)
         start = time.perf_counter()
+        returned, raised = None, None
         try:
             kwargs = {"seed": seed} if self.pass_seed else {}
-            score, info, error = _as_score(self.objective(dict(params), budget, **kwargs))
+            returned = self.objective(dict(params), budget, **kwargs)
         except Exception as e:  # a failing trial is recorded, not fatal (KeyboardInterrupt still stops)
+            raised = e
+        if raised is not None:
             score, info = None, {}
-            error = f"{type(e).__name__}: {e}"
-            frame = traceback.extract_tb(e.__traceback__)[-1]
+            error = f"{type(raised).__name__}: {raised}"
+            frame = traceback.extract_tb(raised.__traceback__)[-1]
             error += f" (at {Path(frame.filename).name}:{frame.lineno})"
+        else:
+            try:
+                score, info, error = _as_score(returned)
+            except ScoreTypeError as e:
+                raise ScoreTypeError(f"trial {len(self.result.trials)} with params {dict(params)!r}: {e}") from None
         trial = Trial(number=len(self.result.trials), config=config, params=dict(params),
                       budget=budget, score=score, status="ok" if score is not None else "failed",
                       seconds=time.perf_counter() - start, seed=seed, rung=rung, bracket=bracket,
@@ -268,7 +303,11 @@ class SearchResult:
                 "trials": [asdict(t) for t in self.trials]}
 
     def save(self, path: str | Path) -> Path:
-        """Write the result as JSON (no pickle: readable, diffable, safe to load)."""
+        """Write the result as JSON (no pickle: readable, diffable, safe to load).
+
+        The text goes to a temporary file in the same folder, which then replaces ``path`` in
+        one step (``os.replace``): a failed write (disk full, interrupted) leaves the previous
+        file as it was."""
         path = Path(path)
         try:
             text = json.dumps(self.to_dict(), indent=1, allow_nan=False, default=_json_default)
@@ -276,8 +315,29 @@ class SearchResult:
             raise TypeError(f"cannot save this result as JSON: {e}. Parameter values must be "
                             "str, int, finite float, bool or None (use names for other choices)") from None
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text + "\n", encoding="utf-8")
+        _write_atomically(path, text + "\n")
         return path
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a result file gets ordinary permissions
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _json_default(v: Any) -> Any:
@@ -292,11 +352,64 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+_TRIAL_FIELDS = {"number": int, "config": int, "params": dict, "budget": (int, float),
+                 "score": (int, float, type(None)), "status": str, "seconds": (int, float), "seed": int,
+                 "rung": int, "bracket": int, "error": str, "info": dict}
+_TRIAL_REQUIRED = ("number", "config", "params", "budget", "score", "status", "seconds", "seed")
+_RESULT_FIELDS = {"method": str, "mode": str, "seed": int, "space": str, "settings": dict, "trials": list}
+
+
 def load_result(path: str | Path) -> SearchResult:
-    """Read a result written by :meth:`SearchResult.save`."""
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    """Read a result written by :meth:`SearchResult.save`.
+
+    A file that is not one (truncated, hand-edited, another format) raises ``ValueError``
+    naming the file and what is wrong with it (the line and column of broken JSON, the
+    missing or mistyped field and the trial it belongs to)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path} is not a minidl search result: not UTF-8 text "
+                         f"({e.reason} at byte {e.start})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        truncated = not text.rstrip().endswith("}")  # save() always ends the file with the closing brace
+        hint = "; the file ends early: truncated?" if truncated else ""
+        raise ValueError(f"{path} is not valid JSON ({e.msg} at line {e.lineno}, column {e.colno}){hint}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ValueError(f"{path} is not a minidl search result (expected format {FORMAT!r})")
-    trials = [Trial(**t) for t in data["trials"]]
+    for key, kind in _RESULT_FIELDS.items():
+        _check_field(path, "the result", data, key, kind, required=True)
+    if data["mode"] not in MODES:
+        raise ValueError(f"{path}: the result's 'mode' must be one of {MODES} (got {data['mode']!r})")
+    trials = []
+    for i, t in enumerate(data["trials"]):
+        where = f"trial {i}"
+        if not isinstance(t, dict):
+            raise ValueError(f"{path}: {where} must be a JSON object (got {type(t).__name__})")
+        unknown = sorted(set(t) - set(_TRIAL_FIELDS))
+        if unknown:
+            raise ValueError(f"{path}: {where} has unknown field(s) {unknown}; expected {sorted(_TRIAL_FIELDS)}")
+        for key, kind in _TRIAL_FIELDS.items():
+            _check_field(path, where, t, key, kind, required=key in _TRIAL_REQUIRED)
+        if t["status"] not in ("ok", "failed"):
+            raise ValueError(f"{path}: {where}'s 'status' must be 'ok' or 'failed' (got {t['status']!r})")
+        if (t["status"] == "ok") != (t["score"] is not None):
+            raise ValueError(f"{path}: {where} has status {t['status']!r} but score {t['score']!r} "
+                             "(an ok trial has a number, a failed one null)")
+        trials.append(Trial(**t))
     return SearchResult(method=data["method"], mode=data["mode"], seed=data["seed"],
                         space=data["space"], settings=data["settings"], trials=trials)
+
+
+def _check_field(path: Path, where: str, data: dict[str, Any], key: str, kind: Any, *, required: bool) -> None:
+    if key not in data:
+        if required:
+            raise ValueError(f"{path}: {where} has no {key!r} field")
+        return
+    value = data[key]
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+        names = " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
+        raise ValueError(f"{path}: {where}'s {key!r} must be {names} (got {value!r})")
