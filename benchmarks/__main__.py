@@ -43,6 +43,11 @@ def main() -> int:
         sections.append(section)
 
     when = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    out = Path(args.out)
+    if args.only and out.exists():  # a partial run replaces its own sections and keeps the others
+        out.write_text(merge_sections(out.read_text(encoding="utf-8"), sections, when, names), encoding="utf-8")
+        print(f"updated {args.out} (sections of {', '.join(names)})")
+        return 0
     text = ["# Benchmark results", "",
             f"Written by `make bench` on {when}{' (quick run)' if args.quick else ''}. "
             "Each number is the median of interleaved rounds; ratios compare against a "
@@ -52,6 +57,18 @@ def main() -> int:
     Path(args.out).write_text("\n".join(text), encoding="utf-8")
     print(f"wrote {args.out}")
     return 0
+
+
+def merge_sections(old: str, sections: list, when: str, names: list[str]) -> str:
+    """``old`` RESULTS.md with each re-run section replaced (matched by its ``## title``) or
+    appended, and a line saying which sections came from which run."""
+    head, *parts = old.split("\n## ")
+    blocks = {p.split("\n", 1)[0]: "## " + p.rstrip("\n") + "\n" for p in parts}
+    for section in sections:
+        blocks[section.title] = section.markdown()
+    note = f"- sections re-run on {when} with `--only {' '.join(names)}`: " + \
+        ", ".join(s.title for s in sections)
+    return head.rstrip("\n") + "\n" + note + "\n\n" + "\n".join(blocks.values())
 
 
 if __name__ == "__main__":
