@@ -55,8 +55,9 @@
 #
 # The **linear scaling rule** (`minidl.distributed.linear_scaling_lr`):
 # $\mathrm{lr}(B) = \mathrm{lr}_{\text{base}} \cdot B / B_{\text{base}}$.
-# **Error feedback** (`minidl.distributed.error_feedback_step`), with $C$ the compressor and
-# $e$ the residual a rank keeps: $p = g + e$, send $C(p)$, keep $e \leftarrow p - C(p)$.
+# **Error feedback** (`minidl.distributed.error_feedback_step`), with $\mathcal{C}$ the compressor
+# and $e$ the residual a rank keeps: $u = g + e$, send $\mathcal{C}(u)$, keep
+# $e \leftarrow u - \mathcal{C}(u)$.
 
 # %%
 import time
@@ -146,7 +147,7 @@ claim(order_differs > 0.05, "float32 addition is not associative: the summation 
 #
 # ## 2. The ring all-reduce, step by step
 #
-# Four ranks, each cutting its array into four chunks. Rank r starts with the value 2^r in
+# Four ranks, each cutting its array into four chunks. Rank $r$ starts with the value $2^r$ in
 # every chunk, so a chunk's value, written in binary, says whose contributions it holds; the
 # colour is how many.
 
@@ -190,11 +191,11 @@ for n in (2, 4, 8, 64):
           counted=counter["bytes_sent"], formula=dist.ring_bytes_per_rank(message, n))
 
 # %% [markdown]
-# In the first N−1 steps (reduce-scatter) each rank passes one chunk to its right neighbour,
-# which adds it to its own: a chunk's count grows by one per step, and after N−1 steps each
-# rank owns one chunk summed over everyone. In the next N−1 steps (all-gather) those finished
-# chunks travel round the ring and overwrite the partial ones. Every rank sends 2(N−1)
-# chunks of n/N bytes: under 2n however many ranks there are, which is why bandwidth does
+# In the first $N-1$ steps (reduce-scatter) each rank passes one chunk to its right neighbour,
+# which adds it to its own: a chunk's count grows by one per step, and after $N-1$ steps each
+# rank owns one chunk summed over everyone. In the next $N-1$ steps (all-gather) those finished
+# chunks travel round the ring and overwrite the partial ones. Every rank sends $2(N-1)$
+# chunks of $n/N$ bytes: under $2n$ however many ranks there are, which is why bandwidth does
 # not run out as a ring grows.
 #
 # ## 3. What an all-reduce costs here, and the α–β model
@@ -283,10 +284,10 @@ if mpi_ok:  # real messages have a latency: α/β is far above the crossover
 # The fitted α and β describe two processes on one machine talking through shared memory,
 # and a busy machine at that; a cluster's network has a larger α (tens of µs) and a β set by
 # its links. The shapes, though, are the model's: the ring's bandwidth term stays flat while
-# its 2(N−1) latencies add up, so for small messages on many workers a tree (log N steps)
-# wins, and for large ones the ring. "Small" is measured against α/β, the number of bytes
+# its $2(N-1)$ latencies add up, so for small messages on many workers a tree ($\log_2 N$ steps)
+# wins, and for large ones the ring. "Small" is measured against $\alpha/\beta$, the number of bytes
 # whose transfer costs one message's latency: the tree wins the 64 KB message on 1024 workers
-# once α/β passes the crossover printed above (a few hundred bytes), which every real network
+# once $\alpha/\beta$ passes the crossover printed above (a few hundred bytes), which every real network
 # does. Simulated ranks in one process (no MPI) exchange no messages, so their α is almost 0
 # and there the ring wins even this case. MPI libraries pick between such algorithms by
 # message size; NCCL runs rings and trees on GPUs.
@@ -322,7 +323,7 @@ else:
 # ## 5. Large batches: noise, the linear scaling rule, warm-up
 #
 # Adding workers at a fixed per-worker batch grows the global batch. A mini-batch gradient's
-# error falls like 1/√B (lesson 03), so a k-times larger batch is a less noisy step — but
+# error falls like $1/\sqrt{B}$ (lesson 03), so a $k$-times larger batch is a less noisy step — but
 # there are k times fewer steps per epoch. The linear scaling rule makes each step k times
 # longer; warm-up keeps the first, large steps from blowing up.
 

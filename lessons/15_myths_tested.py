@@ -27,7 +27,7 @@
 # Notation: [the course's notation table](../docs/notation.md) — one symbol, one meaning,
 # in every lesson.
 #
-# Time: the full version takes about 119 s on one laptop core (CPU time measured with one
+# Time: the full version takes about 13 s on one laptop core (CPU time measured with one
 # BLAS thread, 2026-12-02, with the MNIST files); `MINIDL_FAST=1` runs the quick version, the
 # one the tests run.
 
