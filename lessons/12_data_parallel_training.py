@@ -5,13 +5,13 @@
 #
 # - Why **averaging the ranks' gradients equals the gradient of the big batch** — exactly
 #   in exact arithmetic, and only up to rounding in float32, where the order of a sum matters.
-# - The **ring all-reduce**, step by step: reduce-scatter then all-gather, 2(N−1)/N of the
-#   message sent by each rank, whatever N is.
+# - The **ring all-reduce**, step by step: reduce-scatter then all-gather, $2(N-1)/N$ of the
+#   message sent by each rank, whatever $N$ is.
 # - The **α–β cost model** (latency + bytes × time per byte), fitted to *this* machine's
 #   measurements, then used to predict 8 … 1024 workers for a ring and a tree — a model,
 #   not a measurement.
 # - What two processes buy on this machine, measured with `mpiexec`.
-# - **Large batches**: gradient noise falls like 1/√B, the **linear learning-rate scaling
+# - **Large batches**: gradient noise falls like $1/\sqrt{B}$, the **linear learning-rate scaling
 #   rule with warm-up** (Goyal et al. 2017), and **gradient accumulation** as a one-process
 #   stand-in for more workers.
 # - **Compressing gradients** with lesson 09's int8 quantization and lesson 08's top-k,
@@ -19,32 +19,45 @@
 #
 # Run it as a script (`python lessons/12_data_parallel_training.py`) or as a notebook
 # (jupytext). It starts `mpiexec -n 2` itself when mpi4py is installed (`pip install
-# 'minidl[distributed]'`) and otherwise simulates the ranks in one process. It takes about
-# a minute and a half on 2 busy cores (a few seconds with `MINIDL_FAST=1`).
+# 'minidl[distributed]'`) and otherwise simulates the ranks in one process.
 #
+# Notation: [the course's notation table](../docs/notation.md) — one symbol, one meaning,
+# in every lesson.
+#
+# Time: the full version takes about 12 s on one laptop core (CPU time measured with one
+# BLAS thread, 2026-12-02, with MPI installed: this process and the two `mpiexec` ranks it
+# starts, which use about 5 s of it; about 7 s without MPI, where the ranks are simulated);
+# `MINIDL_FAST=1` runs the quick version, the one the tests run.
+
+# %% [markdown]
 # ## The math
 #
-# N ranks each hold B samples of a global batch of N·B. The loss of a batch is the mean of
-# its samples' losses, so
+# $N$ ranks each hold $B$ samples of a global batch of $NB$; $\ell_i$ is the loss of sample $i$.
+# The loss of a batch is the mean of its samples' losses, so
 #
-#     ∇ (1/NB) Σ_{i ≤ NB} ℓ_i  =  (1/N) Σ_r  ∇ (1/B) Σ_{i ∈ rank r} ℓ_i
+# $$\nabla_\theta \frac{1}{NB} \sum_{i \le NB} \ell_i \;=\; \frac{1}{N} \sum_{r=1}^{N} \nabla_\theta
+# \frac{1}{B} \sum_{i \in \text{rank } r} \ell_i$$
 #
 # — the big batch's gradient is the average of the ranks' gradients. An **all-reduce** sums
-# an array over the ranks and gives every rank the result; divide by N and every rank holds
+# an array over the ranks and gives every rank the result; divide by $N$ and every rank holds
 # the same average, takes the same optimizer step, and keeps the same weights
 # (`minidl.nn.parallel.DistributedDataParallel`). The **ring** all-reduce
-# (`minidl.distributed.ring`) sends, per rank,
+# (`minidl.distributed.ring`) sends, per rank, for a message of $n$ bytes
 #
-#     2(N−1)/N · n bytes            (ring_bytes_per_rank)
+# $$\frac{2(N-1)}{N}\, n \text{ bytes}$$
 #
-# and the **α–β model** (`minidl.distributed.cost_model`) prices a message of n bytes at
-# α + nβ:
+# (`ring_bytes_per_rank`), and the **α–β model** (`minidl.distributed.cost_model`) prices one message of $n$ bytes at
+# $\alpha + n\beta$ ($\alpha$ the latency of a message, $\beta$ the time per byte; here only,
+# not the optimizer's decay rates of the notation table):
 #
-#     ring:  T = 2(N−1)·α + 2(N−1)/N · n·β
-#     tree:  T = 2·⌈log₂N⌉·(α + n·β)
+# $$T_{\text{ring}} = 2(N-1)\,\alpha + \frac{2(N-1)}{N}\, n\beta, \qquad
+# T_{\text{tree}} = 2\lceil \log_2 N \rceil\,(\alpha + n\beta)$$
 #
-# The **linear scaling rule** (`minidl.distributed.linear_scaling_lr`): lr(B) = lr_base · B / B_base.
-# **Error feedback** (`minidl.distributed.error_feedback_step`): p = g + e, send C(p), keep e ← p − C(p).
+# The **linear scaling rule** (`minidl.distributed.linear_scaling_lr`):
+# $\mathrm{lr}(B) = \mathrm{lr}_{\text{base}} \cdot B / B_{\text{base}}$.
+# **Error feedback** (`minidl.distributed.error_feedback_step`), with $\mathcal{C}$ the compressor
+# and $e$ the residual a rank keeps: $u = g + e$, send $\mathcal{C}(u)$, keep
+# $e \leftarrow u - \mathcal{C}(u)$.
 
 # %%
 import time
@@ -56,10 +69,12 @@ import minidl.distributed as dist
 from minidl import nn, optim
 from minidl.compress.prune.selection import unstructured_mask
 from minidl.compress.quantize import dequantize_affine, quantize_affine
-from minidl.course import claim, fast_mode, figure_dir, new_figure, pick
+from minidl.course import check, claim, fast_mode, figure_dir, new_figure, pick
 from minidl.data import load_digits
 from minidl.ddp.measure import measure
+from minidl.threads import lesson_threads
 
+lesson_threads()  # one BLAS thread, however the lesson is started (lesson 14 explains why)
 LESSON_START = time.perf_counter()
 FONT = 12  # every label of every figure at least this large
 
@@ -132,7 +147,7 @@ claim(order_differs > 0.05, "float32 addition is not associative: the summation 
 #
 # ## 2. The ring all-reduce, step by step
 #
-# Four ranks, each cutting its array into four chunks. Rank r starts with the value 2^r in
+# Four ranks, each cutting its array into four chunks. Rank $r$ starts with the value $2^r$ in
 # every chunk, so a chunk's value, written in binary, says whose contributions it holds; the
 # colour is how many.
 
@@ -176,11 +191,11 @@ for n in (2, 4, 8, 64):
           counted=counter["bytes_sent"], formula=dist.ring_bytes_per_rank(message, n))
 
 # %% [markdown]
-# In the first N−1 steps (reduce-scatter) each rank passes one chunk to its right neighbour,
-# which adds it to its own: a chunk's count grows by one per step, and after N−1 steps each
-# rank owns one chunk summed over everyone. In the next N−1 steps (all-gather) those finished
-# chunks travel round the ring and overwrite the partial ones. Every rank sends 2(N−1)
-# chunks of n/N bytes: under 2n however many ranks there are, which is why bandwidth does
+# In the first $N-1$ steps (reduce-scatter) each rank passes one chunk to its right neighbour,
+# which adds it to its own: a chunk's count grows by one per step, and after $N-1$ steps each
+# rank owns one chunk summed over everyone. In the next $N-1$ steps (all-gather) those finished
+# chunks travel round the ring and overwrite the partial ones. Every rank sends $2(N-1)$
+# chunks of $n/N$ bytes: under $2n$ however many ranks there are, which is why bandwidth does
 # not run out as a ring grows.
 #
 # ## 3. What an all-reduce costs here, and the α–β model
@@ -269,10 +284,10 @@ if mpi_ok:  # real messages have a latency: α/β is far above the crossover
 # The fitted α and β describe two processes on one machine talking through shared memory,
 # and a busy machine at that; a cluster's network has a larger α (tens of µs) and a β set by
 # its links. The shapes, though, are the model's: the ring's bandwidth term stays flat while
-# its 2(N−1) latencies add up, so for small messages on many workers a tree (log N steps)
-# wins, and for large ones the ring. "Small" is measured against α/β, the number of bytes
+# its $2(N-1)$ latencies add up, so for small messages on many workers a tree ($\log_2 N$ steps)
+# wins, and for large ones the ring. "Small" is measured against $\alpha/\beta$, the number of bytes
 # whose transfer costs one message's latency: the tree wins the 64 KB message on 1024 workers
-# once α/β passes the crossover printed above (a few hundred bytes), which every real network
+# once $\alpha/\beta$ passes the crossover printed above (a few hundred bytes), which every real network
 # does. Simulated ranks in one process (no MPI) exchange no messages, so their α is almost 0
 # and there the ring wins even this case. MPI libraries pick between such algorithms by
 # message size; NCCL runs rings and trees on GPUs.
@@ -308,7 +323,7 @@ else:
 # ## 5. Large batches: noise, the linear scaling rule, warm-up
 #
 # Adding workers at a fixed per-worker batch grows the global batch. A mini-batch gradient's
-# error falls like 1/√B (lesson 03), so a k-times larger batch is a less noisy step — but
+# error falls like $1/\sqrt{B}$ (lesson 03), so a $k$-times larger batch is a less noisy step — but
 # there are k times fewer steps per epoch. The linear scaling rule makes each step k times
 # longer; warm-up keeps the first, large steps from blowing up.
 
@@ -514,7 +529,7 @@ print("saved", save(fig, "12_gradient_compression"))
 # large enough to be sent, and accuracy climbs back toward the float32 run's (how far, this
 # run printed above).
 #
-# ## Exercise: the articles' `multi_gpu_model` and `MirroredStrategy`
+# ## Exercises: the articles' `multi_gpu_model` and `MirroredStrategy`
 #
 # The source articles show:
 #
@@ -524,41 +539,82 @@ print("saved", save(fig, "12_gradient_compression"))
 # with mirrored_strategy.scope():
 #     model.compile(optimizer='adam', loss='categorical_crossentropy', metrics=['accuracy'])
 # ```
-#
-# 1. `model.fit(x, y, batch_size=64)` inside that scope: how many samples does each GPU
-#    process per step, and what is the effective (global) batch size?
-# 2. The import on the first line fails on current TensorFlow. Why, and what replaces it?
-# 3. The same script moves from 2 GPUs to 8. What must the learner change so that training
-#    behaves the same, per the linear scaling rule?
-# 4. Write the minidl equivalent that runs under `mpiexec -n 2`.
 
 # %% [markdown]
-# ### Answers
+# **1.** `model.fit(x, y, batch_size=64)` inside that scope: how many samples does each GPU
+# process per step, and what is the effective (global) batch size?
 
-# %%
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** Keras' `batch_size` is the *global* batch under `MirroredStrategy`: 64 samples
+# per step, split over the GPUs; the gradients are all-reduced (summed over replicas, the
+# loss scaled by the global batch), so the step equals one on 64 samples.
+
+# %% tags=["answer", "hide-cell"]
 per_replica = 64 // 2
-print(f"1. Keras' batch_size is the GLOBAL batch under MirroredStrategy: 64 samples per step, "
-      f"split into {per_replica} per GPU; the gradients are all-reduced (summed over replicas "
-      "and the loss scaled by the global batch), so the step equals one on 64 samples.")
-print("2. multi_gpu_model was deprecated in TF 2.2 and removed in TF 2.4; MirroredStrategy (the "
-      "second line) is its replacement, so the import is simply deleted.")
-print(f"3. To keep per-GPU work fixed, batch_size grows 4× (64 → 256) and, by the linear scaling rule, "
-      f"the learning rate too: Adam's 0.001 → {dist.linear_scaling_lr(0.001, 256, 64):g}, with a warm-up. "
-      "(To keep the same training instead, leave batch_size at 64: then each GPU gets 8 samples.)")
+print(f"1. global batch 64 per step, {per_replica} samples per GPU on 2 GPUs")
 
-# %%
-print("""4.
-import minidl.distributed as dist
-from minidl import nn, optim
-from minidl.data import DataLoader, DistributedSampler
+# %% [markdown]
+# **2.** The import on the first line fails on current TensorFlow. Why, and what replaces it?
 
-dist.init_process_group("mpi")
-model = nn.parallel.DistributedDataParallel(nn.MLP([784, 64, 10]))
-optimizer = optim.Adam(model.parameters(), lr=0.001)
-sampler = DistributedSampler(train_set)
-loader = DataLoader(train_set, batch_size=64 // dist.get_world_size(), sampler=sampler)
-fit(model, nn.functional.cross_entropy, optimizer, loader, epochs=5)
-""")
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** `multi_gpu_model` was deprecated in TF 2.2 and removed in TF 2.4;
+# `MirroredStrategy` (the second line) is its replacement, so the import is simply deleted.
+
+# %% [markdown]
+# **3.** The same script moves from 2 GPUs to 8. What must the learner change so that training
+# behaves the same, per the linear scaling rule?
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** To keep the work per GPU fixed, `batch_size` grows 4× (64 → 256) and, by the
+# linear scaling rule, the learning rate too, with a warm-up (section 5). To keep the same
+# training instead, leave `batch_size` at 64: then each GPU gets 8 samples.
+
+# %% tags=["answer", "hide-cell"]
+print(f"3. Adam's lr 0.001 at batch 64 → {dist.linear_scaling_lr(0.001, 256, 64):g} at batch 256 "
+      "(linear scaling rule), with a warm-up")
+
+# %% [markdown]
+# **4.** Write the minidl equivalent that runs under `mpiexec -n 2`.
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** One process per rank; `DistributedSampler` gives each rank its own share of the
+# data, `DistributedDataParallel` averages the gradients, and the per-rank batch is the
+# global batch divided by the number of ranks:
+#
+# ```python
+# import minidl.distributed as dist
+# from minidl import nn, optim
+# from minidl.data import DataLoader, DistributedSampler
+# from minidl.train import fit
+#
+# dist.init_process_group("mpi")
+# model = nn.parallel.DistributedDataParallel(nn.MLP([784, 64, 10]))
+# optimizer = optim.Adam(model.parameters(), lr=0.001)
+# sampler = DistributedSampler(train_set)
+# loader = DataLoader(train_set, batch_size=64 // dist.get_world_size(), sampler=sampler)
+# fit(model, nn.functional.cross_entropy, optimizer, loader, epochs=5)
+# ```
+
+# %% [markdown]
+# **5.** Write `ring_bytes(nbytes, world_size)`: how many bytes each rank sends in a ring
+# all-reduce of an `nbytes` message over `world_size` ranks (section 2: count the steps and
+# the size of a chunk). Test it with `minidl.course.check("12.5", ring_bytes)`. How much does
+# one rank send for this lesson's 100 MB gradient on 8 workers, and on 1024?
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** Each of the $N-1$ reduce-scatter steps and the $N-1$ all-gather steps sends one
+# chunk of $n/N$ bytes, so a rank sends $2(N-1)\cdot n/N = \frac{2(N-1)}{N}\,n$ bytes: $n$ on
+# 2 ranks, approaching $2n$ — never more — as $N$ grows.
+
+# %% tags=["answer", "hide-cell"]
+def ring_bytes(nbytes: float, world_size: int) -> float:
+    steps = 2 * (world_size - 1)  # N − 1 reduce-scatter steps, then N − 1 all-gather steps
+    return steps * nbytes / world_size  # one chunk of n/N bytes per step
+
+
+check("12.5", ring_bytes)
+for n in (8, 1024):
+    print(f"{message / 2**20:.0f} MB on {n} workers: each rank sends {ring_bytes(message, n) / 2**20:.1f} MB")
 
 # %%
 seconds = time.perf_counter() - LESSON_START

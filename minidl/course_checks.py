@@ -249,6 +249,54 @@ def check_amdahl(answer: Callable[[float, float], float]) -> int:
     return count
 
 
+def check_ring_bytes(answer: Callable[[float, int], float]) -> int:
+    """12.5 — ``ring_bytes(nbytes, world_size)``: the bytes each rank sends in a ring all-reduce of
+    ``nbytes`` over N = ``world_size`` ranks, 2(N−1)/N · nbytes (reduce-scatter, then all-gather)."""
+    from minidl.distributed import ring_bytes_per_rank
+
+    count = 0
+    for nbytes, world_size in [(4000, 4), (4096, 2), (12, 3), (100 * 2**20, 1024), (1000, 1)]:
+        got, expected = answer(nbytes, world_size), ring_bytes_per_rank(nbytes, world_size)
+        if not isinstance(got, (int, float, np.integer, np.floating)) or not np.isclose(got, expected, rtol=1e-9):
+            raise CheckFailed(f"exercise 12.5: a ring all-reduce of {nbytes} bytes on {world_size} ranks: "
+                              f"expected {expected:g} bytes sent per rank ({world_size - 1} reduce-scatter and "
+                              f"{world_size - 1} all-gather steps of {nbytes / world_size:g} bytes), "
+                              f"your answer returned {got!r}")
+        count += 1
+    return count
+
+
+def check_prune_in_place(answer: Callable[[np.ndarray, float], Any]) -> int:
+    """15.1 — ``prune_smallest_(w, amount)``: set the round(amount · w.size) entries of the NumPy
+    array ``w`` with the smallest magnitude to 0, **in place** (what the articles' pruning
+    ``param.data.abs().clamp_(ε, 1 − ε)`` claimed to do); the return value is ignored."""
+    from minidl.compress.prune.selection import unstructured_mask
+
+    count = 0
+    for seed, (shape, amount) in enumerate([((4, 5), 0.3), ((8, 8), 0.9), ((10,), 0.5), ((3, 7), 0.0),
+                                            ((2, 3, 4), 0.75)]):
+        w = _rng(seed).standard_normal(shape)
+        before = w.copy()
+        expected = np.where(unstructured_mask(np.abs(before), amount), before, 0.0)
+        answer(w, amount)
+        if amount > 0 and np.array_equal(w, before):
+            raise CheckFailed(f"exercise 15.1: w of shape {shape}, amount={amount}: your function left w "
+                              "unchanged — it must change the array it is given, in place (w[...] = 0), "
+                              "not a copy of it (np.abs(w), np.where(...) and w = ... all make new arrays)")
+        pruned, kept_wrong = int((w == 0).sum()), int(((w != 0) & (w != before)).sum())
+        if kept_wrong:
+            raise CheckFailed(f"exercise 15.1: w of shape {shape}, amount={amount}: {kept_wrong} entries your "
+                              "function did not zero were changed; pruning keeps the survivors as they are "
+                              "(sign included)")
+        if pruned != int((expected == 0).sum()):
+            raise CheckFailed(f"exercise 15.1: w of shape {shape} ({w.size} entries), amount={amount}: expected "
+                              f"{int((expected == 0).sum())} zeros (round(amount · size)), your function "
+                              f"left {pruned}")
+        _expect_close("15.1", f"w of shape {shape}, amount={amount}", w, expected, rtol=0, atol=0)
+        count += 1
+    return count
+
+
 CHECKS: dict[str, Callable[[Any], int]] = {
     "01.2": check_bias_gradient,
     "02.2": check_logits_gradient,
@@ -260,8 +308,10 @@ CHECKS: dict[str, Callable[[Any], int]] = {
     "08.4": check_csr_bytes,
     "09.1": check_quantize_uint8,
     "10.3": check_soft_target_loss,
+    "12.5": check_ring_bytes,
     "13.1": check_zero_negatives,
     "14.1": check_amdahl,
+    "15.1": check_prune_in_place,
 }
 
 

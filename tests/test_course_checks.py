@@ -50,6 +50,18 @@ def _adagrad(theta, g, s, lr, eps):
     return theta - lr * g / (np.sqrt(s) + eps), s
 
 
+def _prune_smallest_(w, amount):
+    k = int(round(amount * w.size))
+    w.reshape(-1)[np.argsort(np.abs(w), axis=None)[:k]] = 0
+
+
+def _prune_smallest_on_a_copy(w, amount):
+    # the articles' bug: the work happens on a new array, the weights are untouched
+    small = np.abs(w) <= np.quantile(np.abs(w), amount)
+    w = np.where(small, 0.0, w)
+    return w
+
+
 RIGHT_AND_WRONG = {
     "01.2": (lambda g: g.sum(axis=0), lambda g: g.mean(axis=0)),
     "02.2": (lambda z, y: (_softmax(z) - np.eye(z.shape[1])[y]) / len(z),
@@ -65,14 +77,16 @@ RIGHT_AND_WRONG = {
              lambda x, s, z: np.clip(np.floor(x / s + 0.5) + z, 0, 255).astype(np.uint8)),  # ties up, not to even
     "10.3": (_soft_loss, lambda s, t, T: _soft_loss(s, t, T) / (T * T)),  # forgets T²
     "13.1": (_zero_negatives, _zero_negatives_on_host),
+    "12.5": (lambda n, N: 2 * (N - 1) / N * n, lambda n, N: (N - 1) / N * n),  # forgets the all-gather
     "14.1": (lambda p, s: 1 / ((1 - p) + p / s), lambda p, s: 1 / (p / s)),
+    "15.1": (_prune_smallest_, _prune_smallest_on_a_copy),
 }
 
 
 def test_every_check_is_covered_here() -> None:
     assert sorted(RIGHT_AND_WRONG) == exercises_with_checks()
     lessons = {name.split(".")[0] for name in exercises_with_checks()}
-    assert lessons == {"01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "13", "14"}
+    assert lessons == {"01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "12", "13", "14", "15"}
 
 
 @pytest.mark.parametrize("exercise", sorted(RIGHT_AND_WRONG))
@@ -110,3 +124,25 @@ def test_timing_verdict_prints_and_never_raises(capsys: pytest.CaptureFixture[st
     out = capsys.readouterr().out
     assert "timings agree: A is faster" in out
     assert "timings disagree this run: B is faster (ratio=0.5)" in out
+
+
+def test_prune_check_names_each_kind_of_mistake() -> None:
+    def flips_signs(w, amount):  # zeroes the right entries but keeps |w| (abs done in place)
+        _prune_smallest_(w, amount)
+        np.abs(w, out=w)
+
+    def truncates(w, amount):  # int() instead of round(): one zero short at 0.9 of 64
+        k = int(amount * w.size)
+        w.reshape(-1)[np.argsort(np.abs(w), axis=None)[:k]] = 0
+
+    with pytest.raises(CheckFailed, match="in place"):
+        check("15.1", _prune_smallest_on_a_copy)
+    with pytest.raises(CheckFailed, match="sign included"):
+        check("15.1", flips_signs)
+    with pytest.raises(CheckFailed, match=r"expected 58 zeros .* left 57"):
+        check("15.1", truncates)
+
+
+def test_ring_bytes_check_names_the_input() -> None:
+    with pytest.raises(CheckFailed, match="4000 bytes on 4 ranks: expected 6000"):
+        check("12.5", lambda n, N: (N - 1) / N * n)
