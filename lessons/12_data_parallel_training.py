@@ -69,7 +69,8 @@ import minidl.distributed as dist
 from minidl import nn, optim
 from minidl.compress.prune.selection import unstructured_mask
 from minidl.compress.quantize import dequantize_affine, quantize_affine
-from minidl.course import check, claim, fast_mode, figure_dir, new_figure, pick
+from minidl.course import claim, fast_mode, figure_dir, new_figure, pick
+from minidl.course_checks import check
 from minidl.data import load_digits
 from minidl.ddp.measure import measure
 from minidl.threads import lesson_threads
@@ -258,12 +259,25 @@ tree_small = dist.tree_allreduce_time(64 * 1024, 1024, alpha, beta)
 print(f"model, 100 MB: ring {ring_big[0]:.3f} s at N=8 and {ring_big[-1]:.3f} s at N=1024; "
       f"tree {tree_big[0]:.3f} s → {tree_big[-1]:.3f} s")
 print(f"model, 64 KB on 1024 workers: ring {ring_small * 1e3:.2f} ms, tree {tree_small * 1e3:.2f} ms")
-print(f"from 8 to 1024 workers the ring's time grows {ring_big[-1] / ring_big[0]:.2f}×, the tree's "
-      f"{tree_big[-1] / tree_big[0]:.2f}× (its ⌈log₂N⌉ goes from 3 to 10)")
-claim(ring_big[-1] / ring_big[0] < tree_big[-1] / tree_big[0],
-      "for a large message the ring's time grows more slowly with N than the tree's",
-      ring_8=ring_big[0], ring_1024=ring_big[-1], tree_8=tree_big[0], tree_1024=tree_big[-1])
-claim(ring_big[-1] < tree_big[-1], "for a large message the ring beats the tree", ring=ring_big[-1], tree=tree_big[-1])
+# The ring's time is a latency term 2(N−1)·α plus a bandwidth term 2(N−1)/N·n·β: split it.
+bandwidth_8, bandwidth_1024 = (dist.ring_allreduce_time(message, n, 0.0, beta) for n in (8, 1024))
+print(f"ring, 100 MB: bandwidth term {bandwidth_8:.3f} s at N=8 → {bandwidth_1024:.3f} s at N=1024 "
+      f"({bandwidth_1024 / bandwidth_8:.2f}×); latency term {ring_big[0] - bandwidth_8:.4f} s → "
+      f"{ring_big[-1] - bandwidth_1024:.4f} s; the tree's whole time grows {tree_big[-1] / tree_big[0]:.2f}× "
+      f"(its ⌈log₂N⌉ goes from 3 to 10)")
+claim(bandwidth_1024 / bandwidth_8 < 1.15, "the ring's bandwidth term stays flat as N grows (2(N−1)/N < 2)",
+      bandwidth_8=bandwidth_8, bandwidth_1024=bandwidth_1024)
+# For the large message the same algebra gives the α/β below which the ring wins.
+(big_ring_a, big_ring_b), (big_tree_a, big_tree_b) = ((fn(message, 1024, 1.0, 0.0), fn(message, 1024, 0.0, 1.0))
+                                                      for fn in (dist.ring_allreduce_time, dist.tree_allreduce_time))
+large_crossover = (big_tree_b - big_ring_b) / (big_ring_a - big_tree_a)
+print(f"100 MB on 1024 workers: the ring wins while α/β stays below {large_crossover / 1e3:,.0f} KB; "
+      f"here α/β = {alpha / beta / 1e3 if beta > 0 else float('inf'):,.1f} KB, so the "
+      f"{'ring' if ring_big[-1] < tree_big[-1] else 'tree'} wins")
+claim(0.5e6 < large_crossover < 2e6, "the large-message crossover is about a megabyte", large_crossover=large_crossover)
+claim((ring_big[-1] < tree_big[-1]) == (alpha < large_crossover * beta),
+      "for a large message the ring beats the tree exactly when α/β is below the large-message crossover",
+      ring=ring_big[-1], tree=tree_big[-1], large_crossover=large_crossover)
 # Both models are linear in (α, β): the tree wins the small message once α/β — the bytes whose
 # transfer costs as much as one message's latency — exceeds a crossover the models fix.
 (ring_a, ring_b), (tree_a, tree_b) = ((fn(64 * 1024, 1024, 1.0, 0.0), fn(64 * 1024, 1024, 0.0, 1.0))
@@ -285,7 +299,8 @@ if mpi_ok:  # real messages have a latency: α/β is far above the crossover
 # and a busy machine at that; a cluster's network has a larger α (tens of µs) and a β set by
 # its links. The shapes, though, are the model's: the ring's bandwidth term stays flat while
 # its $2(N-1)$ latencies add up, so for small messages on many workers a tree ($\log_2 N$ steps)
-# wins, and for large ones the ring. "Small" is measured against $\alpha/\beta$, the number of bytes
+# wins, and for large ones the ring — as long as $\alpha/\beta$ stays below the large-message
+# crossover printed above (about a megabyte for 100 MB on 1024 workers). "Small" is measured against $\alpha/\beta$, the number of bytes
 # whose transfer costs one message's latency: the tree wins the 64 KB message on 1024 workers
 # once $\alpha/\beta$ passes the crossover printed above (a few hundred bytes), which every real network
 # does. Simulated ranks in one process (no MPI) exchange no messages, so their α is almost 0

@@ -53,7 +53,8 @@ from minidl.compress.quantize.sharing_vs_uniform import (
     uniform_weight,
     weight_nbytes_at,
 )
-from minidl.course import check, claim, fast_mode, figure_dir, lessons_dir, new_figure, pick
+from minidl.course import claim, fast_mode, figure_dir, lessons_dir, new_figure, pick
+from minidl.course_checks import check
 from minidl.data import ArrayDataset, DataLoader
 from minidl.threads import lesson_threads
 from minidl.train import evaluate, fit

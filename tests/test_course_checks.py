@@ -1,4 +1,4 @@
-"""minidl.course.check: a correct answer to each exercise passes its hidden tests, a wrong one
+"""minidl.course_checks.check: a correct answer to each exercise passes its hidden tests, a wrong one
 fails with a message that names the input, the expected and the returned value."""
 
 from __future__ import annotations

@@ -53,8 +53,7 @@ def test_lessons_exist_and_checks_point_at_them() -> None:
     assert set(CHECKS) <= set(numbers), f"checks for lessons that do not exist: {set(CHECKS) - set(numbers)}"
 
 
-# The course's conventions (issue 17): lessons converted so far. 11, 12 and 15 join when their
-# authors convert them; the list only grows.
+# The course's conventions (issue 17): the lessons that follow them (the list only grows).
 FOLLOWS_CONVENTIONS = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 13, 14, 15}
 
 
