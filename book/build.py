@@ -105,15 +105,15 @@ def library_fingerprint() -> str:
     return h.hexdigest()[:16]
 
 
-def stage_lesson(src: Path, dest: Path, has_notation: bool, fingerprint: str) -> None:
+def stage_lesson(src: Path, dest: Path, fingerprint: str) -> None:
     cells = split_cells(src.read_text(encoding="utf-8"))
     links = [f'<a href="../_downloads/{src.stem}.ipynb" download>this lesson as a notebook (.ipynb)</a>',
              f'<a href="../_downloads/{src.name}" download>as a Python script (.py)</a>']
-    if has_notation:
-        links.append("[the notation table](../notation.md)")
     header = to_markdown_cell("Download " + " · ".join(links) + ".")
     out = []
     for i, cell in enumerate(cells):
+        # the lessons link the notation table in the repository; in the book it is a page at the root
+        cell = cell.replace("](../docs/notation.md)", "](../notation.md)")
         if any(t in ANSWER_TAGS for t in cell_tags(cell)):
             cell = collapse_answer(cell)
         out.append(cell if cell.endswith("\n\n") else cell.rstrip("\n") + "\n\n")
@@ -199,7 +199,7 @@ def stage_pages(stage: Path, env: dict, with_tour: bool) -> list[str]:
     for src in lesson_files():
         dest = stage / "lessons" / src.name
         new = dest.with_suffix(".tmp")
-        stage_lesson(src, new, notation is not None, fingerprint)
+        stage_lesson(src, new, fingerprint)
         # rewrite only when changed, so Sphinx re-reads only edited lessons
         if dest.exists() and dest.read_bytes() == new.read_bytes():
             new.unlink()

@@ -69,7 +69,7 @@ import minidl.distributed as dist
 from minidl import nn, optim
 from minidl.compress.prune.selection import unstructured_mask
 from minidl.compress.quantize import dequantize_affine, quantize_affine
-from minidl.course import claim, fast_mode, figure_dir, new_figure, pick
+from minidl.course import claim, fast_mode, new_figure, pick, save_figure
 from minidl.course_checks import check
 from minidl.data import load_digits
 from minidl.ddp.measure import measure
@@ -81,13 +81,8 @@ FONT = 12  # every label of every figure at least this large
 
 
 def save(fig, name: str) -> str:
-    """Save at 150 dpi (projected in a classroom, smaller text blurs)."""
-    import matplotlib.pyplot as plt
-
-    path = figure_dir() / f"{name}.png"
-    fig.savefig(path, dpi=150, bbox_inches="tight")
-    plt.close(fig)
-    return str(path)
+    """Save in the course's figure style (150 dpi, shown inline in a notebook): minidl.course.save_figure."""
+    return str(save_figure(fig, name))
 
 
 mpi_ok, mpi_why = dist.mpi_ready()
@@ -298,13 +293,14 @@ if mpi_ok:  # real messages have a latency: α/β is far above the crossover
 # The fitted α and β describe two processes on one machine talking through shared memory,
 # and a busy machine at that; a cluster's network has a larger α (tens of µs) and a β set by
 # its links. The shapes, though, are the model's: the ring's bandwidth term stays flat while
-# its $2(N-1)$ latencies add up, so for small messages on many workers a tree ($\log_2 N$ steps)
-# wins, and for large ones the ring — as long as $\alpha/\beta$ stays below the large-message
-# crossover printed above (about a megabyte for 100 MB on 1024 workers). "Small" is measured against $\alpha/\beta$, the number of bytes
-# whose transfer costs one message's latency: the tree wins the 64 KB message on 1024 workers
-# once $\alpha/\beta$ passes the crossover printed above (a few hundred bytes), which every real network
-# does. Simulated ranks in one process (no MPI) exchange no messages, so their α is almost 0
-# and there the ring wins even this case. MPI libraries pick between such algorithms by
+# its $2(N-1)$ latencies add up, so for small messages on many workers a tree ($\log_2 N$
+# steps) wins, and for large ones the ring — as long as $\alpha/\beta$ stays below the
+# large-message crossover printed above (about a megabyte for 100 MB on 1024 workers).
+# "Small" is measured against $\alpha/\beta$, the number of bytes whose transfer costs one
+# message's latency: the tree wins the 64 KB message on 1024 workers once $\alpha/\beta$
+# passes the crossover printed above (a few hundred bytes), which every real network does.
+# Simulated ranks in one process (no MPI) exchange no messages, so their α is almost 0 and
+# there the ring wins even this case. MPI libraries pick between such algorithms by
 # message size; NCCL runs rings and trees on GPUs.
 #
 # ## 4. Two processes on this machine, measured

@@ -53,7 +53,7 @@ from minidl.compress.quantize.sharing_vs_uniform import (
     uniform_weight,
     weight_nbytes_at,
 )
-from minidl.course import claim, fast_mode, figure_dir, lessons_dir, new_figure, pick
+from minidl.course import claim, fast_mode, lessons_dir, new_figure, pick, save_figure
 from minidl.course_checks import check
 from minidl.data import ArrayDataset, DataLoader
 from minidl.threads import lesson_threads
@@ -202,7 +202,7 @@ ax.set_ylabel("test accuracy (digits)", fontsize=12)
 ax.tick_params(labelsize=12)
 ax.legend(fontsize=12, loc="lower right")
 ax.set_title("Weight sharing vs uniform quantization", fontsize=13)
-fig.savefig(Path(figure_dir()) / "15_kmeans_vs_uniform.png", dpi=150, bbox_inches="tight")
+save_figure(fig, "15_kmeans_vs_uniform")
 
 # %% [markdown]
 # ### Huffman coding: the indices are not equally likely
