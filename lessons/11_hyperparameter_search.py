@@ -87,14 +87,16 @@
 # $$Z = \frac{f^* - \hat y(x) - \xi}{\sigma(x)},\qquad
 #   \mathrm{EI}(x) = \left(f^* - \hat y(x) - \xi\right) \Phi(Z) + \sigma(x)\, \varphi(Z) = \sigma(x)\, h(Z),$$
 #
-# with h(Z) = Z Φ(Z) + φ(Z), and EI(x) = 0 where σ(x) = 0. **log EI** (`minidl.search.acquisition.log_expected_improvement`)
-# is log σ + log h(Z), with log h computed so that it never underflows (section 5).
+# with h(Z) = Z Φ(Z) + φ(Z), and EI(x) = 0 where σ(x) = 0. **log EI**
+# (`minidl.search.acquisition.log_expected_improvement`) is log σ + log h(Z), with log h
+# computed so that it never underflows (section 5).
 
 # %%
 import math
 import time
 
 import numpy as np
+from matplotlib.ticker import FuncFormatter, LogLocator
 
 import minidl
 from minidl.course import claim, fast_mode, figure_dir, new_figure, pick, save_figure
@@ -131,6 +133,7 @@ from minidl.search.toy_functions import (
     forrester,
 )
 from minidl.threads import lesson_threads
+from minidl.viz import legend_outside
 
 lesson_threads()  # one BLAS thread, however the lesson is started (lesson 14 explains why)
 minidl.manual_seed(0)
@@ -242,7 +245,7 @@ n = np.arange(0, 301)
 for p in (0.01, 0.05, 0.10):
     ax.plot(n, [prob_top_fraction(p, int(k)) for k in n], label=f"top {p:.0%}")
 ax.plot([59], [prob_top_fraction(0.05, 59)], "ko")
-ax.annotate("59 trials → 95.2 %", (59, 0.952), (90, 0.75), arrowprops={"arrowstyle": "->"})
+ax.annotate("59 trials → 95.2 %", (59, 0.952), (105, 0.4), arrowprops={"arrowstyle": "->"})  # below the curves
 ax.set(xlabel="number of random trials n", ylabel="P(at least one in the top p)", title="1 − (1 − p)ⁿ")
 ax.grid(alpha=0.3)
 ax.legend()
@@ -296,7 +299,7 @@ print(f"halving spent {halving.total_budget:.0f} epochs; best {halving.best_scor
 # score — a Gaussian process — to the trials so far, and asks where a new trial is most
 # likely to improve on the best. Below, in 1-D on the Forrester function (a deep minimum
 # near 0.76, a shallower one near 0.14), each column is one step: the top plot shows the
-# true function (dashed), the GP mean and a ±2σ band, the bottom plot Expected Improvement
+# true function (dashed), the GP mean ŷ(x) and a ±2σ(x) band, the bottom plot Expected Improvement
 # and its maximum — the next point to evaluate. An instructor can show the frames one by one
 # (a full run also saves each as `11_bo_step_k.png`).
 
@@ -313,8 +316,8 @@ gp = GaussianProcess("matern52", noise_variance=1e-6, noise_variance_bounds=(1e-
 def draw_frame(top, bottom, step, mean, std, ei, x_next):
     """One step of BO: the GP against the truth (top) and Expected Improvement (bottom)."""
     top.plot(grid_1d[:, 0], f_true, "k--", lw=1, label="true f")
-    top.plot(grid_1d[:, 0], mean, color="C0", label="GP mean")
-    top.fill_between(grid_1d[:, 0], mean - 2 * std, mean + 2 * std, color="C0", alpha=0.2, label="±2σ")
+    top.plot(grid_1d[:, 0], mean, color="C0", label="GP mean ŷ(x)")
+    top.fill_between(grid_1d[:, 0], mean - 2 * std, mean + 2 * std, color="C0", alpha=0.2, label="±2σ(x)")
     top.plot(X_obs[:, 0], y_obs, "ko", ms=5)
     top.axvline(x_next, color="C3", lw=1)
     ls = float(np.atleast_1d(gp.length_scale)[0])
@@ -402,14 +405,21 @@ print(f"Forrester, 12 evaluations: BO better than random in {bo_win_fraction:.0%
 # %% [markdown]
 # ### Why log EI: plain EI's gradient vanishes far from the best point
 #
-# Write EI = σ h(Z) with h(z) = z Φ(z) + φ(z). Far from the incumbent (Z very negative) h(z)
-# behaves like φ(z)/z², which is below the smallest float64 (about 1e−308) once Z < −38:
+# Write EI = σ h(Z) with h(Z) = Z Φ(Z) + φ(Z). Far from the incumbent (Z very negative) h(Z)
+# behaves like φ(Z)/Z², which is below the smallest float64 (about 1e−308) once Z < −38:
 # EI is *exactly* 0 there, and so is its gradient. An optimizer started in such a region
 # cannot move — and a confident GP can make large parts of the cube such a region.
-# log h, computed without forming h (`minidl.search.acquisition.log_h`:
-# log φ(z) + log1p(z m(z)) with m = Φ/φ = √(π/2)·erfcx(−z/√2), and an asymptotic series
-# far out), is about −z²/2 − log(√(2π) z²): finite everywhere, and its slope
-# d log h/dz = Φ(z)/h(z) grows like |z| — it always points back towards the incumbent.
+# log h, computed without forming h (`minidl.search.acquisition.log_h`, with
+# m(Z) = Φ(Z)/φ(Z) = √(π/2)·erfcx(−Z/√2), and an asymptotic series far out),
+#
+# $$\log h(Z) = \log \varphi(Z) + \mathrm{log1p}\big(Z\, m(Z)\big)
+#   \approx -\frac{Z^2}{2} - \log\big(\sqrt{2\pi}\, Z^2\big),$$
+#
+# is finite everywhere, and its slope
+#
+# $$\frac{d \log h}{dZ} = \frac{\Phi(Z)}{h(Z)}$$
+#
+# grows like |Z| — it always points back towards the incumbent.
 
 # %%
 z = np.linspace(-60, 3, 1200)
@@ -419,26 +429,26 @@ slope_plain = normal_cdf(z)  # dh/dz = Φ(z)
 underflow = float(z[h_plain > 0].min())
 fig, (left, right) = new_figure(1, 2, figsize=(13, 4.8))
 left.plot(z, np.where(h_plain > 0, np.log(np.where(h_plain > 0, h_plain, 1.0)), np.nan), lw=4, color="C1",
-          label="log of plain h(z) (stops: h = 0)")
-left.plot(z, log_h_z, color="C0", label="log h(z), computed stably")
+          label="log of plain h(Z) (stops: h = 0)")
+left.plot(z, log_h_z, color="C0", label="log h(Z), computed stably")
 left.axvline(underflow, color="0.5", ls=":")
-left.set(xlabel="Z = (f* − μ − ξ)/σ", ylabel="log h(Z) = log EI − log σ", title="the value")
+left.set(xlabel="Z = (f* − ŷ − ξ)/σ", ylabel="log h(Z) = log EI − log σ", title="the value")
 left.legend(loc="lower right")
 right.plot(z, slope_plain, lw=4, color="C1", label="dh/dZ = Φ(Z) (plain EI)")
 right.plot(z, slope_log_h, color="C0", label="d log h/dZ = Φ/h")
-right.set(yscale="symlog", xlabel="Z = (f* − μ − ξ)/σ", ylabel="slope", title="the gradient")
-right.legend(loc="upper right")
+right.set(yscale="symlog", xlabel="Z = (f* − ŷ − ξ)/σ", ylabel="slope (per unit of Z)", title="the gradient")
+right.legend(loc="center left")  # between the two curves, off both
 fig.suptitle("Expected Improvement far from the incumbent: plain EI underflows to 0, log EI does not")
 fig.tight_layout()
 print("saved", save_figure(fig, "11_log_ei_vs_ei"))
 far = np.array([-40.0])
-ei_far = float(expected_improvement(40.0, 1.0, 0.0, 0.0))  # μ = 40, σ = 1, f* = 0: Z = −40
+ei_far = float(expected_improvement(40.0, 1.0, 0.0, 0.0))  # ŷ = 40, σ = 1, f* = 0: Z = −40
 log_ei_far, slope_far, _ = (float(v) for v in log_expected_improvement(40.0, 1.0, 0.0, 0.0, with_gradient=True))
 print(f"plain h(Z) is 0 below Z = {underflow:.1f}; at Z = −40: EI = {ei_far}, log EI = {log_ei_far:.1f}, "
-      f"slope of log EI in μ = {slope_far:.1f}")
+      f"slope of log EI in ŷ = {slope_far:.1f}")
 claim(-40 < underflow < -36, "plain EI is exactly 0 once Z < −38", underflow=underflow)
 claim(float(log_h(far)[0]) > -900 and float(log_h(far, with_derivative=True)[1][0]) > 39,
-      "log h is finite far away and its slope grows like |z|", log_h=float(log_h(far)[0]))
+      "log h is finite far away and its slope grows like |Z|", log_h=float(log_h(far)[0]))
 
 # %% [markdown]
 # ### The acquisition optimizer's path
@@ -475,7 +485,7 @@ for i, path in enumerate(paths):
 ax.plot(U_best[0, 0], U_best[0, 1], "*", color="gold", mec="k", ms=18, label="next point")
 ax.set(xlabel="x1 (scaled to [0, 1])", ylabel="x2 (scaled to [0, 1])",
        title="log EI on Branin after 12 evaluations, and where the ten starts climbed")
-ax.legend(loc="upper right", framealpha=0.9)
+ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3)  # below the axes, off the surface
 print("saved", save_figure(fig, "11_acquisition_paths"))
 steps_taken = [len(p) - 1 for p in paths]
 print(f"ten starts, {max(steps_taken)} L-BFGS iterations; best log EI: random candidates only "
@@ -645,11 +655,13 @@ fig, ax = new_figure(figsize=(6.4, 4))
 for depth in (1, 2, 3):
     ts = [t for t in nas.ok_trials if t.params["depth"] == depth]
     ax.scatter([t.info["parameters"] for t in ts], [t.score for t in ts], label=f"depth {depth}", s=40)
-ax.set(xscale="log", xlabel="parameters", ylabel="validation accuracy",
+ax.set(xscale="log", xlabel="parameters (count, log scale)", ylabel="validation accuracy",
        title="width × depth search on digits")
+ax.xaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))  # 1k, 2k, 5k, 10k, ...: readable counts
+ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1000:g}k"))
 ax.minorticks_off()
 ax.grid(alpha=0.3)
-ax.legend()
+legend_outside(ax)
 print("saved", save_figure(fig, "11_architecture_search"))
 nas_best = nas.best
 print(f"best architecture: depth {nas_best.params['depth']}, width {nas_best.params['width']} "
