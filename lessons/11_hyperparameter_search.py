@@ -580,7 +580,9 @@ fig, axes = new_figure(1, len(seeds), figsize=(5.2 * len(seeds), 3.8), squeeze=F
 for i, s in enumerate(seeds):
     plot_best_so_far({name: rs[i] for name, rs in runs.items()}, ax=axes[0, i], ylim=(pick(0.8, 0.5), 1.0),
                      ylabel="best validation accuracy", title=f"seed {s}")
+    axes[0, i].get_legend().remove()  # one legend for all panels, below them, off the curves
 fig.tight_layout()
+fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=4)
 print("saved", save_figure(fig, "11_digits_best_so_far"))
 
 print(f"{'method':9s} {'epochs':>6s} " + " ".join(f"{'seed ' + str(s):>8s}" for s in seeds) + "    mean")
