@@ -73,8 +73,8 @@
 # The hyperparameters ℓ, σ_f², σ_n² maximize the **log marginal likelihood**
 # (`log_marginal_likelihood`):
 #
-# $$\log p(y \mid X) = -\tfrac12\, y^\top (K + \sigma_n^2 I)^{-1} y
-#   - \tfrac12 \log \lvert K + \sigma_n^2 I \rvert - \tfrac{n}{2} \log 2\pi$$
+# $$\log p(y \mid X) = -\tfrac12\, y^\top (K + \sigma_n^2 I)^{-1} y \;-
+#   \tfrac12 \log \lvert K + \sigma_n^2 I \rvert - \tfrac{n}{2} \log 2\pi$$
 #
 # **Expected Improvement** (`minidl.search.expected_improvement`), minimizing, with the
 # best value so far f* and a margin ξ (0.01 by default). φ is the standard normal density
