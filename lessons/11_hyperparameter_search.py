@@ -23,9 +23,15 @@
 # - How to compare search methods fairly: best score against **epochs spent**.
 #
 # Run it as a script (`python lessons/11_hyperparameter_search.py`) or open it as a
-# notebook with jupytext. The full run needs about 20 s of CPU time with one BLAS thread
-# (measured 2026-12-02: 19 s of CPU, 2.5 minutes of wall clock on a shared 2-core machine
-# under heavy load); `MINIDL_FAST=1` about 7 s of CPU. The last cell prints this run's times.
+# notebook with jupytext. The last cell prints this run's wall-clock and CPU times (wall
+# clock depends on the machine's load: the full version once took 2.5 minutes on a shared
+# 2-core machine under heavy load; the quick version needs about 7 s of CPU).
+#
+# Notation: [the course's notation table](../docs/notation.md) — one symbol, one meaning,
+# in every lesson.
+#
+# Time: the full version takes about 19 s on one laptop core (CPU time measured with one
+# BLAS thread, 2026-12-02); `MINIDL_FAST=1` runs the quick version, the one the tests run.
 
 # %% [markdown]
 # ## The math
@@ -35,59 +41,66 @@
 # **Random search** (`minidl.search.prob_top_fraction`). If a fraction p of the space is
 # "good enough", n independent random trials miss it every time with probability (1 − p)ⁿ:
 #
-#     P(at least one trial in the best fraction p) = 1 − (1 − p)ⁿ
+# $$P(\text{at least one of } n \text{ trials in the best fraction } p) = 1 - (1 - p)^n$$
 #
 # With p = 5 % and n = 59 this is 95.2 % — whatever the number of hyperparameters.
 #
-# **Successive halving** (`minidl.search.halving_schedule`), with η = 3 by default:
+# **Successive halving** (`minidl.search.halving_schedule`), with the reduction factor
+# η = 3 by default and the smallest budget r_min (`min_budget`):
 #
-#     n₀ = n,  r₀ = min_budget;      n_{i+1} = ⌈n_i / η⌉,  r_{i+1} = η · r_i
+# $$n_0 = n,\quad r_0 = r_{\min};\qquad n_{i+1} = \lceil n_i / \eta \rceil,\quad r_{i+1} = \eta\, r_i$$
 #
 # Evaluate n_i configurations with budget r_i, keep the best ⌈n_i/η⌉, repeat.
 # **Hyperband** (`minidl.search.hyperband_brackets`, Li et al. 2017) runs several such
-# halvings ("brackets") with R = max_budget/min_budget, s_max = ⌊log_η R⌋; bracket s starts
-# n = ⌈(s_max + 1) ηˢ/(s + 1)⌉ configurations and its round i keeps ⌊n η⁻ⁱ⌋ of them, as in
-# the paper.
+# halvings ("brackets") with R = max_budget/min_budget. Its bracket j = j_max, …, 1, 0
+# (Li et al. call it s) starts n configurations and its round i keeps ⌊n η⁻ⁱ⌋ of them, as
+# in the paper:
 #
-# **Gaussian-process posterior** (`minidl.search.gp_posterior`) for observations y at X,
-# kernel k, noise σ_n²:
+# $$j_{\max} = \lfloor \log_\eta R \rfloor,\qquad
+#   n = \left\lceil \frac{(j_{\max} + 1)\,\eta^{j}}{j + 1} \right\rceil,\qquad n_i = \lfloor n\,\eta^{-i} \rfloor$$
 #
-#     μ(x*)  = k*ᵀ (K + σ_n² I)⁻¹ y
-#     σ²(x*) = k(x*, x*) − k*ᵀ (K + σ_n² I)⁻¹ k*
+# **Gaussian-process posterior** (`minidl.search.gp_posterior`) for observed scores y at
+# the points X, kernel k, noise variance σ_n², at a new point x with
+# k_x = (k(x, x₁), …, k(x, x_n)): the posterior mean ŷ(x) and standard deviation σ(x) are
+#
+# $$\hat y(x) = k_x^\top (K + \sigma_n^2 I)^{-1} y,\qquad \sigma^2(x) = k(x, x) - k_x^\top (K + \sigma_n^2 I)^{-1} k_x$$
 #
 # with kernels (`rbf_kernel`, `matern52_kernel`) of r² = Σ_d (x_d − x'_d)²/ℓ_d²:
 #
-#     RBF:        k = σ_f² exp(−r²/2)
-#     Matérn 5/2: k = σ_f² (1 + √5 r + 5r²/3) exp(−√5 r)
+# $$\text{RBF: } k = \sigma_f^2\, e^{-r^2/2},\qquad
+#   \text{Matérn 5/2: } k = \sigma_f^2 \left(1 + \sqrt{5}\, r + \tfrac{5}{3} r^2\right) e^{-\sqrt{5}\, r}$$
 #
 # The hyperparameters ℓ, σ_f², σ_n² maximize the **log marginal likelihood**
 # (`log_marginal_likelihood`):
 #
-#     log p(y | X) = −½ yᵀ (K + σ_n² I)⁻¹ y − ½ log |K + σ_n² I| − (n/2) log 2π
+# $$\log p(y \mid X) = -\tfrac12\, y^\top (K + \sigma_n^2 I)^{-1} y \;-
+#   \tfrac12 \log \lvert K + \sigma_n^2 I \rvert - \tfrac{n}{2} \log 2\pi$$
 #
 # **Expected Improvement** (`minidl.search.expected_improvement`), minimizing, with the
 # best value so far f* and a margin ξ (0.01 by default). φ is the standard normal density
 # and Φ its cumulative distribution function (the probability that a standard normal
-# variable is below z):
+# variable is below Z):
 #
-#     φ(z) = exp(−z²/2) / √(2π),     Φ(z) = ∫_{−∞}^{z} φ(t) dt = ½ erfc(−z/√2)
-#     Z = (f* − μ − ξ) / σ,     EI = (f* − μ − ξ) Φ(Z) + σ φ(Z) = σ h(Z),     EI = 0 where σ = 0
+# $$\varphi(t) = \frac{e^{-t^2/2}}{\sqrt{2\pi}},\qquad
+#   \Phi(Z) = \int_{-\infty}^{Z} \varphi(t)\, dt = \tfrac12\, \mathrm{erfc}\!\left(-Z/\sqrt{2}\right)$$
 #
-# with h(z) = z Φ(z) + φ(z). **log EI** (`minidl.search.acquisition.log_expected_improvement`)
-# is log σ + log h(Z), with log h computed so that it never underflows (section 5).
+# $$Z = \frac{f^* - \hat y(x) - \xi}{\sigma(x)},\qquad
+#   \mathrm{EI}(x) = \left(f^* - \hat y(x) - \xi\right) \Phi(Z) + \sigma(x)\, \varphi(Z) = \sigma(x)\, h(Z),$$
+#
+# with h(Z) = Z Φ(Z) + φ(Z), and EI(x) = 0 where σ(x) = 0. **log EI**
+# (`minidl.search.acquisition.log_expected_improvement`) is log σ + log h(Z), with log h
+# computed so that it never underflows (section 5).
 
 # %%
 import math
 import time
 
-import matplotlib
-
-matplotlib.use("Agg")  # figures are written to files; no screen needed
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import FuncFormatter, LogLocator
 
 import minidl
-from minidl.course import claim, fast_mode, figure_dir, new_figure, pick
+from minidl.course import claim, fast_mode, figure_dir, new_figure, pick, save_figure
+from minidl.course_checks import check
 from minidl.data import load_digits
 from minidl.search import (
     GaussianProcess,
@@ -107,7 +120,7 @@ from minidl.search import (
     successive_halving,
     trials_needed,
 )
-from minidl.search.acquisition import log_expected_improvement, log_h, normal_cdf
+from minidl.search.acquisition import log_expected_improvement, log_h, normal_cdf, normal_pdf
 from minidl.search.bayesian import gp_log_expected_improvement, maximize_acquisition
 from minidl.search.digits import mlp_objective
 from minidl.search.plots import plot_best_so_far
@@ -119,21 +132,13 @@ from minidl.search.toy_functions import (
     branin,
     forrester,
 )
+from minidl.threads import lesson_threads
+from minidl.viz import legend_outside
 
+lesson_threads()  # one BLAS thread, however the lesson is started (lesson 14 explains why)
 minidl.manual_seed(0)
 start_time = time.perf_counter()
 start_cpu = time.process_time()
-# figures for a projector: 12-point text everywhere, saved at 150 dpi
-plt.rcParams.update({"font.size": 12, "axes.titlesize": 13, "axes.labelsize": 12, "legend.fontsize": 12,
-                     "xtick.labelsize": 12, "ytick.labelsize": 12})
-
-
-def save(fig, name):
-    """Save ``fig`` as figures/<name>.png at 150 dpi and close it."""
-    path = figure_dir() / f"{name}.png"
-    fig.savefig(path, dpi=150, bbox_inches="tight")
-    plt.close(fig)
-    return path
 
 # %% [markdown]
 # ## 1. The contract: an objective, a space, a table
@@ -204,7 +209,7 @@ for col, (name, result) in enumerate([("grid: 9 trials, 3 values of x", grid_res
     square.text(0.02, 0.93, f"best score {result.best_score:.3f}", transform=square.transAxes)
 fig.suptitle("Why random search beats grid search when few hyperparameters matter")
 fig.tight_layout()
-print("saved", save(fig, "11_grid_vs_random"))
+print("saved", save_figure(fig, "11_grid_vs_random"))
 
 # %% [markdown]
 # One random draw could be unlucky, so measure: over many seeds, how often do nine random
@@ -240,11 +245,11 @@ n = np.arange(0, 301)
 for p in (0.01, 0.05, 0.10):
     ax.plot(n, [prob_top_fraction(p, int(k)) for k in n], label=f"top {p:.0%}")
 ax.plot([59], [prob_top_fraction(0.05, 59)], "ko")
-ax.annotate("59 trials → 95.2 %", (59, 0.952), (90, 0.75), arrowprops={"arrowstyle": "->"})
+ax.annotate("59 trials → 95.2 %", (59, 0.952), (105, 0.4), arrowprops={"arrowstyle": "->"})  # below the curves
 ax.set(xlabel="number of random trials n", ylabel="P(at least one in the top p)", title="1 − (1 − p)ⁿ")
 ax.grid(alpha=0.3)
 ax.legend()
-print("saved", save(fig, "11_one_minus_one_minus_p_to_the_n"))
+print("saved", save_figure(fig, "11_one_minus_one_minus_p_to_the_n"))
 
 # %% [markdown]
 # ## 4. Successive halving: spend epochs where they pay
@@ -278,7 +283,7 @@ ax.set(xscale="log", xlabel="epochs (budget)", ylabel="validation accuracy",
 ax.set_xticks(budgets, [str(b) for b in budgets])
 ax.minorticks_off()
 ax.grid(alpha=0.3)
-print("saved", save(fig, "11_successive_halving"))
+print("saved", save_figure(fig, "11_successive_halving"))
 print(f"halving spent {halving.total_budget:.0f} epochs; best {halving.best_score:.1%} "
       f"with {halving.best_params}")
 
@@ -294,7 +299,7 @@ print(f"halving spent {halving.total_budget:.0f} epochs; best {halving.best_scor
 # score — a Gaussian process — to the trials so far, and asks where a new trial is most
 # likely to improve on the best. Below, in 1-D on the Forrester function (a deep minimum
 # near 0.76, a shallower one near 0.14), each column is one step: the top plot shows the
-# true function (dashed), the GP mean and a ±2σ band, the bottom plot Expected Improvement
+# true function (dashed), the GP mean ŷ(x) and a ±2σ(x) band, the bottom plot Expected Improvement
 # and its maximum — the next point to evaluate. An instructor can show the frames one by one
 # (a full run also saves each as `11_bo_step_k.png`).
 
@@ -311,8 +316,8 @@ gp = GaussianProcess("matern52", noise_variance=1e-6, noise_variance_bounds=(1e-
 def draw_frame(top, bottom, step, mean, std, ei, x_next):
     """One step of BO: the GP against the truth (top) and Expected Improvement (bottom)."""
     top.plot(grid_1d[:, 0], f_true, "k--", lw=1, label="true f")
-    top.plot(grid_1d[:, 0], mean, color="C0", label="GP mean")
-    top.fill_between(grid_1d[:, 0], mean - 2 * std, mean + 2 * std, color="C0", alpha=0.2, label="±2σ")
+    top.plot(grid_1d[:, 0], mean, color="C0", label="GP mean ŷ(x)")
+    top.fill_between(grid_1d[:, 0], mean - 2 * std, mean + 2 * std, color="C0", alpha=0.2, label="±2σ(x)")
     top.plot(X_obs[:, 0], y_obs, "ko", ms=5)
     top.axvline(x_next, color="C3", lw=1)
     ls = float(np.atleast_1d(gp.length_scale)[0])
@@ -340,13 +345,13 @@ for step in range(1, n_steps + 1):
                                           gridspec_kw={"height_ratios": [2, 1]})
         draw_frame(top, bottom, step, mean, std, ei, x_next)
         top.legend(loc="upper left")
-        save(frame, f"11_bo_step_{step}")
+        save_figure(frame, f"11_bo_step_{step}")
     X_obs = np.vstack([X_obs, [[x_next]]])
     y_obs = np.append(y_obs, forrester({"x": x_next}))
 axes[0, 0].legend(loc="upper left")
 fig.suptitle("Bayesian optimization on the Forrester function: GP (top) and Expected Improvement (bottom)")
 fig.tight_layout()
-print("saved", save(fig, "11_bo_step_by_step"))
+print("saved", save_figure(fig, "11_bo_step_by_step"))
 for fr in frames:
     print(f"  step {fr['step']}: fitted ℓ = {fr['length_scale']:.3f}, next x = {fr['x_next']:.3f}, "
           f"best so far {fr['best']:.3f}")
@@ -400,14 +405,21 @@ print(f"Forrester, 12 evaluations: BO better than random in {bo_win_fraction:.0%
 # %% [markdown]
 # ### Why log EI: plain EI's gradient vanishes far from the best point
 #
-# Write EI = σ h(Z) with h(z) = z Φ(z) + φ(z). Far from the incumbent (Z very negative) h(z)
-# behaves like φ(z)/z², which is below the smallest float64 (about 1e−308) once Z < −38:
+# Write EI = σ h(Z) with h(Z) = Z Φ(Z) + φ(Z). Far from the incumbent (Z very negative) h(Z)
+# behaves like φ(Z)/Z², which is below the smallest float64 (about 1e−308) once Z < −38:
 # EI is *exactly* 0 there, and so is its gradient. An optimizer started in such a region
 # cannot move — and a confident GP can make large parts of the cube such a region.
-# log h, computed without forming h (`minidl.search.acquisition.log_h`:
-# log φ(z) + log1p(z m(z)) with m = Φ/φ = √(π/2)·erfcx(−z/√2), and an asymptotic series
-# far out), is about −z²/2 − log(√(2π) z²): finite everywhere, and its slope
-# d log h/dz = Φ(z)/h(z) grows like |z| — it always points back towards the incumbent.
+# log h, computed without forming h (`minidl.search.acquisition.log_h`, with
+# m(Z) = Φ(Z)/φ(Z) = √(π/2)·erfcx(−Z/√2), and an asymptotic series far out),
+#
+# $$\log h(Z) = \log \varphi(Z) + \mathrm{log1p}\big(Z\, m(Z)\big)
+#   \approx -\frac{Z^2}{2} - \log\big(\sqrt{2\pi}\, Z^2\big),$$
+#
+# is finite everywhere, and its slope
+#
+# $$\frac{d \log h}{dZ} = \frac{\Phi(Z)}{h(Z)}$$
+#
+# grows like |Z| — it always points back towards the incumbent.
 
 # %%
 z = np.linspace(-60, 3, 1200)
@@ -417,26 +429,26 @@ slope_plain = normal_cdf(z)  # dh/dz = Φ(z)
 underflow = float(z[h_plain > 0].min())
 fig, (left, right) = new_figure(1, 2, figsize=(13, 4.8))
 left.plot(z, np.where(h_plain > 0, np.log(np.where(h_plain > 0, h_plain, 1.0)), np.nan), lw=4, color="C1",
-          label="log of plain h(z) (stops: h = 0)")
-left.plot(z, log_h_z, color="C0", label="log h(z), computed stably")
+          label="log of plain h(Z) (stops: h = 0)")
+left.plot(z, log_h_z, color="C0", label="log h(Z), computed stably")
 left.axvline(underflow, color="0.5", ls=":")
-left.set(xlabel="Z = (f* − μ − ξ)/σ", ylabel="log h(Z) = log EI − log σ", title="the value")
+left.set(xlabel="Z = (f* − ŷ − ξ)/σ", ylabel="log h(Z) = log EI − log σ", title="the value")
 left.legend(loc="lower right")
 right.plot(z, slope_plain, lw=4, color="C1", label="dh/dZ = Φ(Z) (plain EI)")
 right.plot(z, slope_log_h, color="C0", label="d log h/dZ = Φ/h")
-right.set(yscale="symlog", xlabel="Z = (f* − μ − ξ)/σ", ylabel="slope", title="the gradient")
-right.legend(loc="upper right")
+right.set(yscale="symlog", xlabel="Z = (f* − ŷ − ξ)/σ", ylabel="slope (per unit of Z)", title="the gradient")
+right.legend(loc="center left")  # between the two curves, off both
 fig.suptitle("Expected Improvement far from the incumbent: plain EI underflows to 0, log EI does not")
 fig.tight_layout()
-print("saved", save(fig, "11_log_ei_vs_ei"))
+print("saved", save_figure(fig, "11_log_ei_vs_ei"))
 far = np.array([-40.0])
-ei_far = float(expected_improvement(40.0, 1.0, 0.0, 0.0))  # μ = 40, σ = 1, f* = 0: Z = −40
+ei_far = float(expected_improvement(40.0, 1.0, 0.0, 0.0))  # ŷ = 40, σ = 1, f* = 0: Z = −40
 log_ei_far, slope_far, _ = (float(v) for v in log_expected_improvement(40.0, 1.0, 0.0, 0.0, with_gradient=True))
 print(f"plain h(Z) is 0 below Z = {underflow:.1f}; at Z = −40: EI = {ei_far}, log EI = {log_ei_far:.1f}, "
-      f"slope of log EI in μ = {slope_far:.1f}")
+      f"slope of log EI in ŷ = {slope_far:.1f}")
 claim(-40 < underflow < -36, "plain EI is exactly 0 once Z < −38", underflow=underflow)
 claim(float(log_h(far)[0]) > -900 and float(log_h(far, with_derivative=True)[1][0]) > 39,
-      "log h is finite far away and its slope grows like |z|", log_h=float(log_h(far)[0]))
+      "log h is finite far away and its slope grows like |Z|", log_h=float(log_h(far)[0]))
 
 # %% [markdown]
 # ### The acquisition optimizer's path
@@ -473,8 +485,8 @@ for i, path in enumerate(paths):
 ax.plot(U_best[0, 0], U_best[0, 1], "*", color="gold", mec="k", ms=18, label="next point")
 ax.set(xlabel="x1 (scaled to [0, 1])", ylabel="x2 (scaled to [0, 1])",
        title="log EI on Branin after 12 evaluations, and where the ten starts climbed")
-ax.legend(loc="upper right", framealpha=0.9)
-print("saved", save(fig, "11_acquisition_paths"))
+ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3)  # below the axes, off the surface
+print("saved", save_figure(fig, "11_acquisition_paths"))
 steps_taken = [len(p) - 1 for p in paths]
 print(f"ten starts, {max(steps_taken)} L-BFGS iterations; best log EI: random candidates only "
       f"{random_values[0]:.3f}, after the climb {acq_values[0]:.3f}")
@@ -568,8 +580,10 @@ fig, axes = new_figure(1, len(seeds), figsize=(5.2 * len(seeds), 3.8), squeeze=F
 for i, s in enumerate(seeds):
     plot_best_so_far({name: rs[i] for name, rs in runs.items()}, ax=axes[0, i], ylim=(pick(0.8, 0.5), 1.0),
                      ylabel="best validation accuracy", title=f"seed {s}")
+    axes[0, i].get_legend().remove()  # one legend for all panels, below them, off the curves
 fig.tight_layout()
-print("saved", save(fig, "11_digits_best_so_far"))
+fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=4)
+print("saved", save_figure(fig, "11_digits_best_so_far"))
 
 print(f"{'method':9s} {'epochs':>6s} " + " ".join(f"{'seed ' + str(s):>8s}" for s in seeds) + "    mean")
 final = {}
@@ -643,12 +657,14 @@ fig, ax = new_figure(figsize=(6.4, 4))
 for depth in (1, 2, 3):
     ts = [t for t in nas.ok_trials if t.params["depth"] == depth]
     ax.scatter([t.info["parameters"] for t in ts], [t.score for t in ts], label=f"depth {depth}", s=40)
-ax.set(xscale="log", xlabel="parameters", ylabel="validation accuracy",
+ax.set(xscale="log", xlabel="parameters (count, log scale)", ylabel="validation accuracy",
        title="width × depth search on digits")
+ax.xaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))  # 1k, 2k, 5k, 10k, ...: readable counts
+ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1000:g}k"))
 ax.minorticks_off()
 ax.grid(alpha=0.3)
-ax.legend()
-print("saved", save(fig, "11_architecture_search"))
+legend_outside(ax)
+print("saved", save_figure(fig, "11_architecture_search"))
 nas_best = nas.best
 print(f"best architecture: depth {nas_best.params['depth']}, width {nas_best.params['width']} "
       f"({nas_best.info['parameters']:,} parameters), val accuracy {nas_best.score:.1%}")
@@ -661,31 +677,49 @@ print(f"smallest within 1 point of the best: depth {smallest.params['depth']}, "
 # ## Exercises
 #
 # **1.** How many random trials give a 99 % chance of at least one trial in the top 1 %?
-#
-# *Answer.* n = ⌈log(1 − 0.99) / log(1 − 0.01)⌉ = ⌈458.2⌉ = 459 (`trials_needed(0.01, 0.99)`).
-#
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** n = ⌈log(1 − 0.99) / log(1 − 0.01)⌉ = ⌈458.2⌉ = 459 (`trials_needed(0.01, 0.99)`).
+
+# %% tags=["answer", "hide-cell"]
+print(f"trials_needed(0.01, 0.99) = {trials_needed(0.01, 0.99)}; "
+      f"1 − 0.99^459 = {prob_top_fraction(0.01, 459):.4f}, 1 − 0.99^458 = {prob_top_fraction(0.01, 458):.4f}")
+claim(trials_needed(0.01, 0.99) == 459, "exercise 1: 459 trials", got=trials_needed(0.01, 0.99))
+
+# %% [markdown]
 # **2.** Five hyperparameters, of which two matter. A grid with 3 values each has 3⁵ = 243
 # points. How many distinct settings of the *two important* ones does it try? How many
 # would 243 random trials try?
-#
-# *Answer.* The grid tries 3 × 3 = 9 distinct pairs (each 27 times); random trials try 243
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** The grid tries 3 × 3 = 9 distinct pairs (each 27 times); random trials try 243
 # distinct pairs (with probability 1, for continuous ranges). Same cost, 27 times the coverage
 # of what matters.
-#
+
+# %% [markdown]
 # **3.** Successive halving with 81 configurations, η = 3, from 1 epoch: what does it cost,
 # and what would training all 81 for the final budget cost?
-#
-# *Answer.* `halving_schedule(81)` is 81×1, 27×3, 9×9, 3×27, 1×81: five rounds of 81 epochs,
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** `halving_schedule(81)` is 81×1, 27×3, 9×9, 3×27, 1×81: five rounds of 81 epochs,
 # 405 in all, against 81 × 81 = 6561 epochs.
-#
+
+# %% tags=["answer", "hide-cell"]
+print("halving_schedule(81):", halving_schedule(81))
+claim(halving_schedule(81) == [(81, 1), (27, 3), (9, 9), (3, 27), (1, 81)]
+      and sum(n * r for n, r in halving_schedule(81)) == 405, "exercise 3: 81×1 … 1×81, 405 epochs",
+      got=halving_schedule(81))
+
+# %% [markdown]
 # **4.** One of the source articles lists "random search, Bayesian optimization and
 # neural-network optimization" as ways to search models, and then shows, as its code
 # example, a single fixed network trained once: nothing is searched. Another calls
 # `GridSearchCV(model, {"learning_rate": [0.01, 0.05, 0.1], "batch_size": [32, 64, 128]},
 # cv=5)`. Rewrite the first as a real search with minidl, and count the training runs of the
 # second.
-#
-# *Answer.* A search needs a space and an objective; minidl's digits objective already
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** A search needs a space and an objective; minidl's digits objective already
 # trains and validates, so the search is one call:
 #
 #     result = random_search(mlp_objective(), {"width": IntLogUniform(8, 256), "lr": LogUniform(1e-4, 1e-1)},
@@ -694,16 +728,24 @@ print(f"smallest within 1 point of the best: depth {smallest.params['depth']}, "
 # The grid has 3 × 3 = 9 points and 5-fold cross-validation trains each 5 times: 45 runs
 # (plus one refit on all the data). Nine random trials would cover nine learning rates
 # instead of three for the same cost.
-#
+
+# %% [markdown]
 # **5.** At an observed point of a noise-free GP, what is EI, and why? What does a larger ξ do?
-#
-# *Answer.* σ = 0 there (the GP is certain), so EI = 0: evaluating a known point teaches
+# Then write Expected Improvement yourself (minimizing, the formula of "The math" above):
+# `my_expected_improvement(mean, std, best, xi)` taking NumPy arrays ŷ and σ, the best value
+# so far f* and the margin ξ, and returning EI at every point (0 where σ = 0). Φ and φ are
+# `minidl.search.acquisition.normal_cdf` and `normal_pdf`. Test it with
+# `check("11.5", my_expected_improvement)`: it runs hidden tests against minidl's own
+# `expected_improvement`.
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** σ = 0 there (the GP is certain), so EI = 0: evaluating a known point teaches
 # nothing. A larger ξ demands more improvement before EI counts it, which favours uncertain
 # regions (exploration) over the neighbourhood of the incumbent. Two candidates, the best
-# score so far f* = 0: "near" is just below it and almost certain (μ = −0.05, σ = 0.05),
-# "far" is worse on average but uncertain (μ = 0.5, σ = 0.5):
+# score so far f* = 0: "near" is just below it and almost certain (ŷ = −0.05, σ = 0.05),
+# "far" is worse on average but uncertain (ŷ = 0.5, σ = 0.5):
 
-# %%
+# %% tags=["answer", "hide-cell"]
 mu, sd = np.array([-0.05, 0.5]), np.array([0.05, 0.5])  # near the incumbent vs far and uncertain
 picks = {}
 for xi in (0.0, 0.5):
@@ -712,19 +754,27 @@ for xi in (0.0, 0.5):
     print(f"xi = {xi}: EI near = {ei_pair[0]:.2e}, EI far = {ei_pair[1]:.2e} -> picks {picks[xi]}")
 claim(picks == {0.0: "near", 0.5: "far"}, "ξ = 0 picks the near point, ξ = 0.5 the far one", picks=picks)
 
+
+def my_expected_improvement(mean, std, best, xi):
+    """EI when minimizing: (f* − ŷ − ξ) Φ(Z) + σ φ(Z) with Z = (f* − ŷ − ξ)/σ, and 0 where σ = 0."""
+    mean, std = np.asarray(mean, dtype=float), np.asarray(std, dtype=float)
+    gain = best - mean - xi
+    z = np.divide(gain, std, out=np.zeros_like(gain), where=std > 0)  # no 0/0 where σ = 0
+    return np.where(std > 0, gain * normal_cdf(z) + std * normal_pdf(z), 0.0)
+
+
+check("11.5", my_expected_improvement)
+
 # %% [markdown]
 # **6.** Why compare search methods by best score against epochs spent rather than against
 # trials?
-#
-# *Answer.* Trials cost different amounts: a halving trial at 1 epoch costs a third of a
+
+# %% [markdown] tags=["answer", "hide-cell"]
+# **Answer.** Trials cost different amounts: a halving trial at 1 epoch costs a third of a
 # 3-epoch trial. Per trial, halving would look cheap and bad; per epoch, the comparison asks
 # the question that matters — what does a fixed amount of compute buy?
 
 # %%
-claim(trials_needed(0.01, 0.99) == 459, "exercise 1: 459 trials", got=trials_needed(0.01, 0.99))
-claim(halving_schedule(81) == [(81, 1), (27, 3), (9, 9), (3, 27), (1, 81)]
-      and sum(n * r for n, r in halving_schedule(81)) == 405, "exercise 3: 81×1 … 1×81, 405 epochs",
-      got=halving_schedule(81))
 claim(round(prob_top_fraction(0.05, 59), 3) == 0.952, "p = 5 %, n = 59 gives 95.2 %", got=prob_top_fraction(0.05, 59))
 claim(random_beats_grid > 0.5, "random search beats the grid in most seeds", fraction=random_beats_grid)
 cpu_seconds = time.process_time() - start_cpu

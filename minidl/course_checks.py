@@ -297,6 +297,24 @@ def check_prune_in_place(answer: Callable[[np.ndarray, float], Any]) -> int:
     return count
 
 
+def check_expected_improvement(answer: Callable[[np.ndarray, np.ndarray, float, float], np.ndarray]) -> int:
+    """11.5 — ``expected_improvement(mean, std, best, xi)``: EI when minimizing,
+    (f* − ŷ − ξ) Φ(Z) + σ φ(Z) with Z = (f* − ŷ − ξ)/σ, and 0 where σ = 0."""
+    from minidl.search.acquisition import expected_improvement
+
+    count = 0
+    for seed, (best, xi) in enumerate([(0.0, 0.0), (-1.3, 0.01), (2.0, 0.5), (0.4, 0.0)]):
+        rng = _rng(seed)
+        mean, std = rng.standard_normal(7) * 2 + best, np.abs(rng.standard_normal(7)) + 0.05
+        std[seed % 7] = 0.0  # an observed point of a noise-free GP: no uncertainty, so no improvement
+        expected = expected_improvement(mean, std, best, xi)
+        inputs = (f"mean={np.array2string(mean, precision=3)}, std={np.array2string(std, precision=3)}, "
+                  f"best={best}, xi={xi}")
+        _expect_close("11.5", inputs, answer(mean.copy(), std.copy(), best, xi), expected, rtol=1e-6, atol=1e-12)
+        count += 1
+    return count
+
+
 CHECKS: dict[str, Callable[[Any], int]] = {
     "01.2": check_bias_gradient,
     "02.2": check_logits_gradient,
@@ -308,6 +326,7 @@ CHECKS: dict[str, Callable[[Any], int]] = {
     "08.4": check_csr_bytes,
     "09.1": check_quantize_uint8,
     "10.3": check_soft_target_loss,
+    "11.5": check_expected_improvement,
     "12.5": check_ring_bytes,
     "13.1": check_zero_negatives,
     "14.1": check_amdahl,

@@ -86,7 +86,7 @@ RIGHT_AND_WRONG = {
 def test_every_check_is_covered_here() -> None:
     assert sorted(RIGHT_AND_WRONG) == exercises_with_checks()
     lessons = {name.split(".")[0] for name in exercises_with_checks()}
-    assert lessons == {"01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "12", "13", "14", "15"}
+    assert lessons == {"01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12", "13", "14", "15"}
 
 
 @pytest.mark.parametrize("exercise", sorted(RIGHT_AND_WRONG))
@@ -146,3 +146,34 @@ def test_prune_check_names_each_kind_of_mistake() -> None:
 def test_ring_bytes_check_names_the_input() -> None:
     with pytest.raises(CheckFailed, match="4000 bytes on 4 ranks: expected 6000"):
         check("12.5", lambda n, N: (N - 1) / N * n)
+
+
+# lesson 11: Expected Improvement (minimizing), written by hand with math.erfc
+def _ei(mean, std, best, xi, *, with_xi=True, guard_zero_std=True):
+    from math import erfc, pi, sqrt
+
+    mean, std = np.asarray(mean, dtype=float), np.asarray(std, dtype=float)
+    gain = best - mean - (xi if with_xi else 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = gain / std
+    cdf = np.array([0.5 * erfc(-v / sqrt(2)) for v in z.ravel()]).reshape(z.shape)
+    ei = gain * cdf + std * np.exp(-0.5 * z * z) / sqrt(2 * pi)
+    return np.where(std > 0, ei, 0.0) if guard_zero_std else ei
+
+
+RIGHT_AND_WRONG["11.5"] = (_ei, lambda m, s, b, xi: _ei(m, s, b, xi, with_xi=False))  # forgets the margin ξ
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_exercise_11_5(which: int) -> None:
+    if which == 0:
+        assert check("11.5", RIGHT_AND_WRONG["11.5"][0]) is True
+    else:
+        with pytest.raises(CheckFailed, match=r"exercise 11\.5, mean=.*xi=0\.01: expected .* returned"):
+            check("11.5", RIGHT_AND_WRONG["11.5"][1])
+
+
+def test_exercise_11_5_an_answer_that_divides_by_a_zero_std_fails() -> None:
+    # gain/0 = +inf makes Φ = 1: the unguarded formula returns f* − ŷ − ξ where EI must be 0
+    with pytest.raises(CheckFailed, match=r"exercise 11\.5, .*std=\[.* 0\. .*expected np.float64\(0.0\) at index"):
+        check("11.5", lambda m, s, b, xi: _ei(m, s, b, xi, guard_zero_std=False))
