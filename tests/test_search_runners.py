@@ -27,15 +27,8 @@ from minidl.search import (
     successive_halving,
     trials_needed,
 )
+from minidl.search import toy_functions as toy
 from minidl.search.space import point_key
-from minidl.search.toy_functions import (
-    BRANIN_MINIMUM,
-    BRANIN_SPACE,
-    FORRESTER_MINIMUM,
-    FORRESTER_SPACE,
-    branin,
-    forrester,
-)
 from minidl.search.trials import trial_seed
 
 SETTINGS = settings(max_examples=30, deadline=None)
@@ -302,8 +295,8 @@ def test_bayesian_optimization_beats_random_search_at_equal_budget_on_branin_and
     ≥ 16/20 would happen with probability 0.6 %; measured here: 19/20 or 20/20.
     """
     wins, gaps = {}, {}
-    for name, fn, space, n, f_min in [("branin", branin, BRANIN_SPACE, 20, BRANIN_MINIMUM),
-                                      ("forrester", forrester, FORRESTER_SPACE, 12, FORRESTER_MINIMUM)]:
+    for name, fn, space, n, f_min in [("branin", toy.branin, toy.BRANIN_SPACE, 20, toy.BRANIN_MINIMUM),
+                                      ("forrester", toy.forrester, toy.FORRESTER_SPACE, 12, toy.FORRESTER_MINIMUM)]:
         bo = [bayesian_optimization(fn, space, n, seed=s, progress=False).best_score for s in BO_SEEDS]
         rs = [random_search(fn, space, n, seed=s, progress=False).best_score for s in BO_SEEDS]
         wins[name] = sum(b < r for b, r in zip(bo, rs))
