@@ -12,24 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import minidl
-from minidl.search import (
-    IntUniform,
-    LogUniform,
-    Uniform,
-    bayesian_optimization,
-    grid_search,
-    halving_schedule,
-    hyperband,
-    hyperband_brackets,
-    load_result,
-    prob_top_fraction,
-    random_search,
-    successive_halving,
-    trials_needed,
-)
 from minidl.search import toy_functions as toy
-from minidl.search.space import point_key
-from minidl.search.trials import trial_seed
+from minidl.search.bayesian import bayesian_optimization
+from minidl.search.grid import grid_search
+from minidl.search.halving import halving_schedule, hyperband, hyperband_brackets, successive_halving
+from minidl.search.random_search import prob_top_fraction, random_search, trials_needed
+from minidl.search.space import IntUniform, LogUniform, Uniform, point_key
+from minidl.search.trials import load_result, trial_seed
 
 SETTINGS = settings(max_examples=30, deadline=None)
 METHODS = {
