@@ -57,18 +57,11 @@ def _bo_step(n: int):
 
 def _bo_vs_random(seeds: range) -> dict[str, tuple[int, float, float]]:
     from minidl.search import bayesian_optimization, random_search
-    from minidl.search.toy_functions import (
-        BRANIN_MINIMUM,
-        BRANIN_SPACE,
-        FORRESTER_MINIMUM,
-        FORRESTER_SPACE,
-        branin,
-        forrester,
-    )
+    from minidl.search import toy_functions as toy
 
     out = {}
-    problems = [("Branin (2-D), 20 evaluations", branin, BRANIN_SPACE, 20, BRANIN_MINIMUM),
-                ("Forrester (1-D), 12 evaluations", forrester, FORRESTER_SPACE, 12, FORRESTER_MINIMUM)]
+    problems = [("Branin (2-D), 20 evaluations", toy.branin, toy.BRANIN_SPACE, 20, toy.BRANIN_MINIMUM),
+                ("Forrester (1-D), 12 evaluations", toy.forrester, toy.FORRESTER_SPACE, 12, toy.FORRESTER_MINIMUM)]
     for name, fn, space, n, f_min in problems:
         bo = [bayesian_optimization(fn, space, n, seed=s, progress=False).best_score for s in seeds]
         rs = [random_search(fn, space, n, seed=s, progress=False).best_score for s in seeds]

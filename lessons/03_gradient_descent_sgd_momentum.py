@@ -222,15 +222,8 @@ def rosenbrock(theta: minidl.Tensor) -> minidl.Tensor:
 
 
 def descend(make_optimizer, steps: int, start=(-1.2, 1.0)) -> np.ndarray:
-    theta = minidl.tensor(np.array(start, np.float32), requires_grad=True)
-    opt = make_optimizer([theta])
-    path = [theta.numpy().copy()]
-    for _ in range(steps):
-        opt.zero_grad()
-        rosenbrock(theta).backward()
-        opt.step()
-        path.append(theta.numpy().copy())
-    return np.array(path)
+    """The points visited from ``start``: zero_grad, rosenbrock(θ).backward(), step, ``steps`` times."""
+    return optim.trajectory(rosenbrock, make_optimizer, steps, start)
 
 
 STEPS = pick(3000, 1000)

@@ -85,15 +85,8 @@ def bowl(theta: minidl.Tensor) -> minidl.Tensor:
 
 
 def descend(make_optimizer, steps: int, start=(1.0, 1.0)) -> np.ndarray:
-    theta = minidl.tensor(np.array(start, np.float32), requires_grad=True)
-    opt = make_optimizer([theta])
-    path = [theta.numpy().copy()]
-    for _ in range(steps):
-        opt.zero_grad()
-        bowl(theta).backward()
-        opt.step()
-        path.append(theta.numpy().copy())
-    return np.array(path)
+    """The points visited from ``start``: zero_grad, bowl(θ).backward(), step, ``steps`` times."""
+    return optim.trajectory(bowl, make_optimizer, steps, start)
 
 
 BOWL_STEPS = 60

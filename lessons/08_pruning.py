@@ -618,20 +618,8 @@ def shared_data_folder():
     return candidate if (candidate / "mnist").is_dir() else None
 
 
-def load_mnist_splits():
-    """MNIST (train, test), or None in fast mode or when it cannot be had."""
-    if fast_mode():
-        return None
-    try:
-        root = shared_data_folder()
-        return minidl.data.load_mnist("train", root=root), minidl.data.load_mnist("test", root=root)
-    except minidl.data.DatasetNotAvailableError as error:
-        print("MNIST not used:", str(error).splitlines()[0])
-        return None
-
-
 mnist = None
-splits = load_mnist_splits()
+splits = None if fast_mode() else minidl.data.load_mnist_if_available(root=shared_data_folder())
 if splits is not None:
     mnist_train, mnist_test = splits
     subset = mnist_train[np.arange(10_000)]  # host: first 10,000 images

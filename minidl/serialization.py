@@ -11,13 +11,13 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 from typing import Any
 
 import numpy as np
 
 from minidl import backend
 from minidl.engine.tensor import Tensor
+from minidl.files import replace_atomically
 
 _META = "__minidl__"
 _FORMAT = 1
@@ -113,27 +113,8 @@ def save(obj: Any, path: str | os.PathLike[str]) -> None:
         raise ValueError("minidl.save cannot store an object that contains itself "
                          "(or is nested thousands of levels deep)") from None
     arrays[_META] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".minidl-save-", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, allow_pickle=False, **arrays)  # a second guard: _encode refused objects
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a checkpoint gets ordinary permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    with replace_atomically(path, "wb", prefix=".minidl-save-", suffix="") as f:
+        np.savez(f, allow_pickle=False, **arrays)  # a second guard: _encode refused objects
 
 
 def load(path: str | os.PathLike[str]) -> Any:

@@ -120,35 +120,17 @@ def test_progress_bar_shows_the_file_name(mirror, tmp_path, capsys):
     assert "blob.bin" in capsys.readouterr().err
 
 
-def test_corrupt_copy_is_rejected_and_never_used(mirror, tmp_path):
-    server = mirror({"blob.bin": PAYLOAD}, mode="corrupt")
-    with pytest.raises(ChecksumError, match="MD5 .* instead of .*SHA-256"):
+@pytest.mark.parametrize("mode, error, match, options", [
+    ("corrupt", ChecksumError, "MD5 .* instead of .*SHA-256", {}),  # a corrupt copy is rejected, never used
+    ("drop", DownloadError, f"connection closed after 5,120 of {len(PAYLOAD):,} bytes", {}),  # dropped mid-file
+    ("drop-no-length", ChecksumError, "5,120 bytes instead of 10,240", {}),  # no length: the checksum catches it
+    ("slow", DownloadError, "timed out|interrupted", {"timeout": 0.2}),  # a stalled server times out
+])
+def test_a_failed_download_raises_and_leaves_nothing(mirror, tmp_path, mode, error, match, options):
+    server = mirror({"blob.bin": PAYLOAD}, mode=mode)
+    with pytest.raises(error, match=match):
         download_file(server.url + "blob.bin", tmp_path / "blob.bin", remote_for("blob.bin", PAYLOAD),
-                      progress=False)
-    assert leftovers(tmp_path) == []
-
-
-def test_connection_dropped_mid_file_is_detected(mirror, tmp_path):
-    server = mirror({"blob.bin": PAYLOAD}, mode="drop")
-    with pytest.raises(DownloadError, match=f"connection closed after 5,120 of {len(PAYLOAD):,} bytes"):
-        download_file(server.url + "blob.bin", tmp_path / "blob.bin", remote_for("blob.bin", PAYLOAD),
-                      progress=False)
-    assert leftovers(tmp_path) == []
-
-
-def test_dropped_connection_without_content_length_fails_the_checksum(mirror, tmp_path):
-    server = mirror({"blob.bin": PAYLOAD}, mode="drop-no-length")
-    with pytest.raises(ChecksumError, match="5,120 bytes instead of 10,240"):
-        download_file(server.url + "blob.bin", tmp_path / "blob.bin", remote_for("blob.bin", PAYLOAD),
-                      progress=False)
-    assert leftovers(tmp_path) == []
-
-
-def test_a_stalled_server_times_out(mirror, tmp_path):
-    server = mirror({"blob.bin": PAYLOAD}, mode="slow")
-    with pytest.raises(DownloadError, match="timed out|interrupted"):
-        download_file(server.url + "blob.bin", tmp_path / "blob.bin", remote_for("blob.bin", PAYLOAD),
-                      timeout=0.2, progress=False)
+                      progress=False, **options)
     assert leftovers(tmp_path) == []
 
 

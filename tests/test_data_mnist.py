@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from minidl.backend import to_numpy
-from minidl.data import DataFileError, load_fashion_mnist, load_mnist
+from minidl.data import DataFileError, load_fashion_mnist, load_mnist, load_mnist_if_available
 from minidl.data.mnist import MNIST
 from tests.conftest import SHARED_DATA
 
@@ -123,3 +123,14 @@ def test_files_that_do_not_belong_together(shared_data, tmp_path):
         (tmp_path / f.name).symlink_to(shared_data / "mnist" / source)
     with pytest.raises(DataFileError, match="60000 images but .* 10000 labels"):
         load_mnist("train", root=tmp_path, download=False)
+
+
+def test_load_mnist_if_available_says_why_and_returns_none(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MINIDL_DATA", str(tmp_path / "home"))  # no cached copy to fall back on
+    assert load_mnist_if_available(root=tmp_path, download=False) is None
+    assert capsys.readouterr().out.startswith("MNIST not used: ")
+
+
+def test_load_mnist_if_available_gives_train_and_test(shared_data):
+    train, test = load_mnist_if_available(root=SHARED_DATA, download=False)
+    assert (len(train), len(test)) == (50_000, 10_000)

@@ -1,6 +1,6 @@
 """The layer contract: each part of minidl imports only from the layers below it.
 
-    leaf utilities (threads, random, hooks) → backend → course, viz → kernels → engine
+    leaf utilities (threads, random, hooks, files) → backend → course, viz → kernels → engine
     → distributed → nn, optim → data, compress, search, train (and serialization, perf)
     → tour, cli, myths, ddp, course_checks
 
@@ -19,7 +19,7 @@ import pathlib
 import pytest
 
 LAYERS: list[tuple[str, ...]] = [
-    ("threads", "random", "hooks"),  # leaf utilities: none imports a layer of minidl
+    ("threads", "random", "hooks", "files"),  # leaf utilities: none imports a layer of minidl
     ("backend",),
     ("course", "viz"),  # the lessons' helpers and figure style (viz asks the backend for host arrays)
     ("kernels",),

@@ -12,31 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import minidl
-from minidl.search import (
-    IntUniform,
-    LogUniform,
-    Uniform,
-    bayesian_optimization,
-    grid_search,
-    halving_schedule,
-    hyperband,
-    hyperband_brackets,
-    load_result,
-    prob_top_fraction,
-    random_search,
-    successive_halving,
-    trials_needed,
-)
-from minidl.search.space import point_key
-from minidl.search.toy_functions import (
-    BRANIN_MINIMUM,
-    BRANIN_SPACE,
-    FORRESTER_MINIMUM,
-    FORRESTER_SPACE,
-    branin,
-    forrester,
-)
-from minidl.search.trials import trial_seed
+from minidl.search import toy_functions as toy
+from minidl.search.bayesian import bayesian_optimization
+from minidl.search.grid import grid_search
+from minidl.search.halving import halving_schedule, hyperband, hyperband_brackets, successive_halving
+from minidl.search.random_search import prob_top_fraction, random_search, trials_needed
+from minidl.search.space import IntUniform, LogUniform, Uniform, point_key
+from minidl.search.trials import load_result, trial_seed
 
 SETTINGS = settings(max_examples=30, deadline=None)
 METHODS = {
@@ -302,8 +284,8 @@ def test_bayesian_optimization_beats_random_search_at_equal_budget_on_branin_and
     ≥ 16/20 would happen with probability 0.6 %; measured here: 19/20 or 20/20.
     """
     wins, gaps = {}, {}
-    for name, fn, space, n, f_min in [("branin", branin, BRANIN_SPACE, 20, BRANIN_MINIMUM),
-                                      ("forrester", forrester, FORRESTER_SPACE, 12, FORRESTER_MINIMUM)]:
+    for name, fn, space, n, f_min in [("branin", toy.branin, toy.BRANIN_SPACE, 20, toy.BRANIN_MINIMUM),
+                                      ("forrester", toy.forrester, toy.FORRESTER_SPACE, 12, toy.FORRESTER_MINIMUM)]:
         bo = [bayesian_optimization(fn, space, n, seed=s, progress=False).best_score for s in BO_SEEDS]
         rs = [random_search(fn, space, n, seed=s, progress=False).best_score for s in BO_SEEDS]
         wins[name] = sum(b < r for b, r in zip(bo, rs))

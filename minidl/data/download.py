@@ -26,7 +26,6 @@ import hashlib
 import http.client
 import os
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -35,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from minidl.data.idx import DataFileError
+from minidl.files import replace_atomically
 
 DEFAULT_TIMEOUT = 30.0  # seconds without a byte before a mirror counts as down
 DEFAULT_DEADLINE = 600.0  # seconds for one whole file from one mirror (26 MB at 45 KB/s)
@@ -121,12 +121,6 @@ def _check_times(timeout: float, deadline: float | None) -> None:
             raise ValueError(f"{name} must be a positive number of seconds (got {value!r})")
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def download_file(url: str, dest: str | os.PathLike[str], expected: RemoteFile, *,
                   timeout: float = DEFAULT_TIMEOUT, deadline: float | None = DEFAULT_DEADLINE,
                   progress: bool | None = None) -> Path:
@@ -140,20 +134,10 @@ def download_file(url: str, dest: str | os.PathLike[str], expected: RemoteFile, 
     """
     _check_times(timeout, deadline)
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, part_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    part = Path(part_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            received, md5, sha256 = _stream(url, out, expected, timeout, deadline, progress)
-            out.flush()
-            os.fsync(out.fileno())
+    with replace_atomically(dest, "wb", suffix=".part") as out:  # a failed check leaves nothing behind
+        received, md5, sha256 = _stream(url, out, expected, timeout, deadline, progress)
         check_digests(url, received, md5, sha256, expected)
-        os.chmod(part, 0o666 & ~_umask())  # mkstemp makes 0600: give it a new file's ordinary mode
-        os.replace(part, dest)
-        return dest
-    finally:
-        part.unlink(missing_ok=True)
+    return dest
 
 
 def _stream(url: str, out, expected: RemoteFile, timeout: float, deadline: float | None,

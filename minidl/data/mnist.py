@@ -70,7 +70,8 @@ class IDXDataset:
 
 # Checksums: MD5 as in torchvision's MNIST/FashionMNIST resources, SHA-256 as published in
 # TFDS-style manifests; both verified against the files in the course's shared/data, where the
-# SHA-256 of the unpacked contents (unpacked_sha256) was computed.
+# SHA-256 of the unpacked contents (unpacked_sha256) was computed. MNIST and FASHION_MNIST below
+# share their shape on purpose: they are data (each dataset's own files, sums and mirrors), not logic.
 MNIST = IDXDataset(
     key="mnist", title="MNIST",
     train_images=RemoteFile("train-images-idx3-ubyte.gz", 9_912_422, "f68b3c2dcbeaaa9fbdd348bbdeb94873",
@@ -281,6 +282,19 @@ def load_mnist(split: str = "train", seed: int = 0, flatten: bool = True, dtype:
     return load_idx_dataset(MNIST, split, seed, flatten, dtype, root, download, val_size, mirrors, progress,
                             timeout)
 
+
+def load_mnist_if_available(root: str | os.PathLike[str] | None = None,
+                            **options: object) -> tuple[ArrayDataset, ArrayDataset] | None:
+    """MNIST's (train, test) splits, or None when the files cannot be had (offline, no copy on
+    disk), after printing the first line of why: for a lesson or demo that has a fallback.
+
+    ``root`` and ``options`` (``download``, ``flatten``, ...) are :func:`load_mnist`'s.
+    """
+    try:
+        return load_mnist("train", root=root, **options), load_mnist("test", root=root, **options)
+    except DatasetNotAvailableError as error:
+        print("MNIST not used:", str(error).splitlines()[0])
+        return None
 
 def load_fashion_mnist(split: str = "train", seed: int = 0, flatten: bool = True, dtype: str = "float32",
                        root: str | os.PathLike[str] | None = None, download: bool = True,

@@ -8,12 +8,7 @@ forward pass. Both cost time, so it is off by default and meant for debugging.
 
 from __future__ import annotations
 
-import functools
-from typing import Any, Callable, TypeVar
-
-from minidl.engine.grad_mode import _State
-
-F = TypeVar("F", bound=Callable[..., Any])
+from minidl.engine.grad_mode import _ContextDecorator, _State
 
 
 def is_anomaly_enabled() -> bool:
@@ -35,7 +30,7 @@ class set_detect_anomaly:  # noqa: N801 - PyTorch's name
         _State.anomaly = self._previous
 
 
-class detect_anomaly:  # noqa: N801 - PyTorch's name
+class detect_anomaly(_ContextDecorator):  # noqa: N801 - PyTorch's name
     """``with minidl.autograd.detect_anomaly(): loss.backward()`` (also a decorator).
 
     The forward pass must run inside the block too, so that each op records its stack.
@@ -53,10 +48,5 @@ class detect_anomaly:  # noqa: N801 - PyTorch's name
     def __exit__(self, *exc: object) -> None:
         _State.anomaly = self._previous
 
-    def __call__(self, fn: F) -> F:
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with detect_anomaly(self.check_nan):
-                return fn(*args, **kwargs)
-
-        return wrapper  # type: ignore[return-value]
+    def _fresh(self) -> detect_anomaly:
+        return detect_anomaly(self.check_nan)

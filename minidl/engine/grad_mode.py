@@ -19,7 +19,24 @@ def is_grad_enabled() -> bool:
     return _State.enabled
 
 
-class _GradMode:
+class _ContextDecorator:
+    """A context manager that is also a decorator (``@no_grad()``, as PyTorch's): each call of
+    the decorated function runs inside a fresh copy, so nested and recursive calls never share
+    the state one copy saved on entering."""
+
+    def _fresh(self) -> Any:
+        return self.__class__()
+
+    def __call__(self, fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with self._fresh():
+                return fn(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+
+class _GradMode(_ContextDecorator):
     """Context manager and decorator that sets graph recording to ``self.mode``."""
 
     mode = True
@@ -31,13 +48,6 @@ class _GradMode:
     def __exit__(self, *exc: object) -> None:
         _State.enabled = self._previous
 
-    def __call__(self, fn: F) -> F:
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with self.__class__():
-                return fn(*args, **kwargs)
-
-        return wrapper  # type: ignore[return-value]
 
 
 class no_grad(_GradMode):  # noqa: N801 - PyTorch's name
@@ -58,12 +68,5 @@ class set_grad_enabled(_GradMode):  # noqa: N801 - PyTorch's name
     def __init__(self, mode: bool) -> None:
         self.mode = bool(mode)
 
-    def __call__(self, fn: F) -> F:
-        mode = self.mode
-
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with set_grad_enabled(mode):
-                return fn(*args, **kwargs)
-
-        return wrapper  # type: ignore[return-value]
+    def _fresh(self) -> set_grad_enabled:
+        return set_grad_enabled(self.mode)

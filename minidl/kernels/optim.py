@@ -97,6 +97,8 @@ def adam_(param: Any, grad: Any, exp_avg: Any, exp_avg_sq: Any, max_exp_avg_sq: 
     return True
 
 
+# _adam_loop and _sgd_loop share a prologue on purpose: each compiled loop is one update rule,
+# fused in one pass over memory; a shared helper would be an extra call inside the hot loop.
 @jit(error_model="numpy")
 def _sgd_loop(param: Any, grad: Any, buf: Any, lr: float, momentum: float, dampening: float,
               weight_decay: float, maximize: bool, decay: bool, has_momentum: bool, first: bool,

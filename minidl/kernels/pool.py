@@ -117,6 +117,8 @@ def _max_pool_forward_loops(x, y, arg, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow): 
                 arg[n, c, oy, ox] = k_best
 
 
+# Kept apart from _max_pool_forward_loops on purpose (hot path): fixed 2×2 sizes let the compiler
+# unroll the window loops; sharing the general loop would lose that.
 def _max_pool_2x2_loops(x, y, arg):  # pragma: no cover - compiled
     # The most common pooling (2×2, stride 2, no padding) with its sizes known to the
     # compiler: the window loops unroll and vectorize, 5x faster than the general kernel.

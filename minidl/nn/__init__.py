@@ -28,7 +28,7 @@ from minidl.nn.cnn import LeNet, SmallCNN
 from minidl.nn.container import ModuleList, Sequential
 from minidl.nn.conv import AvgPool2d, Conv2d, MaxPool2d
 from minidl.nn.linear import Identity, Linear
-from minidl.nn.losses import (
+from minidl.nn.losses import (  # the loss Modules again, as in nn.losses: torch.nn has them too
     BCELoss,
     BCEWithLogitsLoss,
     CrossEntropyLoss,

@@ -15,6 +15,8 @@ class ReLU(Module):
         return F.relu(x)
 
 
+# Each activation repeats the Module shape on purpose: PyTorch's class of the same name, keeping
+# its arguments as attributes and calling its own function (the formula lives there).
 class LeakyReLU(Module):
     """x where x > 0, else negative_slope · x"""
 

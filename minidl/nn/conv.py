@@ -65,6 +65,8 @@ class Conv2d(Module):
         return conv_repr(self) + (", bias=False" if self.bias is None else "")
 
 
+# MaxPool2d and AvgPool2d share a shape on purpose: each is PyTorch's module of the same name,
+# keeping its own arguments as attributes and handing them to its own function.
 class MaxPool2d(Module):
     """The maximum over each kernel_size window (``stride`` defaults to ``kernel_size``)."""
 

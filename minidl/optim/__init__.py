@@ -4,6 +4,7 @@
   (``param_groups``, ``state``, ``state_dict``, step hooks)
 - ``rules`` and ``transforms``: each update rule as pure functions on arrays (Optax's design)
 - ``lr_scheduler``: learning-rate schedules
+- ``trajectory``: the points an optimizer visits on a small function (the lessons' contour plots)
 - ``regularization``: L1/L2 penalties and the proximal L1 step
 - ``clip_grad_norm_``, ``clip_grad_value_``: gradient clipping (also in ``minidl.nn.utils``)
 """
@@ -22,9 +23,10 @@ from minidl.optim.regularization import (
 )
 from minidl.optim.rmsprop import RMSprop
 from minidl.optim.sgd import GD, SGD
+from minidl.optim.trajectory import trajectory
 
 __all__ = [
     "GD", "SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "add_proximal_l1",
     "clip_grad_norm_", "clip_grad_value_", "l1_penalty", "l2_penalty", "lr_scheduler",
-    "proximal_l1_", "regularization", "rules", "soft_threshold", "transforms",
+    "proximal_l1_", "regularization", "rules", "soft_threshold", "trajectory", "transforms",
 ]

@@ -140,8 +140,9 @@ class LRScheduler:
         self.__dict__.update(state_dict)
 
 
-class LambdaLR(LRScheduler):
-    """lr_t = base_lr · lr_lambda(t)   (one function, or one per group; not chainable, as PyTorch)."""
+class _LambdaScheduler(LRScheduler):
+    """What LambdaLR and MultiplicativeLR share: one function of the epoch per param group.
+    (Two public classes, not one a subclass of the other, as in PyTorch.)"""
 
     def __init__(self, optimizer: Optimizer,
                  lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
@@ -149,20 +150,17 @@ class LambdaLR(LRScheduler):
         _check_optimizer(optimizer)
         self.lr_lambdas = _lambdas(optimizer, lr_lambda)
         super().__init__(optimizer, last_epoch)
+
+
+class LambdaLR(_LambdaScheduler):
+    """lr_t = base_lr · lr_lambda(t)   (one function, or one per group; not chainable, as PyTorch)."""
 
     def get_lr(self) -> list[float]:
         return [base * float(f(self.last_epoch)) for base, f in zip(self.base_lrs, self.lr_lambdas)]
 
 
-class MultiplicativeLR(LRScheduler):
+class MultiplicativeLR(_LambdaScheduler):
     """lr_t = lr_{t−1} · lr_lambda(t) for t ≥ 1   (lr_0 = the lr as found; one function, or one per group)."""
-
-    def __init__(self, optimizer: Optimizer,
-                 lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
-                 last_epoch: int = -1) -> None:
-        _check_optimizer(optimizer)
-        self.lr_lambdas = _lambdas(optimizer, lr_lambda)
-        super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
         if self._is_initial:
@@ -170,6 +168,8 @@ class MultiplicativeLR(LRScheduler):
         return [lr * float(f(self.last_epoch)) for lr, f in zip(self._current(), self.lr_lambdas)]
 
 
+# Each schedule below repeats one shape on purpose (check the arguments, keep them, then a
+# recursive get_lr and a closed form): its own formula, as PyTorch's classes are, read on one screen.
 class StepLR(LRScheduler):
     """lr_t = base_lr · γ^⌊t / step_size⌋   (divide by 1/γ every ``step_size`` epochs)."""
 
@@ -349,7 +349,28 @@ class LinearLR(LRScheduler):
         return [base * factor for base in self.base_lrs]
 
 
-class SequentialLR(LRScheduler):
+class _SchedulerOfSchedulers(LRScheduler):
+    """What SequentialLR and ChainedScheduler share: the lr is whatever the inner schedulers
+    set, and the state holds each inner scheduler's own state (as PyTorch saves them)."""
+
+    _schedulers: list[LRScheduler]
+
+    def get_lr(self) -> list[float]:
+        return self.get_last_lr()
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
+        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state = dict(state_dict)
+        for s, saved in zip(self._schedulers, state.pop("_schedulers")):
+            s.load_state_dict(saved)
+        self.__dict__.update(state)
+
+
+class SequentialLR(_SchedulerOfSchedulers):
     """Run ``schedulers`` one after another, switching at each of ``milestones`` (epochs).
 
     ``SequentialLR(opt, [LinearLR(opt, 0.1, total_iters=5), CosineAnnealingLR(opt, 45)],
@@ -398,20 +419,6 @@ class SequentialLR(LRScheduler):
         else:
             scheduler.step()
         self._last_lr = scheduler.get_last_lr()
-
-    def get_lr(self) -> list[float]:
-        return self.get_last_lr()
-
-    def state_dict(self) -> dict[str, Any]:
-        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
-        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return state
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        state = dict(state_dict)
-        for s, saved in zip(self._schedulers, state.pop("_schedulers")):
-            s.load_state_dict(saved)
-        self.__dict__.update(state)
 
 
 class OneCycleLR(LRScheduler):
@@ -509,7 +516,7 @@ class OneCycleLR(LRScheduler):
         return lrs
 
 
-class ChainedScheduler(LRScheduler):
+class ChainedScheduler(_SchedulerOfSchedulers):
     """Step several chainable schedulers of one optimizer together: their factors multiply.
 
     ``ChainedScheduler([ConstantLR(opt, factor=0.1, total_iters=2), ExponentialLR(opt, 0.9)])``
@@ -540,20 +547,6 @@ class ChainedScheduler(LRScheduler):
         for s in self._schedulers:
             s.step()
         self._last_lr = self._current()
-
-    def get_lr(self) -> list[float]:
-        return self.get_last_lr()
-
-    def state_dict(self) -> dict[str, Any]:
-        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
-        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return state
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        state = dict(state_dict)
-        for s, saved in zip(self._schedulers, state.pop("_schedulers")):
-            s.load_state_dict(saved)
-        self.__dict__.update(state)
 
 
 def _undo_initial_step(scheduler: LRScheduler) -> None:

@@ -47,14 +47,7 @@ from minidl.search.grid import grid_search
 from minidl.search.halving import halving_schedule, hyperband, hyperband_brackets, successive_halving
 from minidl.search.optimize import minimize_bfgs, minimize_lbfgs, minimize_multi_start
 from minidl.search.random_search import prob_top_fraction, random_search, trials_needed
-from minidl.search.space import (
-    Categorical,
-    IntLogUniform,
-    IntUniform,
-    LogUniform,
-    SearchSpace,
-    Uniform,
-)
+from minidl.search.space import Categorical, IntLogUniform, IntUniform, LogUniform, SearchSpace, Uniform
 from minidl.search.trials import SearchResult, Trial, load_result
 
 __all__ = [

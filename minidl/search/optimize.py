@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -32,34 +33,22 @@ def minimize_bfgs(fun_and_grad: ValueAndGrad, x0: Sequence[float], *,
     free gradient is below ``gtol``, when f improves by less than ``ftol``·(1 + |f|), or
     after ``max_iter`` iterations. A non-finite f counts as +∞, so the line search backs off.
     """
-    lo = None if bounds is None else np.asarray(bounds[0], dtype=np.float64)  # host
-    hi = None if bounds is None else np.asarray(bounds[1], dtype=np.float64)  # host
+    lo, hi = _box(bounds)
 
     def clip(x: np.ndarray) -> np.ndarray:
         return x if lo is None else np.clip(x, lo, hi)
 
-    evals = 0
-
-    def evaluate(x: np.ndarray) -> tuple[float, np.ndarray]:
-        nonlocal evals
-        evals += 1
-        f, g = fun_and_grad(x)
-        f = float(f)
-        if not math.isfinite(f) or not np.all(np.isfinite(g)):
-            return math.inf, np.zeros_like(x)
-        return f, np.asarray(g, dtype=np.float64)  # host
+    evaluate = _Counted(fun_and_grad)
 
     x = clip(np.asarray(x0, dtype=np.float64))  # host
     f, g = evaluate(x)
     if not math.isfinite(f):
-        return x, f, evals
+        return x, f, evaluate.calls
     n = len(x)
     H = np.eye(n)  # host
     first = True
     for _ in range(max_iter):
-        pinned = False if lo is None else ((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0))
-        free = ~np.broadcast_to(pinned, x.shape)
-        g_free = np.where(free, g, 0.0)
+        free, g_free = _free_gradient(x, g, lo, hi)
         if np.abs(g_free).max(initial=0.0) < gtol:
             break
         d = np.where(free, -(H @ g_free), 0.0)
@@ -78,7 +67,7 @@ def minimize_bfgs(fun_and_grad: ValueAndGrad, x0: Sequence[float], *,
             t_min = -slope * t * t / (2.0 * curvature) if math.isfinite(f_new) and curvature > 0 else 0.1 * t
             t = min(max(t_min, 0.1 * t), 0.5 * t)
             if t < 1e-12:
-                return x, f, evals  # no step lowers f: a (constrained) minimum to working precision
+                return x, f, evaluate.calls  # no step lowers f: a (constrained) minimum to working precision
         s, y = x_new - x, g_new - g
         sy = float(s @ y)
         if sy > 1e-12:
@@ -92,7 +81,7 @@ def minimize_bfgs(fun_and_grad: ValueAndGrad, x0: Sequence[float], *,
         x, f, g = x_new, f_new, g_new
         if small:
             break
-    return x, f, evals
+    return x, f, evaluate.calls
 
 
 def minimize_multi_start(fun_and_grad: ValueAndGrad, starts: Sequence[Sequence[float]], *,
@@ -136,30 +125,18 @@ def minimize_lbfgs(fun_and_grad: ValueAndGrad, x0: Sequence[float], *,
     gradient of each block depends on its own block only. BoTorch optimizes its restarts this way.
     ``callback(x)`` is called with every accepted iterate (to draw the optimizer's path).
     """
-    lo = None if bounds is None else np.asarray(bounds[0], dtype=np.float64)  # host
-    hi = None if bounds is None else np.asarray(bounds[1], dtype=np.float64)  # host
-    evals = 0
-
-    def evaluate(x: np.ndarray) -> tuple[float, np.ndarray]:
-        nonlocal evals
-        evals += 1
-        f, g = fun_and_grad(x)
-        f = float(f)
-        if not math.isfinite(f) or not np.all(np.isfinite(g)):
-            return math.inf, np.zeros_like(x)
-        return f, np.asarray(g, dtype=np.float64)  # host
+    lo, hi = _box(bounds)
+    evaluate = _Counted(fun_and_grad)
 
     x = np.asarray(x0, dtype=np.float64).copy()  # host
     if lo is not None:
         x = np.clip(x, lo, hi)
     f, g = evaluate(x)
     if not math.isfinite(f):
-        return x, f, evals
+        return x, f, evaluate.calls
     pairs: list[tuple[np.ndarray, np.ndarray, float]] = []
     for _ in range(max_iter):
-        pinned = False if lo is None else ((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0))
-        free = ~np.broadcast_to(pinned, x.shape)
-        g_free = np.where(free, g, 0.0)
+        free, g_free = _free_gradient(x, g, lo, hi)
         if np.abs(g_free).max(initial=0.0) < gtol:
             break
         d = -_two_loop(g_free, pairs)
@@ -179,7 +156,7 @@ def minimize_lbfgs(fun_and_grad: ValueAndGrad, x0: Sequence[float], *,
                 break
             t *= 0.5
             if t < 1e-12:
-                return x, f, evals  # no step lowers f: a (constrained) minimum to working precision
+                return x, f, evaluate.calls  # no step lowers f: a (constrained) minimum to working precision
         s, y = x_new - x, g_new - g
         sy = float(s @ y)
         if sy > 1e-12 * float(y @ y):
@@ -192,7 +169,7 @@ def minimize_lbfgs(fun_and_grad: ValueAndGrad, x0: Sequence[float], *,
             callback(x.copy())
         if small:
             break
-    return x, f, evals
+    return x, f, evaluate.calls
 
 
 def _two_loop(g: np.ndarray, pairs: list[tuple[np.ndarray, np.ndarray, float]]) -> np.ndarray:
@@ -210,3 +187,35 @@ def _two_loop(g: np.ndarray, pairs: list[tuple[np.ndarray, np.ndarray, float]]) 
         b = rho * float(y @ q)
         q += (a - b) * s
     return q
+
+
+class _Counted:
+    """f(x), ∇f(x) as float64, counting the calls; a non-finite f or ∇f counts as f = +∞ (so a
+    line search backs off from it)."""
+
+    def __init__(self, fun_and_grad: ValueAndGrad) -> None:
+        self.fun_and_grad, self.calls = fun_and_grad, 0
+
+    def __call__(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        self.calls += 1
+        f, g = self.fun_and_grad(x)
+        f = float(f)
+        if not math.isfinite(f) or not np.all(np.isfinite(g)):
+            return math.inf, np.zeros_like(x)
+        return f, np.asarray(g, dtype=np.float64)  # host
+
+
+def _box(bounds: tuple[Any, Any] | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(lower, upper) as float64 arrays, or (None, None) for no bounds."""
+    if bounds is None:
+        return None, None
+    return np.asarray(bounds[0], dtype=np.float64), np.asarray(bounds[1], dtype=np.float64)  # host
+
+
+def _free_gradient(x: np.ndarray, g: np.ndarray, lo: np.ndarray | None,
+                   hi: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(free, g_free): a coordinate on a bound whose gradient pushes outwards is pinned (not free),
+    and its gradient is taken as 0 (the projected gradient)."""
+    pinned = False if lo is None else ((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0))
+    free = ~np.broadcast_to(pinned, x.shape)
+    return free, np.where(free, g, 0.0)

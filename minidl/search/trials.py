@@ -13,9 +13,7 @@ from __future__ import annotations
 import inspect
 import json
 import math
-import os
 import sys
-import tempfile
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
@@ -25,6 +23,8 @@ from typing import Any
 
 import numpy as np
 from numpy.random import SeedSequence
+
+from minidl.files import replace_atomically
 
 MODES = ("min", "max")
 FORMAT = "minidl.search/1"
@@ -314,30 +314,9 @@ class SearchResult:
         except (TypeError, ValueError) as e:
             raise TypeError(f"cannot save this result as JSON: {e}. Parameter values must be "
                             "str, int, finite float, bool or None (use names for other choices)") from None
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomically(path, text + "\n")
+        with replace_atomically(path, "w", encoding="utf-8") as f:
+            f.write(text + "\n")
         return path
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a result file gets ordinary permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _json_default(v: Any) -> Any:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from minidl.course import save_figure
+from minidl.files import replace_atomically
 
 
 @dataclass
@@ -208,7 +209,8 @@ def run_tour(out_dir: str | Path = "minidl-tour", json_path: str | Path | None =
         report["test_accuracy"] = mlp["test_accuracy"]
     echo(f"\nTour finished in {report['seconds']:.1f} s.")
     if json_path is not None:
-        _write_atomically(Path(json_path), json.dumps(report, indent=2) + "\n")
+        with replace_atomically(json_path, "w", encoding="utf-8") as f:
+            f.write(json.dumps(report, indent=2) + "\n")
         echo(f"Numbers written to {json_path}")
     return report
 
@@ -254,20 +256,3 @@ def _probe(folder: Path, what: str) -> None:
         raise ValueError(f"{what} cannot be written: {folder} is not writable ({e.strerror or e})") from None
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path`` and replace ``path`` with it."""
-    import os
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # a new file's ordinary mode, not mkstemp's 0600
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)

@@ -149,6 +149,8 @@ class FakeQuantize(Module):
                 f"{self.spec.describe()}")
 
 
+# Four look-alike functions on purpose: torch.ao.quantization's names for model.apply(...), each
+# one switch, so a learner reads exactly what it turns on or off.
 def enable_fake_quant(module: Module) -> None:
     """For ``model.apply(enable_fake_quant)``: switch fake quantization on in every FakeQuantize."""
     if isinstance(module, FakeQuantize):

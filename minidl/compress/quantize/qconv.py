@@ -24,6 +24,7 @@ A ReLU after a convolution is fused into it, as for the linear layer: a clamp at
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any
 
 from minidl import backend
@@ -134,17 +135,10 @@ class QuantizedConv2d(Module):
         return cls(QuantizedTensor.from_float(weight, weight_spec), bias, input_scale, input_zero_point,
                    output_scale, output_zero_point, stride, padding, dilation, relu, bits)
 
-    @property
-    def scale(self) -> Tensor:
-        return self.linear.scale
-
-    @property
-    def zero_point(self) -> Tensor:
-        return self.linear.zero_point
-
-    @property
-    def relu(self) -> bool:
-        return self.linear.relu
+    # the output's quantization and the fused ReLU live once, in the inner QuantizedLinear
+    scale = property(attrgetter("linear.scale"), doc="The output scale (a Tensor), the inner layer's.")
+    zero_point = property(attrgetter("linear.zero_point"), doc="The output zero point, the inner layer's.")
+    relu = property(attrgetter("linear.relu"), doc="Whether a ReLU is fused into the output, the inner layer's.")
 
     def window(self, input_shape: tuple[int, ...]) -> Window:
         """Where the windows sit on an (N, C, H, W) input."""

@@ -242,6 +242,8 @@ class Conv2d(Function):
         return (gx, gw) if b is None else (gx, gw, gb)
 
 
+# ConvInputGrad and ConvWeightGrad look alike on purpose: each is one adjoint (different inputs,
+# shapes and backward) of the convolution, written out so that create_graph can differentiate it.
 class ConvInputGrad(Function):
     """gx = col2im(W₂ᵀ G): the input gradient of a convolution, as an op of (G, W).
 

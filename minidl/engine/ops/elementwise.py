@@ -183,6 +183,8 @@ class Where(Function):
 
 
 # -- the public functions ------------------------------------------------------------------
+# One short function per op on purpose (not generated): each carries PyTorch's signature and
+# its own docstring, and a call costs nothing more than Op().apply(x) on this hot path.
 
 
 def exp(x: Any) -> Any:

@@ -10,17 +10,21 @@ from minidl.engine.ops._args import check_dim
 from minidl.engine.ops.elementwise import exp
 
 
-class Softmax(Function):
-    """yᵢ = e^{xᵢ} / Σⱼ e^{xⱼ};   ∂L/∂x = y ⊙ (gy − Σ gy ⊙ y)
-
-    Shifting x by its max leaves y unchanged and keeps e^x from overflowing.
-    """
+class _AlongAxis(Function):
+    """What Softmax and LogSoftmax share: one axis, and a backward that reads the output y."""
 
     needs_output = True
     saved_for = ()
 
     def __init__(self, axis: int) -> None:
         self.axis = axis
+
+
+class Softmax(_AlongAxis):
+    """yᵢ = e^{xᵢ} / Σⱼ e^{xⱼ};   ∂L/∂x = y ⊙ (gy − Σ gy ⊙ y)
+
+    Shifting x by its max leaves y unchanged and keeps e^x from overflowing.
+    """
 
     def forward(self, x: Any) -> Any:
         xp = backend.get_array_module(x)
@@ -31,17 +35,11 @@ class Softmax(Function):
         return y * (gy - (gy * y).sum(axis=self.axis, keepdims=True))
 
 
-class LogSoftmax(Function):
+class LogSoftmax(_AlongAxis):
     """yᵢ = xᵢ − log Σⱼ e^{xⱼ};   ∂L/∂x = gy − softmax(x) · Σ gy  (softmax(x) = e^y)
 
     Computed as (x − m) − log Σ e^{x − m} with m the max: finite for logits of ±1e4.
     """
-
-    needs_output = True
-    saved_for = ()
-
-    def __init__(self, axis: int) -> None:
-        self.axis = axis
 
     def forward(self, x: Any) -> Any:
         xp = backend.get_array_module(x)

@@ -15,6 +15,15 @@ from minidl.engine.tensor import Tensor
 from minidl.nn.losses._reduction import check_reduction, reduce, values
 
 
+def _target_like(input: Tensor, target: Any, fn: str) -> Any:  # noqa: A002
+    """The target's array, checked to sit on input's device with input's shape, in input's dtype."""
+    y = values(target)
+    backend.check_same_device((input.data, y), f"{fn} (input and target)")
+    if tuple(getattr(y, "shape", ())) != input.shape:
+        raise ValueError(f"{fn}: target shape {tuple(getattr(y, 'shape', ()))} must equal input shape {input.shape}")
+    return y.astype(input.dtype, copy=False)
+
+
 class BinaryCrossEntropyWithLogits(Function):
     """ℓ = (1 − y)·x + c·softplus(−x),  c = 1 + (pos_weight − 1)·y;   ∂ℓ/∂x = c·σ(x) − pos_weight·y
 
@@ -44,12 +53,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = N
     """Binary cross-entropy of logits against targets in [0, 1], as PyTorch's (stable, fused)."""
     check_reduction(reduction)
     input = as_tensor(input)  # noqa: A001
-    y = values(target)
-    backend.check_same_device((input.data, y), "binary_cross_entropy_with_logits (input and target)")
-    if tuple(getattr(y, "shape", ())) != input.shape:
-        raise ValueError(f"binary_cross_entropy_with_logits: target shape {getattr(y, 'shape', ())} "
-                         f"must equal input shape {input.shape}")
-    y = y.astype(input.dtype, copy=False)
+    y = _target_like(input, target, "binary_cross_entropy_with_logits")
     pw = None if pos_weight is None else values(pos_weight).astype(input.dtype, copy=False)
     loss = BinaryCrossEntropyWithLogits(y, pw)(input)
     if weight is not None:
@@ -96,12 +100,7 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None,  # noqa
     if input.dtype.kind != "f":
         raise TypeError(f"binary_cross_entropy: input must be floating point probabilities "
                         f"(got dtype {input.dtype})")
-    y = values(target)
-    backend.check_same_device((input.data, y), "binary_cross_entropy (input and target)")
-    if tuple(getattr(y, "shape", ())) != input.shape:
-        raise ValueError(f"binary_cross_entropy: target shape {tuple(getattr(y, 'shape', ()))} must equal "
-                         f"input shape {input.shape}")
-    y = y.astype(input.dtype, copy=False)
+    y = _target_like(input, target, "binary_cross_entropy")
     x = input.data
     for name, a in (("input", x), ("target", y)):
         if a.size and not bool(((a >= 0) & (a <= 1)).all()):  # NaN fails too

@@ -15,6 +15,8 @@ from minidl.nn.losses.regression import huber_loss, l1_loss, mse_loss, smooth_l1
 from minidl.nn.module import Module
 
 
+# The classes below share one shape on purpose: each is PyTorch's Module of that name, holding its
+# arguments and calling its function (one hop to the formula); a generic wrapper would hide both.
 class CrossEntropyLoss(Module):
     """See :func:`minidl.nn.functional.cross_entropy`."""
 
