@@ -46,13 +46,7 @@ import minidl
 from minidl import myths, nn, optim
 from minidl.compress import prune
 from minidl.compress.quantize import coding, kmeans
-from minidl.compress.quantize.sharing_vs_uniform import (
-    METHODS,
-    bits_sweep,
-    pipeline_sizes,
-    uniform_weight,
-    weight_nbytes_at,
-)
+from minidl.compress.quantize import sharing_vs_uniform as sharing
 from minidl.course import claim, fast_mode, lessons_dir, new_figure, pick, save_figure
 from minidl.course_checks import check
 from minidl.data import ArrayDataset, DataLoader
@@ -153,30 +147,30 @@ def fine_tune_on(train_set, epochs: int, lr: float = 1e-3):
 BITS = pick([2, 3, 4, 5, 6, 8], [2, 4, 8])
 mlp = myths.trained_mlp()
 float_accuracy = digits_accuracy(mlp)
-sweep = bits_sweep(mlp, digits_accuracy, BITS, fine_tune_on(digits_train, pick(2, 1)))
+sweep = sharing.bits_sweep(mlp, digits_accuracy, BITS, fine_tune_on(digits_train, pick(2, 1)))
 print(f"float32: {float_accuracy:.1%}")
-print(f"{'bits':>4}  " + "  ".join(f"{m:>22}" for m in METHODS) + "   (before → after fine-tuning)")
+print(f"{'bits':>4}  " + "  ".join(f"{m:>22}" for m in sharing.METHODS) + "   (before → after fine-tuning)")
 table = {(r.method, r.bits): r for r in sweep}
 for b in BITS:
     print(f"{b:>4}  " + "  ".join(f"{table[m, b].accuracy:>12.1%} → {table[m, b].tuned_accuracy:<7.1%}"
-                                  for m in METHODS))
+                                  for m in sharing.METHODS))
 
-weight_sizes = {b: weight_nbytes_at(mlp, b) for b in BITS}
+weight_sizes = {b: sharing.weight_nbytes_at(mlp, b) for b in BITS}
 float32_weight_bytes = 4 * sum(m.weight.numel() for m in mlp if isinstance(m, nn.Linear))
 print(f"\nbytes of the weight matrices (float32: {float32_weight_bytes:,}; b bits packed, plus scales or codebooks):")
 print(f"{'bits':>4}  " + "  ".join(f"{k:>20}" for k in weight_sizes[BITS[0]]))
 for b in BITS:
     print(f"{b:>4}  " + "  ".join(f"{v:>20,}" for v in weight_sizes[b].values()))
 
-km2, pc2, pt2 = (table[m, 2] for m in METHODS)
+km2, pc2, pt2 = (table[m, 2] for m in sharing.METHODS)
 claim(km2.accuracy > pt2.accuracy, "at 2 bits, k-means beats uniform per-tensor before fine-tuning",
       kmeans=km2.accuracy, per_tensor=pt2.accuracy)
 print(f"\nAt 2 bits, before fine-tuning, k-means keeps {km2.accuracy:.1%} where the even grid keeps "
       f"{pt2.accuracy:.1%} (per tensor) and {pc2.accuracy:.1%} (per channel). After fine-tuning: "
       f"k-means {km2.tuned_accuracy:.1%}, per channel {pc2.tuned_accuracy:.1%}, per tensor "
       f"{pt2.tuned_accuracy:.1%}.")
-high_bits_spread = max(max(table[m, b].accuracy for m in METHODS) - min(table[m, b].accuracy for m in METHODS)
-                       for b in BITS if b >= 4)
+high_bits_spread = max(max(table[m, b].accuracy for m in sharing.METHODS)
+                       - min(table[m, b].accuracy for m in sharing.METHODS) for b in BITS if b >= 4)
 claim(high_bits_spread <= 0.015, "from 4 bits up the three quantizers agree within a point and a half",
       spread=high_bits_spread)
 print(f"From 4 bits up, the three differ by at most {high_bits_spread:.1%} before fine-tuning.")
@@ -193,7 +187,7 @@ print(f"From 4 bits up, the three differ by at most {high_bits_spread:.1%} befor
 # %%
 fig, ax = new_figure(figsize=(8, 6))
 styles = {"k-means": "C0", "uniform per-channel": "C1", "uniform per-tensor": "C2"}
-for m in METHODS:
+for m in sharing.METHODS:
     ax.plot(BITS, [table[m, b].accuracy for b in BITS], "o-", color=styles[m], label=f"{m}")
     ax.plot(BITS, [table[m, b].tuned_accuracy for b in BITS], "s--", color=styles[m], label=f"{m}, fine-tuned")
 ax.axhline(float_accuracy, color="gray", lw=1, label="float32")
@@ -248,13 +242,13 @@ def deep_compression(model: nn.Module, train_set, accuracy_fn, sparsity: float, 
     prune.enforce_masks(opt, pruned)
     fit(pruned, nn.functional.cross_entropy, opt, DataLoader(train_set, batch_size=32, shuffle=True, seed=0),
         epochs=epochs, progress=False)
-    sizes = pipeline_sizes(pruned, bits)
+    sizes = sharing.pipeline_sizes(pruned, bits)
     int8 = copy.deepcopy(pruned)
     for m, name in list(prune.pruned_parameters(int8)):
         prune.remove(m, name)
     for m in int8.modules():
         if isinstance(m, nn.Linear):
-            m.weight.data = uniform_weight(m.weight.data, 8, per_channel=True)
+            m.weight.data = sharing.uniform_weight(m.weight.data, 8, per_channel=True)
     shared = copy.deepcopy(pruned)
     kmeans.share_model_weights(shared, bits)
     shared_before = accuracy_fn(shared)
@@ -313,7 +307,7 @@ if splits is not None:
     minidl.manual_seed(0)
     mnist_mlp = nn.MLP([784, 256, 10])
     fine_tune_on(mnist_train, 4, lr=1e-3)(mnist_mlp)
-    mnist_sweep = bits_sweep(mnist_mlp, mnist_accuracy, [2, 4, 8], fine_tune_on(mnist_train, 1))
+    mnist_sweep = sharing.bits_sweep(mnist_mlp, mnist_accuracy, [2, 4, 8], fine_tune_on(mnist_train, 1))
     print(f"MNIST float32: {mnist_accuracy(mnist_mlp):.1%}")
     for r in mnist_sweep:
         print(f"  {r.bits} bits {r.method:<20} {r.accuracy:.1%} → {r.tuned_accuracy:.1%} fine-tuned")
