@@ -331,7 +331,7 @@ ax_f.legend(fontsize=12)
 for name, err in errors.items():
     ax_err.loglog(steps, err, "o-", ms=3, label=name)
 ax_err.axvline(1e-6, color="gray", ls=":", label="h = 1e-6 (gradcheck)")
-ax_err.set(xlabel="step h", ylabel="|central difference − exact|",
+ax_err.set(xlabel="step h (no unit, log scale)", ylabel="absolute error |central − exact| (log scale)",
            title=f"finite-difference error at x = {x0}")
 ax_err.legend(fontsize=12)
 for ax in (ax_f, ax_err):
