@@ -337,7 +337,7 @@ claim(final_loss["one-cycle, peak 0.2"] == min(final_loss.values()),
       "the one-cycle run ends with the lowest training loss", final_train_loss=final_loss)
 ax_loss.set(xlabel="epoch", ylabel="training loss (cross-entropy, nats, log scale)", title="training loss")
 ax_acc.set(xlabel="epoch", ylabel="validation accuracy (fraction correct)", title="validation accuracy")
-ax_loss.legend(loc="lower left")
+ax_loss.legend(loc="upper right")  # the curves end low on the right: this corner is empty
 print("saved", save_figure(fig, "04_schedules_training"))
 
 # %% [markdown]
