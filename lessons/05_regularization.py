@@ -273,7 +273,7 @@ ax_bar.set_yscale("log")
 ax_bar.set_xticks(np.arange(len(names)) + 0.2, [n.split(" (")[0] for n in names], fontsize=12)
 ax_bar.set(xlabel="optimizer", ylabel="mean |w|, first layer (log scale)",
            title="what each optimizer does to the weights", ylim=(3e-4, 1))
-ax_bar.legend(fontsize=12, loc="lower left")
+ax_bar.legend(fontsize=12, loc="upper left")  # above the tallest bar (0.1)
 ax_scatter.set(xlabel="√v (the weight's gradient scale, log scale)", ylabel="|w| at the end (log scale)",
                title="pixels that carry ink: decay vs gradient scale")
 ax_scatter.legend(fontsize=12, markerscale=6, loc="lower right")
