@@ -157,7 +157,7 @@ for col, i in enumerate(picks):
     axes[1, col].set(yscale="log", ylim=(1e-7, 1.5), xticks=range(10), xlabel="class (digit)")
     axes[1, col].grid(alpha=0.3, axis="y")
 axes[1, 0].set_ylabel("teacher's softmax(z/T) (probability, log)")
-axes[1, 0].legend(fontsize=12)
+axes[1, 2].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)  # beside the bars, off them
 fig.suptitle("Dark knowledge: the teacher's softened probabilities")
 fig.tight_layout()
 print("saved", save_figure(fig, "10_dark_knowledge"))
