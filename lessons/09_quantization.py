@@ -214,10 +214,10 @@ for (name, observer), color in zip(observers.items(), ("tab:red", "tab:orange", 
     ax_h.axvline((7 - int(z)) * float(s), color=color, label=f"{name}: top level")
 ax_h.set(xlabel="hidden activation after ReLU (no unit)", ylabel="count (log scale)",
          title="where each observer puts 4-bit range")
-ax_h.legend(fontsize=12)
+ax_h.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15))  # below: off the histogram
 ax_e.plot(ratios, estimated, color="tab:green")
 ax_e.axvline(best_ratio, color="tab:green", ls=":")
-ax_e.set(xlabel="r (clipping range = r · observed range)", ylabel="estimated MSE (activation units²)",
+ax_e.set(xlabel="r (clipping range = r · observed range)", ylabel="estimated MSE (no unit, log scale)",
          yscale="log",
          title="the histogram observer's search")
 print("saved", save_figure(fig, "09_observers"))
