@@ -327,13 +327,13 @@ ax_f.plot(grid.numpy(), dtanh.numpy(), label="autograd: d/dx")
 ax_f.plot(coarse, numeric, "o", ms=4, label="central difference")
 ax_f.plot(grid.numpy(), d2tanh.numpy(), "--", label="autograd: d²/dx²")
 ax_f.set(xlabel="x (no unit)", ylabel="value (no unit)", title="tanh and its derivatives")
-ax_f.legend(fontsize=12)
+ax_f.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2)  # below: off the curves
 for name, err in errors.items():
     ax_err.loglog(steps, err, "o-", ms=3, label=name)
 ax_err.axvline(1e-6, color="gray", ls=":", label="h = 1e-6 (gradcheck)")
-ax_err.set(xlabel="step h", ylabel="|central difference − exact|",
+ax_err.set(xlabel="step h (no unit, log scale)", ylabel="absolute error |central − exact| (log scale)",
            title=f"finite-difference error at x = {x0}")
-ax_err.legend(fontsize=12)
+ax_err.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2)  # below: off the curves
 for ax in (ax_f, ax_err):
     ax.grid(alpha=0.3)
 fig.tight_layout()

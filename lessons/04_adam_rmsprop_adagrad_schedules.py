@@ -176,7 +176,7 @@ ax_v.axhline(1.25, color="grey", lw=0.8, ls="--", label="E[g²] = 1.25")
 ax_v.set(xlabel="step t", ylabel="value (units of g²)", title="second moment, β₂ = 0.999")
 ax_step.semilogx(t, uncorrected_multiplier, label="without correction: m/√v")
 ax_step.axhline(1.0, color="C1", label="with correction: m̂/√v̂")
-ax_step.set(xlabel="step t", ylabel="step / lr", title="step size for a constant gradient")
+ax_step.set(xlabel="step t", ylabel="step size / lr (ratio)", title="step size for a constant gradient")
 for ax in (ax_m, ax_v, ax_step):
     ax.legend(fontsize=12)
 print("saved", save_figure(fig, "04_bias_correction"))
@@ -301,7 +301,7 @@ curves = {
 fig, axes = new_figure(2, 3, figsize=(15, 8), sharex=True)
 for ax, (name, lrs) in zip(axes.ravel(), curves.items()):
     ax.plot(lrs, ".-", ms=3)
-    ax.set(title=name.replace(": ", ":\n"), xlabel="epoch", ylabel="lr")
+    ax.set(title=name.replace(": ", ":\n"), xlabel="epoch", ylabel="learning rate")
     ax.title.set_fontsize(12)
 fig.tight_layout()
 print("saved", save_figure(fig, "04_schedules"))
@@ -328,9 +328,9 @@ for name, h in schedule_runs.items():
 final_loss = {name: h.train_loss[-1] for name, h in schedule_runs.items()}
 claim(final_loss["one-cycle, peak 0.2"] == min(final_loss.values()),
       "the one-cycle run ends with the lowest training loss", final_train_loss=final_loss)
-ax_loss.set(xlabel="epoch", ylabel="training loss (cross-entropy, log scale)", title="training loss")
-ax_acc.set(xlabel="epoch", ylabel="validation accuracy (fraction)", title="validation accuracy")
-ax_loss.legend(loc="lower left")
+ax_loss.set(xlabel="epoch", ylabel="training loss (cross-entropy, nats, log scale)", title="training loss")
+ax_acc.set(xlabel="epoch", ylabel="validation accuracy (fraction correct)", title="validation accuracy")
+ax_loss.legend(loc="upper right")  # the curves end low on the right: this corner is empty
 print("saved", save_figure(fig, "04_schedules_training"))
 
 # %% [markdown]

@@ -121,7 +121,7 @@ fig, (ax_train, ax_val) = new_figure(1, 2, figsize=(14, 5))
 for (name, (_, _, rec)), style in zip(runs.items(), LINE_STYLES):
     ax_train.semilogy(rec["train_loss"], label=name, **style)
     ax_val.plot(rec["val_ce"], label=name, **style)
-ax_train.set(xlabel="epoch", ylabel="training loss (with penalty, log scale)", title="100 training digits")
+ax_train.set(xlabel="epoch", ylabel="training loss (cross-entropy + penalty, nats, log)", title="100 training digits")
 lowest = min(min(rec["val_ce"]) for _, _, rec in runs.values())
 ax_val.set(xlabel="epoch", ylabel="validation cross-entropy (nats)", ylim=(lowest - 0.02, lowest + 0.15),
            title="360 validation digits (zoomed on the end)")
@@ -271,9 +271,10 @@ for k, (key, label) in enumerate([("blank_pixel_mean_abs_w", "always-blank pixel
     ax_bar.bar(np.arange(len(names)) + 0.4 * k, values, width=0.4, label=label)
 ax_bar.set_yscale("log")
 ax_bar.set_xticks(np.arange(len(names)) + 0.2, [n.split(" (")[0] for n in names], fontsize=12)
-ax_bar.set(ylabel="mean |w|, first layer", title="what each optimizer does to the weights", ylim=(3e-4, 1))
-ax_bar.legend(fontsize=12, loc="lower left")
-ax_scatter.set(xlabel="√v (the weight's gradient scale)", ylabel="|w| at the end",
+ax_bar.set(xlabel="optimizer", ylabel="mean |w|, first layer (log scale)",
+           title="what each optimizer does to the weights", ylim=(3e-4, 1))
+ax_bar.legend(fontsize=12, loc="upper left")  # above the tallest bar (0.1)
+ax_scatter.set(xlabel="√v (the weight's gradient scale, log scale)", ylabel="|w| at the end (log scale)",
                title="pixels that carry ink: decay vs gradient scale")
 ax_scatter.legend(fontsize=12, markerscale=6, loc="lower right")
 print("saved", save_figure(fig, "05_adam_l2_vs_adamw"))

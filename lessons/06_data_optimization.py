@@ -283,6 +283,7 @@ ax.set_xticks([side / 2 + col * cell for col in range(8)], ["original"] + [f"#{k
 ax.set_yticks([side / 2 + row * cell for row in range(6)],
               [f"label {int(label)}" for label in images_train.labels[:6]])
 ax.tick_params(length=0)
+ax.set(xlabel="the original, then random augmentations", ylabel="training image (its label)")
 ax.set_title(f"{IMAGES}: each row is one image and seven random augmentations of it", fontsize=12)
 print("saved", save_figure(fig, "06_augmentation_grid"))
 

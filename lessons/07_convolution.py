@@ -108,8 +108,7 @@ ax_cols.set(title="cols: each window becomes one column", xlabel="window (oy, ox
             ylabel="kernel offset (i, j)", xticks=range(9),
             xticklabels=[f"{i},{j}" for i in range(3) for j in range(3)],
             yticks=range(4), yticklabels=["0,0", "0,1", "1,0", "1,1"])
-ax_img.set_xticks([])
-ax_img.set_yticks([])
+ax_img.axis("off")
 fig.tight_layout()
 figure_im2col = save_figure(fig, "07_im2col_picture")
 
@@ -188,7 +187,7 @@ names = list(timings)
 ax.barh(names, [timings[n].median * 1e3 for n in names], color=["#b04040", "#c09030", "#3070b0"],
         xerr=[[timings[n].median * 1e3 * timings[n].spread for n in names]] * 2, capsize=4)
 ax.set_xscale("log")
-ax.set(xlabel="time per call (ms, log scale; bars: median, whiskers: spread)",
+ax.set(xlabel="time per call (ms, log scale; bars: median, whiskers: spread)", ylabel="implementation",
        title=f"col2im for {n_images}×32×26×26, 3×3 kernel")
 ax.invert_yaxis()
 fig.tight_layout()
@@ -258,7 +257,7 @@ fig, ax = new_figure(figsize=(9, 4.4))
 top = ops[:8]
 ax.barh([f"{o.op} {o.phase}" for o in top], [o.seconds * 1e3 for o in top], color="#3070b0")
 ax.invert_yaxis()
-ax.set(xlabel="time per step (ms)",
+ax.set(xlabel="time per step (ms)", ylabel="operation and phase",
        title=f"one training step of PyTorch's MNIST CNN, batch {batch}: {step_seconds * 1e3:.0f} ms")
 fig.tight_layout()
 figure_profile = save_figure(fig, "07_lenet_step_profile")

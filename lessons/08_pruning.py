@@ -470,7 +470,8 @@ print("figure:", save_figure(fig, "08_lottery_ticket"))
 # Prune one layer at a time, without retraining, and watch the accuracy.
 
 # %%
-sensitivity = prune.layer_sensitivity(dense, accuracy, [0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99])
+sensitivity = prune.layer_sensitivity(dense, accuracy, [0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99],
+                                       metric_name="test accuracy (fraction correct)")
 print(sensitivity)
 high = [i for i, sp in enumerate(sensitivity.sparsities) if sp >= 0.9]
 first_layer, output_layer = sensitivity.metric["0.weight"], sensitivity.metric["2.weight"]
@@ -568,7 +569,7 @@ timing_verdict(big[128]["masked"] > big[128]["dense"] and csr_speedup[128] > 1.5
 
 fig, (ax_b, ax_l) = new_figure(1, 2, figsize=(14, 5))
 ax_b.bar(list(sizes), [v / 1024 for v in sizes.values()], color=["gray", "tab:red", "tab:blue", "tab:green"])
-ax_b.set(ylabel="size (KiB)", title="Digits MLP at 90% sparsity: bytes stored")
+ax_b.set(xlabel="storage format", ylabel="size (KiB)", title="Digits MLP at 90% sparsity: bytes stored")
 names = list(big[1])
 xpos = np.arange(len(names))  # host: bar positions
 per_sample = {b: [1e6 * big[b][n] / b for n in names] for b in (1, 128)}
@@ -577,7 +578,8 @@ for b, offset in ((1, -0.2), (128, 0.2)):
              yerr=[v * big_spread[b][n] for v, n in zip(per_sample[b], names)], capsize=4,
              label="batch 1" if b == 1 else "batch 128 (per sample)")
 ax_l.set_xticks(xpos, names)
-ax_l.set(ylabel="time per sample (µs, median ± spread)", title="784→256 layer at 95% sparsity",
+ax_l.set(xlabel="layer implementation", ylabel="time per sample (µs, median ± spread)",
+         title="784→256 layer at 95% sparsity",
          ylim=(0, 1.35 * max(per_sample[1] + per_sample[128])))  # headroom: the legend sits above the bars
 ax_l.legend(loc="upper center", ncol=2)
 fig.tight_layout()

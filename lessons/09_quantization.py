@@ -129,7 +129,7 @@ ax.annotate("", xy=(grid[4], 0.35), xytext=(grid[5], 0.35), arrowprops=dict(arro
 ax.text((grid[4] + grid[5]) / 2, 0.42, f"s = {scale3:.2f}", ha="center", fontsize=12)
 for x in (x_host[0], x_host[-1]):
     ax.text(x, -0.5, "clipped", ha="center", fontsize=12, color="tab:red")
-ax.set(ylim=(-0.8, 0.7), yticks=[], xlabel="real value", title="3-bit affine quantization of [−1.2, 3.0]")
+ax.set(ylim=(-0.8, 0.7), yticks=[], xlabel="real value x (no unit)", title="3-bit affine quantization of [−1.2, 3.0]")
 ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=12)
 print("saved", save_figure(fig, "09_number_line"))
 
@@ -174,7 +174,7 @@ fig, ax = new_figure(figsize=(8, 5))
 for kind, values in rms.items():
     ax.semilogy(bit_widths, values, "o-", ms=4, label=kind)
 ax.semilogy(bit_widths, [w_range / (2 ** b - 1) / np.sqrt(12) for b in bit_widths], "k:", label="s/√12 (affine)")
-ax.set(xlabel="bits", ylabel="RMS error of the weights", title="every bit halves the error")
+ax.set(xlabel="bits per weight", ylabel="RMS error of the weights (log scale)", title="every bit halves the error")
 ax.grid(alpha=0.3)
 ax.legend(fontsize=12)
 print("saved", save_figure(fig, "09_error_vs_bits"))
@@ -212,11 +212,12 @@ ax_h.hist(hidden.numpy().ravel(), bins=80, log=True, color="gray")
 for (name, observer), color in zip(observers.items(), ("tab:red", "tab:orange", "tab:green")):
     s, z = observer.calculate_qparams()
     ax_h.axvline((7 - int(z)) * float(s), color=color, label=f"{name}: top level")
-ax_h.set(xlabel="hidden activation (after ReLU)", ylabel="count", title="where each observer puts 4-bit range")
-ax_h.legend(fontsize=12)
+ax_h.set(xlabel="hidden activation after ReLU (no unit)", ylabel="count (log scale)",
+         title="where each observer puts 4-bit range")
+ax_h.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15))  # below: off the histogram
 ax_e.plot(ratios, estimated, color="tab:green")
 ax_e.axvline(best_ratio, color="tab:green", ls=":")
-ax_e.set(xlabel="r (clipping range = r · observed range)", ylabel="estimated MSE (activation units²)",
+ax_e.set(xlabel="r (clipping range = r · observed range)", ylabel="estimated MSE (no unit, log scale)",
          yscale="log",
          title="the histogram observer's search")
 print("saved", save_figure(fig, "09_observers"))
@@ -255,7 +256,8 @@ fig, ax = new_figure(figsize=(8, 5))
 ax.plot(xs.numpy(), ys.numpy(), label="forward: fake_quantize(x)")
 ax.plot(xs.numpy(), xs.grad.numpy(), label="backward: STE gradient")
 ax.plot(xs.numpy(), xs.numpy(), ":", color="gray", label="identity")
-ax.set(xlabel="x", ylim=(-1.3, 1.3), title="3 bits, s = 0.25: round forward, pass-through backward")
+ax.set(xlabel="input x (no unit)", ylabel="output x̂ / gradient ∂x̂/∂x", ylim=(-1.3, 1.3),
+       title="3 bits, s = 0.25: round forward, pass-through backward")
 ax.legend(fontsize=12)
 print("saved", save_figure(fig, "09_ste"))
 inside = xs.grad.numpy() == 1
@@ -468,15 +470,13 @@ for ax, pad_value, title in ((axes[0], z1, f"padded with z₁ = {z1}"), (axes[1]
     padded = np.pad(digit.astype(np.int32), 1, constant_values=pad_value)
     ax.imshow(Q.dequantize_affine(padded, float(q_images.scale), z1), cmap="gray_r", vmin=0, vmax=1)
     ax.set_title(f"what conv 1 reads:\n{title}", fontsize=12)
-    ax.set_xticks([])
-    ax.set_yticks([])
+    ax.axis("off")
 top = max(float(e.mean(axis=(0, 1)).max()) for e in padding_error.values())
 for ax, name in zip(axes[2:], padding_error):
     image = ax.imshow(padding_error[name].mean(axis=(0, 1)), cmap="magma", vmin=0, vmax=top)
     ax.set_title(f"conv 1, padding {name}:\nmean |error| in steps", fontsize=12)
-    ax.set_xticks([])
-    ax.set_yticks([])
-fig.colorbar(image, ax=list(axes[2:]), shrink=0.8)
+    ax.axis("off")
+fig.colorbar(image, ax=list(axes[2:]), shrink=0.8, label="mean |error| (quantization steps)")
 print("saved", save_figure(fig, "09_cnn_padding"))
 
 # %% [markdown]

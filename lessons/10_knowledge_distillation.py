@@ -149,14 +149,15 @@ picks = [int(np.flatnonzero(test_labels == d)[0]) for d in (3, 5, 9)]
 fig, axes = new_figure(2, 3, figsize=(15, 6.6), gridspec_kw={"height_ratios": [1, 1.3]})
 for col, i in enumerate(picks):
     axes[0, col].imshow(test_images[i].reshape(8, 8), cmap="gray_r")
-    axes[0, col].set(title=f"test digit {test_labels[i]}", xticks=[], yticks=[])
+    axes[0, col].set(title=f"test digit {test_labels[i]}")
+    axes[0, col].axis("off")
     for k, T in enumerate(TEMPERATURES):
         axes[1, col].bar(np.arange(10) + (k - 1) * 0.27, softmax_np(test_logits[i], T), width=0.27,
                          label=f"T = {T:g}")
     axes[1, col].set(yscale="log", ylim=(1e-7, 1.5), xticks=range(10), xlabel="class (digit)")
     axes[1, col].grid(alpha=0.3, axis="y")
-axes[1, 0].set_ylabel("teacher's softmax(z/T), log scale")
-axes[1, 0].legend(fontsize=12)
+axes[1, 0].set_ylabel("teacher's softmax(z/T) (probability, log)")
+axes[1, 2].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)  # beside the bars, off them
 fig.suptitle("Dark knowledge: the teacher's softened probabilities")
 fig.tight_layout()
 print("saved", save_figure(fig, "10_dark_knowledge"))
@@ -393,7 +394,8 @@ ax_all.plot(np.zeros(len(SEEDS)), np.array(all_scratch) * 100, "o", label="scrat
 ax_all.plot(np.ones(len(SEEDS)), np.array(all_distilled) * 100, "s", label="distilled")
 for a, b in zip(all_scratch, all_distilled):
     ax_all.plot([0, 1], [a * 100, b * 100], color="gray", alpha=0.5)
-ax_all.set(xticks=[0, 1], xticklabels=["scratch", "distilled"], xlim=(-0.5, 1.5), ylabel="test accuracy (%)",
+ax_all.set(xticks=[0, 1], xticklabels=["scratch", "distilled"], xlim=(-0.5, 1.5), xlabel="student",
+           ylabel="test accuracy (%)",
            title=f"all {len(train)} labels, per seed")
 ax_all.grid(alpha=0.3)
 fig.tight_layout()
@@ -444,7 +446,7 @@ for i in range(len(GRID_T)):
                 color="white" if grid[i, j] < grid.max() - 0.02 else "black")
 ax.set_xticks(range(len(GRID_ALPHA)), [f"{a:g}" for a in GRID_ALPHA])
 ax.set_yticks(range(len(GRID_T)), [f"{t:g}" for t in GRID_T])
-ax.set(xlabel="ω (weight of the hard-label term)", ylabel="temperature T",
+ax.set(xlabel="ω (weight of the hard-label term, no unit)", ylabel="temperature T (no unit)",
        title=f"distilled student, {GRID_LABELS} labels (scratch: {grid_scratch:.1%})")
 fig.colorbar(image, ax=ax, label="test accuracy (%)")
 print("saved", save_figure(fig, "10_grid"))

@@ -201,11 +201,11 @@ for col, (name, result) in enumerate([("grid: 9 trials, 3 values of x", grid_res
     py = [t.params["y"] for t in result]
     top.plot(xs, marginal, color="0.3")
     top.plot(px, [-math.exp(-((x - 0.62) ** 2) / (2 * 0.05 ** 2)) for x in px], "o", color="C3")
-    top.set(title=name, ylabel="score(x)")
+    top.set(title=name, ylabel="score(x) (no unit)")
     square.scatter(px, py, s=60, color="C3", zorder=3)
     for x in px:
         square.axvline(x, color="C3", alpha=0.25, lw=1)
-    square.set(xlabel="x (important)", ylabel="y (unimportant)", xlim=(0, 1), ylim=(0, 1))
+    square.set(xlabel="x (important, scaled to [0, 1])", ylabel="y (unimportant, scaled)", xlim=(0, 1), ylim=(0, 1))
     square.text(0.02, 0.93, f"best score {result.best_score:.3f}", transform=square.transAxes)
 fig.suptitle("Why random search beats grid search when few hyperparameters matter")
 fig.tight_layout()
@@ -278,7 +278,7 @@ for trials in by_config.values():
     ax.plot([t.budget for t in trials], [t.score for t in trials], "o-", alpha=0.7,
             color="C3" if len(trials) == max(len(v) for v in by_config.values()) else "0.6")
 budgets = sorted({t.budget for t in halving})
-ax.set(xscale="log", xlabel="epochs (budget)", ylabel="validation accuracy",
+ax.set(xscale="log", xlabel="budget (epochs, log scale)", ylabel="validation accuracy (fraction)",
        title=f"successive halving: {n_configs} configurations, η = 3")
 ax.set_xticks(budgets, [str(b) for b in budgets])
 ax.minorticks_off()
@@ -321,10 +321,10 @@ def draw_frame(top, bottom, step, mean, std, ei, x_next):
     top.plot(X_obs[:, 0], y_obs, "ko", ms=5)
     top.axvline(x_next, color="C3", lw=1)
     ls = float(np.atleast_1d(gp.length_scale)[0])
-    top.set(title=f"step {step}: {len(y_obs)} points, ℓ = {ls:.2f}", ylim=(-10, 18), ylabel="f(x)")
+    top.set(title=f"step {step}: {len(y_obs)} points, ℓ = {ls:.2f}", ylim=(-10, 18), ylabel="f(x) (no unit)")
     bottom.plot(grid_1d[:, 0], ei, color="C2")
     bottom.axvline(x_next, color="C3", lw=1)
-    bottom.set(xlabel="x", ylabel="EI(x)")
+    bottom.set(xlabel="x (no unit)", ylabel="EI(x) (units of f)")
 
 
 n_steps = pick(6, 4)
@@ -579,7 +579,7 @@ runs = {name: [search(s) for s in seeds] for name, search in methods.items()}
 fig, axes = new_figure(1, len(seeds), figsize=(5.2 * len(seeds), 3.8), squeeze=False)
 for i, s in enumerate(seeds):
     plot_best_so_far({name: rs[i] for name, rs in runs.items()}, ax=axes[0, i], ylim=(pick(0.8, 0.5), 1.0),
-                     ylabel="best validation accuracy", title=f"seed {s}")
+                     ylabel="best validation accuracy (fraction)", title=f"seed {s}")
     axes[0, i].get_legend().remove()  # one legend for all panels, below them, off the curves
 fig.tight_layout()
 fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=4)
@@ -657,7 +657,7 @@ fig, ax = new_figure(figsize=(6.4, 4))
 for depth in (1, 2, 3):
     ts = [t for t in nas.ok_trials if t.params["depth"] == depth]
     ax.scatter([t.info["parameters"] for t in ts], [t.score for t in ts], label=f"depth {depth}", s=40)
-ax.set(xscale="log", xlabel="parameters (count, log scale)", ylabel="validation accuracy",
+ax.set(xscale="log", xlabel="parameters (count, log scale)", ylabel="validation accuracy (fraction)",
        title="width × depth search on digits")
 ax.xaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))  # 1k, 2k, 5k, 10k, ...: readable counts
 ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1000:g}k"))

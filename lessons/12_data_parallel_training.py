@@ -229,7 +229,7 @@ if mpi_s:
 ax_fit.loglog(sizes, [dist.ring_allreduce_time(n, 2, alpha, beta) for n in sizes], "k--",
               label=f"α–β fit: α={alpha * 1e6:.0f} µs, 1/β={1 / beta / 1e9:.1f} GB/s")
 ax_fit.set_xlabel("message size (bytes)", fontsize=FONT)
-ax_fit.set_ylabel("seconds per all-reduce", fontsize=FONT)
+ax_fit.set_ylabel("time per all-reduce (s)", fontsize=FONT)
 ax_fit.set_title("2 ranks on this machine", fontsize=FONT)
 ax_fit.tick_params(labelsize=FONT)
 ax_fit.legend(fontsize=FONT)
@@ -240,8 +240,8 @@ for label, fn, style in (("ring", dist.ring_allreduce_time, "-"), ("tree", dist.
     for nbytes, colour in ((message, "C0"), (64 * 1024, "C3")):
         ax_pred.loglog(workers, [fn(nbytes, n, alpha, beta) for n in workers], style, color=colour,
                        label=f"{label}, {nbytes // 2**20} MB" if nbytes >= 2**20 else f"{label}, {nbytes // 1024} KB")
-ax_pred.set_xlabel("workers N", fontsize=FONT)
-ax_pred.set_ylabel("predicted seconds per all-reduce", fontsize=FONT)
+ax_pred.set_xlabel("workers N (count)", fontsize=FONT)
+ax_pred.set_ylabel("predicted time per all-reduce (s)", fontsize=FONT)
 ax_pred.set_title("MODEL, not a measurement: α, β from the left", fontsize=FONT)
 ax_pred.tick_params(labelsize=FONT)
 ax_pred.legend(fontsize=FONT)
@@ -524,7 +524,7 @@ fig, ax = new_figure(figsize=(7, 4.2))
 for name, r in compression_runs.items():
     ax.scatter(r["bytes_per_step"] / 1024, r["accuracy"] * 100, s=80, label=name)
 ax.set_xscale("log")
-ax.set_xlabel("KB sent per worker per step (log scale)", fontsize=FONT)
+ax.set_xlabel("data sent per worker per step (KB, log scale)", fontsize=FONT)
 ax.set_ylabel("test accuracy (%)", fontsize=FONT)
 ax.set_title(f"8 simulated workers, {epochs} epochs on digits", fontsize=FONT)
 ax.tick_params(labelsize=FONT)

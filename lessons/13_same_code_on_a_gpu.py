@@ -194,7 +194,8 @@ if steps:
     ax.bar(pos + 0.2, dev, 0.4, label="CuPy (GPU)")
     ax.set_xticks(pos, labels)
     ax.set_yscale("log")
-    ax.set_ylabel("one training step (µs, log scale)")
+    ax.set_xlabel("network and batch size")
+    ax.set_ylabel("time per training step (µs, log scale)")
     ax.set_title(f"MLP training step, CPU vs GPU ({source})")
     ax.legend()
     for r in steps:

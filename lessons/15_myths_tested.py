@@ -192,7 +192,7 @@ for m in sharing.METHODS:
     ax.plot(BITS, [table[m, b].tuned_accuracy for b in BITS], "s--", color=styles[m], label=f"{m}, fine-tuned")
 ax.axhline(float_accuracy, color="gray", lw=1, label="float32")
 ax.set_xlabel("bits per weight", fontsize=12)
-ax.set_ylabel("test accuracy (digits)", fontsize=12)
+ax.set_ylabel("test accuracy on digits (fraction correct)", fontsize=12)
 ax.tick_params(labelsize=12)
 ax.legend(fontsize=12, loc="lower right")
 ax.set_title("Weight sharing vs uniform quantization", fontsize=13)
