@@ -68,16 +68,48 @@ def in_notebook() -> bool:
     return shell is not None and hasattr(shell, "kernel")
 
 
+# The course's figure style, made for a projector (minidl.viz re-exports it beside the plots):
+# files at SAVE_DPI = 150 dpi, every text at least 12 pt (titles 14 pt), thicker lines, a light
+# grid, legends with an opaque frame. Every axis has a label with its unit in parentheses, every
+# panel a title; an animation is at least ANIMATION_MIN_WIDTH pixels wide and keeps its axes.
+SAVE_DPI = 150  # figures are saved at this resolution (a 6.4-inch-wide figure is 960 px)
+ANIMATION_MIN_WIDTH = 800  # pixels; a GIF narrower than this is unreadable on a projector
+
+STYLE: dict[str, Any] = {
+    "figure.dpi": 100,  # on screen; files use SAVE_DPI
+    "savefig.dpi": SAVE_DPI,
+    "font.size": 12,
+    "axes.titlesize": 14,
+    "axes.labelsize": 12,
+    "xtick.labelsize": 12,
+    "ytick.labelsize": 12,
+    "legend.fontsize": 12,
+    "legend.framealpha": 0.9,
+    "figure.titlesize": 14,
+    "lines.linewidth": 2.0,
+    "lines.markersize": 7,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+
+
+def apply_style() -> None:
+    """Set :data:`STYLE` in matplotlib's rcParams (idempotent; ``new_figure`` calls it)."""
+    import matplotlib
+
+    matplotlib.rcParams.update(STYLE)
+
+
 def save_figure(fig, name: str, folder: str | os.PathLike[str] | None = None) -> Path:
     """Save a matplotlib figure as ``<folder>/<name>.png`` and close it; returns the path.
 
-    The file uses the course's figure style (:data:`minidl.viz.SAVE_DPI` dpi). Inside Jupyter
+    The file uses the course's figure style (:data:`SAVE_DPI` dpi). Inside Jupyter
     the saved image is also displayed inline, once: the figure is closed after saving, so
     the inline backend does not show it a second time at the end of the cell.
     """
     import matplotlib.pyplot as plt
-
-    from minidl.viz import SAVE_DPI
 
     path = (Path(folder) if folder is not None else figure_dir()) / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -91,15 +123,13 @@ def save_figure(fig, name: str, folder: str | os.PathLike[str] | None = None) ->
 
 
 def new_figure(*args, **kwargs):
-    """``plt.subplots`` in the course's figure style (:func:`minidl.viz.apply_style`), on the
+    """``plt.subplots`` in the course's figure style (:func:`apply_style`), on the
     non-interactive Agg backend outside Jupyter (no screen needed)."""
     import matplotlib
 
     if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
         matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from minidl.viz import apply_style
 
     apply_style()
     return plt.subplots(*args, **kwargs)

@@ -13,38 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from minidl.course import new_figure
+from minidl.course import ANIMATION_MIN_WIDTH, SAVE_DPI, STYLE, apply_style, new_figure
 
-SAVE_DPI = 150  # figures are saved at this resolution (a 6.4-inch-wide figure is 960 px)
-ANIMATION_MIN_WIDTH = 800  # pixels; a GIF narrower than this is unreadable on a projector
+__all__ = ["ANIMATION_MIN_WIDTH", "SAVE_DPI", "STYLE", "apply_style", "legend_outside", "new_figure",
+           "plot_filters", "plot_history"]
 
-STYLE: dict[str, Any] = {
-    "figure.dpi": 100,  # on screen; files use SAVE_DPI
-    "savefig.dpi": SAVE_DPI,
-    "font.size": 12,
-    "axes.titlesize": 14,
-    "axes.labelsize": 12,
-    "xtick.labelsize": 12,
-    "ytick.labelsize": 12,
-    "legend.fontsize": 12,
-    "legend.framealpha": 0.9,
-    "figure.titlesize": 14,
-    "lines.linewidth": 2.0,
-    "lines.markersize": 7,
-    "axes.grid": True,
-    "grid.alpha": 0.3,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-}
-
-
-def apply_style() -> None:
-    """Set :data:`STYLE` in matplotlib's rcParams (idempotent; ``new_figure`` calls it)."""
-    import matplotlib
-
-    matplotlib.rcParams.update(STYLE)
-
-
+# The style itself lives in minidl.course (the lessons' leaf helper, which new_figure and
+# save_figure use); these names are its public home for figure code.
 def legend_outside(ax: Any, **kwargs: Any) -> Any:
     """A legend to the right of the axes, where it cannot cover the data."""
     return ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, **kwargs)

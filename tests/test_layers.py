@@ -1,7 +1,7 @@
 """The layer contract: each part of minidl imports only from the layers below it.
 
-    leaf utilities (threads, random, hooks, files) → backend → course, viz → kernels → engine
-    → distributed → nn, optim → data, compress, search, train (and serialization, perf)
+    leaf utilities (course, threads, random, hooks, files) → backend → kernels → engine
+    → distributed → nn, optim → data, compress, search, train (and serialization, viz, perf)
     → tour, cli, myths, ddp, course_checks
 
 Checked over the source's syntax tree, so an import inside a function counts as much as one
@@ -19,14 +19,13 @@ import pathlib
 import pytest
 
 LAYERS: list[tuple[str, ...]] = [
-    ("threads", "random", "hooks", "files"),  # leaf utilities: none imports a layer of minidl
+    ("course", "threads", "random", "hooks", "files"),  # leaf utilities: none imports a layer of minidl
     ("backend",),
-    ("course", "viz"),  # the lessons' helpers and figure style (viz asks the backend for host arrays)
     ("kernels",),
     ("engine", "autograd"),  # minidl.autograd: PyTorch's torch.autograd names for the engine's switches
     ("distributed",),  # the MPI process group and collectives; nn.parallel builds on it
     ("nn", "optim"),
-    ("data", "compress", "search", "train", "serialization", "perf"),
+    ("data", "compress", "search", "train", "serialization", "viz", "perf"),
     ("tour", "cli", "myths", "ddp", "course_checks"),
 ]
 FRONT_DOOR = {"__init__", "__main__"}
