@@ -18,14 +18,14 @@ import numpy as np  # host: the checks build their inputs on the CPU, as a learn
 from minidl.course import CheckFailed
 
 
-def _rng(seed: int) -> np.random.Generator:
-    return np.random.default_rng(seed)
+def _rng(seed: int) -> np.random.Generator:  # host
+    return np.random.default_rng(seed)  # host
 
 
 def _expect_close(exercise: str, what: str, got: Any, expected: Any, rtol: float = 1e-5,
                   atol: float = 1e-7) -> None:
-    got_array = np.asarray(got, dtype=np.float64)
-    expected_array = np.asarray(expected, dtype=np.float64)
+    got_array = np.asarray(got, dtype=np.float64)  # host
+    expected_array = np.asarray(expected, dtype=np.float64)  # host
     if got_array.shape != expected_array.shape:
         raise CheckFailed(f"exercise {exercise}, {what}: expected shape {expected_array.shape}, "
                           f"your answer returned shape {got_array.shape}")
@@ -44,8 +44,8 @@ def check_bias_gradient(answer: Callable[[np.ndarray], np.ndarray]) -> int:
     count = 0
     for seed, shape in enumerate([(4, 3), (1, 5), (7, 1), (16, 10)]):
         grad_out = _rng(seed).standard_normal(shape)
-        b = minidl.tensor(np.zeros(shape[1]), requires_grad=True)
-        (minidl.tensor(np.ones(shape)) + b).backward(minidl.tensor(grad_out))
+        b = minidl.tensor(np.zeros(shape[1]), requires_grad=True)  # host
+        (minidl.tensor(np.ones(shape)) + b).backward(minidl.tensor(grad_out))  # host
         _expect_close("01.2", f"grad_out of shape {shape}", answer(grad_out), b.grad.numpy())
         count += 1
     return count
@@ -75,11 +75,11 @@ def check_momentum_limit(answer: Callable[[float, float], float]) -> int:
 
     count = 0
     for lr, mu in [(0.1, 0.9), (0.01, 0.99), (0.5, 0.0), (0.2, 0.5)]:
-        theta = minidl.tensor(np.zeros(1), requires_grad=True)
+        theta = minidl.tensor(np.zeros(1), requires_grad=True)  # host
         opt = optim.SGD([theta], lr=lr, momentum=mu)
         for _ in range(3000):
             before = theta.item()
-            theta.grad = minidl.tensor(np.ones(1))
+            theta.grad = minidl.tensor(np.ones(1))  # host
             opt.step()
         _expect_close("03.1", f"lr={lr}, momentum={mu}", answer(lr, mu), before - theta.item(), rtol=1e-4)
         count += 1
@@ -95,7 +95,7 @@ def check_adagrad_step(answer: Callable[..., tuple[np.ndarray, np.ndarray]]) -> 
     count = 0
     for seed, lr in enumerate([0.1, 0.01, 1.0]):
         rng = _rng(seed)
-        theta, s = rng.standard_normal(6), np.zeros(6)
+        theta, s = rng.standard_normal(6), np.zeros(6)  # host
         rule = rules.adagrad(lr=lr, eps=1e-10)
         state = rule.init(theta)
         for step in range(3):
@@ -129,15 +129,15 @@ def check_whitening(answer: Callable[[np.ndarray], np.ndarray]) -> int:
     count = 0
     for seed, (n, d) in enumerate([(2000, 2), (3000, 5)]):
         rng = _rng(seed)
-        mixing = rng.standard_normal((d, d)) + 2 * np.eye(d)
+        mixing = rng.standard_normal((d, d)) + 2 * np.eye(d)  # host
         x = rng.standard_normal((n, d)) @ mixing + rng.standard_normal(d) * 5
-        z = np.asarray(answer(x), dtype=np.float64)
+        z = np.asarray(answer(x), dtype=np.float64)  # host
         if z.shape != x.shape:
             raise CheckFailed(f"exercise 06.1: whiten(X) must keep X's shape {x.shape} (got {z.shape})")
         _expect_close("06.1", f"the column means of whiten(X) for X of shape {x.shape}", z.mean(axis=0),
-                      np.zeros(d), atol=1e-6)
+                      np.zeros(d), atol=1e-6)  # host
         covariance = z.T @ z / n
-        _expect_close("06.1", f"the covariance of whiten(X) for X of shape {x.shape}", covariance, np.eye(d),
+        _expect_close("06.1", f"the covariance of whiten(X) for X of shape {x.shape}", covariance, np.eye(d),  # host
                       rtol=0, atol=2e-3)
         count += 1
     return count
@@ -192,7 +192,7 @@ def check_quantize_uint8(answer: Callable[[np.ndarray, float, int], np.ndarray])
         # the textbook order, round then add z: minidl's per-channel path (PyTorch's per-tensor path
         # on x86-64 rounds x·(1/s) + z once instead, which differs at ties when z is odd)
         expected = quantize_affine(x[None, :], np.float32([scale]), np.int32([zero_point]), 0, 255, axis=0)[0]
-        got = np.asarray(answer(x, scale, zero_point))
+        got = np.asarray(answer(x, scale, zero_point))  # host
         _expect_close("09.1", f"scale={scale}, zero_point={zero_point}", got, expected, rtol=0, atol=0)
         count += 1
     return count
@@ -221,7 +221,7 @@ def check_zero_negatives(answer: Callable[[Any], Any]) -> int:
     from minidl import backend
 
     count = 0
-    values = np.array([-1.0, 2.0, -3.0, 0.0, 4.5])
+    values = np.array([-1.0, 2.0, -3.0, 0.0, 4.5])  # host
     for name in ("numpy", "standin"):
         with backend.use(name) as xp:
             a = xp.asarray(values)

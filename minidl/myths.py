@@ -173,7 +173,7 @@ def check_hard_labels_are_argmax() -> Check:
 
 def check_garbled_distillation_formula() -> Check:
     """The printed distillation objective Σ_i Σ_j L(y_ij, softmax(z_i·w_j)) has no teacher in it."""
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(0)  # host
     z_s = minidl.tensor(rng.normal(size=(8, 10)).astype(np.float32))
     y = minidl.tensor(rng.integers(0, 10, 8))
     teachers = [minidl.tensor(rng.normal(size=(8, 10)).astype(np.float32) * s) for s in (1, 5)]
@@ -187,7 +187,7 @@ def check_garbled_distillation_formula() -> Check:
 
 def check_fp16_is_a_cast() -> Check:
     """fp16 ("half quantization") said to need a min/max range computation first."""
-    x = np.random.default_rng(0).normal(size=1000).astype(np.float32)
+    x = np.random.default_rng(0).normal(size=1000).astype(np.float32)  # host
     wide = np.concatenate([x, [6e4, -6e4]]).astype(np.float32)  # a different min/max
     elementwise = np.array_equal(_to_np(half.round_to_float16(x)), _to_np(half.round_to_float16(wide))[:1000])
     is_cast = np.array_equal(_to_np(half.round_to_float16(x)), x.astype(np.float16).astype(np.float32))
@@ -227,10 +227,10 @@ def check_l2_penalty_is_squared() -> Check:
     """The L2 penalty written α‖w‖₂: its gradient has constant length α, however small w is."""
     alpha, lengths_plain, lengths_squared = 0.1, {}, {}
     for scale in (0.01, 1.0, 100.0):
-        w = minidl.tensor(np.full(5, scale), requires_grad=True, dtype=minidl.float64)
+        w = minidl.tensor(np.full(5, scale), requires_grad=True, dtype=minidl.float64)  # host
         (alpha * (w * w).sum() ** 0.5).backward()
         lengths_plain[scale] = float(np.linalg.norm(_to_np(w.grad)))
-        w2 = minidl.tensor(np.full(5, scale), requires_grad=True, dtype=minidl.float64)
+        w2 = minidl.tensor(np.full(5, scale), requires_grad=True, dtype=minidl.float64)  # host
         (alpha * (w2 * w2).sum()).backward()
         lengths_squared[scale] = float(np.linalg.norm(_to_np(w2.grad)))
     constant = all(abs(v - alpha) < 1e-12 for v in lengths_plain.values())
@@ -242,7 +242,7 @@ def check_l2_penalty_is_squared() -> Check:
 
 def check_log_softmax_twice() -> Check:
     """``log_softmax`` outputs fed to a cross-entropy that applies log-softmax again."""
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(0)  # host
     z1 = minidl.tensor(rng.normal(size=(16, 10)) * 3, requires_grad=True, dtype=minidl.float64)
     z2 = minidl.tensor(_to_np(z1).copy(), requires_grad=True, dtype=minidl.float64)
     y = minidl.tensor(rng.integers(0, 10, 16))
@@ -259,7 +259,7 @@ def check_log_softmax_twice() -> Check:
 
 def check_random_targets() -> Check:
     """Article 3's search example fits ``randn`` targets: there is nothing to find."""
-    g = np.random.default_rng(0)
+    g = np.random.default_rng(0)  # host
     x, y = g.normal(size=(1000, 10)).astype(np.float32), g.normal(size=(1000, 1)).astype(np.float32)
     x_test, y_test = g.normal(size=(100, 10)).astype(np.float32), g.normal(size=(100, 1)).astype(np.float32)
     scores = {}
@@ -380,7 +380,7 @@ def check_abstract_schedule() -> Check:
 
 def check_data_parallel_is_gradient_averaging() -> Check:
     """``multi_gpu_model`` (removed from Keras in TF 2.4): what it did is averaging the shards' gradients."""
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(0)  # host
     model = nn.MLP([64, 16, 10]).double()
     x = minidl.tensor(rng.normal(size=(32, 64)), dtype=minidl.float64)
     y = minidl.tensor(rng.integers(0, 10, 32))
@@ -438,7 +438,7 @@ def check_distillation_helps_with_few_labels() -> Check:
     """Distillation helps a small student — when labels are scarce; with all labels it adds little."""
     teacher = trained_mlp()
     train, _ = _digits()
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(0)  # host
     unlabeled = _rows(train.features, rng.permutation(len(train))[:400])
     with minidl.no_grad():
         soft = teacher(unlabeled)
@@ -469,14 +469,14 @@ def check_distillation_helps_with_few_labels() -> Check:
 
 def check_standardization_speeds_up_gd() -> Check:
     """Standardizing features speeds up gradient descent."""
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(500, 2)) * np.array([1.0, 30.0]) + np.array([5.0, -20.0])
-    y = x @ np.array([2.0, -0.1]) + rng.normal(size=500) * 0.1
+    rng = np.random.default_rng(0)  # host
+    x = rng.normal(size=(500, 2)) * np.array([1.0, 30.0]) + np.array([5.0, -20.0])  # host
+    y = x @ np.array([2.0, -0.1]) + rng.normal(size=500) * 0.1  # host
 
     def steps_to_fit(features: np.ndarray) -> int:
-        a = np.column_stack([features, np.ones(len(features))])
+        a = np.column_stack([features, np.ones(len(features))])  # host
         lr = 1.0 / np.linalg.eigvalsh(2 * a.T @ a / len(a)).max()  # 1/L: the classic safe step
-        w, best = np.zeros(3), np.linalg.lstsq(a, y, rcond=None)[0]
+        w, best = np.zeros(3), np.linalg.lstsq(a, y, rcond=None)[0]  # host
         loss_best = float(((a @ best - y) ** 2).mean())
         for step in range(1, 100_001):
             w -= lr * 2 * a.T @ (a @ w - y) / len(a)
@@ -501,7 +501,7 @@ def check_random_beats_grid() -> Check:
     grid = grid_search(objective, {"x": [0.0, 0.5, 1.0], "y": [0.0, 0.5, 1.0]}, progress=False).best_score
     randoms = [random_search(objective, {"x": Uniform(0, 1), "y": Uniform(0, 1)}, 9, seed=s, progress=False).best_score
                for s in range(20 if fast_mode() else 100)]
-    wins = float(np.mean(np.array(randoms) < grid))
+    wins = float(np.mean(np.array(randoms) < grid))  # host
     return Check("random_vs_grid", "random search beats grid search for the same number of trials", "3, 4", TRUE,
                  "11", wins > 0.5, {"grid_best": grid, "random_best_median": float(np.median(randoms)),
                                     "random_wins": wins},
@@ -540,7 +540,7 @@ def check_merging_is_not_distillation() -> Check:
     with minidl.no_grad():
         model[0].weight.data[5] = model[0].weight.data[2]
         model[0].bias.data[5] = model[0].bias.data[2]
-    x = minidl.tensor(np.random.default_rng(0).normal(size=(32, 4)), dtype=minidl.float64)
+    x = minidl.tensor(np.random.default_rng(0).normal(size=(32, 4)), dtype=minidl.float64)  # host
     before = _to_np(model(x)).copy()
     prune.merge_structured(model, amount=1)
     small, _ = prune.compact(model)

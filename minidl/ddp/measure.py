@@ -70,7 +70,7 @@ def time_training(sync: str, steps: int = 40, warmup: int = 5, global_batch: int
 
     rank, world = pg.get_rank(), pg.get_world_size()
     local = global_batch // world
-    rng = np.random.default_rng(rank)
+    rng = np.random.default_rng(rank)  # host
     batches = [(minidl.tensor(rng.standard_normal((local, sizes[0]), dtype=np.float32)),
                 minidl.tensor(rng.integers(0, sizes[-1], local))) for _ in range(4)]
     minidl.manual_seed(0)

@@ -120,7 +120,7 @@ class HuffmanCode:
         for sym, (code, n) in codes.items():
             table[sym - base] = code, n
         code, length = table[s - base, 0], table[s - base, 1]
-        j = np.arange(int(length.max()))[None, :]
+        j = np.arange(int(length.max()))[None, :]  # host
         bits = (code[:, None] >> (length[:, None] - 1 - j).clip(0)) & 1  # bit j of a codeword: MSB first
         used = j < length[:, None]
         stream = bits[used].astype(np.uint8)
@@ -182,15 +182,15 @@ def sparse_stream(index: np.ndarray, pruned: int = -1, k: int | None = None, gap
     first from position −1); a run of pruned entries longer than that is bridged by filler
     entries (symbol ``k``, decoding to 0), each a maximal jump.
     """
-    flat = np.asarray(index).ravel()
+    flat = np.asarray(index).ravel()  # host
     k = int(flat.max()) + 1 if k is None else k
     max_gap = 2 ** gap_bits
     kept = np.flatnonzero(flat != pruned)
     gap = np.diff(kept, prepend=-1)
     fillers = (gap - 1) // max_gap  # each bridges max_gap positions
     counts = fillers + 1
-    entry = np.repeat(np.arange(kept.size), counts)
-    within = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    entry = np.repeat(np.arange(kept.size), counts)  # host
+    within = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)  # host
     last = within == fillers[entry]  # the entry itself comes after its fillers
     gaps = np.where(last, (gap - fillers * max_gap)[entry], max_gap)
     symbols = np.where(last, flat[kept].astype(np.int64)[entry], k)

@@ -65,8 +65,8 @@ def initial_centroids(values: np.ndarray, k: int, init: str = "linear", seed: in
     if init == "linear":
         return np.linspace(values.min(), values.max(), k)
     if init == "density":
-        return np.quantile(values, (np.arange(k) + 0.5) / k)
-    rng = np.random.default_rng(seed)
+        return np.quantile(values, (np.arange(k) + 0.5) / k)  # host
+    rng = np.random.default_rng(seed)  # host
     picks = rng.choice(values.size, size=min(k, values.size), replace=False)
     chosen = np.sort(values[picks])
     return np.concatenate([chosen, np.full(k - chosen.size, chosen[-1])])  # host
