@@ -26,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 
+from minidl.course import ANSWER_TAGS  # the answer-cell convention: jupytext tags answer, hide-cell
+
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 
@@ -42,8 +44,6 @@ _HTML('<p class="lesson-meta">Outputs produced on ' + _dt.datetime.now().strftim
       + ('fast mode' if _os.environ.get("MINIDL_FAST", "") not in ("", "0") else 'full mode') + '.</p>')
 '''
 
-# The answer-cell convention of minidl.course: jupytext tags "answer" and "hide-cell".
-ANSWER_TAGS = ("answer", "hide-cell")
 
 
 def run(cmd: list[str], **kw) -> None:

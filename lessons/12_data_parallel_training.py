@@ -262,29 +262,33 @@ print(f"ring, 100 MB: bandwidth term {bandwidth_8:.3f} s at N=8 → {bandwidth_1
       f"(its ⌈log₂N⌉ goes from 3 to 10)")
 claim(bandwidth_1024 / bandwidth_8 < 1.15, "the ring's bandwidth term stays flat as N grows (2(N−1)/N < 2)",
       bandwidth_8=bandwidth_8, bandwidth_1024=bandwidth_1024)
-# For the large message the same algebra gives the α/β below which the ring wins.
-(big_ring_a, big_ring_b), (big_tree_a, big_tree_b) = ((fn(message, 1024, 1.0, 0.0), fn(message, 1024, 0.0, 1.0))
-                                                      for fn in (dist.ring_allreduce_time, dist.tree_allreduce_time))
-large_crossover = (big_tree_b - big_ring_b) / (big_ring_a - big_tree_a)
+
+
+def crossover(nbytes: int, workers: int) -> float:
+    """The α/β (in bytes) at which the ring and the tree cost the same for this message: both
+    models are linear in (α, β), so each is a·α + b·β and they meet where α/β = (b_tree − b_ring)
+    / (a_ring − a_tree). Above it the tree wins, below it the ring."""
+    (ring_a, ring_b), (tree_a, tree_b) = ((fn(nbytes, workers, 1.0, 0.0), fn(nbytes, workers, 0.0, 1.0))
+                                          for fn in (dist.ring_allreduce_time, dist.tree_allreduce_time))
+    return (tree_b - ring_b) / (ring_a - tree_a)
+
+
+# α/β is the number of bytes whose transfer costs as much as one message's latency.
+latency_bytes = alpha / beta if beta > 0 else float("inf")
+large_crossover = crossover(message, 1024)
 print(f"100 MB on 1024 workers: the ring wins while α/β stays below {large_crossover / 1e3:,.0f} KB; "
-      f"here α/β = {alpha / beta / 1e3 if beta > 0 else float('inf'):,.1f} KB, so the "
-      f"{'ring' if ring_big[-1] < tree_big[-1] else 'tree'} wins")
+      f"here α/β = {latency_bytes / 1e3:,.1f} KB, so the {'ring' if ring_big[-1] < tree_big[-1] else 'tree'} wins")
 claim(0.5e6 < large_crossover < 2e6, "the large-message crossover is about a megabyte", large_crossover=large_crossover)
-claim((ring_big[-1] < tree_big[-1]) == (alpha < large_crossover * beta),
+claim((ring_big[-1] < tree_big[-1]) == (latency_bytes < large_crossover),
       "for a large message the ring beats the tree exactly when α/β is below the large-message crossover",
       ring=ring_big[-1], tree=tree_big[-1], large_crossover=large_crossover)
-# Both models are linear in (α, β): the tree wins the small message once α/β — the bytes whose
-# transfer costs as much as one message's latency — exceeds a crossover the models fix.
-(ring_a, ring_b), (tree_a, tree_b) = ((fn(64 * 1024, 1024, 1.0, 0.0), fn(64 * 1024, 1024, 0.0, 1.0))
-                                      for fn in (dist.ring_allreduce_time, dist.tree_allreduce_time))
-crossover = (tree_b - ring_b) / (ring_a - tree_a)
-latency_bytes = alpha / beta if beta > 0 else float("inf")
+small_crossover = crossover(64 * 1024, 1024)
 print(f"α/β = {latency_bytes:,.0f} bytes here; for 64 KB on 1024 workers the tree wins once α/β exceeds "
-      f"{crossover:,.0f} bytes, so here the {'tree' if tree_small < ring_small else 'ring'} wins")
-claim(100 < crossover < 1000, "the crossover is a few hundred bytes", crossover=crossover)
-claim((tree_small < ring_small) == (latency_bytes > crossover),
+      f"{small_crossover:,.0f} bytes, so here the {'tree' if tree_small < ring_small else 'ring'} wins")
+claim(100 < small_crossover < 1000, "the crossover is a few hundred bytes", crossover=small_crossover)
+claim((tree_small < ring_small) == (latency_bytes > small_crossover),
       "the tree wins a small message on many workers exactly when α/β exceeds the crossover",
-      ring=ring_small, tree=tree_small, alpha_over_beta=latency_bytes, crossover=crossover)
+      ring=ring_small, tree=tree_small, alpha_over_beta=latency_bytes, crossover=small_crossover)
 if mpi_ok:  # real messages have a latency: α/β is far above the crossover
     claim(tree_small < ring_small, "with α and β measured through MPI, the tree wins the small message",
           ring=ring_small, tree=tree_small)

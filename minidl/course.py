@@ -21,8 +21,9 @@ cell metadata::
 
 ``hide-cell`` is the tag Jupyter Book / MyST-NB collapse until clicked; ``answer`` marks the
 cell for anything else that renders the course (both markdown and code cells carry both),
-so a learner sees the question first. :data:`ANSWER_TAGS` is the pair. :func:`check` runs the
-hidden tests of an exercise (``minidl.course_checks``) against a learner's own function.
+so a learner sees the question first. :data:`ANSWER_TAGS` is the pair.
+:func:`minidl.course_checks.check` runs an exercise's hidden tests against a learner's own
+function.
 """
 
 from __future__ import annotations
