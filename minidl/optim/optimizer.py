@@ -17,10 +17,6 @@ from minidl.engine.tensor import Tensor
 from minidl.hooks import RemovableHandle
 from minidl.optim.transforms import GradientTransformation, step_in_place
 
-# PyTorch's version counter (engine): every optimizer update of a parameter bumps it. Asked
-# once, here, because hasattr on an unset slot raises and catches an exception per call.
-_TENSORS_HAVE_VERSIONS = hasattr(Tensor, "_version")
-
 #: ``step_function(param, grad, state)``: one parameter's update, in place (arrays, not Tensors).
 StepFunction = Callable[[Any, Any, dict[str, Any]], None]
 
@@ -151,8 +147,7 @@ class Optimizer:
                 if state is None:
                     state = self.state[p] = self._rule(group).init(p.data)
                 update(p.data, grad, state)
-                if _TENSORS_HAVE_VERSIONS:
-                    p._version += 1
+                p._version += 1  # PyTorch's version counter: backward refuses a graph that saved p
         for hook in list(self._step_post_hooks.values()):
             hook(self)
         return loss
