@@ -178,11 +178,15 @@ figures from this build.
     write_if_changed(stage / "index.md", text)
 
 
-def run_tour(stage: Path, env: dict) -> list[Path]:
+def run_tour(stage: Path, env: dict, fingerprint: str) -> list[Path]:
+    """The tour's figures for the front page; run again only when minidl's source changed."""
     out = stage / "_tour"
-    if out.exists():
-        shutil.rmtree(out)
-    run([sys.executable, "-m", "minidl.cli", "tour", "--out", str(out)], env=env, cwd=ROOT)
+    stamp = out / ".fingerprint"
+    if not (stamp.exists() and stamp.read_text() == fingerprint):
+        if out.exists():
+            shutil.rmtree(out)
+        run([sys.executable, "-m", "minidl.cli", "tour", "--out", str(out)], env=env, cwd=ROOT)
+        stamp.write_text(fingerprint)
     return sorted(out.glob("*.png"))
 
 
@@ -221,7 +225,7 @@ def stage_pages(stage: Path, env: dict, with_tour: bool) -> list[str]:
         arch = repo_links_to_pages((ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8"))
         write_if_changed(stage / "architecture.md", arch)
         pages.append("architecture")
-    figures = run_tour(stage, env) if with_tour else []
+    figures = run_tour(stage, env, fingerprint) if with_tour else []
     stage_front_page(stage, figures, pages)
     return pages
 
