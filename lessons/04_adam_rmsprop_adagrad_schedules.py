@@ -323,13 +323,13 @@ schedule_runs = {
 fig, (ax_loss, ax_acc) = new_figure(1, 2, figsize=(13, 4.8))
 for name, h in schedule_runs.items():
     ax_loss.semilogy(range(1, h.epochs + 1), h.train_loss, label=name)
-    ax_acc.plot(range(1, h.epochs + 1), h.val_accuracy, label=name)
-    print(f"{name:20s} final train loss {h.train_loss[-1]:.4f}, val accuracy {h.val_accuracy[-1]:.3f}")
+    ax_acc.plot(range(1, h.epochs + 1), 100 * np.array(h.val_accuracy), label=name)
+    print(f"{name:20s} final train loss {h.train_loss[-1]:.4f}, val accuracy {h.val_accuracy[-1]:.1%}")
 final_loss = {name: h.train_loss[-1] for name, h in schedule_runs.items()}
 claim(final_loss["one-cycle, peak 0.2"] == min(final_loss.values()),
       "the one-cycle run ends with the lowest training loss", final_train_loss=final_loss)
 ax_loss.set(xlabel="epoch", ylabel="training loss (cross-entropy, nats, log scale)", title="training loss")
-ax_acc.set(xlabel="epoch", ylabel="validation accuracy (fraction correct)", title="validation accuracy")
+ax_acc.set(xlabel="epoch", ylabel="validation accuracy (%)", title="validation accuracy")
 ax_loss.legend(loc="upper right")  # the curves end low on the right: this corner is empty
 print("saved", save_figure(fig, "04_schedules_training"))
 

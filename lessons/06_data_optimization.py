@@ -371,10 +371,10 @@ claim(all(curve[a]["test"] < curve[b]["test"] + 0.01 for a, b in zip(curve_sizes
 
 sizes = sorted(curve)
 fig, (ax_acc, ax_time) = new_figure(1, 2, figsize=(10, 3.6))
-ax_acc.plot(sizes, [curve[n]["train"] for n in sizes], "o--", label="train")
-ax_acc.errorbar(sizes, [curve[n]["test"] for n in sizes], yerr=[curve[n]["test_std"] for n in sizes],
+ax_acc.plot(sizes, [100 * curve[n]["train"] for n in sizes], "o--", label="train")
+ax_acc.errorbar(sizes, [100 * curve[n]["test"] for n in sizes], yerr=[100 * curve[n]["test_std"] for n in sizes],
                 fmt="o-", capsize=3, label="test")
-ax_acc.set(xscale="log", xlabel="training samples (count, log scale)", ylabel="accuracy (fraction correct)",
+ax_acc.set(xscale="log", xlabel="training samples (count, log scale)", ylabel="accuracy (%)",
            title=f"digits, MLP, {CURVE_STEPS} steps at every size")
 ax_time.plot(sizes, [1e3 * curve[n]["epoch_seconds"] for n in sizes], "o-")
 ax_time.set(xscale="log", xlabel="training samples (count, log scale)", ylabel="time per epoch (ms)",

@@ -275,10 +275,10 @@ by_config: dict[int, list] = {}
 for t in halving:
     by_config.setdefault(t.config, []).append(t)
 for trials in by_config.values():
-    ax.plot([t.budget for t in trials], [t.score for t in trials], "o-", alpha=0.7,
+    ax.plot([t.budget for t in trials], [100 * t.score for t in trials], "o-", alpha=0.7,
             color="C3" if len(trials) == max(len(v) for v in by_config.values()) else "0.6")
 budgets = sorted({t.budget for t in halving})
-ax.set(xscale="log", xlabel="budget (epochs, log scale)", ylabel="validation accuracy (fraction)",
+ax.set(xscale="log", xlabel="budget (epochs, log scale)", ylabel="validation accuracy (%)",
        title=f"successive halving: {n_configs} configurations, η = 3")
 ax.set_xticks(budgets, [str(b) for b in budgets])
 ax.minorticks_off()
@@ -578,8 +578,8 @@ seeds = list(range(pick(3, 1)))
 runs = {name: [search(s) for s in seeds] for name, search in methods.items()}
 fig, axes = new_figure(1, len(seeds), figsize=(5.2 * len(seeds), 3.8), squeeze=False)
 for i, s in enumerate(seeds):
-    plot_best_so_far({name: rs[i] for name, rs in runs.items()}, ax=axes[0, i], ylim=(pick(0.8, 0.5), 1.0),
-                     ylabel="best validation accuracy (fraction)", title=f"seed {s}")
+    plot_best_so_far({name: rs[i] for name, rs in runs.items()}, ax=axes[0, i], ylim=(pick(80, 50), 100),
+                     percent=True, ylabel="best validation accuracy (%)", title=f"seed {s}")
     axes[0, i].get_legend().remove()  # one legend for all panels, below them, off the curves
 fig.tight_layout()
 fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=4)
@@ -656,8 +656,8 @@ nas = bayesian_optimization(objective, nas_space, pick(14, 5), budget=pick(5, 2)
 fig, ax = new_figure(figsize=(6.4, 4))
 for depth in (1, 2, 3):
     ts = [t for t in nas.ok_trials if t.params["depth"] == depth]
-    ax.scatter([t.info["parameters"] for t in ts], [t.score for t in ts], label=f"depth {depth}", s=40)
-ax.set(xscale="log", xlabel="parameters (count, log scale)", ylabel="validation accuracy (fraction)",
+    ax.scatter([t.info["parameters"] for t in ts], [100 * t.score for t in ts], label=f"depth {depth}", s=40)
+ax.set(xscale="log", xlabel="parameters (count, log scale)", ylabel="validation accuracy (%)",
        title="width × depth search on digits")
 ax.xaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))  # 1k, 2k, 5k, 10k, ...: readable counts
 ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1000:g}k"))

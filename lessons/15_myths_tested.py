@@ -188,11 +188,12 @@ print(f"From 4 bits up, the three differ by at most {high_bits_spread:.1%} befor
 fig, ax = new_figure(figsize=(8, 6))
 styles = {"k-means": "C0", "uniform per-channel": "C1", "uniform per-tensor": "C2"}
 for m in sharing.METHODS:
-    ax.plot(BITS, [table[m, b].accuracy for b in BITS], "o-", color=styles[m], label=f"{m}")
-    ax.plot(BITS, [table[m, b].tuned_accuracy for b in BITS], "s--", color=styles[m], label=f"{m}, fine-tuned")
-ax.axhline(float_accuracy, color="gray", lw=1, label="float32")
+    ax.plot(BITS, [100 * table[m, b].accuracy for b in BITS], "o-", color=styles[m], label=f"{m}")
+    ax.plot(BITS, [100 * table[m, b].tuned_accuracy for b in BITS], "s--", color=styles[m],
+            label=f"{m}, fine-tuned")
+ax.axhline(100 * float_accuracy, color="gray", lw=1, label="float32")
 ax.set_xlabel("bits per weight", fontsize=12)
-ax.set_ylabel("test accuracy on digits (fraction correct)", fontsize=12)
+ax.set_ylabel("test accuracy on digits (%)", fontsize=12)
 ax.tick_params(labelsize=12)
 ax.legend(fontsize=12, loc="lower right")
 ax.set_title("Weight sharing vs uniform quantization", fontsize=13)
