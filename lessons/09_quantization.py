@@ -11,8 +11,8 @@
 #
 # ## What you will learn
 #
-# - How a real number becomes a small integer and back: the **scale** s and the **zero
-#   point** z, drawn on a number line.
+# - How a real number becomes a small integer and back: the **scale** $s$ and the **zero
+#   point** $z$, drawn on a number line.
 # - How the error shrinks with every extra bit (it halves), and where it does not help.
 # - How **observers** choose the range, why one outlier can ruin it, and why one range
 #   **per output channel** beats one per tensor for weights.
@@ -34,24 +34,28 @@
 # %% [markdown]
 # ## The math
 #
-# A b-bit quantizer has 2ᵇ integer levels q ∈ [qmin, qmax] (int8: [−128, 127], uint8:
-# [0, 255]). A real x is stored as q and read back as x̂ (`minidl.compress.quantize.quantize_affine`
+# A $b$-bit quantizer has $2^b$ integer levels $q \in [q_{\min}, q_{\max}]$ (int8: $[-128, 127]$, uint8:
+# $[0, 255]$). A real $x$ is stored as $q$ and read back as $\hat x$ (`minidl.compress.quantize.quantize_affine`
 # and `dequantize_affine`):
 #
 # $$q = \mathrm{clamp}(\mathrm{round}(x / s) + z,\ q_{\min},\ q_{\max}),\qquad \hat x = (q - z)\,s$$
 #
-# `round` is round-half-to-even, as in PyTorch. s is the step between neighbouring levels;
-# z is the integer that stands for the real 0. From an observed range [min, max]
-# (`calculate_qparams`), after widening it to contain 0 (min₋ = min(min, 0),
-# max₊ = max(max, 0)), so that 0 is always exactly representable:
+# `round` is round-half-to-even, as in PyTorch. $s$ is the step between neighbouring levels;
+# $z$ is the integer that stands for the real 0. From an observed range $[\min, \max]$
+# (`calculate_qparams`), after widening it to contain 0 ($\min_- = \min(\min, 0)$,
+# $\max_+ = \max(\max, 0)$), so that 0 is always exactly representable:
 #
-#     affine:     s = (max₊ − min₋) / (qmax − qmin),         z = clamp(qmin − round(min₋ / s), qmin, qmax)
-#     symmetric:  s = max(|min₋|, max₊) / ((qmax − qmin)/2),  z = 0 (signed), (qmin + qmax + 1) // 2 (unsigned)
+# $$\begin{aligned}
+#   \text{affine:}\quad & s = \frac{\max_+ - \min_-}{q_{\max} - q_{\min}}, &
+#     z &= \mathrm{clamp}\big(q_{\min} - \mathrm{round}(\min_- / s),\ q_{\min},\ q_{\max}\big)\\
+#   \text{symmetric:}\quad & s = \frac{\max(|\min_-|, \max_+)}{(q_{\max} - q_{\min})/2}, &
+#     z &= 0 \text{ (signed)},\quad \left\lfloor \frac{q_{\min} + q_{\max} + 1}{2} \right\rfloor \text{ (unsigned)}
+# \end{aligned}$$
 #
-# so a symmetric uint8 quantizer puts the real 0 on the middle level, z = 128, as PyTorch
-# does (the clamp on the affine z only matters when s is floored at its smallest value).
-# For int8 the symmetric divisor is 255/2 = 127.5, PyTorch's choice. Inside the range the
-# error is at most s/2; outside it the value is clipped.
+# so a symmetric uint8 quantizer puts the real 0 on the middle level, $z = 128$, as PyTorch
+# does (the clamp on the affine $z$ only matters when $s$ is floored at its smallest value).
+# For int8 the symmetric divisor is $255/2 = 127.5$, PyTorch's choice. Inside the range the
+# error is at most $s/2$; outside it the value is clipped.
 #
 # Training through `round` uses the **straight-through estimator** (`fake_quantize`):
 #
@@ -60,18 +64,18 @@
 #   \text{backward: } \frac{\partial \hat x}{\partial x}
 #   := \mathbf{1}[q_{\min} \le \mathrm{round}(x/s) + z \le q_{\max}]$$
 #
-# An integer layer (Jacob et al. 2018; `QuantizedLinear`) with input (s₁, z₁), symmetric
-# weights (s₂, 0) and output (s₃, z₃) computes
+# An integer layer (Jacob et al. 2018; `QuantizedLinear`) with input $(s_1, z_1)$, symmetric
+# weights $(s_2, 0)$ and output $(s_3, z_3)$ computes
 #
 # $$q_3 = z_3 + M\Big(\sum_k (q_1 - z_1)\,q_2 + q_b\Big),\qquad M = \frac{s_1 s_2}{s_3},\qquad
 #   q_b = \mathrm{round}\Big(\frac{b}{s_1 s_2}\Big)$$
 #
-# with the sum in int32 and M applied as an integer multiply and a shift. A convolution
+# with the sum in int32 and $M$ applied as an integer multiply and a shift. A convolution
 # (`QuantizedConv2d`) is that same layer applied to every receptive field; where a field
 # reaches past the image, the float convolution reads 0.0 — so the integer one must read
-# the level of 0.0, which is z₁:
+# the level of 0.0, which is $z_1$:
 #
-#     padding value = z₁    (so that q₁ − z₁ = 0 there)
+# $$\text{padding value} = z_1 \qquad (\text{so that } q_1 - z_1 = 0 \text{ there})$$
 
 # %%
 import copy
@@ -97,7 +101,7 @@ host = minidl.backend.to_numpy  # integers live where the model lives (a GPU, ma
 # %% [markdown]
 # ## 1. The number line
 #
-# A 3-bit unsigned quantizer (8 levels) for values in [−1.2, 3.0]. Every real number is
+# A 3-bit unsigned quantizer (8 levels) for values in $[-1.2, 3.0]$. Every real number is
 # sent to the nearest of the 8 dots; values beyond the last dot are clipped to it.
 
 # %%
@@ -154,7 +158,7 @@ print(f"float32 test accuracy: {float_accuracy:.1%}")
 # ## 3. Error against bit width
 #
 # Quantize the first layer's weights with 2 to 16 bits. Inside the range the error is
-# uniform in [−s/2, s/2], so its RMS is s/√12 — and s halves with every extra bit.
+# uniform in $[-s/2, s/2]$, so its RMS is $s/\sqrt{12}$ — and $s$ halves with every extra bit.
 
 # %%
 weights = model[0].weight
@@ -184,7 +188,8 @@ print("saved", save_figure(fig, "09_error_vs_bits"))
 #
 # Weights are known in advance; activations are not. An **observer** watches activations
 # during a few calibration batches. `MinMaxObserver` keeps the extremes;
-# `MovingAverageMinMaxObserver` averages each batch's extremes (x_min ← x_min + 0.01·(min X − x_min));
+# `MovingAverageMinMaxObserver` averages each batch's extremes
+# ($x_{\min} \leftarrow x_{\min} + 0.01\,(\min X - x_{\min})$ for a batch $X$);
 # `HistogramObserver` keeps a histogram and picks the clipping range that minimizes the
 # estimated error: clipping a few outliers buys a smaller s for everybody else.
 # At 4 bits that matters: here the hidden activations, after ReLU.
@@ -314,7 +319,7 @@ claim(all(abs(a - float_accuracy) < 0.02 for a in at8.values())
 # ## 8. Integer-only arithmetic, by hand
 #
 # Take the int8 model's first layer and redo its work with plain NumPy integers: the
-# int32 accumulator, the folded bias, and the fixed-point multiplier M = M₀ · 2⁻ʳ.
+# int32 accumulator, the folded bias, and the fixed-point multiplier $M = M_0 \cdot 2^{-r}$.
 #
 # **The folded bias.** The accumulator splits into a product of the raw integers and a term
 # that depends on the weights alone:
@@ -368,8 +373,8 @@ print(f"size: float32 {sizes['float32']} bytes, int8 {sizes['int8']} bytes "
 #
 # Half-precision floats keep an exponent in every number, so they need no scale, no zero
 # point and no calibration: each number is rounded on its own. float16 keeps 10 mantissa
-# bits (relative error ≤ 2⁻¹¹) but overflows above 65504; bfloat16 keeps float32's 8-bit
-# exponent (range to 3·10³⁸) and only 7 mantissa bits (relative error ≤ 2⁻⁸). minidl makes
+# bits (relative error $\le 2^{-11}$) but overflows above 65504; bfloat16 keeps float32's 8-bit
+# exponent (range to $3 \cdot 10^{38}$) and only 7 mantissa bits (relative error $\le 2^{-8}$). minidl makes
 # bfloat16 by bit manipulation: keep the top 16 bits of the float32, rounding to nearest even.
 
 # %%
@@ -390,15 +395,15 @@ print(f"accuracy: float16 {half_accuracy['float16']:.1%}, bfloat16 {half_accurac
 # The same `prepare` → `calibrate` → `convert` turns the digits CNN (`nn.SmallCNN`, lesson 07) into an
 # integer-only model: each Conv2d (with its ReLU) becomes a `QuantizedConv2d`, which runs
 # `QuantizedLinear`'s int8 GEMM on the im2col rows of its input, and each MaxPool2d a
-# `QuantizedMaxPool2d`, which takes the maximum of the integers (x = s(q − z) is increasing
-# in q, so the largest integer is the largest real: no arithmetic, same s and z).
+# `QuantizedMaxPool2d`, which takes the maximum of the integers ($x = s(q - z)$ is increasing
+# in $q$, so the largest integer is the largest real: no arithmetic, same $s$ and $z$).
 #
-# The trap is the padding. The pixels lie in [0, 1], so the input observer gives
-# z₁ = −128: the integer −128 *means* 0.0. A convolution with padding 1 reads a ring of
-# zeros around the image; in integers, that ring must hold −128. The integer 0 there would
-# mean (0 − z₁)·s₁ = 128·s₁ ≈ 0.5: a grey frame around every digit. (The folded bias
-# −z₁ Σ q₂ of section 8 counts on every position of a receptive field holding some q₁ — the
-# padding included: with z₁ as the padding value, q₁ − z₁ = 0 there, as it must be.)
+# The trap is the padding. The pixels lie in $[0, 1]$, so the input observer gives
+# $z_1 = -128$: the integer $-128$ *means* 0.0. A convolution with padding 1 reads a ring of
+# zeros around the image; in integers, that ring must hold $-128$. The integer 0 there would
+# mean $(0 - z_1)\, s_1 = 128\, s_1 \approx 0.5$: a grey frame around every digit. (The folded bias
+# $-z_1 \sum q_2$ of section 8 counts on every position of a receptive field holding some $q_1$ — the
+# padding included: with $z_1$ as the padding value, $q_1 - z_1 = 0$ there, as it must be.)
 
 # %%
 minidl.manual_seed(0)
@@ -419,9 +424,9 @@ print(f"SmallCNN test accuracy: float32 {cnn_float_accuracy:.1%}, int8 {cnn_int8
 
 # %% [markdown]
 # Now the first convolution, done right and done wrong. `Q.integer_conv2d` is the integer
-# convolution the layer runs, with the padding value as an argument: the layer passes z₁;
+# convolution the layer runs, with the padding value as an argument: the layer passes $z_1$;
 # here we also pass 0. Both are compared, output by output, with the float convolution of
-# the same (dequantized) image and weights, in units of the output step s₃.
+# the same (dequantized) image and weights, in units of the output step $s_3$.
 
 # %%
 quantize_images, conv1 = int8_cnn[0], int8_cnn[1]
@@ -480,25 +485,25 @@ fig.colorbar(image, ax=list(axes[2:]), shrink=0.8, label="mean |error| (quantiza
 print("saved", save_figure(fig, "09_cnn_padding"))
 
 # %% [markdown]
-# With z₁ the integer convolution is within half an output step of the float one everywhere
+# With $z_1$ the integer convolution is within half an output step of the float one everywhere
 # (its own rounding, nothing more);
 # with 0, every output whose window touches the border is off by many steps (the interior
-# is untouched), and the whole network's accuracy collapses. Only when z₁ = 0 — symmetric
+# is untouched), and the whole network's accuracy collapses. Only when $z_1 = 0$ — symmetric
 # activations — would the two paddings agree.
 
 # %% [markdown]
 # ## Exercises
 #
-# **1. "Q(x) = round(x·Q)".** A source article presents this as quantization, with the code
-# `torch.round(x * Q) / Q` and Q = 256. What is missing? Then write the real thing for
+# **1. "$Q(x) = \mathrm{round}(x \cdot Q)$".** A source article presents this as quantization, with the code
+# `torch.round(x * Q) / Q` and $Q = 256$. What is missing? Then write the real thing for
 # 8 unsigned bits, `quantize_uint8(x, scale, zero_point)` returning the integer levels
 # (NumPy in, NumPy out), and test it with `minidl.course_checks.check("09.1", quantize_uint8)`.
 
 # %% [markdown] tags=["answer", "hide-cell"]
-# **Answer.** It rounds to a grid of step 1/Q — so 1/Q plays the role of a scale — but it has
+# **Answer.** It rounds to a grid of step $1/Q$ — so $1/Q$ plays the role of a scale — but it has
 # no bit width, no clamp and no zero point, and it returns floats. Nothing gets smaller
-# (the result is float32, 4 bytes per number). Whether the integers round(x·256) even fit
-# int8's −128…127 depends on the weights — they fit only while every weight is below 0.5
+# (the result is float32, 4 bytes per number). Whether the integers $\mathrm{round}(256\,x)$ even fit
+# int8's $-128 \dots 127$ depends on the weights — they fit only while every weight is below 0.5
 # in size; the printout below says how this run's layer came out — and nothing makes sure
 # of it: a weight of 0.6 gives 154, and nothing clamps it. And the step is fixed instead of
 # fitted to the data: a layer whose weights are all below 1/512 would become all zeros. A
@@ -612,9 +617,9 @@ assert minidl_has_it and not hasattr(Q, "quantize_model")
 
 # %% [markdown] tags=["answer", "hide-cell"]
 # **Answer.** After the layer, values below 0 would become 0. In integers 0.0 is the level
-# z₃, so ReLU is simply "clamp at z₃ instead of qmin": one more bound in the clamp the
-# requantization does anyway. When the observer sits after the ReLU, min₋ = 0 gives
-# z₃ = qmin and the clamp costs nothing at all.
+# $z_3$, so ReLU is simply "clamp at $z_3$ instead of $q_{\min}$": one more bound in the clamp the
+# requantization does anyway. When the observer sits after the ReLU, $\min_- = 0$ gives
+# $z_3 = q_{\min}$ and the clamp costs nothing at all.
 
 # %% tags=["answer", "hide-cell"]
 relu_layer = int8_model[1]

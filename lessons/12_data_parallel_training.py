@@ -7,7 +7,7 @@
 #   in exact arithmetic, and only up to rounding in float32, where the order of a sum matters.
 # - The **ring all-reduce**, step by step: reduce-scatter then all-gather, $2(N-1)/N$ of the
 #   message sent by each rank, whatever $N$ is.
-# - The **α–β cost model** (latency + bytes × time per byte), fitted to *this* machine's
+# - The **$\alpha$–$\beta$ cost model** (latency + bytes times time per byte), fitted to *this* machine's
 #   measurements, then used to predict 8 … 1024 workers for a ring and a tree — a model,
 #   not a measurement.
 # - What two processes buy on this machine, measured with `mpiexec`.
@@ -46,7 +46,8 @@
 #
 # $$\frac{2(N-1)}{N}\, n \text{ bytes}$$
 #
-# (`ring_bytes_per_rank`), and the **α–β model** (`minidl.distributed.cost_model`) prices one message of $n$ bytes at
+# (`ring_bytes_per_rank`), and the **$\alpha$–$\beta$ model** (`minidl.distributed.cost_model`) prices one message of
+# $n$ bytes at
 # $\alpha + n\beta$ ($\alpha$ the latency of a message, $\beta$ the time per byte; here only,
 # not the optimizer's decay rates of the notation table):
 #
@@ -194,10 +195,10 @@ for n in (2, 4, 8, 64):
 # chunks of $n/N$ bytes: under $2n$ however many ranks there are, which is why bandwidth does
 # not run out as a ring grows.
 #
-# ## 3. What an all-reduce costs here, and the α–β model
+# ## 3. What an all-reduce costs here, and the $\alpha$–$\beta$ model
 #
 # Now for real (when MPI is there): `mpiexec -n 2` times MPI's `Allreduce` and our ring
-# for messages of 4 KB … 16 MB, and we fit α and β to the ring's times.
+# for messages of 4 KB to 16 MB, and we fit $\alpha$ and $\beta$ to the ring's times.
 
 # %%
 sizes = [4096 * 4**k for k in range(pick(7, 4))]
@@ -294,8 +295,8 @@ if mpi_ok:  # real messages have a latency: α/β is far above the crossover
           ring=ring_small, tree=tree_small)
 
 # %% [markdown]
-# The fitted α and β describe two processes on one machine talking through shared memory,
-# and a busy machine at that; a cluster's network has a larger α (tens of µs) and a β set by
+# The fitted $\alpha$ and $\beta$ describe two processes on one machine talking through shared memory,
+# and a busy machine at that; a cluster's network has a larger $\alpha$ (tens of µs) and a $\beta$ set by
 # its links. The shapes, though, are the model's: the ring's bandwidth term stays flat while
 # its $2(N-1)$ latencies add up, so for small messages on many workers a tree ($\log_2 N$
 # steps) wins, and for large ones the ring — as long as $\alpha/\beta$ stays below the
@@ -303,7 +304,7 @@ if mpi_ok:  # real messages have a latency: α/β is far above the crossover
 # "Small" is measured against $\alpha/\beta$, the number of bytes whose transfer costs one
 # message's latency: the tree wins the 64 KB message on 1024 workers once $\alpha/\beta$
 # passes the crossover printed above (a few hundred bytes), which every real network does.
-# Simulated ranks in one process (no MPI) exchange no messages, so their α is almost 0 and
+# Simulated ranks in one process (no MPI) exchange no messages, so their $\alpha$ is almost 0 and
 # there the ring wins even this case. MPI libraries pick between such algorithms by
 # message size; NCCL runs rings and trees on GPUs.
 #

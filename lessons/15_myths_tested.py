@@ -6,7 +6,7 @@
 # - How to turn a sentence about model optimization into a **check**: a few lines that run,
 #   measure, and either bear the sentence out or contradict it.
 # - Every claim of the five source articles that this course answers — the wrong ones (Adam's
-#   ε as a regularizer, a quantization loop that changes nothing, a "pruning" that zeroes
+#   $\varepsilon$ as a regularizer, a quantization loop that changes nothing, a "pruning" that zeroes
 #   nothing, ...) and the true ones (pruning + retraining, int8's 4×, distillation with few
 #   labels, standardization, random search) — in one table, each row with its verdict, its
 #   evidence from this run, and the lesson that explains it.
@@ -122,7 +122,7 @@ print(inspect.getsource(myths.check_log_softmax_twice))
 # $$\frac{\partial L}{\partial c_j} = \sum_{i \,:\, \mathrm{index}_i = j} \frac{\partial L}{\partial w_i}$$
 #
 # (`CodebookLookup`, tested against this sum and against central differences). Pruned
-# weights carry index −1: they decode to 0 and never join a cluster.
+# weights carry index $-1$: they decode to 0 and never join a cluster.
 #
 # Below: the digits MLP with its weights at b bits, for k-means and for uniform symmetric
 # quantization per tensor and per output channel (PyTorch's weight recipe at b bits), each
@@ -397,8 +397,8 @@ for a, (merged, magnitude) in merge_vs_magnitude.items():
 # %% [markdown]
 # ## 6. How to check a claim yourself
 #
-# 1. **Write the claim as a prediction about a number.** "ε regularizes" predicts that a
-#    larger ε shrinks the weights or changes accuracy; "rounding gives hard labels" predicts
+# 1. **Write the claim as a prediction about a number.** "$\varepsilon$ regularizes" predicts that a
+#    larger $\varepsilon$ shrinks the weights or changes accuracy; "rounding gives hard labels" predicts
 #    one label per sample.
 # 2. **Find the smallest experiment that could contradict it**: a few lines on a tiny model,
 #    float64 where exactness matters, a fixed seed — and a control (the same run without the
@@ -419,7 +419,7 @@ for a, (merged, magnitude) in merge_vs_magnitude.items():
 # **1. Make the articles' pruning prune.** Section 1's table shows that
 # `param.data.abs().clamp_(ε, 1 − ε)` changes no weight (`.abs()` makes a new array, and the
 # clamp changes that copy) and, even done in place, zeroes nothing and flips every negative
-# weight's sign. Write `prune_smallest_(w, amount)` that sets the round(amount · w.size)
+# weight's sign. Write `prune_smallest_(w, amount)` that sets the `round(amount * w.size)`
 # entries of the NumPy array `w` with the smallest magnitude to 0 **in place**, leaving the
 # others exactly as they were, and test it with `minidl.course.check("15.1", prune_smallest_)`.
 # Then prune 90% of the first layer of this lesson's MLP with it: how much accuracy is left
