@@ -293,8 +293,8 @@ print("gradcheck passed:", gradcheck_passed)
 # Left: tanh, its derivative from minidl's autograd, central differences (dots) and the
 # second derivative from `create_graph=True`. Right: the error of the central difference
 # at $x = 0.5$ as the step $h$ shrinks, in float32 and float64. The error first falls as $h^2$
-# (the Taylor remainder), then *rises* as $\varepsilon/h$: subtracting two nearly equal numbers loses
-# digits, and $\varepsilon$, the rounding unit, is $10^{-7}$ in float32 but $10^{-16}$ in float64. That is why
+# (the Taylor remainder), then *rises* as $u/h$: subtracting two nearly equal numbers loses
+# digits, and $u$, the rounding unit, is $10^{-7}$ in float32 but $10^{-16}$ in float64. That is why
 # `gradcheck` insists on float64 with $h = 10^{-6}$.
 
 # %%
@@ -392,8 +392,8 @@ assert a.grad == 27.0
 
 # %% [markdown] tags=["answer", "hide-cell"]
 # **Answer.** Broadcasting *uses* `b` four times, once per row, exactly like a `Value` used
-# four times. The chain rule adds the four contributions:
-# $\partial L/\partial b = \sum_{\text{rows}} \partial L/\partial B$. Below,
+# four times. The chain rule adds the four contributions: $\partial L/\partial b$ is the sum over the
+# rows of the gradient of `B`. Below,
 # the explicit copy (a `Mul` whose backward also sums) gives the same gradient.
 
 # %% tags=["answer", "hide-cell"]

@@ -34,17 +34,18 @@
 # over the possible batches is the full gradient (it is unbiased), but each one is noisy,
 # and it costs $|B|/N$ of a full gradient.
 #
-# **Momentum** (PyTorch's form, `SGD(momentum=μ)`), with a buffer $b$:
+# **Momentum** (PyTorch's form, `SGD(momentum=μ)`), with a buffer $\mathbf{b}$:
 #
-# $$b_1 = g_1,\qquad b_t = \mu\, b_{t-1} + g_t,\qquad \theta \leftarrow \theta - \mathrm{lr}\cdot b$$
+# $$\mathbf{b}_1 = g_1,\qquad \mathbf{b}_t = \mu\, \mathbf{b}_{t-1} + g_t,\qquad \theta \leftarrow \theta -
+# \mathrm{lr}\cdot \mathbf{b}_t$$
 #
-# ($b$ is a running sum of past gradients, decaying by $\mu$.)
+# ($\mathbf{b}$ is a running sum of past gradients, decaying by $\mu$.)
 #
-# With a constant gradient, $b \to g/(1 - \mu)$: momentum multiplies the step by up to $1/(1 - \mu)$
+# With a constant gradient, $\mathbf{b} \to g/(1 - \mu)$: momentum multiplies the step by up to $1/(1 - \mu)$
 # (10× for $\mu = 0.9$) along directions where the gradients agree, while gradients that flip
-# sign from step to step cancel in $b$.
+# sign from step to step cancel in $\mathbf{b}$.
 #
-# **Nesterov** looks ahead: the step uses $g + \mu b$ instead of $b$, which corrects a
+# **Nesterov** looks ahead: the step uses $g + \mu \mathbf{b}$ instead of $\mathbf{b}$, which corrects a
 # velocity that is about to overshoot one step earlier.
 #
 # **Sutskever et al. (2013)** write momentum with the learning rate inside the velocity:
@@ -376,7 +377,7 @@ claim(same_when_constant < 1e-4 and step_b[drop_at] > 5 * step_a[drop_at],
 # `minidl.course_checks.check("03.1", momentum_step_limit)` on it.
 
 # %% [markdown] tags=["answer", "hide-cell"]
-# **Answer.** $b_t = 1 + 0.9 + \dots + 0.9^{t-1} \to 1/(1 - 0.9) = 10$, so the step tends to
+# **Answer.** $\mathbf{b}_t = 1 + 0.9 + \dots + 0.9^{t-1} \to 1/(1 - 0.9) = 10$, so the step tends to
 # $\mathrm{lr}\cdot 10 = 1.0$ — ten times plain SGD's:
 
 # %% tags=["answer", "hide-cell"]

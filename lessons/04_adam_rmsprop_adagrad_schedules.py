@@ -276,8 +276,8 @@ claim(dead["lr=0.05, corrected=False"] > max(0.5, dead["lr=0.05, corrected=True"
 #   down to $\mathrm{max\_lr}/(25 \cdot 10^4)$
 #
 # ($\mathrm{lr}_{\min}$ is PyTorch's `eta_min`; 25 and $10^4$ are `OneCycleLR`'s `div_factor` and
-# `final_div_factor`. A half cosine from $a$ to $b$ over $K$ steps is
-# $b + \tfrac12(a - b)(1 + \cos(\pi k/K))$.) Below, 60 epochs of each.
+# `final_div_factor`. A half cosine from $\mathrm{lr}_a$ to $\mathrm{lr}_b$ over $K$ steps is
+# $\mathrm{lr}_b + \tfrac12(\mathrm{lr}_a - \mathrm{lr}_b)(1 + \cos(\pi k/K))$ at step $k$.) Below, 60 epochs of each.
 
 # %%
 def lr_curve(make_scheduler, n: int = 60, cls=optim.SGD, **kw) -> list[float]:

@@ -49,13 +49,14 @@
 # of a badly conditioned loss are long thin ellipses; gradient descent zig-zags across the
 # valley and creeps along it.
 #
-# **Augmentation** (`minidl.data.transforms.affine_resample`): each output pixel $(x, y)$
-# reads the input at $(x_{\text{in}}, y_{\text{in}}) = M\,(x, y, 1)^\top$, a $2 \times 3$ matrix $M$ per image,
-# with bilinear interpolation between the four neighbouring pixels of the input image $I$ (blank outside it):
+# **Augmentation** (`minidl.data.transforms.affine_resample`): the output pixel in column $c$
+# and row $r$ reads the input image $x$ at $(c_{\text{in}}, r_{\text{in}}) = A\,(c, r, 1)^\top$, with a
+# $2 \times 3$ matrix $A$ per image and bilinear interpolation between the four neighbouring pixels
+# (blank outside the image):
 #
-# $$\mathrm{out}(x, y) = \sum_{a, b \in \{0, 1\}} w_a(y_{\text{in}})\, w_b(x_{\text{in}})\,
-#   I\big[\lfloor y_{\text{in}} \rfloor + a,\ \lfloor x_{\text{in}} \rfloor + b\big],\qquad
-#   w_0(t) = 1 - (t - \lfloor t \rfloor),\quad w_1(t) = t - \lfloor t \rfloor$$
+# $$\mathrm{out}[r, c] = \sum_{i, j \in \{0, 1\}} k_i(r_{\text{in}})\, k_j(c_{\text{in}})\,
+#   x\big[\lfloor r_{\text{in}} \rfloor + i,\ \lfloor c_{\text{in}} \rfloor + j\big],\qquad
+#   k_0(t) = 1 - (t - \lfloor t \rfloor),\quad k_1(t) = t - \lfloor t \rfloor$$
 #
 # A flip, a shift, a rotation, a zoom and a crop are only different matrices.
 #

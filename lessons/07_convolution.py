@@ -53,19 +53,20 @@ FAST = fast_mode()
 # %% [markdown]
 # ## The math
 #
-# A `Conv2d(C, O, k)` layer holds a weight $W$ of shape $(O, C, k_h, k_w)$ and a bias $b$ of shape
-# $(O,)$. For an input $x$ of shape $(N, C, H, W)$ it computes, for every image $n$, output
-# channel $o$ and position $(o_y, o_x)$ — this is the formula in `minidl.engine.ops.conv.Conv2d`:
+# A `Conv2d(C, O, k)` layer holds a weight $W$ of shape $(O, C_{\text{in}}, k_h, k_w)$ and a bias $b$
+# of shape $(O,)$. For an input $x$ of shape $(B, C_{\text{in}}, H_{\text{in}}, W_{\text{in}})$ — a batch of
+# $B$ images with $C_{\text{in}}$ channels, PyTorch's `(N, C, H, W)` — it computes, for every image $n$,
+# output channel $o$ and position $(o_y, o_x)$ — this is the formula in `minidl.engine.ops.conv.Conv2d`:
 #
-# $$y[n, o, o_y, o_x] = b[o] + \sum_c \sum_{i,j} W[o, c, i, j]\; x[n, c,\; o_y s - p + i d,\; o_x s - p + j d]$$
+# $$y[n, o, o_y, o_x] = b[o] + \sum_c \sum_{i,j} W[o, c, i, j]\; x[n, c,\; o_y s - P + i d,\; o_x s - P + j d]$$
 #
-# with stride $s$, zero padding $p$ and dilation $d$. (Strictly this is a *cross-correlation*: the
+# with stride $s$, zero padding $P$ and dilation $d$. (Strictly this is a *cross-correlation*: the
 # kernel is not flipped. Every deep-learning library calls it convolution.) The same
 # weights slide over every position, which is why a conv layer has so few parameters.
 #
 # The output size per axis is `minidl.kernels.window.output_size`:
 #
-# $$O_H = \left\lfloor \frac{H + 2p - d\,(k - 1) - 1}{s} \right\rfloor + 1$$
+# $$H_{\text{out}} = \left\lfloor \frac{H_{\text{in}} + 2P - d\,(k - 1) - 1}{s} \right\rfloor + 1$$
 
 # %%
 print("28×28 through LeNet:", output_size(28, 3, 1, 0), "→", output_size(26, 3, 1, 0), "→ pool →",
@@ -76,15 +77,16 @@ print("28×28 through LeNet:", output_size(28, 3, 1, 0), "→", output_size(26, 
 #
 # Copy every window of the input into a column of a matrix:
 #
-# $$\text{cols}[(c, i, j),\ (n, o_y, o_x)] = x[n, c,\; o_y s - p + i d,\; o_x s - p + j d]$$
+# $$\text{cols}[(c, i, j),\ (n, o_y, o_x)] = x[n, c,\; o_y s - P + i d,\; o_x s - P + j d]$$
 #
 # Then the whole layer is one matrix product, `W.reshape(O, C·kh·kw) @ cols`, whose
-# $(O,\ N \cdot O_H \cdot O_W)$ result is the output. Matrix products are what BLAS libraries do at close
+# $(O,\ B \cdot H_{\text{out}} \cdot W_{\text{out}})$ result is the output. Matrix products are what BLAS libraries do
+# at close
 # to the processor's peak speed, so this trade — more memory for a GEMM — is how most
 # CPU frameworks run convolutions. Here is a 4×4 image and a 2×2 kernel. minidl's kernels
 # describe the sliding window with one small record, `minidl.kernels.window.Window(kh, kw,
 # sh, sw, ph, pw, dh, dw, oh, ow)`: kernel size, stride, padding and dilation per axis
-# (rows, then columns), and the output size $O_H \times O_W$ they give.
+# (rows, then columns), and the output size $H_{\text{out}} \times W_{\text{out}}$ they give.
 
 # %%
 image = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
@@ -127,15 +129,16 @@ assert np.array_equal(by_gemm, by_conv2d)
 # ## The backward pass, and why `np.add.at` is slow
 #
 # Write $W_2$ for the kernel flattened to a matrix, `W.reshape(O, C·kh·kw)`, so that the
-# forward pass is $Y = W_2\,\text{cols}$, and $G = \partial L/\partial Y$ for the gradient arriving from the
-# layer above, arranged like $Y$ as an $(O,\ N \cdot O_H \cdot O_W)$ matrix. The gradients are two more
+# forward pass is $Y = W_2\,\text{cols}$, and $g_Y = \partial L/\partial Y$ for the gradient arriving from the
+# layer above, arranged like $Y$ as an $(O,\ B \cdot H_{\text{out}} \cdot W_{\text{out}})$ matrix. The gradients are
+# two more
 # matrix products and the way back from columns to the image:
 #
-# $$\frac{\partial L}{\partial W_2} = G \cdot \text{cols}^\top, \qquad
-#   \frac{\partial L}{\partial x} = \text{col2im}(W_2^\top G), \qquad
-#   \frac{\partial L}{\partial b} = \sum_{n, o_y, o_x} G$$
+# $$\frac{\partial L}{\partial W_2} = g_Y \cdot \text{cols}^\top, \qquad
+#   \frac{\partial L}{\partial x} = \text{col2im}(W_2^\top g_Y), \qquad
+#   \frac{\partial L}{\partial b} = \sum_{n, o_y, o_x} g_Y$$
 #
-# ($\partial L/\partial W$ is $\partial L/\partial W_2$ reshaped back to $(O, C, k_h, k_w)$.)
+# ($\partial L/\partial W$ is $\partial L/\partial W_2$ reshaped back to $(O, C_{\text{in}}, k_h, k_w)$.)
 #
 # **col2im** adds each column back onto the pixels it was copied from. Where windows
 # overlap, a pixel receives several contributions, and they must *add up*. That is exactly
@@ -147,7 +150,8 @@ assert np.array_equal(by_gemm, by_conv2d)
 # Two faster ways, both in `minidl.kernels.conv`:
 #
 # 1. **$k_h k_w$ strided slices** (`col2im_reference`): for each kernel offset $(i, j)$, the
-#    columns of that offset form a whole $(N, C, O_H, O_W)$ block, which lands on a strided
+#    columns of that offset form a whole $(B, C_{\text{in}}, H_{\text{out}}, W_{\text{out}})$ block, which lands on a
+#    strided
 #    slice of the gradient. Inside one slice no pixel repeats, so plain `+=` is right,
 #    and there are only $k_h k_w = 9$ of them.
 # 2. **a Numba kernel** (`_col2im_loops`): the same loops a C programmer would write,
@@ -197,7 +201,8 @@ figure_col2im = save_figure(fig, "07_col2im_timings")
 # %% [markdown]
 # A hidden cost of the fancy-index version hides in its *output*, not its speed: NumPy
 # puts the batch axis innermost in memory when you index `x[:, channels, rows, cols]`.
-# The array looks like $(N,\ C k_h k_w,\ O_H O_W)$, but a matrix product over it walks memory
+# The array looks like $(B,\ C_{\text{in}} k_h k_w,\ H_{\text{out}} W_{\text{out}})$, but a matrix product over it
+# walks memory
 # with large strides — slower than on a C-contiguous array, by a factor that depends on
 # the BLAS library and the cache sizes (measured below) — and making it contiguous
 # afterwards is a transposing copy of its own. minidl's im2col therefore

@@ -28,12 +28,12 @@
 # %% [markdown]
 # ## The math
 #
-# A pruned weight tensor is a pair $(\theta, m)$ with a mask $m \in \{0, 1\}^n$, and the network computes with
+# A pruned weight tensor is a pair $(\theta, M)$ with a mask $M \in \{0, 1\}^n$, and the network computes with
 #
-# $$w = \theta \odot m \qquad\text{so}\qquad
-#   \frac{\partial L}{\partial \theta} = \frac{\partial L}{\partial w} \odot m$$
+# $$w = \theta \odot M \qquad\text{so}\qquad
+#   \frac{\partial L}{\partial \theta} = \frac{\partial L}{\partial w} \odot M$$
 #
-# (`minidl.compress.prune.masks`). Which entries get $m = 0$ is decided by an importance
+# (`minidl.compress.prune.masks`). Which entries get $M = 0$ is decided by an importance
 # score $I$ (`minidl.compress.prune.criteria`, one formula per function), with $g_k = \partial L/\partial w_k$:
 #
 # | criterion | $I(w_k)$ | |

@@ -102,14 +102,15 @@ print(inspect.getsource(myths.check_log_softmax_twice))
 # %% [markdown]
 # ## 2. K-means weight sharing — article 4's "quantize with K-Means or Min-Max"
 #
-# Uniform ("min-max") quantization puts 2^b levels on an even grid between the extremes.
+# Uniform ("min-max") quantization puts $2^{n_{\text{bits}}}$ levels on an even grid between the extremes.
 # Deep Compression (Han, Mao & Dally 2016) lets the weights choose their levels instead:
-# cluster the $n$ weights of a matrix into $k = 2^b$ clusters $S_1, \dots, S_k$ with centroids
+# cluster the $n$ weights of a matrix into $k = 2^{n_{\text{bits}}}$ clusters $\mathcal{S}_1, \dots, \mathcal{S}_k$
+# with centroids
 # $c_1, \dots, c_k$ by minimizing the within-cluster sum of squares
 #
-# $$\mathrm{WCSS} = \sum_{j=1}^{k} \sum_{i \in S_j} (w_i - c_j)^2,$$
+# $$\mathrm{WCSS} = \sum_{j=1}^{k} \sum_{i \in \mathcal{S}_j} (w_i - c_j)^2,$$
 #
-# store one $b$-bit index per weight plus a codebook of $k$ floats.
+# store one $n_{\text{bits}}$-bit index per weight plus a codebook of $k$ floats.
 # `minidl.compress.quantize.kmeans_quantize` runs Lloyd's iterations
 # (nearest centroid, then cluster means; an empty cluster keeps its centroid), from a
 # **linear** initialization over [min, max] by default — the paper's best, because it
@@ -178,7 +179,7 @@ print(f"From 4 bits up, the three differ by at most {high_bits_spread:.1%} befor
 # %% [markdown]
 # What the numbers say. Without any training, k-means is the better quantizer at few bits:
 # its levels sit where the weights are. Fine-tuning changes the picture: k-means can only
-# move its 2^b shared values (4 numbers per matrix at 2 bits) because the assignment is
+# move its $2^{n_{\text{bits}}}$ shared values (4 numbers per matrix at 2 bits) because the assignment is
 # frozen, while uniform quantization-aware training moves every float weight and lets
 # weights change level. On this MLP, look at which wins after fine-tuning in the run above
 # — the answer is printed, not assumed. From 4 bits up the three agree within a point and a half
