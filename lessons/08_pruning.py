@@ -475,8 +475,8 @@ print("figure:", save_figure(fig, "08_lottery_ticket"))
 # Prune one layer at a time, without retraining, and watch the accuracy.
 
 # %%
-sensitivity = prune.layer_sensitivity(dense, accuracy, [0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99],
-                                       metric_name="test accuracy (fraction correct)")
+sensitivity = prune.layer_sensitivity(dense, lambda m: 100 * accuracy(m), [0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99],
+                                       metric_name="test accuracy (%)")  # in percent, like every accuracy axis
 print(sensitivity)
 high = [i for i, sp in enumerate(sensitivity.sparsities) if sp >= 0.9]
 first_layer, output_layer = sensitivity.metric["0.weight"], sensitivity.metric["2.weight"]
