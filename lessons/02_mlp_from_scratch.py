@@ -270,7 +270,7 @@ claim(train_acc[0] < val_acc[0] and train_acc[-1] > val_acc[-1],
 # %% [markdown]
 # ## Exercises
 #
-# **1. A learning rate too large.** Train the hand-made model with lr = 0.03, 0.3 and 3.
+# **1. A learning rate too large.** Train the hand-made model with $\mathrm{lr} = 0.03$, 0.3 and 3.
 # What happens with 3?
 
 # %% [markdown] tags=["answer", "hide-cell"]

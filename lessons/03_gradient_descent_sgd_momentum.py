@@ -148,7 +148,7 @@ claim(endpoints["GD (all 200 samples)"] < 1e-3 < endpoints["SGD, batch 1"] < 0.3
 # $$\frac{\lVert g_B - g \rVert}{\lVert g \rVert} \approx \frac{e_1}{\sqrt{B}} \sqrt{\frac{N - B}{N - 1}},$$
 #
 # with $e_1$ the root-mean-square error of a single-sample gradient (computed below from all
-# N of them), and the error measured as a root mean square over many batches. It is zero at B = N: a "batch" of
+# N of them), and the error measured as a root mean square over many batches. It is zero at $B = N$: a "batch" of
 # every sample is the full gradient.
 
 # %%

@@ -247,11 +247,11 @@ claim(dead["lr=0.05, corrected=False"] > max(0.5, dead["lr=0.05, corrected=True"
       dead=dead, accuracy=acc)
 
 # %% [markdown]
-# At lr = 1e-3 the uncorrected version even looks *better*: its oversized early steps act
-# as an accidental warm-up bonus. At lr = 5e-2 the same factor of ~6 throws the weights so
+# At $\mathrm{lr} = 10^{-3}$ the uncorrected version even looks *better*: its oversized early steps act
+# as an accidental warm-up bonus. At $\mathrm{lr} = 5 \cdot 10^{-2}$ the same factor of about 6 throws the weights so
 # far in the first steps that most hidden ReLUs die — the printout counts the units that
 # output 0 for every training digit, and so never get a gradient again — and the network
-# never recovers, while corrected Adam trains normally. (lr = 0.05 is a large lr for Adam:
+# never recovers, while corrected Adam trains normally. ($\mathrm{lr} = 0.05$ is a large lr for Adam:
 # even the corrected run loses a share of its ReLUs, fewer than the uncorrected one.)
 # Bias correction makes lr mean the same thing at step 1
 # and at step 10 000 — which is what makes Adam's default lr usable across problems.

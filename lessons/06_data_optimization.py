@@ -55,8 +55,11 @@
 # (blank outside the image):
 #
 # $$\mathrm{out}[r, c] = \sum_{i, j \in \{0, 1\}} k_i(r_{\text{in}})\, k_j(c_{\text{in}})\,
-#   x\big[\lfloor r_{\text{in}} \rfloor + i,\ \lfloor c_{\text{in}} \rfloor + j\big],\qquad
-#   k_0(t) = 1 - (t - \lfloor t \rfloor),\quad k_1(t) = t - \lfloor t \rfloor$$
+#   x\big[\lfloor r_{\text{in}} \rfloor + i,\ \lfloor c_{\text{in}} \rfloor + j\big]$$
+#
+# with the interpolation weights
+#
+# $$k_0(t) = 1 - (t - \lfloor t \rfloor),\qquad k_1(t) = t - \lfloor t \rfloor$$
 #
 # A flip, a shift, a rotation, a zoom and a crop are only different matrices.
 #
@@ -130,7 +133,7 @@ claim(5 < kappa_std < 15 and kappa_raw > 100 * kappa_std, "κ is still about 9 a
 # Exercise 1 removes the correlation too.
 #
 # Now the same optimizer — plain gradient descent (`optim.SGD`, full batch) with the
-# largest comfortable step lr = 1/h_max — on both versions of the problem, from w = 0.
+# largest comfortable step $\mathrm{lr} = 1/h_{\max}$ — on both versions of the problem, from $w = 0$.
 
 # %%
 STEPS = 100

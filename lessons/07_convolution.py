@@ -56,9 +56,10 @@ FAST = fast_mode()
 # A `Conv2d(C, O, k)` layer holds a weight $W$ of shape $(O, C_{\text{in}}, k_h, k_w)$ and a bias $b$
 # of shape $(O,)$. For an input $x$ of shape $(B, C_{\text{in}}, H_{\text{in}}, W_{\text{in}})$ — a batch of
 # $B$ images with $C_{\text{in}}$ channels, PyTorch's `(N, C, H, W)` — it computes, for every image $n$,
-# output channel $o$ and position $(o_y, o_x)$ — this is the formula in `minidl.engine.ops.conv.Conv2d`:
+# output channel $o$ and position $(o_y, o_x)$ the output $y[n, o, o_y, o_x]$: the bias $b[o]$ plus
+# (this is the formula in `minidl.engine.ops.conv.Conv2d`)
 #
-# $$y[n, o, o_y, o_x] = b[o] + \sum_c \sum_{i,j} W[o, c, i, j]\; x[n, c,\; o_y s - P + i d,\; o_x s - P + j d]$$
+# $$\sum_{c, i, j} W[o, c, i, j]\; x[n,\ c,\ o_y s - P + i d,\ o_x s - P + j d]$$
 #
 # with stride $s$, zero padding $P$ and dilation $d$. (Strictly this is a *cross-correlation*: the
 # kernel is not flipped. Every deep-learning library calls it convolution.) The same
@@ -368,8 +369,8 @@ assert np.isclose(lhs, rhs)
 # `minidl.course_checks.check("07.3", conv1x1)`.
 
 # %% [markdown] tags=["answer", "hide-cell"]
-# **Answer.** With kh = kw = 1 each column of cols is just the C channels of one pixel, so
-# the layer is the (O, C) matrix W[:, :, 0, 0] applied to every pixel: a `Linear(C, O)`
+# **Answer.** With $k_h = k_w = 1$ each column of cols is just the $C_{\text{in}}$ channels of one pixel, so
+# the layer is the $(O, C_{\text{in}})$ matrix W[:, :, 0, 0] applied to every pixel: a `Linear(C, O)`
 # shared over positions.
 
 # %% tags=["answer", "hide-cell"]

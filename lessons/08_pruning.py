@@ -740,7 +740,7 @@ assert global_misuse_message is not None and load_after_prune_fails
 # `amount=1` versus `amount=1.0`? Two calls with `amount=0.5` on 100 weights?
 
 # %% [markdown] tags=["answer", "hide-cell"]
-# **Answer.** round(6.8) = 7; one versus all seventeen (an int is a count, a float a
+# **Answer.** `round(6.8) == 7`; one versus all seventeen (an int is a count, a float a
 # fraction); 50 then 25 — 75% in total, because each call acts on the survivors.
 
 # %% tags=["answer", "hide-cell"]

@@ -46,12 +46,14 @@
 # (`calculate_qparams`), after widening it to contain 0 ($\min_- = \min(\min, 0)$,
 # $\max_+ = \max(\max, 0)$), so that 0 is always exactly representable:
 #
-# $$\begin{aligned}
-#   \text{affine:}\quad & S = \frac{\max_+ - \min_-}{q_{\max} - q_{\min}}, &
-#     Z &= \mathrm{clamp}\big(q_{\min} - \mathrm{round}(\min_- / S),\ q_{\min},\ q_{\max}\big)\\
-#   \text{symmetric:}\quad & S = \frac{\max(|\min_-|, \max_+)}{(q_{\max} - q_{\min})/2}, &
-#     Z &= 0 \text{ (signed)},\quad \left\lfloor \frac{q_{\min} + q_{\max} + 1}{2} \right\rfloor \text{ (unsigned)}
-# \end{aligned}$$
+# **affine**:
+#
+# $$S = \frac{\max_+ - \min_-}{q_{\max} - q_{\min}},\qquad
+#   Z = \mathrm{clamp}\big(q_{\min} - \mathrm{round}(\min_- / S),\ q_{\min},\ q_{\max}\big)$$
+#
+# **symmetric**, with $Z = 0$ when signed and $Z = \lfloor (q_{\min} + q_{\max} + 1)/2 \rfloor$ when unsigned:
+#
+# $$S = \frac{\max(|\min_-|, \max_+)}{(q_{\max} - q_{\min})/2}$$
 #
 # so a symmetric uint8 quantizer puts the real 0 on the middle level, $Z = 128$, as PyTorch
 # does (the clamp on the affine $Z$ only matters when $S$ is floored at its smallest value).
@@ -60,9 +62,9 @@
 #
 # Training through `round` uses the **straight-through estimator** (`fake_quantize`):
 #
-# $$\text{forward: } \hat x = (\mathrm{clamp}(\mathrm{round}(x/S) + Z,\ q_{\min},\ q_{\max}) - Z)\,S,
-#   \qquad
-#   \text{backward: } \frac{\partial \hat x}{\partial x}
+# $$\text{forward: } \hat x = (\mathrm{clamp}(\mathrm{round}(x/S) + Z,\ q_{\min},\ q_{\max}) - Z)\,S$$
+#
+# $$\text{backward: } \frac{\partial \hat x}{\partial x}
 #   := \mathbf{1}[q_{\min} \le \mathrm{round}(x/S) + Z \le q_{\max}]$$
 #
 # An integer layer (Jacob et al. 2018; `QuantizedLinear`) with input $(S_1, Z_1)$, symmetric
@@ -666,9 +668,9 @@ for key, value in results.items():
 # %% [markdown]
 # ## Further: k-means weight sharing and Huffman coding
 #
-# Uniform quantization fixes its 2^b levels on an even grid. **Weight sharing** (Deep
+# Uniform quantization fixes its $2^{n_{\text{bits}}}$ levels on an even grid. **Weight sharing** (Deep
 # Compression, Han et al. 2016) lets the weights choose them: `kmeans_quantize(weight, bits)`
-# clusters a matrix into 2^b shared values (Lloyd's iterations, linear initialization), and
+# clusters a matrix into $2^{n_{\text{bits}}}$ shared values (Lloyd's iterations, linear initialization), and
 # `share_weights` / `share_model_weights` make the codebook trainable — a centroid's gradient
 # is the sum of its cluster's weight gradients. `minidl.compress.quantize.coding` then
 # Huffman-codes the indices (a real encoder and decoder). Lesson 15 measures accuracy against

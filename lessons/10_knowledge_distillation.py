@@ -29,12 +29,12 @@
 # %% [markdown]
 # ## The math
 #
-# Write z_s and z_t for the student's and teacher's logits of one sample (C classes), and
-# soften both with the same temperature T:
+# Write $z_s$ and $z_t$ for the student's and teacher's logits of one sample ($C$ classes), and
+# soften both with the same temperature $T$:
 #
 # $$p = \mathrm{softmax}(z / T),\qquad p_c = \frac{e^{z_c/T}}{\sum_j e^{z_j/T}}$$
 #
-# T = 1 is the ordinary softmax; a larger T flattens it, so the ratios between the small
+# $T = 1$ is the ordinary softmax; a larger $T$ flattens it, so the ratios between the small
 # probabilities become visible. The loss, as `minidl.compress.distill.distillation_loss`
 # states it (Hinton, Vinyals & Dean 2015):
 #
@@ -139,7 +139,7 @@ print(f"student: {n_student:,} parameters ({n_teacher / n_student:.0f}× smaller
 # %% [markdown]
 # ## 2. Dark knowledge: what the temperature reveals
 #
-# At T = 1 the teacher is almost certain on most digits: the top probability is close to 1
+# At $T = 1$ the teacher is almost certain on most digits: the top probability is close to 1
 # and the rest are tiny. Those tiny numbers are not noise: a 3 that looks a bit like an 8
 # gets more probability on 8 than on 1. Raising T lifts them into view.
 
@@ -539,7 +539,7 @@ print(f"hint − no hint: {hint_diff.mean() * 100:+.1f} ± {hint_diff.std() * 10
 # Hinton, Vinyals & Dean (2015) distilled an MNIST teacher (two hidden layers of 1200 ReLUs,
 # trained with dropout and jittered inputs: 67 test errors) into a 784→800→800→10 student.
 # Trained on hard labels without regularization, that student made 146 errors; trained with
-# soft targets at T = 20, 74 — the soft targets alone recovered most of the teacher's
+# soft targets at $T = 20$, 74 — the soft targets alone recovered most of the teacher's
 # advantage. The paper also advises "a considerably lower weight on the second objective"
 # (the hard term: a small $\omega$) and notes that soft-target gradients scale as $1/T^2$, the
 # reason for the $T^2$ above.

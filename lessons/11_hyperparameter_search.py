@@ -84,8 +84,9 @@
 # $$\varphi(t) = \frac{e^{-t^2/2}}{\sqrt{2\pi}},\qquad
 #   \Phi(u) = \int_{-\infty}^{u} \varphi(t)\, dt = \tfrac12\, \mathrm{erfc}\!\left(-u/\sqrt{2}\right)$$
 #
-# $$u = \frac{f^* - \hat y(x) - \xi}{\sigma(x)},\qquad
-#   \mathrm{EI}(x) = \left(f^* - \hat y(x) - \xi\right) \Phi(u) + \sigma(x)\, \varphi(u) = \sigma(x)\, h(u),$$
+# $$u = \frac{f^* - \hat y(x) - \xi}{\sigma(x)},$$
+#
+# $$\mathrm{EI}(x) = \left(f^* - \hat y(x) - \xi\right) \Phi(u) + \sigma(x)\, \varphi(u) = \sigma(x)\, h(u),$$
 #
 # with $h(u) = u\,\Phi(u) + \varphi(u)$, and $\mathrm{EI}(x) = 0$ where $\sigma(x) = 0$. **log EI**
 # (`minidl.search.acquisition.log_expected_improvement`) is $\log \sigma + \log h(u)$, with $\log h$
