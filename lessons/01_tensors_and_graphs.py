@@ -29,16 +29,17 @@
 # A computation is a graph of small ops. Each op knows its *local* derivatives, written
 # in minidl as the op's docstring, for example
 #
-# - `Add`:  z = x + y;   ∂z/∂x = 1,  ∂z/∂y = 1
-# - `Mul`:  z = x · y;   ∂z/∂x = y,  ∂z/∂y = x
-# - `Tanh`: y = tanh x;  ∂y/∂x = 1 − y²
+# - `Add`: $z = x + y$; $\partial z/\partial x = 1$, $\partial z/\partial y = 1$
+# - `Mul`: $z = x \cdot y$; $\partial z/\partial x = y$, $\partial z/\partial y = x$
+# - `Tanh`: $y = \tanh x$; $\partial y/\partial x = 1 - y^2$
 #
-# The chain rule glues them together. Walking the graph from the output L back to
+# The chain rule glues them together. Walking the graph from the output $L$ back to
 # the inputs (`minidl.engine.autograd`'s docstring):
 #
-#     ∂L/∂x = Σ over the ops f that consumed x of  (∂L/∂f(x)) · ∂f/∂x
+# $$\frac{\partial L}{\partial x} = \sum_{\text{ops } f \text{ that consumed } x}
+#   \frac{\partial L}{\partial f(x)} \cdot \frac{\partial f}{\partial x}$$
 #
-# The **Σ** matters: a value used twice gets a contribution from each use, so gradients
+# The **sum** $\sum$ matters: a value used twice gets a contribution from each use, so gradients
 # must be *added* (`+=`), never assigned. And every node must be processed only after all
 # the nodes that use it — a *topological order* of the graph.
 
@@ -181,7 +182,7 @@ assert a.dtype == minidl.float32
 #
 # Adding a bias `b` of shape (3,) to a batch `x` of shape (4, 3) follows NumPy's rule:
 # `b` is (virtually) copied to every one of the 4 rows. Each copy takes part in the loss,
-# so — the Σ of the chain rule again — `b`'s gradient is the gradient of the output
+# so — the $\sum$ of the chain rule again — `b`'s gradient is the gradient of the output
 # **summed over the batch axis**. minidl's `Add` does this with `sum_to` (see the
 # docstring of `minidl/engine/ops/arithmetic.py`).
 
@@ -254,9 +255,9 @@ assert evaluated.grad_fn is None
 # %% [markdown]
 # ### Second derivatives: `minidl.grad(..., create_graph=True)`
 #
-# `minidl.grad(outputs, inputs)` returns ∂outputs/∂inputs instead of accumulating it.
+# `minidl.grad(outputs, inputs)` returns $\partial\,\text{outputs}/\partial\,\text{inputs}$ instead of accumulating it.
 # With `create_graph=True` the backward pass is itself recorded, so its result can be
-# differentiated again. For f(x) = x³: f′(x) = 3x², f″(x) = 6x.
+# differentiated again. For $f(x) = x^3$: $f'(x) = 3x^2$, $f''(x) = 6x$.
 
 # %%
 xs = minidl.linspace(-2.0, 2.0, 5, dtype=minidl.float64).requires_grad_()
@@ -291,10 +292,10 @@ print("gradcheck passed:", gradcheck_passed)
 #
 # Left: tanh, its derivative from minidl's autograd, central differences (dots) and the
 # second derivative from `create_graph=True`. Right: the error of the central difference
-# at x = 0.5 as the step h shrinks, in float32 and float64. The error first falls as h²
-# (the Taylor remainder), then *rises* as ε/h: subtracting two nearly equal numbers loses
-# digits, and ε, the rounding unit, is 1e-7 in float32 but 1e-16 in float64. That is why
-# `gradcheck` insists on float64 with h = 1e-6.
+# at $x = 0.5$ as the step $h$ shrinks, in float32 and float64. The error first falls as $h^2$
+# (the Taylor remainder), then *rises* as $u/h$: subtracting two nearly equal numbers loses
+# digits, and $u$, the rounding unit, is $10^{-7}$ in float32 but $10^{-16}$ in float64. That is why
+# `gradcheck` insists on float64 with $h = 10^{-6}$.
 
 # %%
 grid = minidl.linspace(-3.0, 3.0, pick(121, 41), dtype=minidl.float64).requires_grad_()
@@ -349,15 +350,15 @@ print(f"best finite-difference error: float32 {best_error['float32']:.1e}, "
 # ## Exercises
 #
 # **1. The "backward called twice" bug.** Many toy autograds (micrograd among them) do
-# not reset interior gradients in `backward()`. Take y = (3a)² at a = 0.5, so dy/da = 18a
-# = 9. Run backward once, then again *without* resetting the interior gradients. What is
+# not reset interior gradients in `backward()`. Take $y = (3a)^2$ at $a = 0.5$, so
+# $dy/da = 18a = 9$. Run backward once, then again *without* resetting the interior gradients. What is
 # `a.grad` after the second run — and what should it be?
 
 # %% [markdown] tags=["answer", "hide-cell"]
 # **Answer.** It should be 18: leaves accumulate, so two backwards give twice the
 # gradient (that is what PyTorch and minidl do). The naive version gives **27**: the
-# interior node `b = 3a` still holds its old gradient 3, gets another 3 added (→ 6), and
-# passes all 6 on, so `a` receives 3·6 = 18 on top of its 9. The error grows with depth.
+# interior node `b = 3a` still holds its old gradient 3, gets another 3 added (making 6), and
+# passes all 6 on, so `a` receives $3 \cdot 6 = 18$ on top of its 9. The error grows with depth.
 # Our `Value.backward` avoids it by zeroing interior gradients first.
 
 # %% tags=["answer", "hide-cell"]
@@ -386,12 +387,13 @@ assert a.grad == 27.0
 # %% [markdown]
 # **2. Why is the gradient of a broadcast a sum?** Write the bias example with the copies
 # made explicit, `B = ones((4, 1)) * b`, and compare.
-# Then write `bias_grad(grad_out)`: given ∂L/∂y for y = x + b (b broadcast over the rows),
-# return ∂L/∂b, and test it with `minidl.course_checks.check("01.2", bias_grad)`.
+# Then write `bias_grad(grad_out)`: given $\partial L/\partial y$ for $y = x + b$ ($b$ broadcast over the rows),
+# return $\partial L/\partial b$, and test it with `minidl.course_checks.check("01.2", bias_grad)`.
 
 # %% [markdown] tags=["answer", "hide-cell"]
 # **Answer.** Broadcasting *uses* `b` four times, once per row, exactly like a `Value` used
-# four times. The chain rule adds the four contributions: ∂L/∂b = Σ_rows ∂L/∂B. Below,
+# four times. The chain rule adds the four contributions: $\partial L/\partial b$ is the sum over the
+# rows of the gradient of `B`. Below,
 # the explicit copy (a `Mul` whose backward also sums) gives the same gradient.
 
 # %% tags=["answer", "hide-cell"]
@@ -411,11 +413,11 @@ def bias_grad(grad_out: np.ndarray) -> np.ndarray:
 check("01.2", bias_grad)
 
 # %% [markdown]
-# **3. A wrong backward rule.** Write an op y = x³ whose backward forgets the square
-# (returns 3x instead of 3x²). Does `gradcheck` notice?
+# **3. A wrong backward rule.** Write an op $y = x^3$ whose backward forgets the square
+# (returns $3x$ instead of $3x^2$). Does `gradcheck` notice?
 
 # %% [markdown] tags=["answer", "hide-cell"]
-# **Answer.** Yes: central differences give 3x², so `gradcheck` raises `GradcheckError`
+# **Answer.** Yes: central differences give $3x^2$, so `gradcheck` raises `GradcheckError`
 # and names the worst element. A test built on `gradcheck` can fail — that is what makes
 # it a test.
 

@@ -6,7 +6,7 @@
 # - The four steps of training a network: **forward**, **loss**, **backward**,
 #   **update** — written out by hand with minidl Tensors, no `nn.Module`, no optimizer.
 # - What softmax and cross-entropy compute, and why the gradient of the loss with respect
-#   to the logits is simply (p − onehot)/N — checked against minidl's backward.
+#   to the logits is simply $(p - \mathrm{onehot}(y))/N$ — checked against minidl's backward.
 # - How to read a training curve.
 # - That `minidl.nn.MLP`, `minidl.optim.SGD` and `minidl.train.fit` do exactly the same
 #   thing, so you can use them from the next lesson on.
@@ -20,20 +20,20 @@
 # %% [markdown]
 # ## The math
 #
-# A two-layer perceptron (MLP) maps an image x (64 pixels) to 10 scores, the *logits*:
+# A two-layer perceptron (MLP) maps an image $x$ (64 pixels) to 10 scores, the *logits*:
 #
 # $$h = \mathrm{relu}(x W_1^\top + b_1),\qquad z = h W_2^\top + b_2$$
 #
 # (minidl's `Linear` computes $y = x W^\top + b$; relu is $y = \max(x, 0)$.)
 #
 # **Softmax** turns logits into probabilities, **cross-entropy** scores them against the
-# true class yᵢ, averaged over the N samples of a batch:
+# true class $y_i$, averaged over the $N$ samples of a batch:
 #
 # $$p_i = \mathrm{softmax}(z_i),\quad p_{ic} = \frac{e^{z_{ic}}}{\sum_j e^{z_{ij}}},\qquad
 #   L = -\frac{1}{N}\sum_i \log p_{i, y_i}$$
 #
-# Write one sample's loss as −z_y + log Σⱼ e^{zⱼ}. Differentiating with respect to z_c gives
-# −[c = y] + e^{z_c}/Σⱼ e^{zⱼ} = p_c − [c = y]. With the mean over the batch this is the
+# Write one sample's loss as $-z_y + \log \sum_j e^{z_j}$. Differentiating with respect to $z_c$ gives
+# $-[c = y] + e^{z_c}/\sum_j e^{z_j} = p_c - [c = y]$. With the mean over the batch this is the
 # formula in `minidl/nn/losses/cross_entropy.py`:
 #
 # $$\frac{\partial L}{\partial z} = \frac{p - \mathrm{onehot}(y)}{N}$$
@@ -41,7 +41,7 @@
 # The prediction minus the truth: push up the score of the right class, push down the
 # others in proportion to how much probability they stole.
 #
-# **Gradient descent** moves every parameter θ a small step against its gradient
+# **Gradient descent** moves every parameter $\theta$ a small step against its gradient
 # (`minidl.optim.SGD`'s rule with no momentum and no weight decay):
 #
 # $$\theta \leftarrow \theta - \mathrm{lr}\cdot\frac{\partial L}{\partial \theta}$$
@@ -114,8 +114,8 @@ assert abs(loss_by_formula - loss.item()) < 1e-12 and gradient_formula_max_error
 
 # %% [markdown]
 # Why not compute `log(softmax(z))` in two steps? For large logits `e^z` overflows and
-# tiny probabilities round to 0, whose log is −∞. `cross_entropy` takes the raw logits and
-# computes log-softmax as (z − max z) − log Σ e^{z − max z}, which is always finite. That is
+# tiny probabilities round to 0, whose log is $-\infty$. `cross_entropy` takes the raw logits and
+# computes log-softmax as $(z - \max z) - \log \sum e^{z - \max z}$, which is always finite. That is
 # why the model below outputs logits, with no softmax layer at the end.
 #
 # ### A log-softmax too many is harmless
@@ -149,7 +149,7 @@ claim(log_softmax_twice_loss_gap < 1e-12 and log_softmax_twice_grad_gap < 1e-12,
 #
 # Four parameter tensors. `nn.Parameter` is a Tensor with `requires_grad=True` (you could
 # equally write `minidl.randn(...).requires_grad_()`). The weights start as Gaussian noise
-# scaled by √(2 / fan_in) (He initialization): relu zeroes about half of its inputs, and the
+# scaled by $\sqrt{2 / \mathrm{fan\_in}}$ (He initialization): relu zeroes about half of its inputs, and the
 # factor 2 keeps the size of the activations from shrinking layer after layer.
 
 # %%
@@ -251,10 +251,10 @@ fig, (ax_loss, ax_acc) = new_figure(1, 2, figsize=(13, 5))
 ax_loss.plot(epochs_axis, by_hand["train_loss"], label="by hand")
 ax_loss.plot(epochs_axis, with_fit.train_loss, "--", label="nn.MLP + fit")
 ax_loss.set(xlabel="epoch", ylabel="cross-entropy (nats, log scale)", yscale="log", title="training loss")
-ax_acc.plot(epochs_axis, by_hand["train_accuracy"], color="C0", alpha=0.5, label="by hand, train")
-ax_acc.plot(epochs_axis, by_hand["val_accuracy"], color="C0", label="by hand, validation")
-ax_acc.plot(epochs_axis, with_fit.val_accuracy, "--", color="C1", label="nn.MLP + fit, validation")
-ax_acc.set(xlabel="epoch", ylabel="accuracy (fraction correct)", title="accuracy", ylim=(0.5, 1.0))
+ax_acc.plot(epochs_axis, 100 * np.array(by_hand["train_accuracy"]), color="C0", alpha=0.5, label="by hand, train")
+ax_acc.plot(epochs_axis, 100 * np.array(by_hand["val_accuracy"]), color="C0", label="by hand, validation")
+ax_acc.plot(epochs_axis, 100 * np.array(with_fit.val_accuracy), "--", color="C1", label="nn.MLP + fit, validation")
+ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy", ylim=(50, 100))
 for ax in (ax_loss, ax_acc):
     ax.legend(fontsize=12, loc="lower right" if ax is ax_acc else "upper right")
 fig.suptitle(f"2-layer MLP on digits, SGD lr={LEARNING_RATE}, batch {BATCH_SIZE}")
@@ -270,16 +270,16 @@ claim(train_acc[0] < val_acc[0] and train_acc[-1] > val_acc[-1],
 # %% [markdown]
 # ## Exercises
 #
-# **1. A learning rate too large.** Train the hand-made model with lr = 0.03, 0.3 and 3.
+# **1. A learning rate too large.** Train the hand-made model with $\mathrm{lr} = 0.03$, 0.3 and 3.
 # What happens with 3?
 
 # %% [markdown] tags=["answer", "hide-cell"]
 # **Answer.** 0.03 learns, slowly; 0.3 learns fast. With 3 the first steps are so large that
-# the loss jumps up, and then it sits at **ln 10 ≈ 2.303** with accuracy near 10%: the
+# the loss jumps up, and then it sits at **$\ln 10 \approx 2.303$** with accuracy near 10%: the
 # model has given up and predicts the same distribution for every image. The cause is
 # visible in the hidden layer: the big steps push every hidden unit's input below zero
 # for *every* image. relu outputs 0 there **and has gradient 0**, so no later step can
-# revive those "dead" units, and only b₂ keeps learning (the class frequencies).
+# revive those "dead" units, and only $b_2$ keeps learning (the class frequencies).
 
 # %% tags=["answer", "hide-cell"]
 lr_epochs = pick(10, 3)
@@ -308,15 +308,15 @@ ax.legend(fontsize=12)
 print("saved", save_figure(fig, "02_learning_rates"))
 
 # %% [markdown]
-# **2. The gradient with respect to the logits.** What is ∂L/∂z for one sample, what does
+# **2. The gradient with respect to the logits.** What is $\partial L/\partial z$ for one sample, what does
 # each row of it sum to, and how big is it for a sample the model already classifies
 # confidently and correctly? Write `logits_grad(logits, labels)` in NumPy for a batch and
 # test it: `minidl.course_checks.check("02.2", logits_grad)`.
 
 # %% [markdown] tags=["answer", "hide-cell"]
-# **Answer.** (p − onehot(y))/N. Each row sums to (1 − 1)/N = **0**: probability is only
-# moved between classes, never created. For a confident correct sample p ≈ onehot(y), so
-# the gradient is ≈ 0 — it has nothing left to teach; the badly classified samples
+# **Answer.** $(p - \mathrm{onehot}(y))/N$. Each row sums to $(1 - 1)/N = \mathbf{0}$: probability is only
+# moved between classes, never created. For a confident correct sample $p \approx \mathrm{onehot}(y)$, so
+# the gradient is $\approx 0$ — it has nothing left to teach; the badly classified samples
 # dominate the update.
 
 # %% tags=["answer", "hide-cell"]

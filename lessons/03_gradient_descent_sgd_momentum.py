@@ -21,7 +21,8 @@
 # %% [markdown]
 # ## The math
 #
-# Notation: θ the parameters, J(θ) the loss, g = ∇θ J the gradient, lr the learning rate.
+# Notation: $\theta$ the parameters, $J(\theta)$ the loss, $g = \nabla_\theta J$ the gradient, $\mathrm{lr}$ the
+# learning rate.
 # These are the docstrings of `minidl.optim.rules.gd`, `minidl.optim.rules.sgd` (the recipe) and
 # `minidl.optim.transforms.trace` (momentum).
 #
@@ -29,29 +30,31 @@
 #
 # $$\theta \leftarrow \theta - \mathrm{lr}\cdot\nabla_\theta J(\theta)$$
 #
-# **SGD** — the same step with g computed on a random mini-batch B of the data. Its average
+# **SGD** — the same step with $g$ computed on a random mini-batch $B$ of the data. Its average
 # over the possible batches is the full gradient (it is unbiased), but each one is noisy,
-# and it costs |B|/N of a full gradient.
+# and it costs $|B|/N$ of a full gradient.
 #
-# **Momentum** (PyTorch's form, `SGD(momentum=μ)`), with a buffer b:
+# **Momentum** (PyTorch's form, `SGD(momentum=μ)`), with a buffer $\mathbf{b}$:
 #
-# $$b_1 = g_1,\qquad b_t = \mu\, b_{t-1} + g_t,\qquad \theta \leftarrow \theta - \mathrm{lr}\cdot b$$
+# $$\mathbf{b}_1 = g_1,\qquad \mathbf{b}_t = \mu\, \mathbf{b}_{t-1} + g_t,\qquad \theta \leftarrow \theta -
+# \mathrm{lr}\cdot \mathbf{b}_t$$
 #
-# (b is a running sum of past gradients, decaying by μ.)
+# ($\mathbf{b}$ is a running sum of past gradients, decaying by $\mu$.)
 #
-# With a constant gradient, b → g/(1 − μ): momentum multiplies the step by up to 1/(1 − μ)
-# (10× for μ = 0.9) along directions where the gradients agree, while gradients that flip
-# sign from step to step cancel in b.
+# With a constant gradient, $\mathbf{b} \to g/(1 - \mu)$: momentum multiplies the step by up to $1/(1 - \mu)$
+# (10× for $\mu = 0.9$) along directions where the gradients agree, while gradients that flip
+# sign from step to step cancel in $\mathbf{b}$.
 #
-# **Nesterov** looks ahead: the step uses g + μb instead of b, which corrects a
+# **Nesterov** looks ahead: the step uses $g + \mu \mathbf{b}$ instead of $\mathbf{b}$, which corrects a
 # velocity that is about to overshoot one step earlier.
 #
 # **Sutskever et al. (2013)** write momentum with the learning rate inside the velocity:
 #
 # $$v \leftarrow \mu\, v + \mathrm{lr}\cdot g,\qquad \theta \leftarrow \theta - v$$
 #
-# Unroll both: PyTorch moves by lr·Σ μ^(t−k) gₖ, Sutskever by Σ μ^(t−k) lrₖ gₖ. The same
-# while lr is constant; with a schedule, PyTorch rescales the whole remembered velocity
+# Unroll both: PyTorch moves by $\mathrm{lr}_t \sum_k \mu^{t-k} g_k$, Sutskever by
+# $\sum_k \mu^{t-k}\, \mathrm{lr}_k\, g_k$. The same while $\mathrm{lr}$ is constant; with a schedule, PyTorch
+# rescales the whole remembered velocity
 # at once, Sutskever only the new gradients.
 
 # %%
@@ -73,9 +76,9 @@ print(transforms.trace.__doc__)
 # %% [markdown]
 # ## 1. GD and SGD: one rule, two kinds of data
 #
-# A model with two parameters lets us draw the loss surface: fit y ≈ w·x + b to 200 noisy
+# A model with two parameters lets us draw the loss surface: fit $y \approx w x + b$ to 200 noisy
 # points with the mean squared error. GD sees all 200 points at every step; SGD sees a
-# batch of 1 or of 20. All three use `minidl.optim.SGD`/`GD`'s rule θ ← θ − lr·g.
+# batch of 1 or of 20. All three use `minidl.optim.SGD`/`GD`'s rule $\theta \leftarrow \theta - \mathrm{lr}\cdot g$.
 
 # %%
 rng = np.random.default_rng(0)
@@ -136,16 +139,16 @@ claim(endpoints["GD (all 200 samples)"] < 1e-3 < endpoints["SGD, batch 1"] < 0.3
 # ## 2. How noisy is a mini-batch gradient?
 #
 # On the digits MLP, take the full-batch gradient as the truth and measure how far
-# mini-batch gradients of size B fall from it. For independent samples the variance of the
-# mean falls like 1/B, so the relative error like 1/√B. Our batches are drawn *without
-# replacement* from a finite set of N samples, which makes them a little better than
+# mini-batch gradients of size $B$ fall from it. For independent samples the variance of the
+# mean falls like $1/B$, so the relative error like $1/\sqrt{B}$. Our batches are drawn *without
+# replacement* from a finite set of $N$ samples, which makes them a little better than
 # independent draws: the variance of the mean is multiplied by the finite-population factor
-# (N − B)/(N − 1), so the prediction becomes
+# $(N - B)/(N - 1)$, so the prediction becomes
 #
 # $$\frac{\lVert g_B - g \rVert}{\lVert g \rVert} \approx \frac{e_1}{\sqrt{B}} \sqrt{\frac{N - B}{N - 1}},$$
 #
 # with $e_1$ the root-mean-square error of a single-sample gradient (computed below from all
-# N of them), and the error measured as a root mean square over many batches. It is zero at B = N: a "batch" of
+# N of them), and the error measured as a root mean square over many batches. It is zero at $B = N$: a "batch" of
 # every sample is the full gradient.
 
 # %%
@@ -202,14 +205,14 @@ claim(relative_error[largest] < independent[-1] and gap_finite < gap_independent
       measured=relative_error[largest], independent=independent[-1], finite=without_replacement[-1])
 
 # %% [markdown]
-# The slope is close to −½ for small batches (the printout gives it). For the largest
-# batch the measurement drops *below* the 1/√B line: drawn without replacement from only
-# N samples, a batch of 256 is a quarter of the data, and the finite-population factor
-# √((N − B)/(N − 1)) — the dotted curve — accounts for the difference.
+# The slope is close to $-1/2$ for small batches (the printout gives it). For the largest
+# batch the measurement drops *below* the $1/\sqrt{B}$ line: drawn without replacement from only
+# $N$ samples, a batch of 256 is a quarter of the data, and the finite-population factor
+# $\sqrt{(N - B)/(N - 1)}$ — the dotted curve — accounts for the difference.
 #
 # ## 3. Momentum and Nesterov on Rosenbrock's valley
 #
-# J(x, y) = (1 − x)² + 100 (y − x²)² has its minimum at (1, 1) at the bottom of a narrow,
+# $J(x, y) = (1 - x)^2 + 100\,(y - x^2)^2$ has its minimum at $(1, 1)$ at the bottom of a narrow,
 # curved valley: steep walls, a nearly flat floor. GD needs a small lr to survive the
 # walls and then crawls along the floor. Momentum accumulates the small, consistent
 # gradient along the floor. The gradients here come from minidl's autograd.
@@ -266,7 +269,7 @@ claim(distance["momentum 0.9, lr 1e-3"] < 0.05 < distance["GD, lr 1e-3"]
 
 # %% [markdown]
 # GD is still far up the valley floor after all its steps; momentum takes steps up to
-# 1/(1 − μ) = 10 times longer along the floor, where the gradients agree, and overshoots
+# $1/(1 - \mu) = 10$ times longer along the floor, where the gradients agree, and overshoots
 # on the way — the steps on which its loss goes *up*, counted above; Nesterov's
 # look-ahead damps the overshoot (fewer uphill steps).
 #
@@ -362,20 +365,20 @@ claim(same_when_constant < 1e-4 and step_b[drop_at] > 5 * step_a[drop_at],
 # %% [markdown]
 # Up to the drop the curves lie on top of each other (float32 rounding apart). At the drop
 # PyTorch's step shrinks tenfold at once — the lr multiplies the whole buffer — while
-# Sutskever's velocity still holds the old, larger steps and fades over ~1/(1 − μ) = 10
+# Sutskever's velocity still holds the old, larger steps and fades over about $1/(1 - \mu) = 10$
 # steps. Neither is wrong; they are different optimizers once a schedule is involved, so
 # a paper's hyperparameters only transfer with the paper's form.
 #
 # ## Exercises
 #
 # **1. Momentum's effective learning rate.** Feed `SGD(lr=0.1, momentum=0.9)` the same
-# gradient g = 1 for 100 steps. How far does θ move per step at the end? Write
-# `momentum_step_limit(lr, momentum)`, the step it tends to for any lr and μ, and run
+# gradient $g = 1$ for 100 steps. How far does $\theta$ move per step at the end? Write
+# `momentum_step_limit(lr, momentum)`, the step it tends to for any $\mathrm{lr}$ and $\mu$, and run
 # `minidl.course_checks.check("03.1", momentum_step_limit)` on it.
 
 # %% [markdown] tags=["answer", "hide-cell"]
-# **Answer.** bₜ = 1 + 0.9 + … + 0.9^(t−1) → 1/(1 − 0.9) = 10, so the step tends to
-# lr·10 = 1.0 — ten times plain SGD's:
+# **Answer.** $\mathbf{b}_t = 1 + 0.9 + \dots + 0.9^{t-1} \to 1/(1 - 0.9) = 10$, so the step tends to
+# $\mathrm{lr}\cdot 10 = 1.0$ — ten times plain SGD's:
 
 # %% tags=["answer", "hide-cell"]
 theta = minidl.tensor(np.zeros(1, np.float32), requires_grad=True)
@@ -395,14 +398,15 @@ def momentum_step_limit(lr: float, momentum: float) -> float:
 check("03.1", momentum_step_limit)
 
 # %% [markdown]
-# **2. The largest learning rate GD survives.** On J(x) = ½·a·x² the GD step is
-# x ← (1 − lr·a)·x. For which lr does it diverge? Check with a = 4.
+# **2. The largest learning rate GD survives.** On $J(x) = \tfrac12 a x^2$ the GD step is
+# $x \leftarrow (1 - \mathrm{lr}\cdot a)\, x$. For which $\mathrm{lr}$ does it diverge? Check with $a = 4$.
 
 # %% [markdown] tags=["answer", "hide-cell"]
-# **Answer.** It converges iff |1 − lr·a| < 1, i.e. 0 < lr < 2/a = 0.5; at lr = 0.5 it
-# oscillates forever between ±x₀, above it blows up. For a network the role of a is played
-# by the largest eigenvalue of the **Hessian** H — the matrix of second derivatives
-# ∂²J/∂θᵢ∂θⱼ, which for this parabola is the 1×1 matrix (a); lesson 06 computes one. The
+# **Answer.** It converges iff $|1 - \mathrm{lr}\cdot a| < 1$, i.e. $0 < \mathrm{lr} < 2/a = 0.5$; at
+# $\mathrm{lr} = 0.5$ it oscillates forever between $\pm x_0$, above it blows up. For a network the role
+# of $a$ is played by the largest eigenvalue of the **Hessian** $H$ — the matrix of second derivatives
+# $\partial^2 J/\partial\theta_i \partial\theta_j$, which for this parabola is the $1 \times 1$ matrix
+# $(a)$; lesson 06 computes one. The
 # steepest direction sets the speed limit for all others —
 # the reason adaptive methods (lesson 04) exist.
 
@@ -426,11 +430,11 @@ print(parabola)
 # digits training set?
 
 # %% [markdown] tags=["answer", "hide-cell"]
-# **Answer.** Each step costs 16/1078 ≈ 1.5% of a full gradient, so SGD takes ~67 steps for
+# **Answer.** Each step costs $16/1078 \approx 1.5\%$ of a full gradient, so SGD takes about 67 steps for
 # the price of one GD step. The price is noise: at the initial weights a batch-16 gradient
 # is off by about twice the true gradient's length (section 2). Steps still make progress
-# because the noise is zero on average: over k steps the true gradients add up (∝ k)
-# while the noise only grows like √k. Near a minimum the true gradient shrinks and the
+# because the noise is zero on average: over $k$ steps the true gradients add up ($\propto k$)
+# while the noise only grows like $\sqrt{k}$. Near a minimum the true gradient shrinks and the
 # noise does not, so SGD stalls at a noise floor unless the lr decays (lesson 04).
 
 # %% tags=["answer", "hide-cell"]

@@ -5,10 +5,10 @@
 #
 # - What the *second moment* buys: a step size per coordinate, so that one steep direction
 #   no longer sets the learning rate for all the others (Adagrad, RMSprop, Adam).
-# - What Adam's first moment m and second moment v are, why they start too small, and what
-#   the bias correction m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ) does about it — and what happens
+# - What Adam's first moment $m$ and second moment $v$ are, why they start too small, and what
+#   the bias correction $\hat m = m/(1 - \beta_1^t)$, $\hat v = v/(1 - \beta_2^t)$ does about it — and what happens
 #   without it.
-# - That Adam is built from parts: with β₁ = 0 and no bias correction it *is* RMSprop.
+# - That Adam is built from parts: with $\beta_1 = 0$ and no bias correction it *is* RMSprop.
 # - The common learning-rate schedules, their formulas, and how they change training.
 #
 # Notation: [the course's notation table](../docs/notation.md) — one symbol, one meaning,
@@ -20,7 +20,8 @@
 # %% [markdown]
 # ## The math
 #
-# Notation as in lesson 03 (θ, g = ∇θ J, lr, step t = 1, 2, …). All operations on vectors
+# Notation as in lesson 03 ($\theta$, $g = \nabla_\theta J$, $\mathrm{lr}$, step $t = 1, 2, \dots$). All operations on
+# vectors
 # are per coordinate. These are the docstrings of `minidl.optim.transforms` (`scale_by_adagrad`,
 # `scale_by_rms`, `scale_by_adam`), which `minidl.optim.rules` puts together into each optimizer:
 #
@@ -33,7 +34,7 @@
 # $$v \leftarrow \alpha\, v + (1 - \alpha)\, g^2,\qquad
 #   \theta \leftarrow \theta - \mathrm{lr}\,\frac{g}{\sqrt{v} + \varepsilon}$$
 #
-# **Adam** — RMSprop's denominator plus a running mean of g itself (momentum), both
+# **Adam** — RMSprop's denominator plus a running mean of $g$ itself (momentum), both
 # corrected for starting at zero:
 #
 # $$m \leftarrow \beta_1 m + (1 - \beta_1)\, g,\qquad v \leftarrow \beta_2 v + (1 - \beta_2)\, g^2$$
@@ -41,14 +42,17 @@
 # $$\hat m = \frac{m}{1 - \beta_1^t},\qquad \hat v = \frac{v}{1 - \beta_2^t},\qquad
 #   \theta \leftarrow \theta - \mathrm{lr}\,\frac{\hat m}{\sqrt{\hat v} + \varepsilon}$$
 #
-# The moments start at zero (G₀ = v₀ = m₀ = 0), as in PyTorch. ε (1e-8) only keeps the
-# division finite when v̂ ≈ 0; it is not a regularizer.
+# The moments start at zero ($G_0 = v_0 = m_0 = 0$), as in PyTorch. $\varepsilon$ ($10^{-8}$) only keeps the
+# division finite when $\hat v \approx 0$; it is not a regularizer.
 #
-# Why the correction: unroll m with m₀ = 0, mₜ = (1 − β₁) Σₖ β₁^(t−k) gₖ. If every gₖ has
-# the same mean E[g], E[mₜ] = (1 − β₁)(1 + β₁ + … + β₁^(t−1)) E[g] = (1 − β₁ᵗ) E[g]. The average is short by
-# the factor 1 − β₁ᵗ, which the correction divides out. For β₂ = 0.999 the factor
-# 1 − β₂ᵗ is tiny for hundreds of steps, so an uncorrected v is far too small and the
-# uncorrected step m/√v far too large.
+# Why the correction: unroll $m$ with $m_0 = 0$, $m_t = (1 - \beta_1) \sum_k \beta_1^{t-k} g_k$. If every
+# $g_k$ has the same mean $E[g]$,
+#
+# $$E[m_t] = (1 - \beta_1)(1 + \beta_1 + \dots + \beta_1^{t-1})\, E[g] = (1 - \beta_1^t)\, E[g].$$
+#
+# The average is short by the factor $1 - \beta_1^t$, which the correction divides out. For
+# $\beta_2 = 0.999$ the factor $1 - \beta_2^t$ is tiny for hundreds of steps, so an uncorrected $v$ is
+# far too small and the uncorrected step $m/\sqrt{v}$ far too large.
 
 # %%
 
@@ -72,8 +76,8 @@ print(scale_by_adam.__doc__)
 # %% [markdown]
 # ## 1. One step size per coordinate
 #
-# J(x, y) = ½(50 x² + y²): the x direction is 50 times steeper than y. GD's learning
-# rate must stay below 2/50 for x (lesson 03, exercise 2), which makes it crawl along y.
+# $J(x, y) = \tfrac12(50 x^2 + y^2)$: the $x$ direction is 50 times steeper than $y$. GD's learning
+# rate must stay below $2/50$ for $x$ (lesson 03, exercise 2), which makes it crawl along y.
 # The adaptive methods divide each coordinate's gradient by its own scale.
 
 # %%
@@ -128,23 +132,23 @@ print("saved", save_figure(fig, "04_per_coordinate_steps"))
 # GD bounces across the steep x direction and has barely moved along y. The adaptive
 # methods head straight for the minimum, moving both coordinates at comparable speeds:
 # their first step is the same in every coordinate, whatever the gradient's scale (50 in
-# x, 1 in y), as the printout shows. For Adagrad and Adam it is lr·sign(g): G₁ = g² and
-# m̂₁/√v̂₁ = g/|g|. RMSprop has no bias correction, so with v₀ = 0 its first
-# v₁ = (1 − α)g² is small and its first step is
+# $x$, 1 in $y$), as the printout shows. For Adagrad and Adam it is $\mathrm{lr}\cdot\mathrm{sign}(g)$:
+# $G_1 = g^2$ and $\hat m_1/\sqrt{\hat v_1} = g/|g|$. RMSprop has no bias correction, so with $v_0 = 0$ its first
+# $v_1 = (1 - \alpha)\, g^2$ is small and its first step is
 #
 # $$\mathrm{lr}\,\frac{g}{\sqrt{(1-\alpha)\,g^2}} = \frac{\mathrm{lr}}{\sqrt{1-\alpha}}\,\mathrm{sign}(g)
 #   = 10\,\mathrm{lr}\ \text{ for } \alpha = 0.99,$$
 #
 # which is why RMSprop runs with a smaller lr here (0.03) than Adam (0.05): its first steps
-# are ten times larger than its lr suggests, shrinking to lr as v fills up.
-# Adam also carries momentum (β₁ = 0.9), so it runs through the minimum and swings back —
+# are ten times larger than its lr suggests, shrinking to $\mathrm{lr}$ as $v$ fills up.
+# Adam also carries momentum ($\beta_1 = 0.9$), so it runs through the minimum and swings back —
 # each dip of its loss curve is one pass. Momentum is a trade: faster along long valleys
 # (lesson 03), oscillation around a minimum unless the lr decays (section 3).
 #
 # ## 2. Why bias correction exists
 #
 # Feed Adam's first stage (`scale_by_adam`, the rule itself) a noisy gradient with mean 1
-# and watch m, m̂, v and v̂ over the first steps.
+# and watch $m$, $\hat m$, $v$ and $\hat v$ over the first steps.
 
 # %%
 rng = np.random.default_rng(0)
@@ -186,9 +190,9 @@ claim(6.0 < uncorrected_multiplier.max() < 7.0, "the uncorrected step m/√v is 
       multiplier=float(uncorrected_multiplier.max()))
 
 # %% [markdown]
-# m̂ and v̂ track the true means from the first step; m and v crawl up from zero. Because
-# v is short by 1 − 0.999ᵗ (tiny) and m only by 1 − 0.9ᵗ, the uncorrected step m/√v is up
-# to ~6.5 times too large, and it takes thousands of steps to settle. Does that matter?
+# $\hat m$ and $\hat v$ track the true means from the first step; $m$ and $v$ crawl up from zero. Because
+# $v$ is short by $1 - 0.999^t$ (tiny) and $m$ only by $1 - 0.9^t$, the uncorrected step $m/\sqrt{v}$ is up
+# to about 6.5 times too large, and it takes thousands of steps to settle. Does that matter?
 # Train the digits MLP with both, at a modest and at a large learning rate.
 
 # %%
@@ -243,18 +247,18 @@ claim(dead["lr=0.05, corrected=False"] > max(0.5, dead["lr=0.05, corrected=True"
       dead=dead, accuracy=acc)
 
 # %% [markdown]
-# At lr = 1e-3 the uncorrected version even looks *better*: its oversized early steps act
-# as an accidental warm-up bonus. At lr = 5e-2 the same factor of ~6 throws the weights so
+# At $\mathrm{lr} = 10^{-3}$ the uncorrected version even looks *better*: its oversized early steps act
+# as an accidental warm-up bonus. At $\mathrm{lr} = 5 \cdot 10^{-2}$ the same factor of about 6 throws the weights so
 # far in the first steps that most hidden ReLUs die — the printout counts the units that
 # output 0 for every training digit, and so never get a gradient again — and the network
-# never recovers, while corrected Adam trains normally. (lr = 0.05 is a large lr for Adam:
+# never recovers, while corrected Adam trains normally. ($\mathrm{lr} = 0.05$ is a large lr for Adam:
 # even the corrected run loses a share of its ReLUs, fewer than the uncorrected one.)
 # Bias correction makes lr mean the same thing at step 1
 # and at step 10 000 — which is what makes Adam's default lr usable across problems.
 #
 # ## 3. Learning-rate schedules
 #
-# `minidl.optim.lr_scheduler` has PyTorch's schedules; each computes the lr of epoch t from
+# `minidl.optim.lr_scheduler` has PyTorch's schedules; each computes the lr of epoch $t$ from
 # a closed form (its docstring; the values equal PyTorch's). With $\mathrm{lr}_0$ the
 # optimizer's lr and $t = 0, 1, \dots$ the epoch:
 #
@@ -264,16 +268,16 @@ claim(dead["lr=0.05, corrected=False"] > max(0.5, dead["lr=0.05, corrected=True"
 # - `ExponentialLR(gamma=γ)`: $\mathrm{lr}_t = \mathrm{lr}_0\,\gamma^{t}$
 # - `CosineAnnealingLR(T_max, eta_min)`:
 #   $\mathrm{lr}_t = \mathrm{lr}_{\min} + \tfrac12(\mathrm{lr}_0 - \mathrm{lr}_{\min})(1 + \cos(\pi t / T_{\max}))$
-# - `LinearLR(start_factor=f₀, end_factor=f₁, total_iters=K)`:
+# - `LinearLR(start_factor, end_factor, total_iters)`, with values $f_0$, $f_1$, $K$:
 #   $\mathrm{lr}_t = \mathrm{lr}_0\,(f_0 + (f_1 - f_0)\min(t, K)/K)$
 # - `SequentialLR`: the first schedule until the milestone, then the next, restarted at its $t = 0$
-# - `OneCycleLR(max_lr, total_steps=S, pct_start=p)`, stepped per batch: a half cosine from
-#   $\mathrm{max\_lr}/25$ up to $\mathrm{max\_lr}$ over the first $pS$ steps, then a half cosine
+# - `OneCycleLR(max_lr, total_steps, pct_start)`, stepped per batch: a half cosine from
+#   $\mathrm{max\_lr}/25$ up to $\mathrm{max\_lr}$ over the first `pct_start * total_steps` steps, then a half cosine
 #   down to $\mathrm{max\_lr}/(25 \cdot 10^4)$
 #
-# ($\mathrm{lr}_{\min}$ is PyTorch's `eta_min`; 25 and 10⁴ are `OneCycleLR`'s `div_factor` and
-# `final_div_factor`. A half cosine from a to b over K steps is
-# $b + \tfrac12(a - b)(1 + \cos(\pi k/K))$.) Below, 60 epochs of each.
+# ($\mathrm{lr}_{\min}$ is PyTorch's `eta_min`; 25 and $10^4$ are `OneCycleLR`'s `div_factor` and
+# `final_div_factor`. A half cosine from $\mathrm{lr}_a$ to $\mathrm{lr}_b$ over $K$ steps is
+# $\mathrm{lr}_b + \tfrac12(\mathrm{lr}_a - \mathrm{lr}_b)(1 + \cos(\pi k/K))$ at step $k$.) Below, 60 epochs of each.
 
 # %%
 def lr_curve(make_scheduler, n: int = 60, cls=optim.SGD, **kw) -> list[float]:
@@ -323,13 +327,13 @@ schedule_runs = {
 fig, (ax_loss, ax_acc) = new_figure(1, 2, figsize=(13, 4.8))
 for name, h in schedule_runs.items():
     ax_loss.semilogy(range(1, h.epochs + 1), h.train_loss, label=name)
-    ax_acc.plot(range(1, h.epochs + 1), h.val_accuracy, label=name)
-    print(f"{name:20s} final train loss {h.train_loss[-1]:.4f}, val accuracy {h.val_accuracy[-1]:.3f}")
+    ax_acc.plot(range(1, h.epochs + 1), 100 * np.array(h.val_accuracy), label=name)
+    print(f"{name:20s} final train loss {h.train_loss[-1]:.4f}, val accuracy {h.val_accuracy[-1]:.1%}")
 final_loss = {name: h.train_loss[-1] for name, h in schedule_runs.items()}
 claim(final_loss["one-cycle, peak 0.2"] == min(final_loss.values()),
       "the one-cycle run ends with the lowest training loss", final_train_loss=final_loss)
 ax_loss.set(xlabel="epoch", ylabel="training loss (cross-entropy, nats, log scale)", title="training loss")
-ax_acc.set(xlabel="epoch", ylabel="validation accuracy (fraction correct)", title="validation accuracy")
+ax_acc.set(xlabel="epoch", ylabel="validation accuracy (%)", title="validation accuracy")
 ax_loss.legend(loc="upper right")  # the curves end low on the right: this corner is empty
 print("saved", save_figure(fig, "04_schedules_training"))
 
@@ -345,12 +349,13 @@ print("saved", save_figure(fig, "04_schedules_training"))
 #
 # ## Exercises
 #
-# **1. m̂ for a constant gradient.** Show that with gₖ = g for every k, m̂ₜ = g exactly at
+# **1. $\hat m$ for a constant gradient.** Show that with $g_k = g$ for every $k$, $\hat m_t = g$ exactly at
 # every step, and check it with `scale_by_adam`.
 
 # %% [markdown] tags=["answer", "hide-cell"]
-# **Answer.** mₜ = (1 − β₁) g (1 + β₁ + … + β₁^(t−1)) = (1 − β₁) g (1 − β₁ᵗ)/(1 − β₁) =
-# (1 − β₁ᵗ) g, so m̂ₜ = mₜ/(1 − β₁ᵗ) = g. Likewise v̂ₜ = g², and the step is lr·sign(g).
+# **Answer.** $m_t = (1 - \beta_1)\, g\, (1 + \beta_1 + \dots + \beta_1^{t-1})
+# = (1 - \beta_1)\, g\, (1 - \beta_1^t)/(1 - \beta_1) = (1 - \beta_1^t)\, g$, so
+# $\hat m_t = m_t/(1 - \beta_1^t) = g$. Likewise $\hat v_t = g^2$, and the step is $\mathrm{lr}\cdot\mathrm{sign}(g)$.
 
 # %% tags=["answer", "hide-cell"]
 stage = scale_by_adam(b1=0.9, b2=0.999)
@@ -362,13 +367,14 @@ for step in range(1, 51):
 print(f"largest |m̂ − g| over 50 steps: {worst:.1e}")
 
 # %% [markdown]
-# **2. Adagrad slows down.** With a constant gradient g, how large is Adagrad's t-th step?
+# **2. Adagrad slows down.** With a constant gradient $g$, how large is Adagrad's $t$-th step?
 # Then write one Adagrad step yourself, `adagrad_step(theta, g, G, lr, eps)` returning the
-# new θ and the new sum G (NumPy arrays), and test it with
+# new $\theta$ and the new sum $G$ (NumPy arrays), and test it with
 # `minidl.course_checks.check("04.2", adagrad_step)`.
 
 # %% [markdown] tags=["answer", "hide-cell"]
-# **Answer.** Gₜ = t·g², so the step is lr·|g|/(√t·|g|) = lr/√t: it shrinks forever, even
+# **Answer.** $G_t = t\, g^2$, so the step is $\mathrm{lr}\,|g|/(\sqrt{t}\,|g|) = \mathrm{lr}/\sqrt{t}$: it shrinks
+#  forever, even
 # when the gradient does not. Good for convex problems with rare features (the setting it
 # was designed for), too slow for long non-convex training — RMSprop's fix is to forget.
 
@@ -396,8 +402,9 @@ check("04.2", adagrad_step)
 # `RMSprop(alpha=α)` take identical steps.
 
 # %% [markdown] tags=["answer", "hide-cell"]
-# **Answer.** With β₁ = 0, m = g; without correction the step is lr·g/(√v + ε) with
-# v = αv + (1 − α)g² — RMSprop's rule, operation for operation, so even the float32
+# **Answer.** With $\beta_1 = 0$, $m = g$; without correction the step is
+#  $\mathrm{lr}\cdot g/(\sqrt{v} + \varepsilon)$ with
+# $v \leftarrow \alpha v + (1 - \alpha)\, g^2$ — RMSprop's rule, operation for operation, so even the float32
 # rounding agrees:
 
 # %% tags=["answer", "hide-cell"]

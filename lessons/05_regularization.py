@@ -6,7 +6,7 @@
 # - What overfitting looks like: a network that learns 100 training digits perfectly while
 #   its validation loss climbs.
 # - The L2 penalty and weight decay, and the **factor of 2** between them: the penalty
-#   (λ/2)‖θ‖² has gradient λθ, which is exactly PyTorch's `weight_decay=λ`.
+#   $(\lambda/2)\lVert\theta\rVert^2$ has gradient $\lambda\theta$, which is exactly PyTorch's `weight_decay=λ`.
 # - Why an L2 penalty inside Adam is *not* weight decay, and what AdamW does instead.
 # - The L1 penalty, why gradient steps on it never produce a weight that is exactly zero,
 #   and how the proximal (soft-threshold) step does.
@@ -20,32 +20,37 @@
 # %% [markdown]
 # ## The math
 #
-# For a loss J(θ) and a strength λ ≥ 0 (`minidl.optim.regularization`'s docstrings):
+# For a loss $J(\theta)$ and a strength $\lambda \ge 0$ (`minidl.optim.regularization`'s docstrings):
 #
-# **L2 penalty**: minimize J(θ) + (λ/2)‖θ‖², with ‖θ‖² = Σ θᵢ² (`l2_penalty`). Its gradient
-# is ∇J + λθ, so a gradient step is
+# **L2 penalty**: minimize $J(\theta) + (\lambda/2)\lVert\theta\rVert^2$, with
+# $\lVert\theta\rVert^2 = \sum_i \theta_i^2$ (`l2_penalty`). Its gradient
+# is $\nabla J + \lambda\theta$, so a gradient step is
 #
 # $$\theta \leftarrow \theta - \mathrm{lr}\,(\nabla J + \lambda\theta)
 #   = (1 - \mathrm{lr}\,\lambda)\,\theta - \mathrm{lr}\,\nabla J$$
 #
-# the weights *decay* by the factor (1 − lr·λ) every step — hence "weight decay", and
-# `SGD(weight_decay=λ)` is exactly this. The factor 2: a penalty written λ‖θ‖² (Keras'
-# `L2(λ)`) has gradient 2λθ, i.e. PyTorch `weight_decay = 2λ`.
+# the weights *decay* by the factor $(1 - \mathrm{lr}\cdot\lambda)$ every step — hence "weight decay", and
+# `SGD(weight_decay=λ)` is exactly this. The factor 2: a penalty written $\lambda\lVert\theta\rVert^2$ (Keras'
+# `L2(λ)`) has gradient $2\lambda\theta$, i.e. PyTorch `weight_decay = 2λ`.
 #
-# **Decoupled weight decay (AdamW)**: θ ← θ − lr·(adam_direction + λθ). The decay is added
+# **Decoupled weight decay (AdamW)**:
+# $\theta \leftarrow \theta - \mathrm{lr}\cdot(\text{adam\_direction} + \lambda\theta)$. The decay is added
 # *after* Adam's per-coordinate scaling. With an L2 penalty instead (Adam's
-# `weight_decay`), λθ enters m and v and is then divided by √v̂ like the loss gradient.
+# `weight_decay`), $\lambda\theta$ enters $m$ and $v$ and is then divided by $\sqrt{\hat v}$ like the loss gradient.
 #
-# **L1 penalty**: J(θ) + λ‖θ‖₁, with ‖θ‖₁ = Σ |θᵢ| (`l1_penalty`). Its (sub)gradient is
-# λ·sign(θ) with sign(0) = 0: a pull of constant size towards 0.
+# **L1 penalty**: $J(\theta) + \lambda\lVert\theta\rVert_1$, with $\lVert\theta\rVert_1 = \sum_i |\theta_i|$
+# (`l1_penalty`). Its (sub)gradient is $\lambda\,\mathrm{sign}(\theta)$ with $\mathrm{sign}(0) = 0$: a pull of
+# constant size towards 0.
 #
-# **Proximal step for L1**: take the gradient step on J alone, then solve
-# argmin_z ½‖z − θ‖² + lr·λ‖z‖₁ exactly. The solution is the soft threshold
+# **Proximal step for L1**: take the gradient step on $J$ alone, then solve
+# $\mathrm{argmin}_u\ \tfrac12\lVert u - \theta\rVert^2 + \mathrm{lr}\cdot\lambda\lVert u\rVert_1$ exactly. The
+# solution is the soft threshold
 #
-# $$S(\theta, \tau) = \mathrm{sign}(\theta)\,\max(|\theta| - \tau, 0),\qquad \tau = \mathrm{lr}\cdot\lambda$$
+# $$\mathrm{soft}(\theta, \tau) = \mathrm{sign}(\theta)\,\max(|\theta| - \tau, 0),\qquad \tau =
+# \mathrm{lr}\cdot\lambda$$
 #
-# (`soft_threshold`): weights within τ of zero become *exactly* zero, the others move
-# towards zero by τ.
+# (`soft_threshold`): weights within $\tau$ of zero become *exactly* zero, the others move
+# towards zero by $\tau$.
 
 # %%
 import numpy as np
@@ -186,17 +191,17 @@ claim(proximal["exact_zeros"] > 0.05 and subgradient["exact_zeros"] == 0
       proximal=proximal, subgradient=subgradient)
 
 # %% [markdown]
-# Why the subgradient never lands on zero: a weight w ≠ 0 moves by lr·λ·sign(w) plus the
-# loss gradient's step; unless it happens to be exactly lr·λ from zero it jumps over, and
-# on the next step is pulled back: it ends jittering at |w| ≲ lr·λ = 1e-4. The soft
-# threshold sets everything within τ of zero to 0 and keeps it there while the loss
+# Why the subgradient never lands on zero: a weight $w \ne 0$ moves by $\mathrm{lr}\cdot\lambda\,\mathrm{sign}(w)$
+# plus the loss gradient's step; unless it happens to be exactly $\mathrm{lr}\cdot\lambda$ from zero it jumps
+# over, and on the next step is pulled back: it ends jittering at $|w| \lesssim \mathrm{lr}\cdot\lambda = 10^{-4}$.
+# The soft threshold sets everything within $\tau$ of zero to 0 and keeps it there while the loss
 # gradient is too weak to pull it out — a sparse network (lesson 08 turns such zeros into a
 # smaller network).
 #
 # ## 3. The factor of 2, measured
 #
-# `SGD(weight_decay=λ)` and SGD on J + (λ/2)·l2_penalty follow the same path (up to
-# float32 rounding); J + λ·l2_penalty — the penalty written without the ½, as Keras does —
+# `SGD(weight_decay=λ)` and SGD on $J + (\lambda/2)\cdot$`l2_penalty` follow the same path (up to
+# float32 rounding); $J + \lambda\cdot$`l2_penalty` — the penalty written without the $\tfrac12$, as Keras does —
 # is twice the decay.
 
 # %%
@@ -234,7 +239,7 @@ claim(half_penalty_gap < 1e-5 and double_decay_gap < 1e-5 < 1e-3 < full_penalty_
 # AdamW. Some first-layer weights belong to pixels that are blank in every digit (the
 # image border): their loss gradient is exactly zero, so only the regularizer moves them.
 # Left: the mean size of those weights and of the others. Right: for the weights of
-# pixels that do carry ink, each weight's final size against its gradient scale √v (read
+# pixels that do carry ink, each weight's final size against its gradient scale $\sqrt{v}$ (read
 # from the optimizer's state, `exp_avg_sq`).
 
 # %%
@@ -284,29 +289,32 @@ claim(blank["Adam"] == blank["initial weights"] and blank["Adam + L2 (weight_dec
       "leaves it where it started", blank_pixel_mean_abs_w=blank)
 
 # %% [markdown]
-# With the L2 penalty inside Adam, a weight whose loss gradient is zero sees only λw,
-# which Adam normalizes to a step of ≈ lr·sign(w): it is driven to zero at full speed
-# however small λ is (the blank-pixel bar, and the red weights with small √v on the
-# right). Weights with large loss gradients have a large √v̂, and their decay term λw/√v̂
-# almost vanishes. The decay's strength is decided by the gradient statistics, not by λ:
+# With the L2 penalty inside Adam, a weight whose loss gradient is zero sees only $\lambda w$,
+# which Adam normalizes to a step of $\approx \mathrm{lr}\cdot\mathrm{sign}(w)$: it is driven to zero at full speed
+# however small $\lambda$ is (the blank-pixel bar, and the red weights with small $\sqrt{v}$ on the
+# right). Weights with large loss gradients have a large $\sqrt{\hat v}$, and their decay term
+# $\lambda w/\sqrt{\hat v}$ almost vanishes. The decay's strength is decided by the gradient statistics, not by
+# $\lambda$:
 # strongest on weights that barely matter, weakest on the busiest ones. AdamW shrinks every
-# weight by the same fraction lr·λ per step whatever its gradient — the blank-pixel
-# weights by (1 − lr·λ)^steps, the others by that factor plus whatever the loss says. That
+# weight by the same fraction $\mathrm{lr}\cdot\lambda$ per step whatever its gradient — the blank-pixel
+# weights by $(1 - \mathrm{lr}\cdot\lambda)^{\text{steps}}$, the others by that factor plus whatever the loss says. That
 # predictable decay, tunable independently of the learning dynamics, is why AdamW is the
 # usual choice for training large networks with Adam. (Which one validates better on 100
-# digits is a matter of λ; the table shows the numbers.)
+# digits is a matter of $\lambda$; the table shows the numbers.)
 #
 # ## Exercises
 #
-# **1. "ε is a regularization term."** Two of the source articles (article 1, article 5)
-# describe Adam's ε this way. Test the claim: train with ε = 1e-10, 1e-8, 1e-6 and compare
+# **1. "$\varepsilon$ is a regularization term."** Two of the source articles (article 1, article 5)
+# describe Adam's $\varepsilon$ this way. Test the claim: train with $\varepsilon = 10^{-10}, 10^{-8}, 10^{-6}$ and
+# compare
 # with a real regularizer.
 
 # %% [markdown] tags=["answer", "hide-cell"]
-# **Answer.** ε changes nothing that matters: it is added to √v̂ (typically 1e-5…1e-2 here),
-# so the steps barely change and neither does the weights' size — while an L2 penalty of
-# 1e-3 visibly shrinks them. ε's job is to keep lr·m̂/(√v̂ + ε)
-# finite when v̂ ≈ 0 (a parameter that has never had a gradient): it caps the step, it does
+# **Answer.** $\varepsilon$ changes nothing that matters: it is added to $\sqrt{\hat v}$ (typically
+# $10^{-5}$ to $10^{-2}$ here), so the steps barely change and neither does the weights' size — while an L2
+# penalty of $10^{-3}$ visibly shrinks them. $\varepsilon$'s job is to keep
+# $\mathrm{lr}\cdot\hat m/(\sqrt{\hat v} + \varepsilon)$ finite when $\hat v \approx 0$ (a parameter that has never
+# had a gradient): it caps the step, it does
 # not penalize anything.
 
 # %% tags=["answer", "hide-cell"]
@@ -325,14 +333,15 @@ claim(max(eps_sizes) / min(eps_sizes) < 1.05 and decayed_mean_abs_w < 0.9 * min(
       eps_mean_abs_w=eps_sizes, l2_mean_abs_w=decayed_mean_abs_w)
 
 # %% [markdown]
-# **2. An L2 penalty without the square.** Article 4 writes the L2 penalty as λ‖w‖₂ — the
-# norm, not its square. What is the gradient of λ‖w‖₂, and how does it differ from the
-# gradient of (λ/2)‖w‖²? Write it as `norm_penalty_grad(w, lam)` (NumPy in, NumPy out) and
+# **2. An L2 penalty without the square.** Article 4 writes the L2 penalty as $\lambda\lVert w\rVert_2$ — the
+# norm, not its square. What is the gradient of $\lambda\lVert w\rVert_2$, and how does it differ from the
+# gradient of $(\lambda/2)\lVert w\rVert^2$? Write it as `norm_penalty_grad(w, lam)` (NumPy in, NumPy out) and
 # test it: `minidl.course_checks.check("05.2", norm_penalty_grad)`.
 
 # %% [markdown] tags=["answer", "hide-cell"]
-# **Answer.** ∇(λ‖w‖₂) = λ·w/‖w‖₂: a pull of constant length λ towards the origin, whatever
-# the size of w (and undefined at w = 0), where (λ/2)‖w‖² pulls with λw, in proportion to
+# **Answer.** $\nabla(\lambda\lVert w\rVert_2) = \lambda\, w/\lVert w\rVert_2$: a pull of constant length
+# $\lambda$ towards the origin, whatever the size of $w$ (and undefined at $w = 0$), where
+# $(\lambda/2)\lVert w\rVert^2$ pulls with $\lambda w$, in proportion to
 # the weight. The unsquared norm is a different regularizer (the group-lasso penalty, which
 # zeroes whole groups), not weight decay. minidl's autograd confirms both:
 
@@ -359,9 +368,9 @@ check("05.2", norm_penalty_grad)
 # PyTorch/minidl `weight_decay` gives the same training with SGD?
 
 # %% [markdown] tags=["answer", "hide-cell"]
-# **Answer.** Keras adds 0.001·Σw², whose gradient is 0.002·w: `weight_decay=0.002`. The
+# **Answer.** Keras adds $0.001 \sum w^2$, whose gradient is $0.002\, w$: `weight_decay=0.002`. The
 # same holds with Adam: a penalty in the loss is coupled decay, `Adam(weight_decay=0.002)`,
-# not AdamW. Section 3 measured it: weight_decay = 2λ and the penalty λ‖θ‖² give the same
+# not AdamW. Section 3 measured it: `weight_decay = 2λ` and the penalty $\lambda\lVert\theta\rVert^2$ give the same
 # weights to the last bit.
 
 # %% tags=["answer", "hide-cell"]

@@ -24,36 +24,42 @@
 # **Standardization** (`minidl.data.transforms.Standardize`): for each feature j, with the
 # mean and standard deviation of the *training* samples,
 #
-# $$z = \frac{x - \bar x}{\sigma},\qquad \bar x = \text{mean of the training } x,\qquad
+# $$\tilde x = \frac{x - \bar x}{\sigma},\qquad \bar x = \text{mean of the training } x,\qquad
 #   \sigma^2 = \text{mean of } (x - \bar x)^2$$
 #
-# (σ replaced by 1 where it is 0: a constant feature is left at 0.)
+# ($\sigma$ replaced by 1 where it is 0: a constant feature is left at 0.) $\tilde x$ is the
+# feature's *z-score*.
 #
-# The same x̄ and σ are then applied to validation and test data; they are never
+# The same $\bar x$ and $\sigma$ are then applied to validation and test data; they are never
 # re-computed there (`fit` a second time raises unless you say `refit=True`).
 #
-# **Conditioning** (`minidl.data.conditioning`). For a linear model ŷ = Xw and the mean
-# squared error L(w) = (1/N)‖Xw − y‖² (minidl's `mse_loss`), the loss is a bowl whose
+# **Conditioning** (`minidl.data.conditioning`). For a linear model $\hat y = Xw$ and the mean
+# squared error $L(w) = (1/N)\lVert Xw - y\rVert^2$ (minidl's `mse_loss`), the loss is a bowl whose
 # curvature is the same everywhere:
 #
 # $$\nabla^2 L = H = \frac{2}{N} X^\top X,\qquad \kappa = \frac{h_{\max}}{h_{\min}}$$
 #
-# (κ is the condition number of H.)
+# ($\kappa$ is the condition number of $H$.)
 #
-# (H is the **Hessian**, the matrix of second derivatives ∂²L/∂wᵢ∂wⱼ; h_max and h_min are its
-# largest and smallest eigenvalues.) Gradient descent with learning rate lr multiplies the
-# error along the eigenvector of eigenvalue h by (1 − lr·h) each step. It diverges unless
-# lr < 2/h_max, so with lr = 1/h_max the slowest
-# direction shrinks only by (1 − 1/κ) per step: about κ steps for each factor e. Contours
+# ($H$ is the **Hessian**, the matrix of second derivatives $\partial^2 L/\partial w_i \partial w_j$;
+# $h_{\max}$ and $h_{\min}$ are its largest and smallest eigenvalues.) Gradient descent with learning
+# rate $\mathrm{lr}$ multiplies the error along the eigenvector of eigenvalue $h$ by $(1 - \mathrm{lr}\cdot h)$
+# each step. It diverges unless $\mathrm{lr} < 2/h_{\max}$, so with $\mathrm{lr} = 1/h_{\max}$ the slowest
+# direction shrinks only by $(1 - 1/\kappa)$ per step: about $\kappa$ steps for each factor $e$. Contours
 # of a badly conditioned loss are long thin ellipses; gradient descent zig-zags across the
 # valley and creeps along it.
 #
-# **Augmentation** (`minidl.data.transforms.affine_resample`): each output pixel (x, y)
-# reads the input at (x_in, y_in) = M·(x, y, 1)ᵀ, a 2×3 matrix M per image, with bilinear
-# interpolation between the four neighbouring pixels (blank outside the image):
+# **Augmentation** (`minidl.data.transforms.affine_resample`): the output pixel in column $c$
+# and row $r$ reads the input image $x$ at $(c_{\text{in}}, r_{\text{in}}) = A\,(c, r, 1)^\top$, with a
+# $2 \times 3$ matrix $A$ per image and bilinear interpolation between the four neighbouring pixels
+# (blank outside the image):
 #
-#     out = Σ_{a,b ∈ {0,1}} w_a(y_in) w_b(x_in) · I[⌊y_in⌋ + a, ⌊x_in⌋ + b],
-#     w_0(t) = 1 − (t − ⌊t⌋),  w_1(t) = t − ⌊t⌋
+# $$\mathrm{out}[r, c] = \sum_{i, j \in \{0, 1\}} k_i(r_{\text{in}})\, k_j(c_{\text{in}})\,
+#   x\big[\lfloor r_{\text{in}} \rfloor + i,\ \lfloor c_{\text{in}} \rfloor + j\big]$$
+#
+# with the interpolation weights
+#
+# $$k_0(t) = 1 - (t - \lfloor t \rfloor),\qquad k_1(t) = t - \lfloor t \rfloor$$
 #
 # A flip, a shift, a rotation, a zoom and a crop are only different matrices.
 #
@@ -93,10 +99,10 @@ lesson_threads()  # one BLAS thread, however the lesson is started (lesson 14 ex
 # %% [markdown]
 # ## 1. Two features on different scales
 #
-# A made-up housing market: the price (k€) of a flat depends on its area (m², around 80)
+# A made-up housing market: the price (k€) of a flat depends on its area (in square metres, around 80)
 # and its number of rooms (around 3). Area and rooms are correlated — bigger flats have more
 # rooms — and live on scales that differ by a factor of 25. The true rule has no intercept,
-# so a linear model without bias, ŷ = w₁·area + w₂·rooms, can fit it exactly (up to noise).
+# so a linear model without bias, $\hat y = w_1\,\text{area} + w_2\,\text{rooms}$, can fit it exactly (up to noise).
 
 # %%
 rng = np.random.default_rng(0)
@@ -120,13 +126,14 @@ claim(5 < kappa_std < 15 and kappa_raw > 100 * kappa_std, "κ is still about 9 a
       kappa_raw=kappa_raw, kappa_standardized=kappa_std)
 
 # %% [markdown]
-# Why is κ still about 9 after standardizing? Standardization fixes each feature's scale,
-# but not the correlation between them: for two standardized features with correlation ρ
-# the Hessian is 2·[[1, ρ], [ρ, 1]], whose eigenvalues are 2(1 ± ρ), so κ = (1 + ρ)/(1 − ρ).
+# Why is $\kappa$ still about 9 after standardizing? Standardization fixes each feature's scale,
+# but not the correlation between them: for two standardized features with correlation $\rho$
+# the Hessian is $2\begin{pmatrix}1 & \rho\\ \rho & 1\end{pmatrix}$, whose eigenvalues are $2(1 \pm \rho)$,
+# so $\kappa = (1 + \rho)/(1 - \rho)$.
 # Exercise 1 removes the correlation too.
 #
 # Now the same optimizer — plain gradient descent (`optim.SGD`, full batch) with the
-# largest comfortable step lr = 1/h_max — on both versions of the problem, from w = 0.
+# largest comfortable step $\mathrm{lr} = 1/h_{\max}$ — on both versions of the problem, from $w = 0$.
 
 # %%
 STEPS = 100
@@ -180,7 +187,7 @@ claim(raw["weight_error"] > 0.5 and raw["losses"][-1] > 1.5 * raw["loss_best"] a
 # after a few steps — and then stalled on the valley floor: after all its steps the weights
 # are still far off (the printout gives the distance and both weight vectors) and the loss
 # is well above the best possible. On standardized features it converged. The formula predicts the stall:
-# along the eigenvector of h_min the error is multiplied by (1 − h_min/h_max) = (1 − 1/κ)
+# along the eigenvector of $h_{\min}$ the error is multiplied by $(1 - h_{\min}/h_{\max}) = (1 - 1/\kappa)$
 # per step. Measure it:
 
 # %%
@@ -228,7 +235,7 @@ print("saved", save_figure(fig, "06_conditioning"))
 
 # %% [markdown]
 # On real images the effect depends on the data: run `minidl tour --only data`. On the 8×8
-# digits, whose border pixels are almost always blank, standardizing cuts κ by a factor of
+# digits, whose border pixels are almost always blank, standardizing cuts $\kappa$ by a factor of
 # about 350, and plain SGD does better at every learning rate tried (by far at the small
 # ones, barely at the best). On MNIST, whose pixels already share one [0, 1] scale,
 # per-pixel z-scores blow rarely-lit border pixels up and the tuned results are no better.
@@ -291,7 +298,7 @@ print("saved", save_figure(fig, "06_augmentation_grid"))
 # Does it help? Augmentation matters most when labelled data is scarce. Train the same MLP
 # twice on a small stratified subset — once on the images as they are, once with a fresh
 # augmentation of every batch (same seeds, same number of steps) — and test on held-out
-# images. On MNIST with 1,000 training images minidl measured about 90% → 94%; on the 8×8
+# images. On MNIST with 1,000 training images minidl measured about 90% and 94%; on the 8×8
 # digits, where a one-pixel shift is already 12% of the image, the same transforms help
 # little and can hurt. Your numbers are printed below.
 
@@ -371,10 +378,10 @@ claim(all(curve[a]["test"] < curve[b]["test"] + 0.01 for a, b in zip(curve_sizes
 
 sizes = sorted(curve)
 fig, (ax_acc, ax_time) = new_figure(1, 2, figsize=(10, 3.6))
-ax_acc.plot(sizes, [curve[n]["train"] for n in sizes], "o--", label="train")
-ax_acc.errorbar(sizes, [curve[n]["test"] for n in sizes], yerr=[curve[n]["test_std"] for n in sizes],
+ax_acc.plot(sizes, [100 * curve[n]["train"] for n in sizes], "o--", label="train")
+ax_acc.errorbar(sizes, [100 * curve[n]["test"] for n in sizes], yerr=[100 * curve[n]["test_std"] for n in sizes],
                 fmt="o-", capsize=3, label="test")
-ax_acc.set(xscale="log", xlabel="training samples (count, log scale)", ylabel="accuracy (fraction correct)",
+ax_acc.set(xscale="log", xlabel="training samples (count, log scale)", ylabel="accuracy (%)",
            title=f"digits, MLP, {CURVE_STEPS} steps at every size")
 ax_time.plot(sizes, [1e3 * curve[n]["epoch_seconds"] for n in sizes], "o-")
 ax_time.set(xscale="log", xlabel="training samples (count, log scale)", ylabel="time per epoch (ms)",
@@ -398,17 +405,17 @@ print("saved", save_figure(fig, "06_learning_curve"))
 #
 # ## Exercises
 #
-# **1. Remove the correlation too.** Standardization left κ ≈ 9 because area and rooms
+# **1. Remove the correlation too.** Standardization left $\kappa \approx 9$ because area and rooms
 # are correlated. *Whiten* the features: rotate them onto the eigenvectors of their
-# covariance and divide each by the square root of its eigenvalue. What is κ then, and how
-# many steps of gradient descent with lr = 1/h_max does the problem need? Write
+# covariance and divide each by the square root of its eigenvalue. What is $\kappa$ then, and how
+# many steps of gradient descent with $\mathrm{lr} = 1/h_{\max}$ does the problem need? Write
 # `whiten(X)` (rows are samples; NumPy in, NumPy out) and test it with
 # `minidl.course_checks.check("06.1", whiten)`.
 
 # %% [markdown] tags=["answer", "hide-cell"]
-# **Answer.** The whitened features have identity covariance, so H = 2·I, κ = 1, and one step
-# with lr = 1/h_max = 1/2 lands exactly on the minimum (every direction shrinks by 1 − 1 = 0).
-# Whitening needs the full covariance matrix (d² numbers, expensive for images and
+# **Answer.** The whitened features have identity covariance, so $H = 2I$, $\kappa = 1$, and one step
+# with $\mathrm{lr} = 1/h_{\max} = 1/2$ lands exactly on the minimum (every direction shrinks by $1 - 1 = 0$).
+# Whitening needs the full covariance matrix ($d^2$ numbers for $d$ features, expensive for images and
 # unstable for nearly-constant pixels), which is why standardization is the everyday tool.
 
 # %% tags=["answer", "hide-cell"]
@@ -456,7 +463,7 @@ print(f"test accuracy: {plain_accuracy:.1%} on the test digits, {mirrored_accura
 
 # %% [markdown] tags=["answer", "hide-cell"]
 # **Answer.** It changes only the storage: the model sees exactly the same numbers. For
-# images that are mostly blank (MNIST ≈ 81% zeros) CSR takes less than half the memory; for
+# images that are mostly blank (MNIST: about 81% zeros) CSR takes less than half the memory; for
 # the 8×8 digits the saving is smaller. (And dense BLAS on the GPU is usually faster than
 # sparse kernels at these densities — a storage trick, not a learning one.)
 
@@ -476,7 +483,7 @@ print(f"{IMAGES}: {zero_fraction:.1%} of the pixels are zero; dense {dense_bytes
 
 # %% [markdown] tags=["answer", "hide-cell"]
 # **Answer.** With 10 classes and 30 draws a random subset misses some class in a large share
-# of the seeds (about 40%: 10 · 0.9³⁰ ≈ 0.42 is a close upper bound) and is lopsided in most;
+# of the seeds (about 40%: $10 \cdot 0.9^{30} \approx 0.42$ is a close upper bound) and is lopsided in most;
 # the balanced subsets never are, and they test better on average. At tiny sizes, stratify;
 # at large sizes it stops mattering.
 

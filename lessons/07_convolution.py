@@ -53,19 +53,21 @@ FAST = fast_mode()
 # %% [markdown]
 # ## The math
 #
-# A `Conv2d(C, O, k)` layer holds a weight W of shape (O, C, kh, kw) and a bias b of shape
-# (O,). For an input x of shape (N, C, H, W) it computes, for every image n, output
-# channel o and position (oy, ox) — this is the formula in `minidl.engine.ops.conv.Conv2d`:
+# A `Conv2d(C, O, k)` layer holds a weight $W$ of shape $(O, C_{\text{in}}, k_h, k_w)$ and a bias $b$
+# of shape $(O,)$. For an input $x$ of shape $(B, C_{\text{in}}, H_{\text{in}}, W_{\text{in}})$ — a batch of
+# $B$ images with $C_{\text{in}}$ channels, PyTorch's `(N, C, H, W)` — it computes, for every image $n$,
+# output channel $o$ and position $(o_y, o_x)$ the output $y[n, o, o_y, o_x]$: the bias $b[o]$ plus
+# (this is the formula in `minidl.engine.ops.conv.Conv2d`)
 #
-# $$y[n, o, oy, ox] = b[o] + \sum_c \sum_{i,j} W[o, c, i, j]\; x[n, c,\; oy·s − p + i·d,\; ox·s − p + j·d]$$
+# $$\sum_{c, i, j} W[o, c, i, j]\; x[n,\ c,\ o_y s - P + i d,\ o_x s - P + j d]$$
 #
-# with stride s, zero padding p and dilation d. (Strictly this is a *cross-correlation*: the
+# with stride $s$, zero padding $P$ and dilation $d$. (Strictly this is a *cross-correlation*: the
 # kernel is not flipped. Every deep-learning library calls it convolution.) The same
 # weights slide over every position, which is why a conv layer has so few parameters.
 #
 # The output size per axis is `minidl.kernels.window.output_size`:
 #
-# $$OH = \left\lfloor \frac{H + 2p − d·(k − 1) − 1}{s} \right\rfloor + 1$$
+# $$H_{\text{out}} = \left\lfloor \frac{H_{\text{in}} + 2P - d\,(k - 1) - 1}{s} \right\rfloor + 1$$
 
 # %%
 print("28×28 through LeNet:", output_size(28, 3, 1, 0), "→", output_size(26, 3, 1, 0), "→ pool →",
@@ -76,15 +78,16 @@ print("28×28 through LeNet:", output_size(28, 3, 1, 0), "→", output_size(26, 
 #
 # Copy every window of the input into a column of a matrix:
 #
-# $$\text{cols}[(c, i, j),\ (n, oy, ox)] = x[n, c,\; oy·s − p + i·d,\; ox·s − p + j·d]$$
+# $$\text{cols}[(c, i, j),\ (n, o_y, o_x)] = x[n, c,\; o_y s - P + i d,\; o_x s - P + j d]$$
 #
 # Then the whole layer is one matrix product, `W.reshape(O, C·kh·kw) @ cols`, whose
-# (O, N·OH·OW) result is the output. Matrix products are what BLAS libraries do at close
+# $(O,\ B \cdot H_{\text{out}} \cdot W_{\text{out}})$ result is the output. Matrix products are what BLAS libraries do
+# at close
 # to the processor's peak speed, so this trade — more memory for a GEMM — is how most
 # CPU frameworks run convolutions. Here is a 4×4 image and a 2×2 kernel. minidl's kernels
 # describe the sliding window with one small record, `minidl.kernels.window.Window(kh, kw,
 # sh, sw, ph, pw, dh, dw, oh, ow)`: kernel size, stride, padding and dilation per axis
-# (rows, then columns), and the output size OH × OW they give.
+# (rows, then columns), and the output size $H_{\text{out}} \times W_{\text{out}}$ they give.
 
 # %%
 image = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
@@ -127,14 +130,16 @@ assert np.array_equal(by_gemm, by_conv2d)
 # ## The backward pass, and why `np.add.at` is slow
 #
 # Write $W_2$ for the kernel flattened to a matrix, `W.reshape(O, C·kh·kw)`, so that the
-# forward pass is $Y = W_2\,\text{cols}$, and $G = ∂L/∂Y$ for the gradient arriving from the
-# layer above, arranged like $Y$ as an (O, N·OH·OW) matrix. The gradients are two more
+# forward pass is $Y = W_2\,\text{cols}$, and $g_Y = \partial L/\partial Y$ for the gradient arriving from the
+# layer above, arranged like $Y$ as an $(O,\ B \cdot H_{\text{out}} \cdot W_{\text{out}})$ matrix. The gradients are
+# two more
 # matrix products and the way back from columns to the image:
 #
-# $$\frac{∂L}{∂W_2} = G \cdot \text{cols}^\top, \qquad \frac{∂L}{∂x} = \text{col2im}(W_2^\top G), \qquad
-#   \frac{∂L}{∂b} = \sum_{n, oy, ox} G$$
+# $$\frac{\partial L}{\partial W_2} = g_Y \cdot \text{cols}^\top, \qquad
+#   \frac{\partial L}{\partial x} = \text{col2im}(W_2^\top g_Y), \qquad
+#   \frac{\partial L}{\partial b} = \sum_{n, o_y, o_x} g_Y$$
 #
-# (∂L/∂W is ∂L/∂W₂ reshaped back to (O, C, kh, kw).)
+# ($\partial L/\partial W$ is $\partial L/\partial W_2$ reshaped back to $(O, C_{\text{in}}, k_h, k_w)$.)
 #
 # **col2im** adds each column back onto the pixels it was copied from. Where windows
 # overlap, a pixel receives several contributions, and they must *add up*. That is exactly
@@ -145,10 +150,11 @@ assert np.array_equal(by_gemm, by_conv2d)
 #
 # Two faster ways, both in `minidl.kernels.conv`:
 #
-# 1. **kh·kw strided slices** (`col2im_reference`): for each kernel offset (i, j), the
-#    columns of that offset form a whole (N, C, OH, OW) block, which lands on a strided
+# 1. **$k_h k_w$ strided slices** (`col2im_reference`): for each kernel offset $(i, j)$, the
+#    columns of that offset form a whole $(B, C_{\text{in}}, H_{\text{out}}, W_{\text{out}})$ block, which lands on a
+#    strided
 #    slice of the gradient. Inside one slice no pixel repeats, so plain `+=` is right,
-#    and there are only kh·kw = 9 of them.
+#    and there are only $k_h k_w = 9$ of them.
 # 2. **a Numba kernel** (`_col2im_loops`): the same loops a C programmer would write,
 #    compiled to machine code the first time they run (and cached on disk).
 #
@@ -196,7 +202,8 @@ figure_col2im = save_figure(fig, "07_col2im_timings")
 # %% [markdown]
 # A hidden cost of the fancy-index version hides in its *output*, not its speed: NumPy
 # puts the batch axis innermost in memory when you index `x[:, channels, rows, cols]`.
-# The array looks like (N, C·kh·kw, OH·OW), but a matrix product over it walks memory
+# The array looks like $(B,\ C_{\text{in}} k_h k_w,\ H_{\text{out}} W_{\text{out}})$, but a matrix product over it
+# walks memory
 # with large strides — slower than on a C-contiguous array, by a factor that depends on
 # the BLAS library and the cache sizes (measured below) — and making it contiguous
 # afterwards is a transposing copy of its own. minidl's im2col therefore
@@ -263,7 +270,8 @@ fig.tight_layout()
 figure_profile = save_figure(fig, "07_lenet_step_profile")
 
 # %% [markdown]
-# The convolutions dominate, and inside them the three matrix products (forward, ∂W, ∂x)
+# The convolutions dominate, and inside them the three matrix products (forward,
+# $\partial L/\partial W$, $\partial L/\partial x$)
 # take most of the time; im2col, col2im and the layout changes around them are the rest.
 # Lesson 14 goes on from here: which of these parts can still be made faster, and which
 # cannot (hint: the matrix products are already BLAS).
@@ -273,7 +281,7 @@ figure_profile = save_figure(fig, "07_lenet_step_profile")
 # With MNIST available (`minidl.data.load_mnist`, reading the original files), the same
 # network (`nn.LeNet`) trains on it; otherwise — and in the quick version of this lesson — a small CNN trains
 # on the 8×8 digits bundled with minidl. `make mnist-cnn` runs the full MNIST training
-# (3 epochs, ≥ 98.5% test accuracy).
+# (3 epochs, at least 98.5% test accuracy).
 
 # %%
 def load_images():
@@ -325,8 +333,8 @@ figure_filters = save_figure(plot_filters(model[0].weight, title=f"first-layer f
 # MNIST images?
 
 # %% [markdown] tags=["answer", "hide-cell"]
-# **Answer.** With padding 1 the 28×28 size is kept: the features are 64·28·28 = 50 176 per
-# image, 16 times 64·7·7. `view(-1, 3136)` does not fail — it silently makes 16 "samples"
+# **Answer.** With padding 1 the 28×28 size is kept: the features are $64 \cdot 28 \cdot 28 = 50\,176$ per
+# image, 16 times $64 \cdot 7 \cdot 7$. `view(-1, 3136)` does not fail — it silently makes 16 "samples"
 # out of each image, and the error only shows up later, at the loss, as a batch-size
 # mismatch (or worse, never, if the labels are repeated to match). Check it:
 
@@ -335,12 +343,14 @@ features = nn.Conv2d(32, 64, 3, padding=1)(nn.Conv2d(1, 32, 3, padding=1)(minidl
 print(features.shape, "→ view(-1, 64·7·7) →", features.reshape(-1, 64 * 7 * 7).shape)
 
 # %% [markdown]
-# **2. col2im is im2col's transpose.** Show numerically that ⟨im2col(x), c⟩ = ⟨x, col2im(c)⟩
-# for random x and c. Why does this identity make col2im the right backward pass?
+# **2. col2im is im2col's transpose.** Show numerically that
+# $\langle \mathrm{im2col}(x), c\rangle = \langle x, \mathrm{col2im}(c)\rangle$
+# for random $x$ and $c$. Why does this identity make col2im the right backward pass?
 
 # %% [markdown] tags=["answer", "hide-cell"]
-# **Answer.** im2col is linear, cols = A x for some (huge, sparse) matrix A; the gradient of
-# L with respect to x is Aᵀ (∂L/∂cols), and the identity says col2im computes Aᵀ.
+# **Answer.** im2col is linear, $\text{cols} = A x$ for some (huge, sparse) matrix $A$; the gradient of
+# $L$ with respect to $x$ is $A^\top (\partial L/\partial\,\text{cols})$, and the identity says col2im
+# computes $A^\top$.
 
 # %% tags=["answer", "hide-cell"]
 rng = np.random.default_rng(2)
@@ -359,8 +369,8 @@ assert np.isclose(lhs, rhs)
 # `minidl.course_checks.check("07.3", conv1x1)`.
 
 # %% [markdown] tags=["answer", "hide-cell"]
-# **Answer.** With kh = kw = 1 each column of cols is just the C channels of one pixel, so
-# the layer is the (O, C) matrix W[:, :, 0, 0] applied to every pixel: a `Linear(C, O)`
+# **Answer.** With $k_h = k_w = 1$ each column of cols is just the $C_{\text{in}}$ channels of one pixel, so
+# the layer is the $(O, C_{\text{in}})$ matrix W[:, :, 0, 0] applied to every pixel: a `Linear(C, O)`
 # shared over positions.
 
 # %% tags=["answer", "hide-cell"]

@@ -28,34 +28,37 @@
 # %% [markdown]
 # ## The math
 #
-# A pruned weight tensor is a pair (θ, m) with m ∈ {0, 1}ⁿ, and the network computes with
+# A pruned weight tensor is a pair $(\theta, M)$ with a mask $M \in \{0, 1\}^n$, and the network computes with
 #
-# $$w = \theta \odot m \qquad\text{so}\qquad
-#   \frac{\partial L}{\partial \theta} = \frac{\partial L}{\partial w} \odot m$$
+# $$w = \theta \odot M \qquad\text{so}\qquad
+#   \frac{\partial L}{\partial \theta} = \frac{\partial L}{\partial w} \odot M$$
 #
-# (`minidl.compress.prune.masks`). Which entries get m = 0 is decided by an importance
-# score I (`minidl.compress.prune.criteria`, one formula per function):
+# (`minidl.compress.prune.masks`). Which entries get $M = 0$ is decided by an importance
+# score $I$ (`minidl.compress.prune.criteria`, one formula per function), with $g_k = \partial L/\partial w_k$:
 #
-# | criterion | s_k | |
+# | criterion | $I(w_k)$ | |
 # |---|---|---|
-# | magnitude | \|w_k\| | small weights matter little |
-# | gradient | E\|∂L/∂w_k\| | the loss barely reacts to w_k |
-# | Taylor (first order) | \|w_k · ∂L/∂w_k\| | ΔL ≈ −w_k ∂L/∂w_k when w_k → 0 |
-# | Optimal Brain Damage | ½ h_kk w_k² | ΔL at a minimum, Hessian taken diagonal |
-# | Optimal Brain Surgeon | w_q² / (2 [H⁻¹]_qq) | ΔL when the others move by δw = −(w_q/[H⁻¹]_qq) H⁻¹ e_q |
+# | magnitude | $\lvert w_k\rvert$ | small weights matter little |
+# | gradient | $E\,\lvert g_k\rvert$ | the loss barely reacts to $w_k$ |
+# | Taylor (first order) | $\lvert w_k g_k\rvert$ | $\Delta L \approx -w_k g_k$ when $w_k \to 0$ |
+# | Optimal Brain Damage | $\tfrac12 h_{kk} w_k^2$ | $\Delta L$ at a minimum, Hessian taken diagonal |
+# | Optimal Brain Surgeon | $w_q^2 / (2\, [H^{-1}]_{qq})$ | $\Delta L$ when the others move by $\delta w$ (below) |
 #
-# The Hessian diagonal h_kk comes from Hessian-vector products Hv = ∂(g·v)/∂w (one more
+# Optimal Brain Surgeon removes $w_q$ and moves the other weights by
+# $\delta w = -(w_q/[H^{-1}]_{qq})\, H^{-1} e_q$, with $e_q$ the $q$-th unit vector.
+#
+# The Hessian diagonal $h_{kk}$ comes from Hessian-vector products $Hv = \partial(g \cdot v)/\partial w$ (one more
 # backward pass through the gradient, `minidl.grad(..., create_graph=True)`) and
-# Hutchinson's estimator diag(H) = E[v ⊙ Hv] for random ±1 vectors v.
+# Hutchinson's estimator $\mathrm{diag}(H) = E[v \odot Hv]$ for random $\pm 1$ vectors $v$.
 #
-# How much: `amount` is a count (int) or a fraction (float) of the units still alive,
-# k = round(amount · n) with Python's round-half-to-even; exactly k units go, ties broken
+# How much: `amount` is a count (int) or a fraction (float) of the $n$ units still alive,
+# $k = \mathrm{round}(\mathrm{amount} \cdot n)$ with Python's round-half-to-even; exactly $k$ units go, ties broken
 # by position (lowest index first). Gradual pruning follows
 #
 # $$\mathrm{sp}_t = \mathrm{sp}_f + (\mathrm{sp}_i - \mathrm{sp}_f)\left(1 - \frac{t - t_0}{n\,\Delta t}\right)^3$$
 #
 # (Zhu & Gupta 2017): the target sparsity $\mathrm{sp}_t$ moves from the initial $\mathrm{sp}_i$ to the
-# final $\mathrm{sp}_f$ over n pruning steps Δt apart, starting at step t₀ — fast at first, slowly
+# final $\mathrm{sp}_f$ over $n$ pruning steps $\Delta t$ apart, starting at step $t_0$ — fast at first, slowly
 # at the end.
 
 # %%
@@ -134,7 +137,7 @@ for amount, n in ((0.4, 17), (0.5, 5), (0.5, 7), (1, 17), (1.0, 17)):
     print(f"amount={amount!r:>4} of {n:2d} alive units → prune {prune.count_to_prune(amount, n)}")
 
 # %% [markdown]
-# (The printed `-0.` entries are IEEE negative zeros: −4 · 0 = −0. They equal 0.)
+# (The printed `-0.` entries are IEEE negative zeros: $-4 \cdot 0 = -0$. They equal 0.)
 #
 # ## 2. The classic bug: momentum brings pruned weights back
 #
@@ -189,8 +192,9 @@ for style in ("naive", "mask only", "mask + enforce_masks"):
 #
 # Prune the trained MLP to several sparsities with each criterion (one global ranking
 # over both weight matrices), *without* any retraining. Gradient-based scores are
-# measured on a few training batches. For Taylor we average |w·g| per batch (E_b|w·g_b| =
-# |w|·E_b|g_b|): at a minimum the *mean* gradient is ≈ 0, so |w·ḡ| would rank noise.
+# measured on a few training batches. For Taylor we average $|w g|$ per batch
+# ($E_b |w g_b| = |w|\, E_b |g_b|$): at a minimum the *mean* gradient is $\approx 0$, so $|w \bar g|$
+# would rank noise.
 
 # %%
 score_batches = list(loader(batch_size=256))[:pick(4, 1)]
@@ -243,7 +247,7 @@ claim(min(at_90["magnitude"], at_90["obd"]) > at_90["random"] + 0.1
 # found). OBD's idea is right — a weight can be large and still sit in a flat direction
 # of the loss, or small in a steep one — but its estimate is rough in three ways: the
 # Hessian diagonal comes from a few Hutchinson probes (the check below shows how noisy
-# that is), the off-diagonal terms are ignored, and ½·h·w² predicts the loss of removing
+# that is), the off-diagonal terms are ignored, and $\tfrac12 h w^2$ predicts the loss of removing
 # *one* weight while we remove 90% of them at once, far outside the region where the
 # quadratic model of the loss holds. The gradient alone is the worst informed criterion,
 # barely better than random: after training it mostly measures noise.
@@ -401,7 +405,7 @@ print("figure:", save_figure(fig, "08_sparsity_vs_accuracy"))
 # ## 5. The lottery ticket
 #
 # Frankle & Carbin's procedure: train, prune a fraction of the survivors by magnitude,
-# **rewind** the survivors to their initial values θ₀, train again, repeat. The control
+# **rewind** the survivors to their initial values $\theta_0$, train again, repeat. The control
 # keeps the same masks but re-draws the survivors at random. If the ticket beats the
 # control, the *initial values* of the survivors mattered, not only the architecture.
 
@@ -454,14 +458,15 @@ print("figure:", save_figure(fig, "08_lottery_ticket"))
 
 # %% [markdown]
 # How to read it: the test set has a few hundred digits, so an accuracy is only known to
-# about one standard error, √(p(1 − p)/n) — the error bars, and the verdict printed above.
+# about one standard error, $\sqrt{a(1 - a)/n}$ for an accuracy $a$ on $n$ digits — the error bars,
+# and the verdict printed above.
 # In the full version of this lesson the two curves stay within a couple of points of each
 # other, and the control even finishes ahead at the highest sparsity; the quick version,
 # with three epochs per round, favours the ticket. A small, heavily over-parameterized MLP
 # trained with Adam does not need its lucky initial values: the mask (the architecture)
 # carries what matters. Frankle & Carbin's winning tickets stand out at higher sparsities
 # and, on deeper networks, only when rewound to an early training iterate rather than to
-# θ₀; Liu et al. (2019, "Rethinking the value of network pruning") found random re-init
+# $\theta_0$; Liu et al. (2019, "Rethinking the value of network pruning") found random re-init
 # as good on many networks trained with larger learning rates. The experiment is the
 # lesson: run the control before believing a ticket.
 #
@@ -470,8 +475,8 @@ print("figure:", save_figure(fig, "08_lottery_ticket"))
 # Prune one layer at a time, without retraining, and watch the accuracy.
 
 # %%
-sensitivity = prune.layer_sensitivity(dense, accuracy, [0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99],
-                                       metric_name="test accuracy (fraction correct)")
+sensitivity = prune.layer_sensitivity(dense, lambda m: 100 * accuracy(m), [0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99],
+                                       metric_name="test accuracy (%)")  # in percent, like every accuracy axis
 print(sensitivity)
 high = [i for i, sp in enumerate(sensitivity.sparsities) if sp >= 0.9]
 first_layer, output_layer = sensitivity.metric["0.weight"], sensitivity.metric["2.weight"]
@@ -593,7 +598,7 @@ print("figure:", save_figure(fig, "08_size_and_latency"))
 # - the masked layer is *slower* than the dense one (the same product, plus a multiply
 #   by the mask on every call) and bigger (a mask byte per weight);
 # - CSR wins big at batch 128 — each nonzero is one vectorized AXPY over the batch (BLAS's
-#   name for y ← a·x + y: a vector scaled by one number and added to another) — but
+#   name for $y \leftarrow a x + y$: a vector scaled by one number and added to another) — but
 #   at batch 1 it is a race between an indexed gather per nonzero and a BLAS GEMV that
 #   streams the dense matrix at full speed. At 95% the printout gives the ratio; at lower
 #   sparsity CSR does proportionally more work while the dense product does not, so below
@@ -657,10 +662,10 @@ else:
 # %% [markdown] tags=["answer", "hide-cell"]
 # **Answer.** Two bugs. `param.data.abs()` makes a **new** array, so `clamp_` changes that
 # copy and the parameters are untouched: nothing happens at all. And even applied in
-# place, clamping |w| into [ε, 1 − ε] zeroes nothing — it pushes every weight *away*
-# from zero (to at least ε), throws away every sign and caps large weights at 1 − ε:
+# place, clamping $|w|$ into $[\varepsilon, 1 - \varepsilon]$ zeroes nothing — it pushes every weight *away*
+# from zero (to at least $\varepsilon$), throws away every sign and caps large weights at $1 - \varepsilon$:
 # it destroys the model instead of pruning it. Pruning means a mask; the article's own
-# formula "remove the w with |w| < ε" is `from_mask(module, "weight", abs(w) >= ε)`.
+# formula "remove the $w$ with $|w| < \varepsilon$" is `from_mask(module, "weight", abs(w) >= ε)`.
 
 # %% tags=["answer", "hide-cell"]
 def articles_prune(model, epsilon):
@@ -735,7 +740,7 @@ assert global_misuse_message is not None and load_after_prune_fails
 # `amount=1` versus `amount=1.0`? Two calls with `amount=0.5` on 100 weights?
 
 # %% [markdown] tags=["answer", "hide-cell"]
-# **Answer.** round(6.8) = 7; one versus all seventeen (an int is a count, a float a
+# **Answer.** `round(6.8) == 7`; one versus all seventeen (an int is a count, a float a
 # fraction); 50 then 25 — 75% in total, because each call acts on the survivors.
 
 # %% tags=["answer", "hide-cell"]
@@ -744,13 +749,14 @@ print("0.4 of 17, 1 of 17, 1.0 of 17 →", counting)
 assert counting == (7, 1, 17)
 
 # %% [markdown]
-# **4. When is CSR smaller than dense?** For an r × c float32 matrix with nnz nonzeros,
-# CSR stores nnz · (4 + 4) + (r + 1) · 4 bytes. Find the break-even density. Write the byte
+# **4. When is CSR smaller than dense?** For an $r \times c$ float32 matrix with $\mathrm{nnz}$ nonzeros,
+# CSR stores $\mathrm{nnz} \cdot (4 + 4) + (r + 1) \cdot 4$ bytes. Find the break-even density. Write the byte
 # count as `csr_bytes(rows, cols, nnz)` and test it against minidl's CSR matrices with
 # `minidl.course_checks.check("08.4", csr_bytes)`.
 
 # %% [markdown] tags=["answer", "hide-cell"]
-# **Answer.** 8·nnz + 4(r + 1) < 4rc ⇔ density = nnz/(rc) < ½ − (r + 1)/(2rc) ≈ 50%: below
+# **Answer.** $8\,\mathrm{nnz} + 4(r + 1) < 4rc \iff \text{density} = \mathrm{nnz}/(rc) < \tfrac12 - (r + 1)/(2rc)
+# \approx 50\%$: below
 # half the weights, CSR is smaller; a 50%-pruned model stored in CSR saves nothing.
 
 # %% tags=["answer", "hide-cell"]

@@ -11,8 +11,8 @@
 #
 # ## What you will learn
 #
-# - How a real number becomes a small integer and back: the **scale** s and the **zero
-#   point** z, drawn on a number line.
+# - How a real number becomes a small integer and back: the **scale** $S$ and the **zero
+#   point** $Z$, drawn on a number line.
 # - How the error shrinks with every extra bit (it halves), and where it does not help.
 # - How **observers** choose the range, why one outlier can ruin it, and why one range
 #   **per output channel** beats one per tensor for weights.
@@ -34,44 +34,51 @@
 # %% [markdown]
 # ## The math
 #
-# A b-bit quantizer has 2ᵇ integer levels q ∈ [qmin, qmax] (int8: [−128, 127], uint8:
-# [0, 255]). A real x is stored as q and read back as x̂ (`minidl.compress.quantize.quantize_affine`
+# An $n_{\text{bits}}$-bit quantizer has $2^{n_{\text{bits}}}$ integer levels $q \in [q_{\min}, q_{\max}]$ (int8:
+# $[-128, 127]$, uint8:
+# $[0, 255]$). A real $x$ is stored as $q$ and read back as $\hat x$ (`minidl.compress.quantize.quantize_affine`
 # and `dequantize_affine`):
 #
-# $$q = \mathrm{clamp}(\mathrm{round}(x / s) + z,\ q_{\min},\ q_{\max}),\qquad \hat x = (q - z)\,s$$
+# $$q = \mathrm{clamp}(\mathrm{round}(x / S) + Z,\ q_{\min},\ q_{\max}),\qquad \hat x = (q - Z)\,S$$
 #
-# `round` is round-half-to-even, as in PyTorch. s is the step between neighbouring levels;
-# z is the integer that stands for the real 0. From an observed range [min, max]
-# (`calculate_qparams`), after widening it to contain 0 (min₋ = min(min, 0),
-# max₊ = max(max, 0)), so that 0 is always exactly representable:
+# `round` is round-half-to-even, as in PyTorch. $S$ is the step between neighbouring levels;
+# $Z$ is the integer that stands for the real 0. From an observed range $[\min, \max]$
+# (`calculate_qparams`), after widening it to contain 0 ($\min_- = \min(\min, 0)$,
+# $\max_+ = \max(\max, 0)$), so that 0 is always exactly representable:
 #
-#     affine:     s = (max₊ − min₋) / (qmax − qmin),         z = clamp(qmin − round(min₋ / s), qmin, qmax)
-#     symmetric:  s = max(|min₋|, max₊) / ((qmax − qmin)/2),  z = 0 (signed), (qmin + qmax + 1) // 2 (unsigned)
+# **affine**:
 #
-# so a symmetric uint8 quantizer puts the real 0 on the middle level, z = 128, as PyTorch
-# does (the clamp on the affine z only matters when s is floored at its smallest value).
-# For int8 the symmetric divisor is 255/2 = 127.5, PyTorch's choice. Inside the range the
-# error is at most s/2; outside it the value is clipped.
+# $$S = \frac{\max_+ - \min_-}{q_{\max} - q_{\min}},\qquad
+#   Z = \mathrm{clamp}\big(q_{\min} - \mathrm{round}(\min_- / S),\ q_{\min},\ q_{\max}\big)$$
+#
+# **symmetric**, with $Z = 0$ when signed and $Z = \lfloor (q_{\min} + q_{\max} + 1)/2 \rfloor$ when unsigned:
+#
+# $$S = \frac{\max(|\min_-|, \max_+)}{(q_{\max} - q_{\min})/2}$$
+#
+# so a symmetric uint8 quantizer puts the real 0 on the middle level, $Z = 128$, as PyTorch
+# does (the clamp on the affine $Z$ only matters when $S$ is floored at its smallest value).
+# For int8 the symmetric divisor is $255/2 = 127.5$, PyTorch's choice. Inside the range the
+# error is at most $S/2$; outside it the value is clipped.
 #
 # Training through `round` uses the **straight-through estimator** (`fake_quantize`):
 #
-# $$\text{forward: } \hat x = (\mathrm{clamp}(\mathrm{round}(x/s) + z,\ q_{\min},\ q_{\max}) - z)\,s,
-#   \qquad
-#   \text{backward: } \frac{\partial \hat x}{\partial x}
-#   := \mathbf{1}[q_{\min} \le \mathrm{round}(x/s) + z \le q_{\max}]$$
+# $$\text{forward: } \hat x = (\mathrm{clamp}(\mathrm{round}(x/S) + Z,\ q_{\min},\ q_{\max}) - Z)\,S$$
 #
-# An integer layer (Jacob et al. 2018; `QuantizedLinear`) with input (s₁, z₁), symmetric
-# weights (s₂, 0) and output (s₃, z₃) computes
+# $$\text{backward: } \frac{\partial \hat x}{\partial x}
+#   := \mathbf{1}[q_{\min} \le \mathrm{round}(x/S) + Z \le q_{\max}]$$
 #
-# $$q_3 = z_3 + M\Big(\sum_k (q_1 - z_1)\,q_2 + q_b\Big),\qquad M = \frac{s_1 s_2}{s_3},\qquad
-#   q_b = \mathrm{round}\Big(\frac{b}{s_1 s_2}\Big)$$
+# An integer layer (Jacob et al. 2018; `QuantizedLinear`) with input $(S_1, Z_1)$, symmetric
+# weights $(S_2, 0)$ and output $(S_3, Z_3)$ computes
 #
-# with the sum in int32 and M applied as an integer multiply and a shift. A convolution
+# $$q_3 = Z_3 + M\Big(\sum_k (q_1 - Z_1)\,q_2 + q_b\Big),\qquad M = \frac{S_1 S_2}{S_3},\qquad
+#   q_b = \mathrm{round}\Big(\frac{b}{S_1 S_2}\Big)$$
+#
+# with the sum in int32 and $M$ applied as an integer multiply and a shift. A convolution
 # (`QuantizedConv2d`) is that same layer applied to every receptive field; where a field
 # reaches past the image, the float convolution reads 0.0 — so the integer one must read
-# the level of 0.0, which is z₁:
+# the level of 0.0, which is $Z_1$:
 #
-#     padding value = z₁    (so that q₁ − z₁ = 0 there)
+# $$\text{padding value} = Z_1 \qquad (\text{so that } q_1 - Z_1 = 0 \text{ there})$$
 
 # %%
 import copy
@@ -97,14 +104,14 @@ host = minidl.backend.to_numpy  # integers live where the model lives (a GPU, ma
 # %% [markdown]
 # ## 1. The number line
 #
-# A 3-bit unsigned quantizer (8 levels) for values in [−1.2, 3.0]. Every real number is
+# A 3-bit unsigned quantizer (8 levels) for values in $[-1.2, 3.0]$. Every real number is
 # sent to the nearest of the 8 dots; values beyond the last dot are clipped to it.
 
 # %%
 spec3 = Q.QuantSpec(bits=3, signed=False)
 scale3, zero3 = Q.calculate_qparams(minidl.tensor(-1.2), minidl.tensor(3.0), spec3)
 scale3, zero3 = float(scale3), int(zero3)
-print(f"3-bit affine for [-1.2, 3.0]: s = {scale3:.4f}, z = {zero3}  (levels {spec3.qmin}..{spec3.qmax})")
+print(f"3-bit affine for [-1.2, 3.0]: S = {scale3:.4f}, Z = {zero3}  (levels {spec3.qmin}..{spec3.qmax})")
 samples = minidl.tensor([-1.6, -0.5, 0.0, 0.33, 1.0, 2.2, 3.5])
 q3 = Q.quantize(samples, scale3, zero3, bits=3)
 print("x      ", samples.numpy())
@@ -116,7 +123,7 @@ fig, ax = new_figure(figsize=(13, 3.4))
 levels = np.arange(spec3.qmin, spec3.qmax + 1)
 grid = (levels - zero3) * scale3
 ax.axhline(0, color="black", lw=0.8)
-ax.plot(grid, np.zeros_like(grid), "o", ms=9, color="tab:blue", label="representable x̂ = (q − z)·s")
+ax.plot(grid, np.zeros_like(grid), "o", ms=9, color="tab:blue", label="representable x̂ = (q − Z)·S")
 for q, g in zip(levels, grid):
     ax.annotate(f"q={q}", (g, 0), xytext=(0, 9), textcoords="offset points", ha="center", fontsize=12)
 x_host, xhat_host = samples.numpy(), q3.dequantize().numpy()
@@ -124,9 +131,9 @@ for x, xh in zip(x_host, xhat_host):
     ax.annotate("", xy=(xh, -0.02), xytext=(x, -0.35), arrowprops=dict(arrowstyle="->", color="tab:red"))
 ax.plot(x_host, np.full_like(x_host, -0.35), "x", color="tab:red", label="real values x")
 ax.axvline(0, color="gray", ls=":")
-ax.annotate(f"z = {zero3} stands for 0.0", (0, 0), xytext=(0.05, -0.6), fontsize=12)
+ax.annotate(f"Z = {zero3} stands for 0.0", (0, 0), xytext=(0.05, -0.6), fontsize=12)
 ax.annotate("", xy=(grid[4], 0.35), xytext=(grid[5], 0.35), arrowprops=dict(arrowstyle="<->"))
-ax.text((grid[4] + grid[5]) / 2, 0.42, f"s = {scale3:.2f}", ha="center", fontsize=12)
+ax.text((grid[4] + grid[5]) / 2, 0.42, f"S = {scale3:.2f}", ha="center", fontsize=12)
 for x in (x_host[0], x_host[-1]):
     ax.text(x, -0.5, "clipped", ha="center", fontsize=12, color="tab:red")
 ax.set(ylim=(-0.8, 0.7), yticks=[], xlabel="real value x (no unit)", title="3-bit affine quantization of [−1.2, 3.0]")
@@ -154,7 +161,7 @@ print(f"float32 test accuracy: {float_accuracy:.1%}")
 # ## 3. Error against bit width
 #
 # Quantize the first layer's weights with 2 to 16 bits. Inside the range the error is
-# uniform in [−s/2, s/2], so its RMS is s/√12 — and s halves with every extra bit.
+# uniform in $[-S/2, S/2]$, so its RMS is $S/\sqrt{12}$ — and $S$ halves with every extra bit.
 
 # %%
 weights = model[0].weight
@@ -173,7 +180,7 @@ w_range = float(weights.numpy().max() - weights.numpy().min())
 fig, ax = new_figure(figsize=(8, 5))
 for kind, values in rms.items():
     ax.semilogy(bit_widths, values, "o-", ms=4, label=kind)
-ax.semilogy(bit_widths, [w_range / (2 ** b - 1) / np.sqrt(12) for b in bit_widths], "k:", label="s/√12 (affine)")
+ax.semilogy(bit_widths, [w_range / (2 ** b - 1) / np.sqrt(12) for b in bit_widths], "k:", label="S/√12 (affine)")
 ax.set(xlabel="bits per weight", ylabel="RMS error of the weights (log scale)", title="every bit halves the error")
 ax.grid(alpha=0.3)
 ax.legend(fontsize=12)
@@ -184,9 +191,10 @@ print("saved", save_figure(fig, "09_error_vs_bits"))
 #
 # Weights are known in advance; activations are not. An **observer** watches activations
 # during a few calibration batches. `MinMaxObserver` keeps the extremes;
-# `MovingAverageMinMaxObserver` averages each batch's extremes (x_min ← x_min + 0.01·(min X − x_min));
+# `MovingAverageMinMaxObserver` averages each batch's extremes
+# ($x_{\min} \leftarrow x_{\min} + 0.01\,(\min X - x_{\min})$ for a batch $X$);
 # `HistogramObserver` keeps a histogram and picks the clipping range that minimizes the
-# estimated error: clipping a few outliers buys a smaller s for everybody else.
+# estimated error: clipping a few outliers buys a smaller $S$ for everybody else.
 # At 4 bits that matters: here the hidden activations, after ReLU.
 
 # %%
@@ -246,18 +254,18 @@ per_channel_wins = weight_mse["per-channel"] < weight_mse["per-tensor"]
 #
 # Fake quantization rounds in the forward pass. Its true derivative is 0 between steps
 # (and undefined on them), which would stop learning. The STE passes the gradient through
-# unchanged where the value lands inside [qmin, qmax] and blocks it where it saturates.
+# unchanged where the value lands inside $[q_{\min}, q_{\max}]$ and blocks it where it saturates.
 
 # %%
 xs = minidl.tensor(np.linspace(-2, 2, 401, dtype=np.float32), requires_grad=True)
-ys = Q.fake_quantize(xs, 0.25, 0, -4, 3)  # 3-bit signed, s = 0.25: levels −1.0 … 0.75
+ys = Q.fake_quantize(xs, 0.25, 0, -4, 3)  # 3-bit signed, S = 0.25: levels −1.0 … 0.75
 ys.sum().backward()
 fig, ax = new_figure(figsize=(8, 5))
 ax.plot(xs.numpy(), ys.numpy(), label="forward: fake_quantize(x)")
 ax.plot(xs.numpy(), xs.grad.numpy(), label="backward: STE gradient")
 ax.plot(xs.numpy(), xs.numpy(), ":", color="gray", label="identity")
 ax.set(xlabel="input x (no unit)", ylabel="output x̂ / gradient ∂x̂/∂x", ylim=(-1.3, 1.3),
-       title="3 bits, s = 0.25: round forward, pass-through backward")
+       title="3 bits, S = 0.25: round forward, pass-through backward")
 ax.legend(fontsize=12)
 print("saved", save_figure(fig, "09_ste"))
 inside = xs.grad.numpy() == 1
@@ -314,16 +322,16 @@ claim(all(abs(a - float_accuracy) < 0.02 for a in at8.values())
 # ## 8. Integer-only arithmetic, by hand
 #
 # Take the int8 model's first layer and redo its work with plain NumPy integers: the
-# int32 accumulator, the folded bias, and the fixed-point multiplier M = M₀ · 2⁻ʳ.
+# int32 accumulator, the folded bias, and the fixed-point multiplier $M = M_0 \cdot 2^{-r}$.
 #
 # **The folded bias.** The accumulator splits into a product of the raw integers and a term
 # that depends on the weights alone:
 #
-# $$\sum_k (q_1 - z_1)\,q_2 = \sum_k q_1 q_2 \;-\; z_1 \sum_k q_2 .$$
+# $$\sum_k (q_1 - Z_1)\,q_2 = \sum_k q_1 q_2 \;-\; Z_1 \sum_k q_2 .$$
 #
-# $-z_1\sum_k q_2$ is one integer per output, known as soon as the weights are, so an integer
-# kernel adds it to the bias once ($q_b - z_1 \sum_k q_2$, the *folded bias*) and multiplies
-# the raw $q_1$ without subtracting $z_1$ from every input. Below, both forms.
+# $-Z_1\sum_k q_2$ is one integer per output, known as soon as the weights are, so an integer
+# kernel adds it to the bias once ($q_b - Z_1 \sum_k q_2$, the *folded bias*) and multiplies
+# the raw $q_1$ without subtracting $Z_1$ from every input. Below, both forms.
 
 # %%
 prepared8, int8_model = ptq(8)
@@ -333,19 +341,19 @@ q_in = quantize_in(x)
 q1 = host(q_in.int_repr()).astype(np.int64)
 w_q = layer1.weight.numpy().astype(np.int64)
 z1 = int(layer1.input_zero_point.data)
-acc = (q1 - z1) @ w_q.T  # Σ (q₁ − z₁) q₂, in integers
+acc = (q1 - z1) @ w_q.T  # Σ (q₁ − Z₁) q₂, in integers
 s1, s3 = float(layer1.input_scale.data), float(layer1.scale.data)
 s2 = layer1.weight_scale.numpy().astype(np.float64)  # one weight scale per output
 real_m = s2 * s1 / s3
 m0, shift = int8_kernels.quantize_multiplier(real_m)
-q_bias = np.rint(model[0].bias.numpy() / (s2 * s1)).astype(np.int64)  # the bias in int32, scale s₁s₂
-folded_bias = q_bias - z1 * w_q.sum(axis=1)  # q_b − z₁ Σₖ q₂: computed once per layer
+q_bias = np.rint(model[0].bias.numpy() / (s2 * s1)).astype(np.int64)  # the bias in int32, scale S₁S₂
+folded_bias = q_bias - z1 * w_q.sum(axis=1)  # q_b − Z₁ Σₖ q₂: computed once per layer
 folded_bias_matches = bool(np.array_equal(q1 @ w_q.T + folded_bias, acc + q_bias))
-print(f"Σ q₁q₂ + folded bias == Σ (q₁ − z₁)q₂ + q_b: {folded_bias_matches} (z₁ = {z1})")
+print(f"Σ q₁q₂ + folded bias == Σ (q₁ − Z₁)q₂ + q_b: {folded_bias_matches} (Z₁ = {z1})")
 claim(folded_bias_matches, "the folded bias gives the same accumulator")
 by_hand = (acc + q_bias) * m0
 by_hand = (by_hand + (1 << (shift - 1))) >> shift  # the multiply-and-shift: round(… · M)
-by_hand = np.clip(by_hand + int(layer1.zero_point.data), int(layer1.zero_point.data), 127)  # ReLU: clamp at z₃
+by_hand = np.clip(by_hand + int(layer1.zero_point.data), int(layer1.zero_point.data), 127)  # ReLU: clamp at Z₃
 print(f"M for the first three outputs: {real_m[:3]} ≈ M₀·2⁻ʳ with M₀ = {m0[:3]}, r = {shift[:3]}")
 integer_layer_matches = bool(np.array_equal(by_hand, host(layer1(q_in).int_repr())))
 print("by hand == QuantizedLinear:", integer_layer_matches)
@@ -368,8 +376,8 @@ print(f"size: float32 {sizes['float32']} bytes, int8 {sizes['int8']} bytes "
 #
 # Half-precision floats keep an exponent in every number, so they need no scale, no zero
 # point and no calibration: each number is rounded on its own. float16 keeps 10 mantissa
-# bits (relative error ≤ 2⁻¹¹) but overflows above 65504; bfloat16 keeps float32's 8-bit
-# exponent (range to 3·10³⁸) and only 7 mantissa bits (relative error ≤ 2⁻⁸). minidl makes
+# bits (relative error $\le 2^{-11}$) but overflows above 65504; bfloat16 keeps float32's 8-bit
+# exponent (range to $3 \cdot 10^{38}$) and only 7 mantissa bits (relative error $\le 2^{-8}$). minidl makes
 # bfloat16 by bit manipulation: keep the top 16 bits of the float32, rounding to nearest even.
 
 # %%
@@ -390,15 +398,15 @@ print(f"accuracy: float16 {half_accuracy['float16']:.1%}, bfloat16 {half_accurac
 # The same `prepare` → `calibrate` → `convert` turns the digits CNN (`nn.SmallCNN`, lesson 07) into an
 # integer-only model: each Conv2d (with its ReLU) becomes a `QuantizedConv2d`, which runs
 # `QuantizedLinear`'s int8 GEMM on the im2col rows of its input, and each MaxPool2d a
-# `QuantizedMaxPool2d`, which takes the maximum of the integers (x = s(q − z) is increasing
-# in q, so the largest integer is the largest real: no arithmetic, same s and z).
+# `QuantizedMaxPool2d`, which takes the maximum of the integers ($x = S(q - Z)$ is increasing
+# in $q$, so the largest integer is the largest real: no arithmetic, same $S$ and $Z$).
 #
-# The trap is the padding. The pixels lie in [0, 1], so the input observer gives
-# z₁ = −128: the integer −128 *means* 0.0. A convolution with padding 1 reads a ring of
-# zeros around the image; in integers, that ring must hold −128. The integer 0 there would
-# mean (0 − z₁)·s₁ = 128·s₁ ≈ 0.5: a grey frame around every digit. (The folded bias
-# −z₁ Σ q₂ of section 8 counts on every position of a receptive field holding some q₁ — the
-# padding included: with z₁ as the padding value, q₁ − z₁ = 0 there, as it must be.)
+# The trap is the padding. The pixels lie in $[0, 1]$, so the input observer gives
+# $Z_1 = -128$: the integer $-128$ *means* 0.0. A convolution with padding 1 reads a ring of
+# zeros around the image; in integers, that ring must hold $-128$. The integer 0 there would
+# mean $(0 - Z_1)\, S_1 = 128\, S_1 \approx 0.5$: a grey frame around every digit. (The folded bias
+# $-Z_1 \sum q_2$ of section 8 counts on every position of a receptive field holding some $q_1$ — the
+# padding included: with $Z_1$ as the padding value, $q_1 - Z_1 = 0$ there, as it must be.)
 
 # %%
 minidl.manual_seed(0)
@@ -419,15 +427,15 @@ print(f"SmallCNN test accuracy: float32 {cnn_float_accuracy:.1%}, int8 {cnn_int8
 
 # %% [markdown]
 # Now the first convolution, done right and done wrong. `Q.integer_conv2d` is the integer
-# convolution the layer runs, with the padding value as an argument: the layer passes z₁;
+# convolution the layer runs, with the padding value as an argument: the layer passes $Z_1$;
 # here we also pass 0. Both are compared, output by output, with the float convolution of
-# the same (dequantized) image and weights, in units of the output step s₃.
+# the same (dequantized) image and weights, in units of the output step $S_3$.
 
 # %%
 quantize_images, conv1 = int8_cnn[0], int8_cnn[1]
 q_images = quantize_images(minidl.Tensor(test_images.features))
 z1 = int(q_images.zero_point)
-print(f"input: s₁ = {float(q_images.scale):.5f}, z₁ = {z1}  (the integer that means 0.0)")
+print(f"input: S₁ = {float(q_images.scale):.5f}, Z₁ = {z1}  (the integer that means 0.0)")
 with minidl.no_grad():
     reference = nn.functional.relu(nn.functional.conv2d(q_images.dequantize(), conv1.dequantized_weight(),
                                                         cnn[0].bias, padding=1)).numpy()
@@ -435,7 +443,7 @@ s3, z3 = float(conv1.scale.data), int(conv1.zero_point.data)
 expected_levels = np.clip(reference / s3 + z3, z3, 127)  # the float result on the output's grid, clipped as it must be
 window = conv1.window(q_images.shape)
 padding_error = {}
-for name, pad_value in (("z₁", z1), ("0", 0)):
+for name, pad_value in (("Z₁", z1), ("0", 0)):
     levels = host(Q.integer_conv2d(q_images.int_repr(), conv1.linear, window, pad_value)).astype(np.float64)
     padding_error[name] = np.abs(levels - expected_levels)  # in output steps
     print(f"padding with {name:>2}: largest error {padding_error[name].max():5.1f} steps, "
@@ -443,7 +451,7 @@ for name, pad_value in (("z₁", z1), ("0", 0)):
 
 
 def integer_cnn_accuracy(pad_with_zero_point: bool) -> float:
-    """Run int8_cnn layer by layer, its convolutions padded with z₁ or (wrongly) with 0."""
+    """Run int8_cnn layer by layer, its convolutions padded with Z₁ or (wrongly) with 0."""
     out = quantize_images(minidl.Tensor(test_images.features))
     for layer in list(int8_cnn)[1:-1]:
         if isinstance(layer, Q.QuantizedConv2d) and not pad_with_zero_point:
@@ -457,16 +465,16 @@ def integer_cnn_accuracy(pad_with_zero_point: bool) -> float:
 
 cnn_zero_padded_accuracy = integer_cnn_accuracy(pad_with_zero_point=False)
 assert integer_cnn_accuracy(pad_with_zero_point=True) == cnn_int8_accuracy
-print(f"int8 CNN padded with z₁: {cnn_int8_accuracy:.1%};  padded with the integer 0: {cnn_zero_padded_accuracy:.1%}")
-claim(padding_error["z₁"].max() <= 0.51 and padding_error["0"].max() > 5
+print(f"int8 CNN padded with Z₁: {cnn_int8_accuracy:.1%};  padded with the integer 0: {cnn_zero_padded_accuracy:.1%}")
+claim(padding_error["Z₁"].max() <= 0.51 and padding_error["0"].max() > 5
       and cnn_zero_padded_accuracy < cnn_int8_accuracy - 0.3,
-      "with z₁ the integer convolution is within half a step of the float one; with 0 the border is off by many "
-      "steps and the accuracy collapses", z1_max=float(padding_error["z₁"].max()),
+      "with Z₁ the integer convolution is within half a step of the float one; with 0 the border is off by many "
+      "steps and the accuracy collapses", z1_max=float(padding_error["Z₁"].max()),
       zero_max=float(padding_error["0"].max()), accuracy=(cnn_int8_accuracy, cnn_zero_padded_accuracy))
 
 digit = host(q_images.int_repr())[0, 0]
 fig, axes = new_figure(1, 4, figsize=(16, 4.6))
-for ax, pad_value, title in ((axes[0], z1, f"padded with z₁ = {z1}"), (axes[1], 0, "padded with the integer 0")):
+for ax, pad_value, title in ((axes[0], z1, f"padded with Z₁ = {z1}"), (axes[1], 0, "padded with the integer 0")):
     padded = np.pad(digit.astype(np.int32), 1, constant_values=pad_value)
     ax.imshow(Q.dequantize_affine(padded, float(q_images.scale), z1), cmap="gray_r", vmin=0, vmax=1)
     ax.set_title(f"what conv 1 reads:\n{title}", fontsize=12)
@@ -480,29 +488,29 @@ fig.colorbar(image, ax=list(axes[2:]), shrink=0.8, label="mean |error| (quantiza
 print("saved", save_figure(fig, "09_cnn_padding"))
 
 # %% [markdown]
-# With z₁ the integer convolution is within half an output step of the float one everywhere
+# With $Z_1$ the integer convolution is within half an output step of the float one everywhere
 # (its own rounding, nothing more);
 # with 0, every output whose window touches the border is off by many steps (the interior
-# is untouched), and the whole network's accuracy collapses. Only when z₁ = 0 — symmetric
+# is untouched), and the whole network's accuracy collapses. Only when $Z_1 = 0$ — symmetric
 # activations — would the two paddings agree.
 
 # %% [markdown]
 # ## Exercises
 #
-# **1. "Q(x) = round(x·Q)".** A source article presents this as quantization, with the code
-# `torch.round(x * Q) / Q` and Q = 256. What is missing? Then write the real thing for
+# **1. "$Q(x) = \mathrm{round}(x \cdot Q)$".** A source article presents this as quantization, with the code
+# `torch.round(x * Q) / Q` and $Q = 256$. What is missing? Then write the real thing for
 # 8 unsigned bits, `quantize_uint8(x, scale, zero_point)` returning the integer levels
 # (NumPy in, NumPy out), and test it with `minidl.course_checks.check("09.1", quantize_uint8)`.
 
 # %% [markdown] tags=["answer", "hide-cell"]
-# **Answer.** It rounds to a grid of step 1/Q — so 1/Q plays the role of a scale — but it has
+# **Answer.** It rounds to a grid of step $1/Q$ — so $1/Q$ plays the role of a scale — but it has
 # no bit width, no clamp and no zero point, and it returns floats. Nothing gets smaller
-# (the result is float32, 4 bytes per number). Whether the integers round(x·256) even fit
-# int8's −128…127 depends on the weights — they fit only while every weight is below 0.5
+# (the result is float32, 4 bytes per number). Whether the integers $\mathrm{round}(256\,x)$ even fit
+# int8's $-128 \dots 127$ depends on the weights — they fit only while every weight is below 0.5
 # in size; the printout below says how this run's layer came out — and nothing makes sure
 # of it: a weight of 0.6 gives 154, and nothing clamps it. And the step is fixed instead of
 # fitted to the data: a layer whose weights are all below 1/512 would become all zeros. A
-# real quantizer picks s from the range and clamps to [qmin, qmax], as `quantize_affine` does.
+# real quantizer picks $S$ from the range and clamps to $[q_{\min}, q_{\max}]$, as `quantize_affine` does.
 
 # %% tags=["answer", "hide-cell"]
 def article_quantize(x, levels):
@@ -612,9 +620,9 @@ assert minidl_has_it and not hasattr(Q, "quantize_model")
 
 # %% [markdown] tags=["answer", "hide-cell"]
 # **Answer.** After the layer, values below 0 would become 0. In integers 0.0 is the level
-# z₃, so ReLU is simply "clamp at z₃ instead of qmin": one more bound in the clamp the
-# requantization does anyway. When the observer sits after the ReLU, min₋ = 0 gives
-# z₃ = qmin and the clamp costs nothing at all.
+# $Z_3$, so ReLU is simply "clamp at $Z_3$ instead of $q_{\min}$": one more bound in the clamp the
+# requantization does anyway. When the observer sits after the ReLU, $\min_- = 0$ gives
+# $Z_3 = q_{\min}$ and the clamp costs nothing at all.
 
 # %% tags=["answer", "hide-cell"]
 relu_layer = int8_model[1]
@@ -660,9 +668,9 @@ for key, value in results.items():
 # %% [markdown]
 # ## Further: k-means weight sharing and Huffman coding
 #
-# Uniform quantization fixes its 2^b levels on an even grid. **Weight sharing** (Deep
+# Uniform quantization fixes its $2^{n_{\text{bits}}}$ levels on an even grid. **Weight sharing** (Deep
 # Compression, Han et al. 2016) lets the weights choose them: `kmeans_quantize(weight, bits)`
-# clusters a matrix into 2^b shared values (Lloyd's iterations, linear initialization), and
+# clusters a matrix into $2^{n_{\text{bits}}}$ shared values (Lloyd's iterations, linear initialization), and
 # `share_weights` / `share_model_weights` make the codebook trainable — a centroid's gradient
 # is the sum of its cluster's weight gradients. `minidl.compress.quantize.coding` then
 # Huffman-codes the indices (a real encoder and decoder). Lesson 15 measures accuracy against

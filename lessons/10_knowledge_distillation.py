@@ -4,9 +4,9 @@
 # ## What you will learn
 #
 # - What a trained network knows beyond its top answer: the *dark knowledge* in the small
-#   probabilities it gives to the wrong classes, and how a **temperature** T brings it out.
-# - Hinton's distillation loss, why its soft term is multiplied by **T²** (derived, then
-#   checked numerically), and why it becomes plain logit matching when T is large.
+#   probabilities it gives to the wrong classes, and how a **temperature** $T$ brings it out.
+# - Hinton's distillation loss, why its soft term is multiplied by $\mathbf{T^2}$ (derived, then
+#   checked numerically), and why it becomes plain logit matching when $T$ is large.
 # - The reduction bug that hides in many distillation scripts (`"mean"` instead of
 #   `"batchmean"`), and what it does to the balance of the two terms.
 # - An honest experiment: a 64→256→256→10 teacher distilled into a 64→16→10 student on
@@ -29,41 +29,43 @@
 # %% [markdown]
 # ## The math
 #
-# Write z_s and z_t for the student's and teacher's logits of one sample (C classes), and
-# soften both with the same temperature T:
+# Write $z_s$ and $z_t$ for the student's and teacher's logits of one sample ($C$ classes), and
+# soften both with the same temperature $T$:
 #
 # $$p = \mathrm{softmax}(z / T),\qquad p_c = \frac{e^{z_c/T}}{\sum_j e^{z_j/T}}$$
 #
-# T = 1 is the ordinary softmax; a larger T flattens it, so the ratios between the small
+# $T = 1$ is the ordinary softmax; a larger $T$ flattens it, so the ratios between the small
 # probabilities become visible. The loss, as `minidl.compress.distill.distillation_loss`
 # states it (Hinton, Vinyals & Dean 2015):
 #
 # $$L = \omega\,\mathrm{CE}(y, \mathrm{softmax}(z_s)) + (1 - \omega)\,T^2\,\mathrm{KL}(p_t \,\|\, p_s)$$
 #
-# (ω is the weight of the hard term, the `alpha` argument of minidl's distillation losses;
-# the course's notation table keeps α for RMSprop.)
+# ($\omega$ is the weight of the hard term, the `alpha` argument of minidl's distillation losses;
+# the course's notation table keeps $\alpha$ for RMSprop.)
 #
-# - the **hard term** is the usual cross-entropy with the true label y, at T = 1;
+# - the **hard term** is the usual cross-entropy with the true label $y$, at $T = 1$;
 # - the **soft term** is the Kullback–Leibler divergence from the teacher's softened
-#   distribution to the student's, KL(p_t ‖ p_s) = Σ_c p_t,c (log p_t,c − log p_s,c), summed
-#   over classes and averaged over the B samples of the batch ("batchmean");
+#   distribution to the student's,
+#   $\mathrm{KL}(p_t \,\|\, p_s) = \sum_c p_{t,c}\,(\log p_{t,c} - \log p_{s,c})$, summed
+#   over classes and averaged over the $B$ samples of the batch ("batchmean");
 # - the teacher is a constant: no gradient flows into it.
 #
-# **Why T².** Differentiate the soft term (one sample). Since log p_s,c = z_s,c/T − log Σⱼ e^{z_s,j/T},
+# **Why $T^2$.** Differentiate the soft term (one sample). Since
+# $\log p_{s,c} = z_{s,c}/T - \log \sum_j e^{z_{s,j}/T}$,
 #
 # $$\frac{\partial}{\partial z_{s,i}} \sum_c p_{t,c}\,(\log p_{t,c} - \log p_{s,c})
 #   = -\frac{p_{t,i}}{T} + \Big(\sum_c p_{t,c}\Big)\frac{p_{s,i}}{T} = \frac{p_{s,i} - p_{t,i}}{T}$$
 #
-# The gradient carries a 1/T from the chain rule — and p_s − p_t itself shrinks as T grows,
-# because softened distributions differ less. For large T, expanding e^{z/T} ≈ 1 + z/T for
-# zero-mean logits gives p ≈ (1 + z/T)/C, so
+# The gradient carries a $1/T$ from the chain rule — and $p_s - p_t$ itself shrinks as $T$ grows,
+# because softened distributions differ less. For large $T$, expanding $e^{z/T} \approx 1 + z/T$ for
+# zero-mean logits gives $p \approx (1 + z/T)/C$, so
 #
 # $$\frac{p_s - p_t}{T} \approx \frac{z_s - z_t}{C\,T^2}$$
 #
-# The soft gradient fades as 1/T², while the hard term's does not: multiplying by T² keeps
-# the balance set by ω the same whatever T you try. The scaled gradient, T·(p_s − p_t)/B per
-# batch, tends to (z_s − z_t)/(C·B) (logits centred to mean zero): the gradient of the
-# batch mean of ‖z_s − z_t‖²/(2C), i.e. **matching logits** with a squared error (what
+# The soft gradient fades as $1/T^2$, while the hard term's does not: multiplying by $T^2$ keeps
+# the balance set by $\omega$ the same whatever $T$ you try. The scaled gradient, $T\,(p_s - p_t)/B$ per
+# batch, tends to $(z_s - z_t)/(C B)$ (logits centred to mean zero): the gradient of the
+# batch mean of $\lVert z_s - z_t\rVert^2/(2C)$, i.e. **matching logits** with a squared error (what
 # Caruana and colleagues did before Hinton), which distillation contains as its
 # high-temperature limit.
 
@@ -137,7 +139,7 @@ print(f"student: {n_student:,} parameters ({n_teacher / n_student:.0f}× smaller
 # %% [markdown]
 # ## 2. Dark knowledge: what the temperature reveals
 #
-# At T = 1 the teacher is almost certain on most digits: the top probability is close to 1
+# At $T = 1$ the teacher is almost certain on most digits: the top probability is close to 1
 # and the rest are tiny. Those tiny numbers are not noise: a 3 that looks a bit like an 8
 # gets more probability on 8 than on 1. Raising T lifts them into view.
 
@@ -167,11 +169,11 @@ for T, p in top_probability.items():
     print(f"T = {T:>4g}: mean top probability {p:.3f}")
 
 # %% [markdown]
-# ## 3. The loss in code, and the T² check
+# ## 3. The loss in code, and the $T^2$ check
 #
 # `distillation_loss(student_logits, teacher_logits, targets, temperature, alpha)` is the
-# formula above; `soft_target_loss` is its soft term T²·KL alone, one fused op whose
-# backward is exactly T·(p_s − p_t)/B. We check that against the formula, and against
+# formula above; `soft_target_loss` is its soft term $T^2\,\mathrm{KL}$ alone, one fused op whose
+# backward is exactly $T\,(p_s - p_t)/B$. We check that against the formula, and against
 # minidl's general `kl_div` (PyTorch's semantics) composed by hand.
 
 # %%
@@ -227,10 +229,11 @@ print("saved", save_figure(fig, "10_t_squared"))
 # ## 4. `kl_div`, `"mean"` and `"batchmean"`
 #
 # `minidl.nn.functional.kl_div(input, target, reduction=...)` follows PyTorch: `input` is
-# log-probabilities, `target` probabilities, and the pointwise terms target·(log target −
-# input) are reduced. `"batchmean"` divides their sum by the batch size — the KL divergence
-# per sample. `"mean"`, PyTorch's default, divides by every element, batch × classes: it is
-# C times smaller. (PyTorch warns about it, and so does minidl.) A distillation script that
+# log-probabilities, `target` probabilities, and the pointwise terms
+# $\text{target} \cdot (\log \text{target} - \text{input})$ are reduced. `"batchmean"` divides their sum by the batch
+# size — the KL divergence
+# per sample. `"mean"`, PyTorch's default, divides by every element, $B \times C$ (batch times classes):
+# it is $C$ times smaller. (PyTorch warns about it, and so does minidl.) A distillation script that
 # uses the default silently shrinks the soft term by C.
 
 # %%
@@ -257,7 +260,7 @@ claim(effective_alpha(0.1, 1 / (C * 16)) > 0.9, "a loss written as 90% soft is i
 
 # %% [markdown]
 # The second line matters because Adam is blind to the overall scale of the loss: only
-# the *ratio* of the two terms counts. Forget the T² and use `"mean"`, and a loss you
+# the *ratio* of the two terms counts. Forget the $T^2$ and use `"mean"`, and a loss you
 # wrote as "90% soft" is in fact almost all hard: the second line above gives the weight
 # the hard term really gets.
 #
@@ -265,7 +268,7 @@ claim(effective_alpha(0.1, 1 / (C * 16)) > 0.9, "a loss written as 90% soft is i
 #
 # The fair comparison: the same 64→16→10 network, the same initial weights, the same
 # batches and the same number of steps; one learns from the true labels only, the other
-# from `Distiller` (T = 8, ω = 0.1). Each seed changes the initial weights and the batch
+# from `Distiller` ($T = 8$, $\omega = 0.1$). Each seed changes the initial weights and the batch
 # order; the difference is taken seed by seed (paired).
 
 
@@ -330,7 +333,7 @@ claim(all_diff.mean() <= 2 * max(np.std(all_scratch), np.std(all_distilled), all
 # On the full digits training set this student gains nothing from the teacher: in the
 # full version the paired difference printed above is about the size of the spread
 # between seeds, with either sign, so no teacher effect stands out of the noise (other
-# hidden sizes, temperatures, weights ω and epoch counts do no better; try them). (The
+# hidden sizes, temperatures, weights $\omega$ and epoch counts do no better; try them). (The
 # quick version trains too few steps for the soft targets to catch up: there the
 # distilled student is even far behind.)
 # Two likely reasons, which this lesson does not separate: 1078
@@ -417,10 +420,10 @@ claim(gain_fewest.mean() > pick(0.02, 0.01) and np.std(fewest["distilled"]) < np
 # shows that the gain is the dark knowledge, not the teacher's decisions. The gain shrinks
 # as labels grow: within noise at 200, slightly negative with all 1078.
 #
-# ## 6. Temperature and ω
+# ## 6. Temperature and $\omega$
 #
 # The grid below uses 50 labelled digits, where the effect is large enough to see, and the
-# same seeds in every cell. ω = 1 would ignore the teacher, so it is left out; at T = 1 the
+# same seeds in every cell. $\omega = 1$ would ignore the teacher, so it is left out; at $T = 1$ the
 # teacher's outputs on its own training digits are nearly one-hot.
 
 # %%
@@ -452,12 +455,12 @@ fig.colorbar(image, ax=ax, label="test accuracy (%)")
 print("saved", save_figure(fig, "10_grid"))
 
 # %% [markdown]
-# The temperature matters most. At T = 1 or 2 the teacher's outputs on its own training
-# digits are nearly one-hot, so the student learns no more than from the labels; from T = 4
-# up it gains two to three points. ω matters less here (two seeds cannot separate most
-# cells), except that a large ω (0.9, mostly hard labels) is the weakest choice at T = 4
+# The temperature matters most. At $T = 1$ or 2 the teacher's outputs on its own training
+# digits are nearly one-hot, so the student learns no more than from the labels; from $T = 4$
+# up it gains two to three points. $\omega$ matters less here (two seeds cannot separate most
+# cells), except that a large $\omega$ (0.9, mostly hard labels) is the weakest choice at $T = 4$
 # and 8 — in line with Hinton et al.'s advice to give the hard term "a considerably lower
-# weight". minidl's defaults, T = 4 and ω = 0.1, sit in the good region without being tuned
+# weight". minidl's defaults, $T = 4$ and $\omega = 0.1$, sit in the good region without being tuned
 # to this one dataset.
 #
 # ## 7. Hard-label distillation, and distilling on unlabeled data
@@ -509,7 +512,8 @@ for name, values in unlabeled_rows.items():
 #
 # `FeatureHint` (after FitNets, Romero et al. 2015) also asks the student's hidden layer,
 # through a small learned linear map, to predict the teacher's hidden layer: a mean squared
-# error added to the loss with weight β. Forward hooks record both layers, so neither
+# error added to the loss with weight `hint_weight` (a `Distiller` argument). Forward hooks record both layers, so
+# neither
 # network changes.
 
 # %%
@@ -535,10 +539,10 @@ print(f"hint − no hint: {hint_diff.mean() * 100:+.1f} ± {hint_diff.std() * 10
 # Hinton, Vinyals & Dean (2015) distilled an MNIST teacher (two hidden layers of 1200 ReLUs,
 # trained with dropout and jittered inputs: 67 test errors) into a 784→800→800→10 student.
 # Trained on hard labels without regularization, that student made 146 errors; trained with
-# soft targets at T = 20, 74 — the soft targets alone recovered most of the teacher's
+# soft targets at $T = 20$, 74 — the soft targets alone recovered most of the teacher's
 # advantage. The paper also advises "a considerably lower weight on the second objective"
-# (the hard term: a small ω) and notes that soft-target gradients scale as 1/T², the
-# reason for the T² above.
+# (the hard term: a small $\omega$) and notes that soft-target gradients scale as $1/T^2$, the
+# reason for the $T^2$ above.
 
 # %% [markdown]
 # ## Exercises
@@ -620,16 +624,17 @@ for merges in pick([16, 64, 128, 192], [64]):
           f"(teacher {teacher_accuracy:.1%})")
 
 # %% [markdown]
-# **3. Forgetting T².** Without the T² factor, what does ω = 0.1 at T = 8 really mean? Then
+# **3. Forgetting $T^2$.** Without the $T^2$ factor, what does $\omega = 0.1$ at $T = 8$ really mean? Then
 # write the soft term with its factor, `soft_loss(student_logits, teacher_logits, T)` =
-# T²·KL(p_t ‖ p_s) summed over classes and averaged over the batch (NumPy in, a float
+# $T^2\,\mathrm{KL}(p_t \,\|\, p_s)$ summed over classes and averaged over the batch (NumPy in, a float
 # out), and test it with `minidl.course_checks.check("10.3", soft_loss)`.
 
 # %% [markdown] tags=["answer", "hide-cell"]
 # **Answer.** Adam ignores the overall scale of the loss, so only the ratio of the two terms
-# matters: ω·CE + (1 − ω)·KL behaves like the correct loss with
-# ω' = ω / (ω + (1 − ω)/T²) = 0.1 / (0.1 + 0.9/64) ≈ 0.88 — almost all hard labels. In the
-# grid of section 6 that is close to the ω = 0.9 column, the weakest in the T = 4 and 8 rows.
+# matters: $\omega\,\mathrm{CE} + (1 - \omega)\,\mathrm{KL}$ behaves like the correct loss with
+# $\omega' = \omega / (\omega + (1 - \omega)/T^2) = 0.1 / (0.1 + 0.9/64) \approx 0.88$ — almost all hard
+# labels. In the grid of section 6 that is close to the $\omega = 0.9$ column, the weakest in the $T = 4$
+# and 8 rows.
 
 # %% tags=["answer", "hide-cell"]
 alpha_without_t2 = effective_alpha(0.1, 1 / 8**2)
@@ -664,10 +669,10 @@ check("10.3", soft_loss)
 # numbers: test accuracy, bytes stored, and the time of one forward pass.
 #
 # 1. **Distill** (sections 1–5): the 64→16→10 student of seed 0, trained with `Distiller`
-#    (T = 8, ω = 0.1) on all the training digits.
+#    ($T = 8$, $\omega = 0.1$) on all the training digits.
 # 2. **Prune** half of its hidden neurons (lesson 08): `ln_structured` on the first layer's
 #    rows (the L2 norm of each neuron's incoming weights; the bias entries go with them),
-#    then fine-tune — with the teacher again, same T and ω — while `enforce_masks` keeps the
+#    then fine-tune — with the teacher again, same $T$ and $\omega$ — while `enforce_masks` keeps the
 #    pruned weights at exactly zero, and finally `compact`: a genuinely smaller dense
 #    64→8→10 network with the same outputs as the masked one.
 # 3. **Quantize** to int8 (lesson 09): post-training quantization (`prepare` → `calibrate`
@@ -688,7 +693,7 @@ check("10.3", soft_loss)
 # multipliers, the shifts and the per-neuron weight scales). Latency is
 # `prune.time_forward`, one forward pass without a graph on 1 test digit and on 128: the
 # models take turns over several rounds, and each keeps its median and its spread (printed
-# as ±). Small differences between timings are noise: read ratios of 2× or more, not 10%.
+# as $\pm$). Small differences between timings are noise: read ratios of 2× or more, not 10%.
 # The lesson runs BLAS on one thread (the call at the top; lesson 14 explains why), so
 # the timings do not depend on how the lesson was started.
 

@@ -8,7 +8,7 @@
 #   budget, time, seed, status) in a table you can save and reload.
 # - Why **random search beats grid search** when only a few hyperparameters matter
 #   (Bergstra & Bengio's picture, drawn and measured).
-# - The one line of arithmetic behind random search: **1 − (1 − p)ⁿ**.
+# - The one line of arithmetic behind random search: $\mathbf{1 - (1 - p)^n}$.
 # - **Successive halving** and **Hyperband**: give many configurations a little budget and
 #   the promising ones more.
 # - **Bayesian optimization** from scratch: a Gaussian process models the score, its
@@ -18,7 +18,7 @@
 #   (one per hyperparameter: the fit tells you which ones matter), **log EI** (plain EI's
 #   gradient vanishes far from the best point; its logarithm's does not), and an
 #   **acquisition optimizer** that climbs by L-BFGS from the best random candidates.
-# - Searching the network's **shape** (width × depth) the same way: a tiny
+# - Searching the network's **shape** (width and depth) the same way: a tiny
 #   neural-architecture search on digits.
 # - How to compare search methods fairly: best score against **epochs spent**.
 #
@@ -38,57 +38,58 @@
 #
 # Each formula lives in one minidl function; its docstring is the reference.
 #
-# **Random search** (`minidl.search.prob_top_fraction`). If a fraction p of the space is
-# "good enough", n independent random trials miss it every time with probability (1 − p)ⁿ:
+# **Random search** (`minidl.search.prob_top_fraction`). If a fraction $p$ of the space is
+# "good enough", $n$ independent random trials miss it every time with probability $(1 - p)^n$:
 #
 # $$P(\text{at least one of } n \text{ trials in the best fraction } p) = 1 - (1 - p)^n$$
 #
-# With p = 5 % and n = 59 this is 95.2 % — whatever the number of hyperparameters.
+# With $p = 5\%$ and $n = 59$ this is 95.2 % — whatever the number of hyperparameters.
 #
 # **Successive halving** (`minidl.search.halving_schedule`), with the reduction factor
-# η = 3 by default and the smallest budget r_min (`min_budget`):
+# $\eta = 3$ by default and the smallest budget $r_{\min}$ (`min_budget`):
 #
 # $$n_0 = n,\quad r_0 = r_{\min};\qquad n_{i+1} = \lceil n_i / \eta \rceil,\quad r_{i+1} = \eta\, r_i$$
 #
-# Evaluate n_i configurations with budget r_i, keep the best ⌈n_i/η⌉, repeat.
+# Evaluate $n_i$ configurations with budget $r_i$, keep the best $\lceil n_i/\eta \rceil$, repeat.
 # **Hyperband** (`minidl.search.hyperband_brackets`, Li et al. 2017) runs several such
-# halvings ("brackets") with R = max_budget/min_budget. Its bracket j = j_max, …, 1, 0
-# (Li et al. call it s) starts n configurations and its round i keeps ⌊n η⁻ⁱ⌋ of them, as
+# halvings ("brackets") with $R$ = `max_budget/min_budget`. Its bracket $j = j_{\max}, \dots, 1, 0$
+# (Li et al. call it $s$) starts $n$ configurations and its round $i$ keeps $\lfloor n \eta^{-i} \rfloor$ of them, as
 # in the paper:
 #
 # $$j_{\max} = \lfloor \log_\eta R \rfloor,\qquad
 #   n = \left\lceil \frac{(j_{\max} + 1)\,\eta^{j}}{j + 1} \right\rceil,\qquad n_i = \lfloor n\,\eta^{-i} \rfloor$$
 #
-# **Gaussian-process posterior** (`minidl.search.gp_posterior`) for observed scores y at
-# the points X, kernel k, noise variance σ_n², at a new point x with
-# k_x = (k(x, x₁), …, k(x, x_n)): the posterior mean ŷ(x) and standard deviation σ(x) are
+# **Gaussian-process posterior** (`minidl.search.gp_posterior`) for observed scores $y$ at
+# the points $X$, kernel $k$, noise variance $\sigma_n^2$, at a new point $x$ with
+# $k_x = (k(x, x_1), \dots, k(x, x_n))$: the posterior mean $\hat y(x)$ and standard deviation $\sigma(x)$ are
 #
 # $$\hat y(x) = k_x^\top (K + \sigma_n^2 I)^{-1} y,\qquad \sigma^2(x) = k(x, x) - k_x^\top (K + \sigma_n^2 I)^{-1} k_x$$
 #
-# with kernels (`rbf_kernel`, `matern52_kernel`) of r² = Σ_d (x_d − x'_d)²/ℓ_d²:
+# with kernels (`rbf_kernel`, `matern52_kernel`) of $r^2 = \sum_d (x_d - x'_d)^2/\ell_d^2$:
 #
 # $$\text{RBF: } k = \sigma_f^2\, e^{-r^2/2},\qquad
 #   \text{Matérn 5/2: } k = \sigma_f^2 \left(1 + \sqrt{5}\, r + \tfrac{5}{3} r^2\right) e^{-\sqrt{5}\, r}$$
 #
-# The hyperparameters ℓ, σ_f², σ_n² maximize the **log marginal likelihood**
+# The hyperparameters $\ell$, $\sigma_f^2$, $\sigma_n^2$ maximize the **log marginal likelihood**
 # (`log_marginal_likelihood`):
 #
 # $$\log p(y \mid X) = -\tfrac12\, y^\top (K + \sigma_n^2 I)^{-1} y \;-
 #   \tfrac12 \log \lvert K + \sigma_n^2 I \rvert - \tfrac{n}{2} \log 2\pi$$
 #
 # **Expected Improvement** (`minidl.search.expected_improvement`), minimizing, with the
-# best value so far f* and a margin ξ (0.01 by default). φ is the standard normal density
-# and Φ its cumulative distribution function (the probability that a standard normal
-# variable is below Z):
+# best value so far $f^*$ and a margin $\xi$ (0.01 by default). $\varphi$ is the standard normal density
+# and $\Phi$ its cumulative distribution function (the probability that a standard normal
+# variable is below $u$):
 #
 # $$\varphi(t) = \frac{e^{-t^2/2}}{\sqrt{2\pi}},\qquad
-#   \Phi(Z) = \int_{-\infty}^{Z} \varphi(t)\, dt = \tfrac12\, \mathrm{erfc}\!\left(-Z/\sqrt{2}\right)$$
+#   \Phi(u) = \int_{-\infty}^{u} \varphi(t)\, dt = \tfrac12\, \mathrm{erfc}\!\left(-u/\sqrt{2}\right)$$
 #
-# $$Z = \frac{f^* - \hat y(x) - \xi}{\sigma(x)},\qquad
-#   \mathrm{EI}(x) = \left(f^* - \hat y(x) - \xi\right) \Phi(Z) + \sigma(x)\, \varphi(Z) = \sigma(x)\, h(Z),$$
+# $$u = \frac{f^* - \hat y(x) - \xi}{\sigma(x)},$$
 #
-# with h(Z) = Z Φ(Z) + φ(Z), and EI(x) = 0 where σ(x) = 0. **log EI**
-# (`minidl.search.acquisition.log_expected_improvement`) is log σ + log h(Z), with log h
+# $$\mathrm{EI}(x) = \left(f^* - \hat y(x) - \xi\right) \Phi(u) + \sigma(x)\, \varphi(u) = \sigma(x)\, h(u),$$
+#
+# with $h(u) = u\,\Phi(u) + \varphi(u)$, and $\mathrm{EI}(x) = 0$ where $\sigma(x) = 0$. **log EI**
+# (`minidl.search.acquisition.log_expected_improvement`) is $\log \sigma + \log h(u)$, with $\log h$
 # computed so that it never underflows (section 5).
 
 # %%
@@ -224,9 +225,9 @@ print(f"grid best {grid_result.best_score:.3f}; random best (median over {n_seed
       f"{np.median(random_bests):.3f}; random wins in {random_beats_grid:.0%} of seeds")
 
 # %% [markdown]
-# ## 3. How many random trials? 1 − (1 − p)ⁿ
+# ## 3. How many random trials? $1 - (1 - p)^n$
 #
-# The chance that n random trials include one in the top p of the space does not depend
+# The chance that $n$ random trials include one in the top $p$ of the space does not depend
 # on the dimension. `trials_needed` inverts the formula.
 
 # %%
@@ -275,10 +276,10 @@ by_config: dict[int, list] = {}
 for t in halving:
     by_config.setdefault(t.config, []).append(t)
 for trials in by_config.values():
-    ax.plot([t.budget for t in trials], [t.score for t in trials], "o-", alpha=0.7,
+    ax.plot([t.budget for t in trials], [100 * t.score for t in trials], "o-", alpha=0.7,
             color="C3" if len(trials) == max(len(v) for v in by_config.values()) else "0.6")
 budgets = sorted({t.budget for t in halving})
-ax.set(xscale="log", xlabel="budget (epochs, log scale)", ylabel="validation accuracy (fraction)",
+ax.set(xscale="log", xlabel="budget (epochs, log scale)", ylabel="validation accuracy (%)",
        title=f"successive halving: {n_configs} configurations, η = 3")
 ax.set_xticks(budgets, [str(b) for b in budgets])
 ax.minorticks_off()
@@ -299,7 +300,7 @@ print(f"halving spent {halving.total_budget:.0f} epochs; best {halving.best_scor
 # score — a Gaussian process — to the trials so far, and asks where a new trial is most
 # likely to improve on the best. Below, in 1-D on the Forrester function (a deep minimum
 # near 0.76, a shallower one near 0.14), each column is one step: the top plot shows the
-# true function (dashed), the GP mean ŷ(x) and a ±2σ(x) band, the bottom plot Expected Improvement
+# true function (dashed), the GP mean $\hat y(x)$ and a $\pm 2\sigma(x)$ band, the bottom plot Expected Improvement
 # and its maximum — the next point to evaluate. An instructor can show the frames one by one
 # (a full run also saves each as `11_bo_step_k.png`).
 
@@ -367,11 +368,11 @@ claim(max(fr["max_std_at_data"] for fr in frames) < 0.05, "the band pinches to (
 # Notice four things. The band pinches to (almost) zero at every observation — with
 # (almost) no noise the GP passes through the data and is sure there, so EI is zero there
 # too. EI is large where the mean is low (exploitation) *or* the band is wide
-# (exploration). The length scale ℓ, chosen at every step by maximizing the marginal
+# (exploration). The length scale $\ell$, chosen at every step by maximizing the marginal
 # likelihood plus a weak **prior** (`minidl.search.gp.log_prior`: length scales near 1,
 # little noise), decides how far one observation "reaches"; the prior matters with three
-# points, where the likelihood alone may prefer a tiny ℓ (every point an isolated spike,
-# the GP ignorant in between) — here ℓ stays between 0.1 and 0.6 at every step (checked
+# points, where the likelihood alone may prefer a tiny $\ell$ (every point an isolated spike,
+# the GP ignorant in between) — here $\ell$ stays between 0.1 and 0.6 at every step (checked
 # above). And the search finds the deep basin near 0.76 quickly only because its first
 # points landed well; start it at 0.3, 0.6 and 0.9 and it spends its first steps on the
 # shallow dip near 0.14 (try it: change `X_obs` in the cell above).
@@ -405,21 +406,22 @@ print(f"Forrester, 12 evaluations: BO better than random in {bo_win_fraction:.0%
 # %% [markdown]
 # ### Why log EI: plain EI's gradient vanishes far from the best point
 #
-# Write EI = σ h(Z) with h(Z) = Z Φ(Z) + φ(Z). Far from the incumbent (Z very negative) h(Z)
-# behaves like φ(Z)/Z², which is below the smallest float64 (about 1e−308) once Z < −38:
+# Write $\mathrm{EI} = \sigma\, h(u)$ with $h(u) = u\,\Phi(u) + \varphi(u)$. Far from the incumbent ($u$ very
+# negative) $h(u)$ behaves like $\varphi(u)/u^2$, which is below the smallest float64 (about $10^{-308}$)
+# once $u < -38$:
 # EI is *exactly* 0 there, and so is its gradient. An optimizer started in such a region
 # cannot move — and a confident GP can make large parts of the cube such a region.
-# log h, computed without forming h (`minidl.search.acquisition.log_h`, with
-# m(Z) = Φ(Z)/φ(Z) = √(π/2)·erfcx(−Z/√2), and an asymptotic series far out),
+# $\log h$, computed without forming $h$ (`minidl.search.acquisition.log_h`, with
+# $m(u) = \Phi(u)/\varphi(u) = \sqrt{\pi/2}\,\mathrm{erfcx}(-u/\sqrt{2})$, and an asymptotic series far out),
 #
-# $$\log h(Z) = \log \varphi(Z) + \mathrm{log1p}\big(Z\, m(Z)\big)
-#   \approx -\frac{Z^2}{2} - \log\big(\sqrt{2\pi}\, Z^2\big),$$
+# $$\log h(u) = \log \varphi(u) + \mathrm{log1p}\big(u\, m(u)\big)
+#   \approx -\frac{u^2}{2} - \log\big(\sqrt{2\pi}\, u^2\big),$$
 #
 # is finite everywhere, and its slope
 #
-# $$\frac{d \log h}{dZ} = \frac{\Phi(Z)}{h(Z)}$$
+# $$\frac{d \log h}{du} = \frac{\Phi(u)}{h(u)}$$
 #
-# grows like |Z| — it always points back towards the incumbent.
+# grows like $|u|$ — it always points back towards the incumbent.
 
 # %%
 z = np.linspace(-60, 3, 1200)
@@ -429,32 +431,32 @@ slope_plain = normal_cdf(z)  # dh/dz = Φ(z)
 underflow = float(z[h_plain > 0].min())
 fig, (left, right) = new_figure(1, 2, figsize=(13, 4.8))
 left.plot(z, np.where(h_plain > 0, np.log(np.where(h_plain > 0, h_plain, 1.0)), np.nan), lw=4, color="C1",
-          label="log of plain h(Z) (stops: h = 0)")
-left.plot(z, log_h_z, color="C0", label="log h(Z), computed stably")
+          label="log of plain h(u) (stops: h = 0)")
+left.plot(z, log_h_z, color="C0", label="log h(u), computed stably")
 left.axvline(underflow, color="0.5", ls=":")
-left.set(xlabel="Z = (f* − ŷ − ξ)/σ", ylabel="log h(Z) = log EI − log σ", title="the value")
+left.set(xlabel="u = (f* − ŷ − ξ)/σ", ylabel="log h(u) = log EI − log σ", title="the value")
 left.legend(loc="lower right")
-right.plot(z, slope_plain, lw=4, color="C1", label="dh/dZ = Φ(Z) (plain EI)")
-right.plot(z, slope_log_h, color="C0", label="d log h/dZ = Φ/h")
-right.set(yscale="symlog", xlabel="Z = (f* − ŷ − ξ)/σ", ylabel="slope (per unit of Z)", title="the gradient")
+right.plot(z, slope_plain, lw=4, color="C1", label="dh/du = Φ(u) (plain EI)")
+right.plot(z, slope_log_h, color="C0", label="d log h/du = Φ/h")
+right.set(yscale="symlog", xlabel="u = (f* − ŷ − ξ)/σ", ylabel="slope (per unit of u)", title="the gradient")
 right.legend(loc="center left")  # between the two curves, off both
 fig.suptitle("Expected Improvement far from the incumbent: plain EI underflows to 0, log EI does not")
 fig.tight_layout()
 print("saved", save_figure(fig, "11_log_ei_vs_ei"))
 far = np.array([-40.0])
-ei_far = float(expected_improvement(40.0, 1.0, 0.0, 0.0))  # ŷ = 40, σ = 1, f* = 0: Z = −40
+ei_far = float(expected_improvement(40.0, 1.0, 0.0, 0.0))  # ŷ = 40, σ = 1, f* = 0: u = −40
 log_ei_far, slope_far, _ = (float(v) for v in log_expected_improvement(40.0, 1.0, 0.0, 0.0, with_gradient=True))
-print(f"plain h(Z) is 0 below Z = {underflow:.1f}; at Z = −40: EI = {ei_far}, log EI = {log_ei_far:.1f}, "
+print(f"plain h(u) is 0 below u = {underflow:.1f}; at u = −40: EI = {ei_far}, log EI = {log_ei_far:.1f}, "
       f"slope of log EI in ŷ = {slope_far:.1f}")
-claim(-40 < underflow < -36, "plain EI is exactly 0 once Z < −38", underflow=underflow)
+claim(-40 < underflow < -36, "plain EI is exactly 0 once u < −38", underflow=underflow)
 claim(float(log_h(far)[0]) > -900 and float(log_h(far, with_derivative=True)[1][0]) > 39,
-      "log h is finite far away and its slope grows like |Z|", log_h=float(log_h(far)[0]))
+      "log h is finite far away and its slope grows like |u|", log_h=float(log_h(far)[0]))
 
 # %% [markdown]
 # ### The acquisition optimizer's path
 #
 # `maximize_acquisition` scores 2048 random points of the cube with log EI, keeps the best
-# one, the incumbent, and eight more drawn with probability ∝ EI (so not all ten sit in one
+# one, the incumbent, and eight more drawn with probability $\propto \mathrm{EI}$ (so not all ten sit in one
 # basin), and lets all ten climb at once with box L-BFGS
 # (`minidl.search.optimize.minimize_lbfgs`: quasi-Newton steps from the last ten gradient
 # differences, clipped into [0, 1]). Here after 12 evaluations of the 2-D Branin function:
@@ -530,11 +532,11 @@ claim(np.median(live) < np.median(live_random) / 5, "BO's regret is far below ra
       bo=float(np.median(live)), random=float(np.median(live_random)))
 
 # %% [markdown]
-# Read it honestly. On Branin minidl's BO with ξ = 0 (Optuna's setting) ends closer to the
+# Read it honestly. On Branin minidl's BO with $\xi = 0$ (Optuna's setting) ends closer to the
 # optimum than Optuna's GP sampler, at about two thirds of its time per trial; the default
-# ξ = 0.01 trades some of that precision for robustness. On Hartmann-6 both beat TPE, but
+# $\xi = 0.01$ trades some of that precision for robustness. On Hartmann-6 both beat TPE, but
 # Optuna's GP sampler reaches the global basin in 9 of 10 seeds (7 of 10 on seeds 10–19,
-# recorded separately) where minidl gets caught in a local minimum (−3.20, regret 0.12, or
+# recorded separately) where minidl gets caught in a local minimum ($-3.20$, regret 0.12, or
 # worse) in about half of them, so its *median* is 100× worse — the median of ten runs
 # that either find the basin or do not is a coin flip more than a measure of precision
 # (the "stuck" row). Closing that gap is open work.
@@ -543,14 +545,14 @@ claim(np.median(live) < np.median(live_random) / 5, "BO's regret is far below ra
 # trials and the rest) instead of one joint surface, so it handles **many categorical and
 # conditional** parameters (a choice of optimizer with its own sub-parameters) naturally,
 # where a GP needs one-hot columns and a unit cube; and it costs about a millisecond per
-# trial at any number of trials, where a GP's fit grows as n³ — with hundreds of cheap trials
+# trial at any number of trials, where a GP's fit grows as $n^3$ — with hundreds of cheap trials
 # or many parallel workers, TPE wins on wall-clock. GP-based BO wins when each trial is
 # expensive and the space is a few continuous numbers, as above.
 
 # %% [markdown]
 # ## 6. Four methods on digits, at the same number of epochs
 #
-# Learning rate × weight decay × width of the digits MLP. Grid, random and Bayesian
+# Learning rate, weight decay and width of the digits MLP. Grid, random and Bayesian
 # optimization train each configuration for 3 epochs; successive halving starts more
 # configurations at 1 epoch and promotes a third of them to 3. Everyone gets the same
 # total, and the curves show the best validation accuracy against **epochs spent** —
@@ -578,8 +580,8 @@ seeds = list(range(pick(3, 1)))
 runs = {name: [search(s) for s in seeds] for name, search in methods.items()}
 fig, axes = new_figure(1, len(seeds), figsize=(5.2 * len(seeds), 3.8), squeeze=False)
 for i, s in enumerate(seeds):
-    plot_best_so_far({name: rs[i] for name, rs in runs.items()}, ax=axes[0, i], ylim=(pick(0.8, 0.5), 1.0),
-                     ylabel="best validation accuracy (fraction)", title=f"seed {s}")
+    plot_best_so_far({name: rs[i] for name, rs in runs.items()}, ax=axes[0, i], ylim=(pick(80, 50), 100),
+                     percent=True, ylabel="best validation accuracy (%)", title=f"seed {s}")
     axes[0, i].get_legend().remove()  # one legend for all panels, below them, off the curves
 fig.tight_layout()
 fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=4)
@@ -606,8 +608,8 @@ print(f"the four methods' means span {spread_points:.1%}; one validation image i
 #
 # ### What ARD learns: which hyperparameters matter
 #
-# The GP gives every input column its own length scale ℓ_d ("automatic relevance
-# determination"). A short ℓ means the score changes quickly along that axis — the
+# The GP gives every input column its own length scale $\ell_d$ ("automatic relevance
+# determination"). A short $\ell$ means the score changes quickly along that axis — the
 # hyperparameter matters; a long one means the score hardly depends on it. Fit one GP to
 # every digits trial above that ran the full budget (all methods, all seeds), in the same
 # unit-cube coordinates BO uses:
@@ -656,8 +658,8 @@ nas = bayesian_optimization(objective, nas_space, pick(14, 5), budget=pick(5, 2)
 fig, ax = new_figure(figsize=(6.4, 4))
 for depth in (1, 2, 3):
     ts = [t for t in nas.ok_trials if t.params["depth"] == depth]
-    ax.scatter([t.info["parameters"] for t in ts], [t.score for t in ts], label=f"depth {depth}", s=40)
-ax.set(xscale="log", xlabel="parameters (count, log scale)", ylabel="validation accuracy (fraction)",
+    ax.scatter([t.info["parameters"] for t in ts], [100 * t.score for t in ts], label=f"depth {depth}", s=40)
+ax.set(xscale="log", xlabel="parameters (count, log scale)", ylabel="validation accuracy (%)",
        title="width × depth search on digits")
 ax.xaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))  # 1k, 2k, 5k, 10k, ...: readable counts
 ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1000:g}k"))
@@ -679,7 +681,8 @@ print(f"smallest within 1 point of the best: depth {smallest.params['depth']}, "
 # **1.** How many random trials give a 99 % chance of at least one trial in the top 1 %?
 
 # %% [markdown] tags=["answer", "hide-cell"]
-# **Answer.** n = ⌈log(1 − 0.99) / log(1 − 0.01)⌉ = ⌈458.2⌉ = 459 (`trials_needed(0.01, 0.99)`).
+# **Answer.** $n = \lceil \log(1 - 0.99) / \log(1 - 0.01) \rceil = \lceil 458.2 \rceil = 459$
+# (`trials_needed(0.01, 0.99)`).
 
 # %% tags=["answer", "hide-cell"]
 print(f"trials_needed(0.01, 0.99) = {trials_needed(0.01, 0.99)}; "
@@ -687,22 +690,22 @@ print(f"trials_needed(0.01, 0.99) = {trials_needed(0.01, 0.99)}; "
 claim(trials_needed(0.01, 0.99) == 459, "exercise 1: 459 trials", got=trials_needed(0.01, 0.99))
 
 # %% [markdown]
-# **2.** Five hyperparameters, of which two matter. A grid with 3 values each has 3⁵ = 243
+# **2.** Five hyperparameters, of which two matter. A grid with 3 values each has $3^5 = 243$
 # points. How many distinct settings of the *two important* ones does it try? How many
 # would 243 random trials try?
 
 # %% [markdown] tags=["answer", "hide-cell"]
-# **Answer.** The grid tries 3 × 3 = 9 distinct pairs (each 27 times); random trials try 243
+# **Answer.** The grid tries $3 \times 3 = 9$ distinct pairs (each 27 times); random trials try 243
 # distinct pairs (with probability 1, for continuous ranges). Same cost, 27 times the coverage
 # of what matters.
 
 # %% [markdown]
-# **3.** Successive halving with 81 configurations, η = 3, from 1 epoch: what does it cost,
+# **3.** Successive halving with 81 configurations, $\eta = 3$, from 1 epoch: what does it cost,
 # and what would training all 81 for the final budget cost?
 
 # %% [markdown] tags=["answer", "hide-cell"]
 # **Answer.** `halving_schedule(81)` is 81×1, 27×3, 9×9, 3×27, 1×81: five rounds of 81 epochs,
-# 405 in all, against 81 × 81 = 6561 epochs.
+# 405 in all, against $81 \times 81 = 6561$ epochs.
 
 # %% tags=["answer", "hide-cell"]
 print("halving_schedule(81):", halving_schedule(81))
@@ -725,25 +728,25 @@ claim(halving_schedule(81) == [(81, 1), (27, 3), (9, 9), (3, 27), (1, 81)]
 #     result = random_search(mlp_objective(), {"width": IntLogUniform(8, 256), "lr": LogUniform(1e-4, 1e-1)},
 #                            n_trials=20, mode="max", budget=5, seed=0)
 #
-# The grid has 3 × 3 = 9 points and 5-fold cross-validation trains each 5 times: 45 runs
+# The grid has $3 \times 3 = 9$ points and 5-fold cross-validation trains each 5 times: 45 runs
 # (plus one refit on all the data). Nine random trials would cover nine learning rates
 # instead of three for the same cost.
 
 # %% [markdown]
-# **5.** At an observed point of a noise-free GP, what is EI, and why? What does a larger ξ do?
+# **5.** At an observed point of a noise-free GP, what is EI, and why? What does a larger $\xi$ do?
 # Then write Expected Improvement yourself (minimizing, the formula of "The math" above):
-# `my_expected_improvement(mean, std, best, xi)` taking NumPy arrays ŷ and σ, the best value
-# so far f* and the margin ξ, and returning EI at every point (0 where σ = 0). Φ and φ are
+# `my_expected_improvement(mean, std, best, xi)` taking NumPy arrays $\hat y$ and $\sigma$, the best value
+# so far $f^*$ and the margin $\xi$, and returning EI at every point (0 where $\sigma = 0$). $\Phi$ and $\varphi$ are
 # `minidl.search.acquisition.normal_cdf` and `normal_pdf`. Test it with
 # `check("11.5", my_expected_improvement)`: it runs hidden tests against minidl's own
 # `expected_improvement`.
 
 # %% [markdown] tags=["answer", "hide-cell"]
-# **Answer.** σ = 0 there (the GP is certain), so EI = 0: evaluating a known point teaches
-# nothing. A larger ξ demands more improvement before EI counts it, which favours uncertain
+# **Answer.** $\sigma = 0$ there (the GP is certain), so $\mathrm{EI} = 0$: evaluating a known point teaches
+# nothing. A larger $\xi$ demands more improvement before EI counts it, which favours uncertain
 # regions (exploration) over the neighbourhood of the incumbent. Two candidates, the best
-# score so far f* = 0: "near" is just below it and almost certain (ŷ = −0.05, σ = 0.05),
-# "far" is worse on average but uncertain (ŷ = 0.5, σ = 0.5):
+# score so far $f^* = 0$: "near" is just below it and almost certain ($\hat y = -0.05$, $\sigma = 0.05$),
+# "far" is worse on average but uncertain ($\hat y = 0.5$, $\sigma = 0.5$):
 
 # %% tags=["answer", "hide-cell"]
 mu, sd = np.array([-0.05, 0.5]), np.array([0.05, 0.5])  # near the incumbent vs far and uncertain
@@ -756,7 +759,7 @@ claim(picks == {0.0: "near", 0.5: "far"}, "ξ = 0 picks the near point, ξ = 0.5
 
 
 def my_expected_improvement(mean, std, best, xi):
-    """EI when minimizing: (f* − ŷ − ξ) Φ(Z) + σ φ(Z) with Z = (f* − ŷ − ξ)/σ, and 0 where σ = 0."""
+    """EI when minimizing: (f* − ŷ − ξ) Φ(u) + σ φ(u) with u = (f* − ŷ − ξ)/σ, and 0 where σ = 0."""
     mean, std = np.asarray(mean, dtype=float), np.asarray(std, dtype=float)
     gain = best - mean - xi
     z = np.divide(gain, std, out=np.zeros_like(gain), where=std > 0)  # no 0/0 where σ = 0

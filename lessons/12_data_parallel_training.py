@@ -5,9 +5,9 @@
 #
 # - Why **averaging the ranks' gradients equals the gradient of the big batch** — exactly
 #   in exact arithmetic, and only up to rounding in float32, where the order of a sum matters.
-# - The **ring all-reduce**, step by step: reduce-scatter then all-gather, $2(N-1)/N$ of the
-#   message sent by each rank, whatever $N$ is.
-# - The **α–β cost model** (latency + bytes × time per byte), fitted to *this* machine's
+# - The **ring all-reduce**, step by step: reduce-scatter then all-gather, $2(P-1)/P$ of the
+#   message sent by each rank, whatever $P$ is.
+# - The **$\alpha$–$\beta$ cost model** (latency + bytes times time per byte), fitted to *this* machine's
 #   measurements, then used to predict 8 … 1024 workers for a ring and a tree — a model,
 #   not a measurement.
 # - What two processes buy on this machine, measured with `mpiexec`.
@@ -32,26 +32,27 @@
 # %% [markdown]
 # ## The math
 #
-# $N$ ranks each hold $B$ samples of a global batch of $NB$; $\ell_i$ is the loss of sample $i$.
+# $P$ ranks each hold $B$ samples of a global batch of $PB$; $\ell_i$ is the loss of sample $i$.
 # The loss of a batch is the mean of its samples' losses, so
 #
-# $$\nabla_\theta \frac{1}{NB} \sum_{i \le NB} \ell_i \;=\; \frac{1}{N} \sum_{r=1}^{N} \nabla_\theta
+# $$\nabla_\theta \frac{1}{PB} \sum_{i \le PB} \ell_i \;=\; \frac{1}{P} \sum_{r=1}^{P} \nabla_\theta
 # \frac{1}{B} \sum_{i \in \text{rank } r} \ell_i$$
 #
 # — the big batch's gradient is the average of the ranks' gradients. An **all-reduce** sums
-# an array over the ranks and gives every rank the result; divide by $N$ and every rank holds
+# an array over the ranks and gives every rank the result; divide by $P$ and every rank holds
 # the same average, takes the same optimizer step, and keeps the same weights
 # (`minidl.nn.parallel.DistributedDataParallel`). The **ring** all-reduce
 # (`minidl.distributed.ring`) sends, per rank, for a message of $n$ bytes
 #
-# $$\frac{2(N-1)}{N}\, n \text{ bytes}$$
+# $$\frac{2(P-1)}{P}\, n \text{ bytes}$$
 #
-# (`ring_bytes_per_rank`), and the **α–β model** (`minidl.distributed.cost_model`) prices one message of $n$ bytes at
+# (`ring_bytes_per_rank`), and the **$\alpha$–$\beta$ model** (`minidl.distributed.cost_model`) prices one message of
+# $n$ bytes at
 # $\alpha + n\beta$ ($\alpha$ the latency of a message, $\beta$ the time per byte; here only,
 # not the optimizer's decay rates of the notation table):
 #
-# $$T_{\text{ring}} = 2(N-1)\,\alpha + \frac{2(N-1)}{N}\, n\beta, \qquad
-# T_{\text{tree}} = 2\lceil \log_2 N \rceil\,(\alpha + n\beta)$$
+# $$T_{\text{ring}} = 2(P-1)\,\alpha + \frac{2(P-1)}{P}\, n\beta, \qquad
+# T_{\text{tree}} = 2\lceil \log_2 P \rceil\,(\alpha + n\beta)$$
 #
 # The **linear scaling rule** (`minidl.distributed.linear_scaling_lr`):
 # $\mathrm{lr}(B) = \mathrm{lr}_{\text{base}} \cdot B / B_{\text{base}}$.
@@ -152,7 +153,7 @@ world = 4
 start_values = [np.full(world, float(2**r)) for r in range(world)]
 reduced, frames = dist.simulate_ring_all_reduce(start_values, record=True)
 claim(all(np.array_equal(r, np.full(world, 2.0**world - 1)) for r in reduced),
-      "after 2(N−1) steps every rank holds every chunk's full sum")
+      "after 2(P−1) steps every rank holds every chunk's full sum")
 
 
 def contributions(values: np.ndarray) -> np.ndarray:
@@ -181,23 +182,23 @@ for n in (2, 4, 8, 64):
     counter = {}
     dist.simulate_ring_all_reduce([np.zeros(n * 1000, np.float32) for _ in range(n)], counter=counter)
     message = n * 1000 * 4
-    print(f"N = {n:3d}: formula 2(N−1)/N = {dist.ring_bytes_per_rank(1.0, n):.3f} × the message; counted "
+    print(f"P = {n:3d}: formula 2(P−1)/P = {dist.ring_bytes_per_rank(1.0, n):.3f} × the message; counted "
           f"while simulating: {counter['bytes_sent'] / message:.3f} ×")
-    claim(counter["bytes_sent"] == dist.ring_bytes_per_rank(message, n), "each rank sends 2(N−1)/N of the message",
+    claim(counter["bytes_sent"] == dist.ring_bytes_per_rank(message, n), "each rank sends 2(P−1)/P of the message",
           counted=counter["bytes_sent"], formula=dist.ring_bytes_per_rank(message, n))
 
 # %% [markdown]
-# In the first $N-1$ steps (reduce-scatter) each rank passes one chunk to its right neighbour,
-# which adds it to its own: a chunk's count grows by one per step, and after $N-1$ steps each
-# rank owns one chunk summed over everyone. In the next $N-1$ steps (all-gather) those finished
-# chunks travel round the ring and overwrite the partial ones. Every rank sends $2(N-1)$
-# chunks of $n/N$ bytes: under $2n$ however many ranks there are, which is why bandwidth does
+# In the first $P-1$ steps (reduce-scatter) each rank passes one chunk to its right neighbour,
+# which adds it to its own: a chunk's count grows by one per step, and after $P-1$ steps each
+# rank owns one chunk summed over everyone. In the next $P-1$ steps (all-gather) those finished
+# chunks travel round the ring and overwrite the partial ones. Every rank sends $2(P-1)$
+# chunks of $n/P$ bytes: under $2n$ however many ranks there are, which is why bandwidth does
 # not run out as a ring grows.
 #
-# ## 3. What an all-reduce costs here, and the α–β model
+# ## 3. What an all-reduce costs here, and the $\alpha$–$\beta$ model
 #
 # Now for real (when MPI is there): `mpiexec -n 2` times MPI's `Allreduce` and our ring
-# for messages of 4 KB … 16 MB, and we fit α and β to the ring's times.
+# for messages of 4 KB to 16 MB, and we fit $\alpha$ and $\beta$ to the ring's times.
 
 # %%
 sizes = [4096 * 4**k for k in range(pick(7, 4))]
@@ -240,7 +241,7 @@ for label, fn, style in (("ring", dist.ring_allreduce_time, "-"), ("tree", dist.
     for nbytes, colour in ((message, "C0"), (64 * 1024, "C3")):
         ax_pred.loglog(workers, [fn(nbytes, n, alpha, beta) for n in workers], style, color=colour,
                        label=f"{label}, {nbytes // 2**20} MB" if nbytes >= 2**20 else f"{label}, {nbytes // 1024} KB")
-ax_pred.set_xlabel("workers N (count)", fontsize=FONT)
+ax_pred.set_xlabel("workers P (count)", fontsize=FONT)
 ax_pred.set_ylabel("predicted time per all-reduce (s)", fontsize=FONT)
 ax_pred.set_title("MODEL, not a measurement: α, β from the left", fontsize=FONT)
 ax_pred.tick_params(labelsize=FONT)
@@ -254,13 +255,13 @@ tree_small = dist.tree_allreduce_time(64 * 1024, 1024, alpha, beta)
 print(f"model, 100 MB: ring {ring_big[0]:.3f} s at N=8 and {ring_big[-1]:.3f} s at N=1024; "
       f"tree {tree_big[0]:.3f} s → {tree_big[-1]:.3f} s")
 print(f"model, 64 KB on 1024 workers: ring {ring_small * 1e3:.2f} ms, tree {tree_small * 1e3:.2f} ms")
-# The ring's time is a latency term 2(N−1)·α plus a bandwidth term 2(N−1)/N·n·β: split it.
+# The ring's time is a latency term 2(P−1)·α plus a bandwidth term 2(P−1)/P·n·β: split it.
 bandwidth_8, bandwidth_1024 = (dist.ring_allreduce_time(message, n, 0.0, beta) for n in (8, 1024))
 print(f"ring, 100 MB: bandwidth term {bandwidth_8:.3f} s at N=8 → {bandwidth_1024:.3f} s at N=1024 "
       f"({bandwidth_1024 / bandwidth_8:.2f}×); latency term {ring_big[0] - bandwidth_8:.4f} s → "
       f"{ring_big[-1] - bandwidth_1024:.4f} s; the tree's whole time grows {tree_big[-1] / tree_big[0]:.2f}× "
       f"(its ⌈log₂N⌉ goes from 3 to 10)")
-claim(bandwidth_1024 / bandwidth_8 < 1.15, "the ring's bandwidth term stays flat as N grows (2(N−1)/N < 2)",
+claim(bandwidth_1024 / bandwidth_8 < 1.15, "the ring's bandwidth term stays flat as P grows (2(P−1)/P < 2)",
       bandwidth_8=bandwidth_8, bandwidth_1024=bandwidth_1024)
 
 
@@ -294,16 +295,16 @@ if mpi_ok:  # real messages have a latency: α/β is far above the crossover
           ring=ring_small, tree=tree_small)
 
 # %% [markdown]
-# The fitted α and β describe two processes on one machine talking through shared memory,
-# and a busy machine at that; a cluster's network has a larger α (tens of µs) and a β set by
+# The fitted $\alpha$ and $\beta$ describe two processes on one machine talking through shared memory,
+# and a busy machine at that; a cluster's network has a larger $\alpha$ (tens of µs) and a $\beta$ set by
 # its links. The shapes, though, are the model's: the ring's bandwidth term stays flat while
-# its $2(N-1)$ latencies add up, so for small messages on many workers a tree ($\log_2 N$
+# its $2(P-1)$ latencies add up, so for small messages on many workers a tree ($\log_2 P$
 # steps) wins, and for large ones the ring — as long as $\alpha/\beta$ stays below the
 # large-message crossover printed above (about a megabyte for 100 MB on 1024 workers).
 # "Small" is measured against $\alpha/\beta$, the number of bytes whose transfer costs one
 # message's latency: the tree wins the 64 KB message on 1024 workers once $\alpha/\beta$
 # passes the crossover printed above (a few hundred bytes), which every real network does.
-# Simulated ranks in one process (no MPI) exchange no messages, so their α is almost 0 and
+# Simulated ranks in one process (no MPI) exchange no messages, so their $\alpha$ is almost 0 and
 # there the ring wins even this case. MPI libraries pick between such algorithms by
 # message size; NCCL runs rings and trees on GPUs.
 #
@@ -617,13 +618,13 @@ print(f"3. Adam's lr 0.001 at batch 64 → {dist.linear_scaling_lr(0.001, 256, 6
 # one rank send for this lesson's 100 MB gradient on 8 workers, and on 1024?
 
 # %% [markdown] tags=["answer", "hide-cell"]
-# **Answer.** Each of the $N-1$ reduce-scatter steps and the $N-1$ all-gather steps sends one
-# chunk of $n/N$ bytes, so a rank sends $2(N-1)\cdot n/N = \frac{2(N-1)}{N}\,n$ bytes: $n$ on
-# 2 ranks, approaching $2n$ — never more — as $N$ grows.
+# **Answer.** Each of the $P-1$ reduce-scatter steps and the $P-1$ all-gather steps sends one
+# chunk of $n/P$ bytes, so a rank sends $2(P-1)\cdot n/P = \frac{2(P-1)}{P}\,n$ bytes: $n$ on
+# 2 ranks, approaching $2n$ — never more — as $P$ grows.
 
 # %% tags=["answer", "hide-cell"]
 def ring_bytes(nbytes: float, world_size: int) -> float:
-    steps = 2 * (world_size - 1)  # N − 1 reduce-scatter steps, then N − 1 all-gather steps
+    steps = 2 * (world_size - 1)  # P − 1 reduce-scatter steps, then P − 1 all-gather steps
     return steps * nbytes / world_size  # one chunk of n/N bytes per step
 
 

@@ -57,15 +57,15 @@ FAST = fast_mode()
 # implementations by the **ratio** of their medians, measured in the same run and
 # interleaved (A B A B …), so a slow minute of the machine slows both.
 #
-# When one part of a program taking a fraction p of the time becomes s times faster, the
+# When one part of a program taking a fraction $f$ of the time becomes $k$ times faster, the
 # whole becomes (`minidl.perf.amdahl_speedup`)
 #
-# $$S = \frac{1}{(1 − p) + p / s}$$
+# $$\text{speed-up} = \frac{1}{(1 - f) + f / k}$$
 #
-# faster — never more than 1/(1 − p), however fast the part becomes.
+# times faster — never more than $1/(1 - f)$, however fast the part becomes.
 
 # %%
-print(f"p = 0.4, s = 2 → {amdahl_speedup(0.4, 2):.2f}×;  p = 0.4, s = ∞ → {amdahl_speedup(0.4, 1e12):.2f}×")
+print(f"f = 0.4, k = 2 → {amdahl_speedup(0.4, 2):.2f}×;  f = 0.4, k = ∞ → {amdahl_speedup(0.4, 1e12):.2f}×")
 
 # %% [markdown]
 # ## Warm-up: the first call is different
@@ -137,8 +137,8 @@ figure_noise = save_figure(fig, "14_timing_noise")
 # recording the node, walking the graph backward) on top of its arithmetic. For a big
 # matrix that is nothing; for a small one it is everything. Compare a `Linear` layer's
 # forward + backward through minidl with the same arithmetic in plain NumPy — two matrix
-# products (x Wᵀ forward, gᵀ x for ∂L/∂W; the input needs no gradient, so the third
-# product, g W for ∂L/∂x, is skipped by both) and a column sum for ∂L/∂b:
+# products ($x W^\top$ forward, $g^\top x$ for $\partial L/\partial W$; the input needs no gradient, so the
+# third product, $g W$ for $\partial L/\partial x$, is skipped by both) and a column sum for $\partial L/\partial b$:
 
 # %%
 widths = [16, 64, 256, 1024] if not FAST else [16, 256]
@@ -328,18 +328,18 @@ print(f"making the rest 2× faster: {amdahl_speedup(rest_share, 2):.2f}×; infin
 # ## Exercises
 #
 # **1.** A profile says im2col takes 12% of a step. A new kernel makes im2col 3× faster.
-# How much faster is the step? Write Amdahl's law as `speedup(p, s)` and test it with
+# How much faster is the step? Write Amdahl's law as `speedup(f, k)` and test it with
 # `minidl.course_checks.check("14.1", speedup)`.
 
 # %% [markdown] tags=["answer", "hide-cell"]
-# **Answer.** `amdahl_speedup(0.12, 3)` = 1 / (0.88 + 0.04) ≈ 1.087: about 9%.
+# **Answer.** `amdahl_speedup(0.12, 3)` $= 1 / (0.88 + 0.04) \approx 1.087$: about 9%.
 
 # %% tags=["answer", "hide-cell"]
 print(f"{amdahl_speedup(0.12, 3):.3f}")
 
 
-def speedup(p: float, s: float) -> float:
-    return 1 / ((1 - p) + p / s)
+def speedup(f: float, k: float) -> float:
+    return 1 / ((1 - f) + f / k)
 
 
 check("14.1", speedup)
@@ -366,7 +366,7 @@ check("14.1", speedup)
 # meet, and why does the batch size matter?
 
 # %% [markdown] tags=["answer", "hide-cell"]
-# **Answer.** Where the GEMMs' time (∝ batch · width²) grows past the fixed per-op cost
+# **Answer.** Where the GEMMs' time ($\propto \text{batch} \cdot \text{width}^2$) grows past the fixed per-op cost
 # (tens of µs for the forward + backward): the larger the batch, the smaller the width at
 # which that happens.
 

@@ -6,7 +6,7 @@
 # - How to turn a sentence about model optimization into a **check**: a few lines that run,
 #   measure, and either bear the sentence out or contradict it.
 # - Every claim of the five source articles that this course answers — the wrong ones (Adam's
-#   ε as a regularizer, a quantization loop that changes nothing, a "pruning" that zeroes
+#   $\varepsilon$ as a regularizer, a quantization loop that changes nothing, a "pruning" that zeroes
 #   nothing, ...) and the true ones (pruning + retraining, int8's 4×, distillation with few
 #   labels, standardization, random search) — in one table, each row with its verdict, its
 #   evidence from this run, and the lesson that explains it.
@@ -102,14 +102,15 @@ print(inspect.getsource(myths.check_log_softmax_twice))
 # %% [markdown]
 # ## 2. K-means weight sharing — article 4's "quantize with K-Means or Min-Max"
 #
-# Uniform ("min-max") quantization puts 2^b levels on an even grid between the extremes.
+# Uniform ("min-max") quantization puts $2^{n_{\text{bits}}}$ levels on an even grid between the extremes.
 # Deep Compression (Han, Mao & Dally 2016) lets the weights choose their levels instead:
-# cluster the $n$ weights of a matrix into $k = 2^b$ clusters $S_1, \dots, S_k$ with centroids
+# cluster the $n$ weights of a matrix into $k = 2^{n_{\text{bits}}}$ clusters $\mathcal{S}_1, \dots, \mathcal{S}_k$
+# with centroids
 # $c_1, \dots, c_k$ by minimizing the within-cluster sum of squares
 #
-# $$\mathrm{WCSS} = \sum_{j=1}^{k} \sum_{i \in S_j} (w_i - c_j)^2,$$
+# $$\mathrm{WCSS} = \sum_{j=1}^{k} \sum_{i \in \mathcal{S}_j} (w_i - c_j)^2,$$
 #
-# store one $b$-bit index per weight plus a codebook of $k$ floats.
+# store one $n_{\text{bits}}$-bit index per weight plus a codebook of $k$ floats.
 # `minidl.compress.quantize.kmeans_quantize` runs Lloyd's iterations
 # (nearest centroid, then cluster means; an empty cluster keeps its centroid), from a
 # **linear** initialization over [min, max] by default — the paper's best, because it
@@ -122,7 +123,7 @@ print(inspect.getsource(myths.check_log_softmax_twice))
 # $$\frac{\partial L}{\partial c_j} = \sum_{i \,:\, \mathrm{index}_i = j} \frac{\partial L}{\partial w_i}$$
 #
 # (`CodebookLookup`, tested against this sum and against central differences). Pruned
-# weights carry index −1: they decode to 0 and never join a cluster.
+# weights carry index $-1$: they decode to 0 and never join a cluster.
 #
 # Below: the digits MLP with its weights at b bits, for k-means and for uniform symmetric
 # quantization per tensor and per output channel (PyTorch's weight recipe at b bits), each
@@ -178,7 +179,7 @@ print(f"From 4 bits up, the three differ by at most {high_bits_spread:.1%} befor
 # %% [markdown]
 # What the numbers say. Without any training, k-means is the better quantizer at few bits:
 # its levels sit where the weights are. Fine-tuning changes the picture: k-means can only
-# move its 2^b shared values (4 numbers per matrix at 2 bits) because the assignment is
+# move its $2^{n_{\text{bits}}}$ shared values (4 numbers per matrix at 2 bits) because the assignment is
 # frozen, while uniform quantization-aware training moves every float weight and lets
 # weights change level. On this MLP, look at which wins after fine-tuning in the run above
 # — the answer is printed, not assumed. From 4 bits up the three agree within a point and a half
@@ -188,11 +189,12 @@ print(f"From 4 bits up, the three differ by at most {high_bits_spread:.1%} befor
 fig, ax = new_figure(figsize=(8, 6))
 styles = {"k-means": "C0", "uniform per-channel": "C1", "uniform per-tensor": "C2"}
 for m in sharing.METHODS:
-    ax.plot(BITS, [table[m, b].accuracy for b in BITS], "o-", color=styles[m], label=f"{m}")
-    ax.plot(BITS, [table[m, b].tuned_accuracy for b in BITS], "s--", color=styles[m], label=f"{m}, fine-tuned")
-ax.axhline(float_accuracy, color="gray", lw=1, label="float32")
+    ax.plot(BITS, [100 * table[m, b].accuracy for b in BITS], "o-", color=styles[m], label=f"{m}")
+    ax.plot(BITS, [100 * table[m, b].tuned_accuracy for b in BITS], "s--", color=styles[m],
+            label=f"{m}, fine-tuned")
+ax.axhline(100 * float_accuracy, color="gray", lw=1, label="float32")
 ax.set_xlabel("bits per weight", fontsize=12)
-ax.set_ylabel("test accuracy on digits (fraction correct)", fontsize=12)
+ax.set_ylabel("test accuracy on digits (%)", fontsize=12)
 ax.tick_params(labelsize=12)
 ax.legend(fontsize=12, loc="lower right")
 ax.set_title("Weight sharing vs uniform quantization", fontsize=13)
@@ -396,8 +398,8 @@ for a, (merged, magnitude) in merge_vs_magnitude.items():
 # %% [markdown]
 # ## 6. How to check a claim yourself
 #
-# 1. **Write the claim as a prediction about a number.** "ε regularizes" predicts that a
-#    larger ε shrinks the weights or changes accuracy; "rounding gives hard labels" predicts
+# 1. **Write the claim as a prediction about a number.** "$\varepsilon$ regularizes" predicts that a
+#    larger $\varepsilon$ shrinks the weights or changes accuracy; "rounding gives hard labels" predicts
 #    one label per sample.
 # 2. **Find the smallest experiment that could contradict it**: a few lines on a tiny model,
 #    float64 where exactness matters, a fixed seed — and a control (the same run without the
@@ -418,7 +420,7 @@ for a, (merged, magnitude) in merge_vs_magnitude.items():
 # **1. Make the articles' pruning prune.** Section 1's table shows that
 # `param.data.abs().clamp_(ε, 1 − ε)` changes no weight (`.abs()` makes a new array, and the
 # clamp changes that copy) and, even done in place, zeroes nothing and flips every negative
-# weight's sign. Write `prune_smallest_(w, amount)` that sets the round(amount · w.size)
+# weight's sign. Write `prune_smallest_(w, amount)` that sets the `round(amount * w.size)`
 # entries of the NumPy array `w` with the smallest magnitude to 0 **in place**, leaving the
 # others exactly as they were, and test it with `minidl.course.check("15.1", prune_smallest_)`.
 # Then prune 90% of the first layer of this lesson's MLP with it: how much accuracy is left

@@ -76,9 +76,9 @@ def measure(candidates: dict[str, Callable[[], Any]], number: int = 10, rounds: 
 def amdahl_speedup(fraction: float, factor: float) -> float:
     """Speed-up of the whole when a part taking ``fraction`` of the time gets ``factor`` times faster:
 
-        S = 1 / ((1 − p) + p / s)
+        speed-up = 1 / ((1 − f) + f / k)       (f = fraction, k = factor)
 
-    With p = 0.4 and s → ∞ the whole is at most 1/0.6 ≈ 1.67× faster: the untouched 60% stays.
+    With f = 0.4 and k → ∞ the whole is at most 1/0.6 ≈ 1.67× faster: the untouched 60% stays.
     """
     if not 0.0 <= fraction <= 1.0:
         raise ValueError(f"fraction must be in [0, 1] (got {fraction})")

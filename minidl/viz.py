@@ -5,7 +5,8 @@ calls) is what an instructor needs when a figure fills a slide: files at
 :data:`SAVE_DPI` = 150 dpi, every text at least 12 pt (titles 14 pt), thicker lines, a light
 grid, legends with an opaque frame (place them off the data: ``loc="best"`` by default, or
 outside with ``legend_outside``). Conventions the lessons follow: every axis has a label
-with its unit in parentheses ("time (ms)", "sparsity (%)"), every panel a title; an
+with its unit in parentheses ("time (ms)", "sparsity (%)"; accuracy is always shown in percent,
+"accuracy (%)", while the code keeps it as a fraction), every panel a title; an
 animation is at least :data:`ANIMATION_MIN_WIDTH` pixels wide and keeps its axes.
 """
 
@@ -26,17 +27,18 @@ def legend_outside(ax: Any, **kwargs: Any) -> Any:
 
 
 def plot_history(history: Any, title: str = "") -> Any:
-    """Loss and accuracy per epoch (training and validation) from a :class:`~minidl.train.History`."""
+    """Loss and accuracy (in %) per epoch, training and validation, from a :class:`~minidl.train.History`."""
     fig, (ax_loss, ax_acc) = new_figure(1, 2, figsize=(11, 4.2))
     epochs = range(1, history.epochs + 1)
     ax_loss.plot(epochs, history.train_loss, label="train")
     if history.val_loss:
         ax_loss.plot(epochs, history.val_loss, label="validation")
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy (nats)", title="loss")
-    ax_acc.plot(epochs, history.train_accuracy, label="train")
+    # History keeps fractions (as the metrics return them); every figure of the course shows %
+    ax_acc.plot(epochs, [100 * a for a in history.train_accuracy], label="train")
     if history.val_accuracy:
-        ax_acc.plot(epochs, history.val_accuracy, label="validation")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy (fraction correct)", title="accuracy")
+        ax_acc.plot(epochs, [100 * a for a in history.val_accuracy], label="validation")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
         ax.legend()

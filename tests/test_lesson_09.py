@@ -26,11 +26,11 @@ def test_lesson_09(tmp_path, monkeypatch) -> None:
     assert r["fp16_max_relative_error"] <= 2 ** -11 and r["bf16_max_relative_error"] <= 2 ** -8
     assert r["article_saves_no_memory"] and r["article_loop_changes_nothing"] and r["fixed_loop_changes_weights"]
     assert r["fp16_needs_no_range"]
-    # the integer CNN: as good as float when padded with z₁; padded with 0 it breaks
+    # the integer CNN: as good as float when padded with Z₁; padded with 0 it breaks
     assert r["cnn_float_accuracy"] > 0.9 and r["cnn_input_zero_point"] == -128
     assert abs(r["cnn_int8_accuracy"] - r["cnn_float_accuracy"]) <= 0.015
     assert r["cnn_int8_zero_padded_accuracy"] < r["cnn_int8_accuracy"] - 0.3
-    assert r["cnn_padding_max_error_steps"]["z₁"] <= 0.51  # half a step: the output's rounding
+    assert r["cnn_padding_max_error_steps"]["Z₁"] <= 0.51  # half a step: the output's rounding
     assert r["cnn_padding_max_error_steps"]["0"] > 20
     assert r["cnn_sizes_bytes"]["int8"] < r["cnn_sizes_bytes"]["float32"] / 3
     for name in ("number_line", "error_vs_bits", "observers", "ste", "ptq_vs_qat", "cnn_padding"):

@@ -141,6 +141,16 @@ def test_no_raw_latex_and_math_is_rendered(visits, page):
             assert v.page.locator("article math").count() > 0, f"{page} has $…$ in its source but no <math>"
 
 
+@pytest.mark.parametrize("page", PAGES)
+def test_every_display_formula_fits_the_text_column(visits, page):
+    # a centred formula wider than the column loses its left end (it is clipped, not scrolled)
+    wide = visits[page].page.evaluate("""() => Array.from(document.querySelectorAll('article div.math'))
+        .map(d => [d, d.querySelector('math')]).filter(([d, m]) => m)
+        .map(([d, m]) => [m.getBoundingClientRect().width - d.getBoundingClientRect().width, d.textContent])
+        .filter(([excess]) => excess > 1).map(([excess, text]) => `${Math.round(excess)} px too wide: ${text}`)""")
+    assert wide == [], f"{page}: split these formulas (1280 px window):\n" + "\n".join(wide)
+
+
 def _internal_links(v: Visit, base: str) -> set[str]:
     hrefs = v.page.evaluate("Array.from(document.querySelectorAll('a[href]')).map(a => a.href)")
     return {h for h in hrefs if h.startswith(base)}

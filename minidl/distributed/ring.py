@@ -1,20 +1,20 @@
 """The ring all-reduce, written out: what MPI's ``Allreduce`` does for large messages.
 
-N ranks stand in a ring (rank r sends to r+1 and receives from r−1, mod N) and each cuts its
-array into N chunks. Two phases of N−1 steps each:
+P ranks stand in a ring (rank r sends to r+1 and receives from r−1, mod P) and each cuts its
+array into P chunks. Two phases of P−1 steps each:
 
-1. **reduce-scatter**: at step s rank r sends chunk (r − s) mod N and adds the chunk
-   (r − s − 1) mod N it receives into its own. After N−1 steps rank r holds chunk
-   (r + 1) mod N summed over all ranks.
-2. **all-gather**: at step s rank r sends chunk (r + 1 − s) mod N and overwrites chunk
-   (r − s) mod N with the one it receives. After N−1 steps every rank holds every sum.
+1. **reduce-scatter**: at step s rank r sends chunk (r − s) mod P and adds the chunk
+   (r − s − 1) mod P it receives into its own. After P−1 steps rank r holds chunk
+   (r + 1) mod P summed over all ranks.
+2. **all-gather**: at step s rank r sends chunk (r + 1 − s) mod P and overwrites chunk
+   (r − s) mod P with the one it receives. After P−1 steps every rank holds every sum.
 
-Each rank sends 2(N−1) chunks of n/N bytes — :func:`ring_bytes_per_rank` — almost 2n
-whatever N is, which is why the ring scales: the time per all-reduce stays flat as workers
-are added (until latency, 2(N−1) messages, dominates; see :mod:`minidl.distributed.cost_model`).
+Each rank sends 2(P−1) chunks of n/P bytes — :func:`ring_bytes_per_rank` — almost 2n
+whatever P is, which is why the ring scales: the time per all-reduce stays flat as workers
+are added (until latency, 2(P−1) messages, dominates; see :mod:`minidl.distributed.cost_model`).
 
 :func:`ring_all_reduce` runs it over MPI point-to-point ``Sendrecv``;
-:func:`simulate_ring_all_reduce` runs the same schedule on N arrays in one process (the
+:func:`simulate_ring_all_reduce` runs the same schedule on P arrays in one process (the
 lesson's figure, and the fallback without MPI). Both take their steps from
 :func:`ring_schedule`, so they cannot drift apart.
 """
@@ -29,7 +29,7 @@ from minidl.distributed import process_group as pg
 
 
 def ring_bytes_per_rank(nbytes: int, world_size: int) -> float:
-    """Bytes each rank sends in a ring all-reduce of ``nbytes``: 2(N−1)/N · nbytes."""
+    """Bytes each rank sends in a ring all-reduce of ``nbytes``: 2(P−1)/P · nbytes."""
     if world_size < 1:
         raise ValueError(f"world_size must be >= 1 (got {world_size})")
     return 2.0 * (world_size - 1) / world_size * nbytes
@@ -38,8 +38,8 @@ def ring_bytes_per_rank(nbytes: int, world_size: int) -> float:
 def ring_schedule(rank: int, world_size: int, phase: str, step: int) -> tuple[int, int]:
     """(chunk rank ``rank`` sends, chunk it receives) at ``step`` of ``phase``.
 
-    phase "reduce_scatter": send (r − s) mod N, receive (r − s − 1) mod N (and add it);
-    phase "all_gather":     send (r + 1 − s) mod N, receive (r − s) mod N (and keep it).
+    phase "reduce_scatter": send (r − s) mod P, receive (r − s − 1) mod P (and add it);
+    phase "all_gather":     send (r + 1 − s) mod P, receive (r − s) mod P (and keep it).
     """
     n = world_size
     if phase == "reduce_scatter":
@@ -50,7 +50,7 @@ def ring_schedule(rank: int, world_size: int, phase: str, step: int) -> tuple[in
 
 
 def _chunk_bounds(size: int, world_size: int) -> list[tuple[int, int]]:
-    """np.array_split's boundaries: the first size % N chunks are one element longer."""
+    """np.array_split's boundaries: the first size % P chunks are one element longer."""
     base, extra = divmod(size, world_size)
     bounds, start = [], 0
     for i in range(world_size):
@@ -96,7 +96,7 @@ def ring_all_reduce(tensor: Any, comm: Any = None, counter: dict[str, int] | Non
 
 def simulate_ring_all_reduce(arrays: list[np.ndarray], record: bool = False,
                              counter: dict[str, int] | None = None) -> Any:
-    """Run the ring on N arrays in one process (N simulated ranks); returns the reduced arrays.
+    """Run the ring on P arrays in one process (P simulated ranks); returns the reduced arrays.
 
     With ``record=True`` also returns a list of snapshots, one per step: (phase, step,
     [per-rank copies]) — what the lesson draws. ``counter["bytes_sent"]`` adds up the bytes

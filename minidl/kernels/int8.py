@@ -65,9 +65,9 @@ def _check_int8_operands(a: Any, w: Any, name: str) -> None:
 
 @jit
 def _quantize_kernel(x, inv_scale, zero_point, qmin, qmax, out):  # pragma: no cover - compiled by Numba
-    # the reference's levels (fused_levels) in one pass: rint(fl32(x·(1/s) + z)), x·(1/s) exact in
+    # the reference's levels (fused_levels) in one pass: rint(fl32(x·(1/S) + Z)), x·(1/S) exact in
     # float64. Rounding the float64 sum to float32 is the FMA's single rounding wherever
-    # |x·(1/s) + z| < 128 (fused_levels notes); beyond, both roundings clamp to the int8 bounds.
+    # |x·(1/S) + Z| < 128 (fused_levels notes); beyond, both roundings clamp to the int8 bounds.
     has_nan = False
     for i in range(x.size):
         level = np.rint(np.float32(np.float64(x[i]) * inv_scale + zero_point))
@@ -77,13 +77,13 @@ def _quantize_kernel(x, inv_scale, zero_point, qmin, qmax, out):  # pragma: no c
 
 
 def quantize_int8_fused(x: Any, scale: Any, zero_point: Any, qmin: int, qmax: int) -> Any | None:
-    """q = clamp(round(x / s) + z, qmin, qmax) for a float32 NumPy array, as int8, in one Numba pass.
+    """q = clamp(round(x / S) + Z, qmin, qmax) for a float32 NumPy array, as int8, in one Numba pass.
 
     The loop only: the formula and its NumPy reference are
     :func:`minidl.compress.quantize.quantize.quantize_affine`, paired with this loop through
     :func:`dispatch` one layer up (:func:`minidl.compress.quantize.quantize.quantize_int8`).
-    The loop performs the reference's operations (``fused_levels``: x·(1/s) + z rounded once to
-    float32, as FBGEMM's fused multiply-add, with 1/s in float32 as PyTorch's ``1.0f / scale``;
+    The loop performs the reference's operations (``fused_levels``: x·(1/S) + Z rounded once to
+    float32, as FBGEMM's fused multiply-add, with 1/S in float32 as PyTorch's ``1.0f / scale``;
     rint; clamp), so the two agree bit for bit, ties included. Returns None,
     computing nothing, when the input is not float32 or [qmin, qmax] does not fit int8
     (NumPy needs six passes).
@@ -185,10 +185,10 @@ def quantize_multiplier(real_multiplier: Any) -> tuple[np.ndarray, np.ndarray]:
 
 def requantize_reference(acc: Any, bias: Any, multiplier: Any, shift: Any, zero_point: int, qmin: int,
                          qmax: int) -> Any:
-    """q = clamp(z + ⌊((acc + bias) · M₀ + 2^(r−1)) / 2^r⌋, qmin, qmax) — i.e. z + round((acc + bias) · M), in integers.
+    """q = clamp(Z + ⌊((acc + bias) · M₀ + 2^(r−1)) / 2^r⌋, qmin, qmax) — i.e. Z + round((acc + bias) · M), in integers.
 
     ``acc`` is the int32 accumulator Σ q₁q₂ of shape (n, N); ``bias`` the int32 bias with
-    scale s₁s₂ (plus the zero-point correction); M = s₁s₂/s₃ as (M₀, r) from
+    scale S₁S₂ (plus the zero-point correction); M = S₁S₂/S₃ as (M₀, r) from
     :func:`quantize_multiplier`. ``bias``, ``multiplier`` and ``shift`` have one entry per
     output channel (the last axis). The product is formed in int64 and rounded half toward
     +∞ (gemmlowp rounds half away from zero; the two differ only on exact ties of negative
@@ -249,8 +249,8 @@ def int8_linear(x: Any, w: Any, bias: Any, multiplier: Any, shift: Any, zero_poi
                 qmax: int) -> Any:
     """One quantized linear layer in integers only: int8 in, int8 out.
 
-    ``bias`` already holds the zero-point correction (−z₁ Σₖ W_q[j, k]) and the int32 bias
-    (scale s₁s₂, zero point 0); see :class:`minidl.compress.quantize.QuantizedLinear`.
+    ``bias`` already holds the zero-point correction (−Z₁ Σₖ W_q[j, k]) and the int32 bias
+    (scale S₁S₂, zero point 0); see :class:`minidl.compress.quantize.QuantizedLinear`.
     Equal, bit for bit, to :func:`int8_linear_reference`.
     """
     return requantize(int8_matmul(x, w), bias, multiplier, shift, zero_point, qmin, qmax)

@@ -27,7 +27,7 @@ class SensitivityResult:
 
     def __str__(self) -> str:
         head = ["layer"] + [f"{s:.0%}" for s in self.sparsities]
-        rows = [head] + [[name] + [f"{v:.3f}" for v in values] for name, values in self.metric.items()]
+        rows = [head] + [[name] + [f"{v:.3g}" for v in values] for name, values in self.metric.items()]
         widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
         lines = ["  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(zip(r, widths)))
                  for r in rows]

@@ -3,10 +3,10 @@
 Contents, one file per idea, in the order a quantization run meets them (``__all__`` below
 has the same groups):
 
-1. **The parameters** (``qparams``): bits → [qmin, qmax], observed range → scale s and zero
-   point z, PyTorch's formulas: ``quant_range``, ``calculate_qparams``, ``check_qparams``,
+1. **The parameters** (``qparams``): bits → [qmin, qmax], observed range → scale S and zero
+   point Z, PyTorch's formulas: ``quant_range``, ``calculate_qparams``, ``check_qparams``,
    ``QuantSpec``, ``FLOAT32_EPS``.
-2. **The formula** (``quantize``): q = clamp(round(x/s) + z, qmin, qmax), x̂ = (q − z)·s:
+2. **The formula** (``quantize``): q = clamp(round(x/S) + Z, qmin, qmax), x̂ = (q − Z)·S:
    ``quantize_affine``, ``dequantize_affine``, ``quantize_int8`` (the same, by a one-pass
    kernel), ``quantize``, ``dequantize``, ``QuantizedTensor``, ``pack_bits``, ``unpack_bits``.
 3. **Observing ranges** (``observers``): ``ObserverBase``, ``MinMaxObserver``,
@@ -23,7 +23,7 @@ has the same groups):
    ``quantize_dynamic``.
 7. **Integer-only layers** (``qlinear``, ``qconv``): ``Quantize``, ``DeQuantize``,
    ``QuantizedLinear`` (int8 × int8 → int32 → int8), ``DynamicQuantizedLinear``,
-   ``QuantizedFlatten``, ``QuantizedConv2d`` (that GEMM on im2col rows padded with z₁),
+   ``QuantizedFlatten``, ``QuantizedConv2d`` (that GEMM on im2col rows padded with Z₁),
    ``QuantizedMaxPool2d``, ``integer_conv2d``, ``integer_max_pool2d``, ``quantized_im2col``.
 8. **Half precision** (``half``): float16 and bfloat16, round-to-nearest-even by bit
    manipulation: ``round_to_half``, ``round_to_float16``, ``round_to_bfloat16``,

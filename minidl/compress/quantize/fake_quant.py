@@ -1,6 +1,6 @@
 """Fake quantization: quantize and dequantize in one step, in float, with a gradient that trains.
 
-    x̂ = (clamp(round(x / s) + z, qmin, qmax) − z) · s
+    x̂ = (clamp(round(x / S) + Z, qmin, qmax) − Z) · S
 
 The forward pass sees exactly the values the integer model will compute with, so a network
 trained through it (quantization-aware training, QAT) learns weights that survive
@@ -8,7 +8,7 @@ rounding. ``round`` has derivative 0 almost everywhere, which would stop all lea
 straight-through estimator (STE) pretends it is the identity inside the representable
 range and blocks the gradient where the value saturates:
 
-    ∂x̂/∂x := 1[qmin ≤ round(x / s) + z ≤ qmax]
+    ∂x̂/∂x := 1[qmin ≤ round(x / S) + Z ≤ qmax]
 
 tested, as in PyTorch, on the rounded level before the clamp, inclusive at both ends.
 """
@@ -28,7 +28,7 @@ from minidl.nn.module import Module
 
 
 class FakeQuantizeFunction(Function):
-    """x̂ = (clamp(round(x/s) + z, qmin, qmax) − z)·s;   ∂x̂/∂x := 1[qmin ≤ round(x/s) + z ≤ qmax] (STE)"""
+    """x̂ = (clamp(round(x/S) + Z, qmin, qmax) − Z)·S;   ∂x̂/∂x := 1[qmin ≤ round(x/S) + Z ≤ qmax] (STE)"""
 
     def __init__(self, scale: Any, zero_point: Any, quant_min: int, quant_max: int, axis: int | None) -> None:
         self.scale, self.zero_point = scale, zero_point
@@ -47,10 +47,10 @@ class FakeQuantizeFunction(Function):
 
 def fake_quantize(x: Any, scale: Any, zero_point: Any, quant_min: int, quant_max: int,
                   axis: int | None = None) -> Tensor:
-    """x̂ = (clamp(round(x/s) + z, qmin, qmax) − z)·s with the straight-through gradient.
+    """x̂ = (clamp(round(x/S) + Z, qmin, qmax) − Z)·S with the straight-through gradient.
 
     Per-tensor when ``axis`` is None (``torch.fake_quantize_per_tensor_affine``), else one
-    (s, z) per index along ``axis`` (``torch.fake_quantize_per_channel_affine``).
+    (S, Z) per index along ``axis`` (``torch.fake_quantize_per_channel_affine``).
     """
     x = as_tensor(x)
     if isinstance(quant_min, bool) or not isinstance(quant_min, int) or not isinstance(quant_max, int) \
@@ -78,7 +78,7 @@ def fake_quantize_per_channel_affine(input: Any, scale: Any, zero_point: Any, ax
 
 
 class FakeQuantize(Module):
-    """An observer followed by :func:`fake_quantize` with the observer's current (s, z).
+    """An observer followed by :func:`fake_quantize` with the observer's current (S, Z).
 
     As ``torch.ao.quantization.FakeQuantize``: the observer (``activation_post_process``)
     updates on every call while enabled, and fake quantization can be switched off, which

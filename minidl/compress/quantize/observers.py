@@ -11,7 +11,7 @@ PyTorch's observers, with the same names and update rules:
 - :class:`PerChannelMinMaxObserver`: min and max per index along ``ch_axis`` (weights: one
   range per output channel).
 - :class:`HistogramObserver`: a histogram of everything seen, and the clipping range that
-  minimizes the quantization error estimated from it. Clipping a few outliers shrinks s
+  minimizes the quantization error estimated from it. Clipping a few outliers shrinks S
   for everyone else; at 4 bits this matters a lot.
 
 An observer that has seen nothing returns scale 1.0 and zero point 0, with a warning, as
@@ -198,11 +198,11 @@ class HistogramObserver(ObserverBase):
     """A histogram of everything observed; the range is the clipping that minimizes the estimated error.
 
     Candidate ranges are the observed range shrunk toward 0 by a factor α ∈ [0.05, 1]
-    (``[α·min₋, α·max₊]``). For each, with its scale s and representable interval
+    (``[α·min₋, α·max₊]``). For each, with its scale S and representable interval
     [x̂min, x̂max], the mean squared error is estimated from the histogram (bin centres c,
     counts n) as
 
-        E(α) = Σ n_c · e_c,   e_c = s²/12 inside [x̂min, x̂max] (rounding),
+        E(α) = Σ n_c · e_c,   e_c = S²/12 inside [x̂min, x̂max] (rounding),
                               e_c = (c − nearest end)² outside (clipping)
 
     and the α with the smallest E wins. PyTorch's ``HistogramObserver`` searches bin ranges

@@ -74,7 +74,7 @@ def calibrate(model: Module, data: Iterable[Any], num_batches: int | None = None
 
 
 def _activation_qparams(fq: FakeQuantize, where: str) -> tuple[float, int]:
-    """The (s, z) a fake-quant model uses for an activation; errors when they were never observed."""
+    """The (S, Z) a fake-quant model uses for an activation; errors when they were never observed."""
     spec = fq.spec
     if not fq.activation_post_process.has_data:
         raise ValueError(f"convert: the observer of {where} has seen no data: run calibrate() "
@@ -109,8 +109,8 @@ def convert(prepared: Module) -> Sequential:
     """The integer-only model of a prepared (calibrated or QAT-trained) model.
 
     Each QATLinear becomes a :class:`QuantizedLinear` and each QATConv2d a
-    :class:`QuantizedConv2d` whose input (s, z) is the previous layer's output (s, z);
-    MaxPool2d and Flatten work on the integers and keep (s, z); Dropout and Identity
+    :class:`QuantizedConv2d` whose input (S, Z) is the previous layer's output (S, Z);
+    MaxPool2d and Flatten work on the integers and keep (S, Z); Dropout and Identity
     disappear. The prepared model is not changed (except that weight observers see the
     current weights).
     """
@@ -164,7 +164,7 @@ def quantize_dynamic(model: Module, bits: int = 8, per_channel: bool = False, in
 
 
 def fake_quant_model_output_levels(prepared: Module, x: Tensor) -> Any:
-    """The fake-quant model's output expressed in integer levels, round(ŷ/s) + z (to compare with ``convert``'s)."""
+    """The fake-quant model's output expressed in integer levels, round(ŷ/S) + Z (to compare with ``convert``'s)."""
     last = [m for m in prepared if isinstance(m, (QATLinear, QATConv2d))][-1].activation_post_process
     with no_grad():
         y = prepared(x).data

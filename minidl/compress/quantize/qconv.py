@@ -4,22 +4,22 @@ A convolution is a linear layer applied to every receptive field of its input (i
 :mod:`minidl.kernels.conv`), so its integer version is :class:`QuantizedLinear`'s integer
 GEMM on the rows of the im2col matrix of the int8 input:
 
-    q₃[n, o, oy, ox] = z₃ + M · (Σ_{c,i,j} (q₁[n, c, iy, ix] − z₁) · q₂[o, c, i, j] + q_b[o]),
+    q₃[n, o, oy, ox] = Z₃ + M · (Σ_{c,i,j} (q₁[n, c, iy, ix] − Z₁) · q₂[o, c, i, j] + q_b[o]),
     iy = oy·sh − ph + i·dh,   ix = ox·sw − pw + j·dw
 
-with M = s₁s₂/s₃, q_b = round(b / (s₁s₂)) in int32 and the weights int8, symmetric, one
-scale s₂ per output channel. The −z₁ Σ q₂ part does not depend on the input, so
+with M = S₁S₂/S₃, q_b = round(b / (S₁S₂)) in int32 and the weights int8, symmetric, one
+scale S₂ per output channel. The −Z₁ Σ q₂ part does not depend on the input, so
 QuantizedLinear folds it into the bias once — which is right only if every position of a
 receptive field holds some q₁, **including the padding**. A float convolution pads with
-0.0, and the integer that stands for 0.0 is z₁, not 0: so the integer input is padded with
-z₁, making (q₁ − z₁) = 0 there. Padding with the integer 0 would read the border as the real
-value −z₁·s₁ instead of 0.0 (for images in [0, 1] quantized to int8, z₁ = −128: a grey
-frame of about 0.5 around every image). Only when z₁ = 0 are the two the same.
+0.0, and the integer that stands for 0.0 is Z₁, not 0: so the integer input is padded with
+Z₁, making (q₁ − Z₁) = 0 there. Padding with the integer 0 would read the border as the real
+value −Z₁·S₁ instead of 0.0 (for images in [0, 1] quantized to int8, Z₁ = −128: a grey
+frame of about 0.5 around every image). Only when Z₁ = 0 are the two the same.
 
-Max-pooling needs no arithmetic at all: x ↦ s(q − z) is increasing, so the maximum of the
-reals is the real of the maximum of the integers. Pool the integers, keep (s, z).
+Max-pooling needs no arithmetic at all: x ↦ S(q − Z) is increasing, so the maximum of the
+reals is the real of the maximum of the integers. Pool the integers, keep (S, Z).
 
-A ReLU after a convolution is fused into it, as for the linear layer: a clamp at z₃.
+A ReLU after a convolution is fused into it, as for the linear layer: a clamp at Z₃.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from minidl.nn.module import Module
 def quantized_im2col(q: Any, win: Window, pad_value: int) -> Any:
     """The receptive fields of integer input q (N, C, H, W) as rows: shape (N·OH·OW, C·kh·kw).
 
-    Positions outside the input hold ``pad_value``, which must be the input's zero point z₁
+    Positions outside the input hold ``pad_value``, which must be the input's zero point Z₁
     for a convolution to mean what its float version means (see the module notes). The
     image is padded once and handed to :func:`minidl.kernels.conv.im2col` with no padding
     of its own (which would write the integer 0).
@@ -57,7 +57,7 @@ def integer_conv2d(q: Any, linear: QuantizedLinear, win: Window, pad_value: int)
     """int8 (N, O, OH, OW) = ``linear``'s integer GEMM on the im2col rows of int8 q (N, C, H, W).
 
     ``linear`` holds the flattened (O, C·kh·kw) weights, the folded int32 bias and the
-    requantization multipliers; ``pad_value`` should be its input zero point z₁ (anything
+    requantization multipliers; ``pad_value`` should be its input zero point Z₁ (anything
     else is the bug the module notes describe, which lesson 09 shows). Goes through the batch
     in chunks whose float32 copy of the rows fits in ``CHUNK_BYTES``, as the float convolution does.
     """
@@ -95,7 +95,7 @@ class QuantizedConv2d(Module):
     The weights, folded bias and multipliers live in ``self.linear``, a :class:`QuantizedLinear`
     over the flattened (out_channels, in_channels·kh·kw) weights, whose integer GEMM does the
     work; this layer adds the geometry (stride, padding, dilation) and the im2col padded with
-    z₁. ``groups`` other than 1 and non-zero padding modes are not supported (nor are they by
+    Z₁. ``groups`` other than 1 and non-zero padding modes are not supported (nor are they by
     :class:`~minidl.nn.Conv2d`). ``scale`` and ``zero_point`` are the output's, as in PyTorch.
     """
 
@@ -159,7 +159,7 @@ class QuantizedConv2d(Module):
         return QuantizedTensor._wrap(y, self.scale.data, self.zero_point.data, self.linear.bits, True)
 
     def dequantized_weight(self) -> Tensor:
-        """W ≈ s₂ q₂ as float32, shape (O, C, kh, kw) (to compare with the float layer)."""
+        """W ≈ S₂ q₂ as float32, shape (O, C, kh, kw) (to compare with the float layer)."""
         w = self.linear.dequantized_weight().data
         return Tensor._wrap(w.reshape((self.out_channels, self.in_channels) + self.kernel_size))
 
@@ -168,7 +168,7 @@ class QuantizedConv2d(Module):
 
 
 class QuantizedMaxPool2d(Module):
-    """MaxPool2d on a :class:`QuantizedTensor`: the maxima of the integers, with the input's (s, z).
+    """MaxPool2d on a :class:`QuantizedTensor`: the maxima of the integers, with the input's (S, Z).
 
     PyTorch's arguments (``stride`` defaults to ``kernel_size``); ``return_indices`` is not
     offered (an integer model has no backward pass to use them).

@@ -1,24 +1,24 @@
 """Integer-only inference (Jacob et al. 2018): layers that store int8 weights and compute in integers.
 
-A linear layer y = x Wᵀ + b with x ≈ s₁(q₁ − z₁), W ≈ s₂ q₂ (symmetric, z₂ = 0, one s₂ per
-output channel) and y ≈ s₃(q₃ − z₃) becomes
+A linear layer y = x Wᵀ + b with x ≈ S₁(q₁ − Z₁), W ≈ S₂ q₂ (symmetric, Z₂ = 0, one S₂ per
+output channel) and y ≈ S₃(q₃ − Z₃) becomes
 
-    q₃ = z₃ + M · (Σₖ (q₁ − z₁) q₂  +  q_b),      M = s₁ s₂ / s₃,   q_b = round(b / (s₁ s₂))
+    q₃ = Z₃ + M · (Σₖ (q₁ − Z₁) q₂  +  q_b),      M = S₁ S₂ / S₃,   q_b = round(b / (S₁ S₂))
 
 - the sum is an int8 × int8 product accumulated in int32;
-- the bias is stored in int32 with scale s₁s₂ and zero point 0, so it adds straight onto
+- the bias is stored in int32 with scale S₁S₂ and zero point 0, so it adds straight onto
   the accumulator;
-- −z₁ Σₖ q₂ does not depend on the input: it is folded into the bias once, at conversion;
+- −Z₁ Σₖ q₂ does not depend on the input: it is folded into the bias once, at conversion;
 - M (a real number, usually < 1) is applied as an integer multiply and shift
   (:func:`~minidl.kernels.int8.quantize_multiplier`, :func:`~minidl.kernels.int8.requantize`);
-- a ReLU after the layer is just a tighter clamp: q₃ ≥ z₃.
+- a ReLU after the layer is just a tighter clamp: q₃ ≥ Z₃.
 
 Activations are int8 (TFLite's int8 scheme, affine) rather than PyTorch's uint8: then every
 product is at most 128·128 in magnitude, which is what makes the float32-exact BLAS route of
 :mod:`minidl.kernels.int8` exact for K ≤ 1024.
 
 A quantized convolution is the same layer applied to the im2col matrix of its input (each
-row one receptive field, padded with z₁ — the integer that means 0.0 — not with 0):
+row one receptive field, padded with Z₁ — the integer that means 0.0 — not with 0):
 :meth:`QuantizedLinear.gemm` is written for that reuse (:mod:`~minidl.compress.quantize.qconv`).
 """
 
@@ -45,7 +45,7 @@ def check_features(layer: str, shape: tuple[int, ...], in_features: int) -> None
 
 
 class Quantize(Module):
-    """float Tensor → int8 :class:`QuantizedTensor` with fixed (s, z): the integer model's entrance.
+    """float Tensor → int8 :class:`QuantizedTensor` with fixed (S, Z): the integer model's entrance.
 
     ``scale`` and ``zero_point`` are buffers (saved in the ``state_dict``), as in PyTorch.
     """
@@ -132,7 +132,7 @@ class QuantizedLinear(Module):
         xp = backend.get_array_module(weight.int_repr())
         w_q = weight.int_repr().astype(xp.int8)
         w_scale = xp.broadcast_to(weight.scale.reshape(-1), (self.out_features,)).astype(xp.float32)
-        acc_scale = backend.to_numpy(w_scale).astype(np.float64) * float(input_scale)  # s₁s₂ per channel
+        acc_scale = backend.to_numpy(w_scale).astype(np.float64) * float(input_scale)  # S₁S₂ per channel
         if bias is None:
             q_bias = np.zeros(self.out_features, dtype=np.int64)  # host: a few numbers per layer
         else:
@@ -179,7 +179,7 @@ class QuantizedLinear(Module):
                            self.shift.data, int(self.zero_point.data), qmin, qmax)
 
     def input_levels(self, x: QuantizedTensor, layer: str = "QuantizedLinear") -> Any:
-        """The int8 array of ``x`` after checking it is quantized as this layer expects (s₁, z₁)."""
+        """The int8 array of ``x`` after checking it is quantized as this layer expects (S₁, Z₁)."""
         if not isinstance(x, QuantizedTensor):
             raise TypeError(f"{layer} expects a QuantizedTensor (got {type(x).__name__}); "
                             "put a Quantize module in front, as convert() does")
@@ -201,7 +201,7 @@ class QuantizedLinear(Module):
                                      self.zero_point.data, self.bits, True)
 
     def dequantized_weight(self) -> Tensor:
-        """W ≈ s₂ q₂ as float32 (to compare with the float layer)."""
+        """W ≈ S₂ q₂ as float32 (to compare with the float layer)."""
         return Tensor._wrap(self.weight.data.astype("float32") * self.weight_scale.data[:, None])
 
     def extra_repr(self) -> str:
@@ -217,7 +217,7 @@ class DynamicQuantizedLinear(Module):
     Float in, float out, so it drops into any model in place of a Linear. Weights: int8
     symmetric (per tensor by default, as ``torch.ao.quantization.quantize_dynamic``);
     each call quantizes the input with its own [min, max] (int8 affine), accumulates
-    Σ (q₁ − z₁) q₂ in int32 and returns s₁ s₂ · acc + b in float32.
+    Σ (q₁ − Z₁) q₂ in int32 and returns S₁ S₂ · acc + b in float32.
     """
 
     def __init__(self, weight: QuantizedTensor, bias: Any, bits: int = 8) -> None:

@@ -1,7 +1,7 @@
 """Quantization parameters: which integers, and the scale and zero point that map reals onto them.
 
 A *b*-bit quantizer represents a real x by an integer q in [qmin, qmax] and maps it back as
-x̂ = (q − z)·s. This file decides qmin, qmax (from bits, signedness, narrow range) and s, z
+x̂ = (q − Z)·S. This file decides qmin, qmax (from bits, signedness, narrow range) and S, Z
 (from an observed range [min, max]), with PyTorch's formulas
 (``torch.ao.quantization.observer._calculate_qparams``).
 
@@ -109,17 +109,17 @@ def _values(x: Any) -> Any:
 
 def calculate_qparams(min_val: Any, max_val: Any, spec: QuantSpec | None = None,
                       eps: float = FLOAT32_EPS) -> tuple[Any, Any]:
-    """Scale s and zero point z for the observed range [min_val, max_val] (arrays: one per channel).
+    """Scale S and zero point Z for the observed range [min_val, max_val] (arrays: one per channel).
 
     First the range is widened to contain 0, so that 0 is always exactly representable
     (zero padding, ReLU outputs and pruned weights stay exact):
     min₋ = min(min_val, 0),  max₊ = max(max_val, 0). Then
 
-    - affine:     s = (max₊ − min₋) / (qmax − qmin),   z = clamp(qmin − round(min₋ / s), qmin, qmax)
-    - symmetric:  s = max(−min₋, max₊) / ((qmax − qmin) / 2),   z = 0 (signed) or the middle
+    - affine:     S = (max₊ − min₋) / (qmax − qmin),   Z = clamp(qmin − round(min₋ / S), qmin, qmax)
+    - symmetric:  S = max(−min₋, max₊) / ((qmax − qmin) / 2),   Z = 0 (signed) or the middle
       level (qmin + qmax + 1) // 2 (unsigned: 128 for [0, 255])
 
-    with s floored at ``eps`` and computed in float32, as PyTorch does. For int8 the
+    with S floored at ``eps`` and computed in float32, as PyTorch does. For int8 the
     symmetric divisor is 127.5, not 127: max₊ lands on level 127.5 and saturates at 127.
     Returns (float32 scale, int32 zero point) arrays of min_val's shape.
 

@@ -1,27 +1,27 @@
 """Uniform affine quantization: reals → integers → reals, and the quantized-tensor type.
 
-    q  = clamp(round(x / s) + z, qmin, qmax)        (quantize)
-    x̂ = (q − z) · s                                 (dequantize)
+    q  = clamp(round(x / S) + Z, qmin, qmax)        (quantize)
+    x̂ = (q − Z) · S                                 (dequantize)
 
-``round`` is round-half-to-even (``np.rint``, C's ``nearbyint``), and x / s is computed as
-x · (1/s) with 1/s in float32, as PyTorch's CPU kernels do. Where exactly z joins matters
+``round`` is round-half-to-even (``np.rint``, C's ``nearbyint``), and x / S is computed as
+x · (1/S) with 1/S in float32, as PyTorch's CPU kernels do. Where exactly Z joins matters
 only at exact ties, and PyTorch itself does it two ways; minidl follows each bit for bit:
 
-- per-tensor :func:`quantize` (``torch.quantize_per_tensor``): round(x·(1/s) + z) with
-  x·(1/s) + z rounded **once** to float32 — a fused multiply-add — then to the nearest
+- per-tensor :func:`quantize` (``torch.quantize_per_tensor``): round(x·(1/S) + Z) with
+  x·(1/S) + Z rounded **once** to float32 — a fused multiply-add — then to the nearest
   integer (:func:`fused_levels`). This is PyTorch's x86-64 CPU path: FBGEMM's
   ``QuantizeAvx2`` (``_mm256_fmadd_ps`` then ``_mm256_cvtps_epi32``), which
   ``quantize_tensor_per_tensor_affine_cpu`` calls with ``LEGACY=true``. Example:
-  x = −0.36294672, s = 0.002846641, z = 128: x·(1/s) rounded alone to float32 is the tie
-  −127.5 (→ −128, q = 0), but x·(1/s) + 128 rounded once is 0.50000095 (q = 1, PyTorch's).
+  x = −0.36294672, S = 0.002846641, Z = 128: x·(1/S) rounded alone to float32 is the tie
+  −127.5 (→ −128, q = 0), but x·(1/S) + 128 rounded once is 0.50000095 (q = 1, PyTorch's).
 - per-channel :func:`quantize` (``torch.quantize_per_channel``) and fake quantization
-  (``torch.fake_quantize_per_*_affine``): round(fl32(x·(1/s))) + z — the product rounded
-  to float32, then to an integer, z added after (:func:`rounded_levels`).
+  (``torch.fake_quantize_per_*_affine``): round(fl32(x·(1/S))) + Z — the product rounded
+  to float32, then to an integer, Z added after (:func:`rounded_levels`).
 
 Where this differs from a given PyTorch build: PyTorch on aarch64 (NEON) and x86 CPUs
-without AVX2/FMA quantize per tensor as the second form (z after rounding); float64 input,
-which PyTorch refuses, is computed in float64 (x·(1/s) + z, then round). Per-channel
-parameters (one s, z per index along ``axis``) broadcast along that axis.
+without AVX2/FMA quantize per tensor as the second form (Z after rounding); float64 input,
+which PyTorch refuses, is computed in float64 (x·(1/S) + Z, then round). Per-channel
+parameters (one S, Z per index along ``axis``) broadcast along that axis.
 """
 
 from __future__ import annotations
@@ -79,10 +79,10 @@ def _check_channels(x: Any, scale: Any, axis: int | None) -> None:
 
 
 def rounded_levels(x: Any, scale: Any, zero_point: Any, axis: int | None = None) -> Any:
-    """round(fl32(x · (1/s))) + z as floats, before the clamp (the STE's mask is tested on these).
+    """round(fl32(x · (1/S))) + Z as floats, before the clamp (the STE's mask is tested on these).
 
     PyTorch's fake quantization and ``quantize_per_channel``: the product is rounded to
-    float32, then to an integer (ties to even), and z is added after.
+    float32, then to an integer (ties to even), and Z is added after.
     """
     xp = backend.get_array_module(x)
     if x.dtype.kind != "f":
@@ -98,26 +98,26 @@ def rounded_levels(x: Any, scale: Any, zero_point: Any, axis: int | None = None)
 
 
 def fused_levels(x: Any, scale: Any, zero_point: Any, qmin: int, qmax: int) -> Any:
-    """round(fl32(x·(1/s) + z)) as floats, before the clamp: ``torch.quantize_per_tensor``'s levels.
+    """round(fl32(x·(1/S) + Z)) as floats, before the clamp: ``torch.quantize_per_tensor``'s levels.
 
-    x·(1/s) + z is rounded once to float32 (as an FMA does), then to the nearest integer,
-    ties to even. First the plain float32 way, t = fl32(fl32(x·(1/s)) + z): two roundings,
-    off from v = x·(1/s) + z by far less than ``margin``, so ``rint(t)`` is already the
+    x·(1/S) + Z is rounded once to float32 (as an FMA does), then to the nearest integer,
+    ties to even. First the plain float32 way, t = fl32(fl32(x·(1/S)) + Z): two roundings,
+    off from v = x·(1/S) + Z by far less than ``margin``, so ``rint(t)`` is already the
     answer wherever t is not that close to a half-integer. The few entries that are (about
     one in 10⁴ at 8 bits; none matter outside [qmin − 1, qmax + 1], which the clamp takes)
-    are recomputed exactly: in float64, x·(1/s) is exact (24-bit × 24-bit significands) and
+    are recomputed exactly: in float64, x·(1/S) is exact (24-bit × 24-bit significands) and
     only the sum is rounded before float32; that second rounding changes the level only when
     the float64 sum lands exactly halfway between two float32 numbers next to a half-integer,
     and then Knuth's TwoSum error says which way the exact sum lies. That last case cannot
-    occur where |v| < 128 — v would have to be one of (2⁴⁷ ± 2³⁰ ± {1, 2})·2⁻⁴⁸ + z, none a
+    occur where |v| < 128 — v would have to be one of (2⁴⁷ ± 2³⁰ ± {1, 2})·2⁻⁴⁸ + Z, none a
     product of two 24-bit significands — which is why the int8 kernel (:mod:`minidl.kernels.int8`)
-    skips it; with z > 127 (uint8, 16 bits) it occurs (x = 6041937·2⁻³¹, s = 0.0056269066,
-    z = 200: q = 201, where rounding the float64 sum to float32 gives 200).
+    skips it; with Z > 127 (uint8, 16 bits) it occurs (x = 6041937·2⁻³¹, S = 0.0056269066,
+    Z = 200: q = 201, where rounding the float64 sum to float32 gives 200).
     """
     xp = backend.get_array_module(x)
     if x.dtype.kind != "f":
         raise TypeError(f"quantize: x must be a floating point array (got {x.dtype})")
-    inv32 = 1.0 / _along(scale, None, x.ndim, xp, xp.float32)  # 1/s in float32, as PyTorch
+    inv32 = 1.0 / _along(scale, None, x.ndim, xp, xp.float32)  # 1/S in float32, as PyTorch
     z = _along(zero_point, None, x.ndim, xp, xp.float64)
     if x.dtype.itemsize > 4:  # float64 input (PyTorch refuses it): rounded in float64
         levels = x * inv32.astype(x.dtype)
@@ -126,7 +126,7 @@ def fused_levels(x: Any, scale: Any, zero_point: Any, qmin: int, qmax: int) -> A
     t = x.astype(xp.float32, copy=False) * inv32
     t += z.astype(xp.float32)
     levels = xp.rint(t)
-    # |t − v| ≤ ½ulp(x·(1/s)) + ½ulp(t) ≤ 2⁻²³·(2|t| + |z|) for |t| ≤ bound; 2⁻²¹ leaves room
+    # |t − v| ≤ ½ulp(x·(1/S)) + ½ulp(t) ≤ 2⁻²³·(2|t| + |Z|) for |t| ≤ bound; 2⁻²¹ leaves room
     bound = max(abs(qmin), abs(qmax)) + 1.0
     margin = (2 * bound + abs(float(z)) + 1) * 2.0 ** -21
     with np.errstate(invalid="ignore"):  # ±inf − ±inf: NaN, never close (a host flag)
@@ -138,7 +138,7 @@ def fused_levels(x: Any, scale: Any, zero_point: Any, qmin: int, qmax: int) -> A
 
 
 def _exact_fused_levels(x: Any, inv32: Any, z: Any, xp: Any) -> Any:
-    """round(fl32(x·(1/s) + z)) computed exactly, for the few entries :func:`fused_levels` hands over."""
+    """round(fl32(x·(1/S) + Z)) computed exactly, for the few entries :func:`fused_levels` hands over."""
     product = x.astype(xp.float64) * inv32.astype(xp.float64)  # exact
     total = product + z  # v, rounded once to float64
     w = total.astype(xp.float32)  # ... and again to float32
@@ -164,7 +164,7 @@ def _checked(levels: Any, xp: Any) -> Any:
 
 
 def quantize_affine(x: Any, scale: Any, zero_point: Any, qmin: int, qmax: int, axis: int | None = None) -> Any:
-    """q = clamp(round(x / s) + z, qmin, qmax), as the smallest integer dtype holding [qmin, qmax].
+    """q = clamp(round(x / S) + Z, qmin, qmax), as the smallest integer dtype holding [qmin, qmax].
 
     Per tensor (``axis=None``) the levels are :func:`fused_levels` (``torch.quantize_per_tensor``),
     per channel :func:`rounded_levels` (``torch.quantize_per_channel``): see the module notes.
@@ -189,17 +189,17 @@ def quantize_int8(x: Any, scale: Any, zero_point: Any, qmin: int, qmax: int) -> 
 
 
 def dequantize_affine(q: Any, scale: Any, zero_point: Any, axis: int | None = None) -> Any:
-    """x̂ = (q − z) · s, in float32."""
+    """x̂ = (q − Z) · S, in float32."""
     q = _array(q)
     axis = normalize_axis(axis, q.ndim)
     xp = backend.get_array_module(q)
     s = _along(scale, axis, q.ndim, xp, xp.float32)
     z = _along(zero_point, axis, q.ndim, xp, xp.int32)
-    return (q - z).astype(xp.float32) * s  # q − z in int32 (q's dtype meets int32): exact
+    return (q - z).astype(xp.float32) * s  # q − Z in int32 (q's dtype meets int32): exact
 
 
 class QuantizedTensor:
-    """Integers plus the (scale, zero point) that map them back to reals: x̂ = (q − z)·s.
+    """Integers plus the (scale, zero point) that map them back to reals: x̂ = (q − Z)·S.
 
     ``int_repr()`` gives the integers (stored in the smallest dtype holding [qmin, qmax]:
     int8 for 2–8 signed bits, int16 up to 16), ``dequantize()`` the reals. ``signed``
@@ -246,7 +246,7 @@ class QuantizedTensor:
 
     @classmethod
     def from_float(cls, x: Any, spec: QuantSpec | None = None) -> QuantizedTensor:
-        """Quantize ``x`` with (s, z) from its own range [min x, max x] (per channel if ``spec.ch_axis``)."""
+        """Quantize ``x`` with (S, Z) from its own range [min x, max x] (per channel if ``spec.ch_axis``)."""
         spec = spec or QuantSpec()
         data = _array(x)
         xp = backend.get_array_module(data)
@@ -315,7 +315,7 @@ class QuantizedTensor:
 
     # -- back to reals ------------------------------------------------------------------------
     def dequantize(self) -> Tensor:
-        """x̂ = (q − z)·s as a float32 Tensor."""
+        """x̂ = (q − Z)·S as a float32 Tensor."""
         return Tensor._wrap(dequantize_affine(self._q, self.scale, self.zero_point, self.axis))
 
     def reshape(self, *shape: Any) -> QuantizedTensor:
@@ -336,7 +336,7 @@ class QuantizedTensor:
 
 def quantize(x: Any, scale: Any, zero_point: Any, *, bits: int = 8, signed: bool = False,
              narrow_range: bool = False, axis: int | None = None) -> QuantizedTensor:
-    """x → QuantizedTensor with q = clamp(round(x / s) + z, qmin, qmax).
+    """x → QuantizedTensor with q = clamp(round(x / S) + Z, qmin, qmax).
 
     PyTorch's ``torch.quantize_per_tensor`` and ``torch.quantize_per_channel``.
     The defaults (8 bits, unsigned) are ``torch.quint8``'s; ``signed=True`` is ``torch.qint8``.
@@ -356,7 +356,7 @@ def quantize(x: Any, scale: Any, zero_point: Any, *, bits: int = 8, signed: bool
 
 
 def dequantize(qt: QuantizedTensor) -> Tensor:
-    """x̂ = (q − z)·s (``torch.dequantize``)."""
+    """x̂ = (q − Z)·S (``torch.dequantize``)."""
     if not isinstance(qt, QuantizedTensor):
         raise TypeError(f"dequantize expects a QuantizedTensor (got {type(qt).__name__})")
     return qt.dequantize()

@@ -49,7 +49,7 @@ def _qparams(w: Any, spec: QuantSpec) -> tuple[Any, Any]:
 
 
 def uniform_weight(weight: Any, bits: int, per_channel: bool) -> Any:
-    """(clamp(round(w/s), −q, q))·s with s from the weight's own range (per row, or one for all)."""
+    """(clamp(round(w/S), −q, q))·S with S from the weight's own range (per row, or one for all)."""
     spec = _weight_spec(bits, per_channel)
     s, z = _qparams(weight, spec)
     q = quantize_affine(weight, s, z, spec.qmin, spec.qmax, spec.ch_axis)

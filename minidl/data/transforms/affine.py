@@ -39,14 +39,14 @@ def affine_resample(images: Any, matrices: Any, out_size: tuple[int, int] | None
     """Resample each image through its own affine map, with bilinear interpolation.
 
     ``images`` has shape (N, H, W) or (N, C, H, W); ``matrices`` (N, 2, 3) or one (2, 3)
-    for all. Matrix M_n maps an *output* pixel (x, y) = (column, row) to the *input*
+    for all. Matrix A_n maps an *output* pixel (c, r) = (column, row) to the *input*
     point it reads (the inverse map, as in ``torch.nn.functional.affine_grid``):
 
-        (x_in, y_in)ᵀ = M_n · (x, y, 1)ᵀ
-        out[n, ..., y, x] = Σ_{a, b ∈ {0, 1}} w_a(y_in) · w_b(x_in) · I[n, ..., ⌊y_in⌋ + a, ⌊x_in⌋ + b]
-        w_0(t) = 1 − (t − ⌊t⌋),   w_1(t) = t − ⌊t⌋
+        (c_in, r_in)ᵀ = A_n · (c, r, 1)ᵀ
+        out[n, ..., r, c] = Σ_{i, j ∈ {0, 1}} k_i(r_in) · k_j(c_in) · x[n, ..., ⌊r_in⌋ + i, ⌊c_in⌋ + j]
+        k_0(t) = 1 − (t − ⌊t⌋),   k_1(t) = t − ⌊t⌋
 
-    where I reads ``fill`` outside the image (zero padding by default). Points on
+    where the image x reads ``fill`` outside its bounds (zero padding by default). Points on
     integer coordinates get weight 1 on one pixel, so identity maps, flips and integer
     shifts copy pixels exactly. ``out_size`` = (H_out, W_out) (default: the input's)
     lets crops produce smaller images. Float images keep their dtype; integer images

@@ -97,9 +97,9 @@ def run(ctx: TourContext) -> ChapterResult:
     ax_loss.set(xscale="log", xlabel="learning rate", ylabel=f"validation loss after {epochs} epochs",
                 title="softmax regression, plain SGD")
     sizes = sorted(curve)
-    ax_curve.plot(sizes, [curve[n][0] for n in sizes], "o--", label="train")
-    ax_curve.plot(sizes, [curve[n][1] for n in sizes], "o-", label="test")
-    ax_curve.set(xscale="log", xlabel="training samples (stratified subsample)", ylabel="accuracy",
+    ax_curve.plot(sizes, [100 * curve[n][0] for n in sizes], "o--", label="train")
+    ax_curve.plot(sizes, [100 * curve[n][1] for n in sizes], "o-", label="test")
+    ax_curve.set(xscale="log", xlabel="training samples (stratified subsample)", ylabel="accuracy (%)",
                  title=f"MLP, same budget of {steps} steps")
     for ax in (ax_loss, ax_curve):
         ax.grid(alpha=0.3)

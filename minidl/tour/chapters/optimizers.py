@@ -38,9 +38,9 @@ def run(ctx: TourContext) -> ChapterResult:
     fig, (ax_loss, ax_acc) = new_figure(1, 2, figsize=(10, 3.6))
     for name, h in histories.items():
         ax_loss.semilogy(range(1, h.epochs + 1), h.train_loss, label=name)
-        ax_acc.plot(range(1, h.epochs + 1), h.val_accuracy, label=name)
+        ax_acc.plot(range(1, h.epochs + 1), [100 * a for a in h.val_accuracy], label=name)
     ax_loss.set(xlabel="epoch (one pass over the training set)", ylabel="training loss")
-    ax_acc.set(xlabel="epoch", ylabel="validation accuracy")
+    ax_acc.set(xlabel="epoch", ylabel="validation accuracy (%)")
     ax_loss.legend(fontsize=8)
     fig.suptitle("Same network, same data, same epochs: only the optimizer differs")
     fig.tight_layout()

@@ -52,9 +52,9 @@ def run(ctx: TourContext) -> ChapterResult:
         results[name] = search()
         seconds[name] = time.perf_counter() - start
     worst_final = min(r.best_score for r in results.values())
-    fig = plot_best_so_far(results, ylabel="best validation accuracy so far",
+    fig = plot_best_so_far(results, ylabel="best validation accuracy so far (%)", percent=True,
                            title=f"MLP on {ctx.dataset}: lr × weight decay × width",
-                           ylim=(max(0.0, worst_final - 0.15), 1.0))
+                           ylim=(max(0.0, 100 * worst_final - 15), 100))
     figure = ctx.save(fig, "search_best_so_far")
     lines = [f"{'method':9s} {'trials':>6s} {'epochs':>6s} {'best val acc':>12s}  best configuration"]
     metrics: dict = {}
