@@ -1,7 +1,9 @@
-"""A small quasi-Newton minimizer (BFGS in a box) and a multi-start wrapper.
+"""Small quasi-Newton minimizers in a box: BFGS with a multi-start wrapper, and L-BFGS for one
+problem or a batch of independent ones.
 
-Used to fit the Gaussian process's hyperparameters (a handful of numbers, with an
-analytic gradient); written here so minidl needs no SciPy.
+Used to fit the Gaussian process's hyperparameters (a handful of numbers, with an analytic
+gradient) and to climb the acquisition function from many starts at once; written here so
+minidl needs no SciPy.
 """
 
 from __future__ import annotations
