@@ -107,6 +107,10 @@ def run(quick: bool = False) -> Section:
             notes.append(f"{problem}: minidl BO (ξ = 0) / GPSampler median regret = {ratio:.2f}× (target ≤ 2×); "
                          f"better than TPE: {np.median(ours[problem][0]) < np.median(tpe[problem][0])}; "
                          f"time per trial {ours[problem][1] / gp[problem][1]:.2f}× GPSampler's (target ≤ 1×)")
+        for problem, _ in PROBLEMS:
+            for m in ("minidl BO (ξ = 0)", "Optuna GPSampler"):
+                notes.append(f"{problem}, {m}, regret per seed: "
+                             + ", ".join(f"{r:.2g}" for r in results[m][problem][0]))
     else:
         notes.append("Optuna is not installed: its columns are left out (pip install -e '.[search-bench]')")
     return Section(title="Search: Bayesian optimization against Optuna (median simple regret)",

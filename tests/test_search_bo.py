@@ -19,11 +19,11 @@ from minidl.search import (
     rbf_kernel,
 )
 from minidl.search.acquisition import erfcx, log_expected_improvement, log_h, log_ndtr, normal_cdf
-from minidl.search.bayesian import gp_log_expected_improvement, maximize_acquisition
+from minidl.search.bayesian import default_n_initial, gp_log_expected_improvement, maximize_acquisition
 from minidl.search.gp import log_prior
-from minidl.search.optimize import minimize_lbfgs
+from minidl.search.optimize import _two_loop_batch, minimize_lbfgs, minimize_lbfgs_batch
 from minidl.search.space import SearchSpace
-from minidl.search.toy_functions import HARTMANN6_MINIMUM, HARTMANN6_SPACE, hartmann6
+from minidl.search.toy_functions import BRANIN_SPACE, HARTMANN6_MINIMUM, HARTMANN6_SPACE, hartmann6
 
 SETTINGS = settings(max_examples=40, deadline=None)
 
@@ -202,6 +202,96 @@ def test_box_lbfgs_on_a_full_quadratic_matches_the_linear_solve():
     x, _, _ = minimize_lbfgs(lambda x: (0.5 * x @ A @ x - b @ x, A @ x - b), np.zeros(8), gtol=1e-10, ftol=0.0,
                              max_iter=500)
     np.testing.assert_allclose(x, np.linalg.solve(A, b), rtol=1e-6, atol=1e-8)
+
+
+def test_two_loop_recursion_applies_the_bfgs_inverse_hessian_built_from_its_pairs():
+    # H₀ = γ I with γ = sᵀy/yᵀy of the newest pair, then for each pair, oldest first,
+    # H ← (I − ρ s yᵀ) H (I − ρ y sᵀ) + ρ s sᵀ: the matrix the two-loop recursion applies to g
+    # without forming it. Row 1 has one pair (its older slots empty: ρ = 0), row 2 none (H = I).
+    rng = np.random.default_rng(0)
+    n, memory = 5, 4
+    M = rng.normal(size=(n, n))
+    A = M @ M.T + np.eye(n)  # positive definite, so yᵀs = sᵀAs > 0
+    S, Y, rho = np.zeros((3, memory, n)), np.zeros((3, memory, n)), np.zeros((3, memory))
+    s_pairs = rng.normal(size=(3, n))
+    S[0, 1:], Y[0, 1:] = s_pairs, s_pairs @ A
+    S[1, -1], Y[1, -1] = s_pairs[-1], s_pairs[-1] @ A
+    rho[0, 1:] = 1.0 / (S[0, 1:] * Y[0, 1:]).sum(1)
+    rho[1, -1] = rho[0, -1]
+    G = rng.normal(size=(3, n))
+
+    def explicit(pairs):
+        s_new, y_new = pairs[-1]
+        H = np.eye(n) * (s_new @ y_new) / (y_new @ y_new)
+        for s, y in pairs:
+            r = 1.0 / (y @ s)
+            V = np.eye(n) - r * np.outer(s, y)
+            H = V @ H @ V.T + r * np.outer(s, s)
+        return H
+
+    HG = _two_loop_batch(G, S, Y, rho)
+    np.testing.assert_allclose(HG[0], explicit(list(zip(S[0, 1:], Y[0, 1:]))) @ G[0], rtol=1e-10)
+    np.testing.assert_allclose(HG[1], explicit([(S[1, -1], Y[1, -1])]) @ G[1], rtol=1e-10)
+    np.testing.assert_allclose(HG[2], G[2])
+
+
+def test_batched_lbfgs_solves_every_row_as_if_it_were_alone():
+    # four box-constrained quadratics with curvatures from 1 to 10⁴ and different minimizers: each
+    # row must end where minimize_lbfgs ends on it alone (the same iterations: its own step length,
+    # memory and stopping test), and rows that have converged are no longer evaluated.
+    rng = np.random.default_rng(1)
+    A = 10.0 ** rng.uniform(0, 4, size=(4, 3))
+    c = rng.uniform(-1.5, 1.5, size=(4, 3))
+    lo, hi = np.full(3, -1.0), np.full(3, 1.0)
+    rows_seen = []
+
+    def batch(X):
+        rows_seen.append(len(X))
+        idx = [int(np.argmin(np.abs(A[:, 0] - a))) for a in X[:, 3]]  # column 3 carries the row's identity
+        a, cc = A[idx], c[idx]
+        g = a * (X[:, :3] - cc)
+        return 0.5 * (a * (X[:, :3] - cc) ** 2).sum(1), np.concatenate([g, np.zeros((len(X), 1))], axis=1)
+
+    X0 = np.concatenate([np.zeros((4, 3)), A[:, :1]], axis=1)
+    box = (np.append(lo, -np.inf), np.append(hi, np.inf))
+    X, f, _ = minimize_lbfgs_batch(batch, X0, bounds=box, gtol=1e-10, ftol=0.0)
+    for i in range(4):
+        x_alone, f_alone, _ = minimize_lbfgs(lambda x, i=i: (0.5 * float((A[i] * (x - c[i]) ** 2).sum()),
+                                                             A[i] * (x - c[i])), np.zeros(3), bounds=(lo, hi),
+                                             gtol=1e-10, ftol=0.0)
+        np.testing.assert_allclose(X[i, :3], x_alone, atol=1e-12)
+        np.testing.assert_allclose(X[i, :3], np.clip(c[i], lo, hi), atol=1e-8)  # the box's projection of c
+        assert f[i] == pytest.approx(f_alone, abs=1e-12)
+    assert rows_seen[0] == 4 and min(rows_seen) < 4  # the easy rows stop before the stiff ones
+
+
+def test_batched_lbfgs_names_a_one_dimensional_start():
+    with pytest.raises(ValueError, match="X0 must be"):
+        minimize_lbfgs_batch(lambda X: (X.sum(1), np.ones_like(X)), np.zeros(3))
+
+
+def test_acquisition_optimizer_preconditioned_by_length_scales_finds_an_anisotropic_peak():
+    # a(x) = −Σ_d ((x_d − p_d)/ℓ_d)²: with ℓ = (0.01, 1) the peak is a needle along the first axis.
+    # The climb runs in z = x/ℓ (gradient ℓ ∂a/∂x), where a is isotropic; it must end on the peak,
+    # and the recorded paths are in x (they start at the starting points, inside the cube).
+    space = SearchSpace({"a": Uniform(0, 1), "b": Uniform(0, 1)})
+    peak, ell = np.array([0.4321, 0.6789]), np.array([0.01, 1.0])
+
+    def gradient(U):
+        return -(((U - peak) / ell) ** 2).sum(1), -2 * (U - peak) / ell ** 2
+
+    paths: list[np.ndarray] = []
+    U, vals = maximize_acquisition(lambda U: gradient(U)[0], space, np.random.default_rng(0), gradient=gradient,
+                                   n_candidates=64, length_scale=ell, paths=paths)
+    np.testing.assert_allclose(U[0], peak, atol=1e-6)
+    assert all(p.min() >= 0 and p.max() <= 1 for p in paths) and len(paths) == 10
+
+
+def test_default_number_of_space_filling_points_is_columns_plus_four_at_most_n_trials():
+    assert default_n_initial(HARTMANN6_SPACE, 60) == 10  # Optuna's GPSampler's 10 at six columns
+    assert default_n_initial(BRANIN_SPACE, 30) == 6
+    assert default_n_initial(BRANIN_SPACE, 5) == 5
+    assert default_n_initial({"x": Uniform(0, 1), "act": ["relu", "tanh", "gelu"]}, 20) == 8  # one-hot: 3 columns
 
 
 def test_acquisition_optimizer_climbs_beyond_the_best_random_candidate():

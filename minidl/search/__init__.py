@@ -13,9 +13,9 @@ optimization — all driving one user function ``objective(params, budget) -> sc
     result.save("search.json")              # reload with load_result("search.json")
 
 Bayesian optimization's parts: ``gp`` (kernels, posterior, marginal likelihood, prior),
-``acquisition`` (EI and a stable log EI), ``optimize`` (box BFGS and L-BFGS), ``bayesian``
-(the loop and the acquisition optimizer); ``toy_functions`` holds Branin, Forrester and
-Hartmann-6 with their known minima.
+``acquisition`` (EI and a stable log EI), ``optimize`` (box BFGS, and L-BFGS for one problem
+or a batch of independent ones), ``bayesian`` (the loop and the acquisition optimizer);
+``toy_functions`` holds Branin, Forrester and Hartmann-6 with their known minima.
 
 ``mode="min"`` means lower scores are better (a loss), ``mode="max"`` higher (accuracy).
 One ``seed`` drives every random choice and each trial's seed, and is recorded. A trial
@@ -32,6 +32,7 @@ from minidl.search.acquisition import (
 )
 from minidl.search.bayesian import (
     bayesian_optimization,
+    default_n_initial,
     gp_expected_improvement,
     gp_log_expected_improvement,
     maximize_acquisition,
@@ -45,17 +46,17 @@ from minidl.search.gp import (
 )
 from minidl.search.grid import grid_search
 from minidl.search.halving import halving_schedule, hyperband, hyperband_brackets, successive_halving
-from minidl.search.optimize import minimize_bfgs, minimize_lbfgs, minimize_multi_start
+from minidl.search.optimize import minimize_bfgs, minimize_lbfgs, minimize_lbfgs_batch, minimize_multi_start
 from minidl.search.random_search import prob_top_fraction, random_search, trials_needed
 from minidl.search.space import Categorical, IntLogUniform, IntUniform, LogUniform, SearchSpace, Uniform
 from minidl.search.trials import SearchResult, Trial, load_result
 
 __all__ = [
     "Categorical", "GaussianProcess", "IntLogUniform", "IntUniform", "LogUniform", "SearchResult",
-    "SearchSpace", "Trial", "Uniform", "bayesian_optimization", "expected_improvement",
+    "SearchSpace", "Trial", "Uniform", "bayesian_optimization", "default_n_initial", "expected_improvement",
     "gp_expected_improvement", "gp_log_expected_improvement", "gp_posterior", "grid_search",
     "halving_schedule", "hyperband", "hyperband_brackets", "load_result", "log_expected_improvement",
     "log_marginal_likelihood", "log_ndtr", "matern52_kernel", "maximize_acquisition", "minimize_bfgs",
-    "minimize_lbfgs", "minimize_multi_start", "normal_cdf", "normal_pdf",
+    "minimize_lbfgs", "minimize_lbfgs_batch", "minimize_multi_start", "normal_cdf", "normal_pdf",
     "prob_top_fraction", "random_search", "rbf_kernel", "successive_halving", "trials_needed",
 ]

@@ -1,7 +1,9 @@
-"""A small quasi-Newton minimizer (BFGS in a box) and a multi-start wrapper.
+"""Small quasi-Newton minimizers in a box: BFGS with a multi-start wrapper, and L-BFGS for one
+problem or a batch of independent ones.
 
-Used to fit the Gaussian process's hyperparameters (a handful of numbers, with an
-analytic gradient); written here so minidl needs no SciPy.
+Used to fit the Gaussian process's hyperparameters (a handful of numbers, with an analytic
+gradient) and to climb the acquisition function from many starts at once; written here so
+minidl needs no SciPy.
 """
 
 from __future__ import annotations
@@ -107,6 +109,34 @@ def minimize_lbfgs(fun_and_grad: ValueAndGrad, x0: Sequence[float], *,
                    callback: Callable[[np.ndarray], None] | None = None) -> tuple[np.ndarray, float, int]:
     """Minimize f in a box with projected L-BFGS; returns (x, f(x), evaluations).
 
+    One problem of :func:`minimize_lbfgs_batch` (the algorithm is described there):
+    ``fun_and_grad(x)`` returns (f(x), ∇f(x)) for one point x. ``callback(x)`` is called with
+    every accepted iterate (to draw the optimizer's path).
+    """
+    def batch(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        f, g = fun_and_grad(X[0])
+        return np.array([f], dtype=np.float64), np.asarray(g, dtype=np.float64)[None, :]  # host
+
+    lo, hi = _box(bounds)
+    X, f, calls = minimize_lbfgs_batch(batch, np.asarray(x0, dtype=np.float64)[None, :],  # host
+                                       bounds=None if lo is None else (lo, hi), memory=memory, max_iter=max_iter,
+                                       gtol=gtol, ftol=ftol,
+                                       callback=None if callback is None else (lambda X: callback(X[0].copy())))
+    return X[0], float(f[0]), calls
+
+
+BatchValueAndGrad = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def minimize_lbfgs_batch(fun_and_grad: BatchValueAndGrad, X0: np.ndarray, *,
+                         bounds: tuple[Any, Any] | None = None, memory: int = 10, max_iter: int = 200,
+                         gtol: float = 1e-6, ftol: float = 1e-10,
+                         callback: Callable[[np.ndarray], None] | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+    """Minimize B independent functions at once with projected L-BFGS in a box, one per row of
+    ``X0`` (B, n). ``fun_and_grad(X)`` takes any k of the rows, (k, n), and returns their values
+    (k,) and gradients (k, n): row i of the answer may depend on row i of X only. Returns
+    (X, f(X), calls of fun_and_grad). ``bounds`` = (lower, upper), each broadcastable to (B, n).
+
     L-BFGS is BFGS that keeps only the last ``memory`` pairs (s_i, y_i) instead of the n × n
     matrix H, and applies H ≈ (∇²f)⁻¹ to g by the two-loop recursion (Nocedal & Wright, Alg. 7.4):
 
@@ -114,79 +144,106 @@ def minimize_lbfgs(fun_and_grad: ValueAndGrad, x0: Sequence[float], *,
         r ← γ q,  γ = s_kᵀy_k / y_kᵀy_k;  for i oldest → newest:  b = ρ_i y_iᵀr,  r ← r + (a_i − b) s_i
         d = −r
 
-    The box [lower, upper] is kept by projection: coordinates on a bound whose gradient pushes
-    outwards are *pinned* (their gradient and step are 0), the step x + t d is clipped into the
-    box, and a backtracking line search accepts t when f(P(x + t d)) ≤ f(x) + 10⁻⁴ gᵀ(P(x + t d) − x)
+    The box is kept by projection: coordinates on a bound whose gradient pushes outwards are
+    *pinned* (their gradient and step are 0), the step x + t d is clipped into the box, and a
+    backtracking line search halves t until f(P(x + t d)) ≤ f(x) + 10⁻⁴ gᵀ(P(x + t d) − x)
     (Armijo along the projected path). A pair is stored only when yᵀs > 0, so H stays positive
-    definite. Stops when the largest free gradient is below ``gtol``, when f improves by less than
-    ``ftol``·(1 + |f|), or after ``max_iter`` iterations. A non-finite f counts as +∞.
+    definite. A row stops when its largest free gradient is below ``gtol``, when its f improves by
+    less than ``ftol``·(1 + |f|), when no step lowers it, or after ``max_iter`` iterations; a
+    non-finite f counts as +∞.
 
-    Several independent problems can be solved at once by concatenating them (f the sum): the
-    gradient of each block depends on its own block only. BoTorch optimizes its restarts this way.
-    ``callback(x)`` is called with every accepted iterate (to draw the optimizer's path).
+    Every row has its own memory, step length and stopping test — as if each were solved alone —
+    but each round evaluates all the rows still moving in one call, so the cost of B starts is
+    about that of one vectorized evaluation per round (what Optuna's batched L-BFGS-B does for
+    its acquisition restarts). Summing the B functions into one problem instead would share one
+    step length and one curvature memory between unrelated starts: the steepest start sets the
+    step for all, and a start near a sharp maximum stops the others early.
+    ``callback(X)`` is called with all rows after every iteration (to draw the optimizer's paths).
     """
-    lo, hi = _box(bounds)
-    evaluate = _Counted(fun_and_grad)
-
-    x = np.asarray(x0, dtype=np.float64).copy()  # host
+    X = np.array(X0, dtype=np.float64)  # host
+    if X.ndim != 2:
+        raise ValueError(f"X0 must be (B, n): one start per row (got shape {X.shape})")
+    B, n = X.shape
+    lo, hi = (None, None) if bounds is None else tuple(
+        np.broadcast_to(np.asarray(b, dtype=np.float64), (B, n)) for b in bounds)  # host
     if lo is not None:
-        x = np.clip(x, lo, hi)
-    f, g = evaluate(x)
-    if not math.isfinite(f):
-        return x, f, evaluate.calls
-    pairs: list[tuple[np.ndarray, np.ndarray, float]] = []
+        X = np.clip(X, lo, hi)
+    calls = 0
+
+    def evaluate(rows: np.ndarray, P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        nonlocal calls
+        calls += 1
+        f, g = fun_and_grad(P)
+        f = np.asarray(f, dtype=np.float64).reshape(len(rows))  # host
+        g = np.asarray(g, dtype=np.float64).reshape(len(rows), n)  # host
+        bad = ~np.isfinite(f) | ~np.all(np.isfinite(g), axis=1)
+        return np.where(bad, math.inf, f), np.where(bad[:, None], 0.0, g)
+
+    every = np.arange(B)
+    f, G = evaluate(every, X)
+    S, Y = np.zeros((B, memory, n)), np.zeros((B, memory, n))  # host; newest pair last, unused pairs 0
+    rho = np.zeros((B, memory))  # host; ρ = 0 marks an unused slot (the two-loop skips it)
+    moving = np.isfinite(f)
     for _ in range(max_iter):
-        free, g_free = _free_gradient(x, g, lo, hi)
-        if np.abs(g_free).max(initial=0.0) < gtol:
+        free, G_free = _free_gradient(X, G, lo, hi)
+        moving &= np.abs(G_free).max(axis=1, initial=0.0) >= gtol
+        if not moving.any():
             break
-        d = -_two_loop(g_free, pairs)
-        d = np.where(free, d, 0.0)
-        if g_free @ d >= 0:  # the memory points uphill on the free set: restart it
-            pairs.clear()
-            d = -g_free
-        # the first step: at most a unit move of the largest coordinate (the box is O(1))
-        t = 1.0 if pairs else min(1.0, 1.0 / max(float(np.abs(d).max()), 1e-300))
-        while True:
-            x_new = x + t * d
+        D = np.where(free, -_two_loop_batch(G_free, S, Y, rho), 0.0)
+        uphill = (G_free * D).sum(1) >= 0  # the memory points uphill on the free set: restart it
+        S[uphill], Y[uphill], rho[uphill] = 0.0, 0.0, 0.0
+        D[uphill] = -G_free[uphill]
+        # the first step of a fresh memory: at most a unit move of the largest coordinate
+        fresh = rho[:, -1] == 0
+        t = np.where(fresh, np.minimum(1.0, 1.0 / np.maximum(np.abs(D).max(axis=1), 1e-300)), 1.0)
+        X_new, f_new, G_new = X.copy(), f.copy(), G.copy()
+        searching = moving.copy()
+        while searching.any():
+            rows = np.flatnonzero(searching)
+            P = X[rows] + t[rows, None] * D[rows]
             if lo is not None:
-                x_new = np.clip(x_new, lo, hi)
-            f_new, g_new = evaluate(x_new)
-            decrease = float(g @ (x_new - x))
-            if f_new <= f + 1e-4 * decrease:
-                break
-            t *= 0.5
-            if t < 1e-12:
-                return x, f, evaluate.calls  # no step lowers f: a (constrained) minimum to working precision
-        s, y = x_new - x, g_new - g
-        sy = float(s @ y)
-        if sy > 1e-12 * float(y @ y):
-            pairs.append((s, y, 1.0 / sy))
-            if len(pairs) > memory:
-                pairs.pop(0)
-        small = f - f_new <= ftol * (1.0 + abs(f))
-        x, f, g = x_new, f_new, g_new
+                P = np.clip(P, lo[rows], hi[rows])
+            fp, gp = evaluate(rows, P)
+            accepted = fp <= f[rows] + 1e-4 * ((G[rows] * (P - X[rows])).sum(1))
+            done = rows[accepted]
+            X_new[done], f_new[done], G_new[done] = P[accepted], fp[accepted], gp[accepted]
+            searching[done] = False
+            t[rows[~accepted]] *= 0.5
+            stuck = rows[~accepted][t[rows[~accepted]] < 1e-12]  # no step lowers f: a (constrained) minimum
+            searching[stuck] = False
+            moving[stuck] = False
+        stepped = moving  # the rows that accepted a step this round
+        s, y = X_new - X, G_new - G
+        sy, yy = (s * y).sum(1), (y * y).sum(1)
+        store = stepped & (sy > 1e-12 * yy)
+        if store.any():
+            S[store] = np.concatenate([S[store, 1:], s[store, None]], axis=1)  # drop the oldest pair
+            Y[store] = np.concatenate([Y[store, 1:], y[store, None]], axis=1)
+            rho[store] = np.concatenate([rho[store, 1:], 1.0 / sy[store, None]], axis=1)
+        small = stepped & (f - f_new <= ftol * (1.0 + np.abs(f)))
+        X, f, G = X_new, f_new, G_new
+        moving &= ~small
         if callback is not None:
-            callback(x.copy())
-        if small:
-            break
-    return x, f, evaluate.calls
+            callback(X.copy())
+    return X, f, calls
 
 
-def _two_loop(g: np.ndarray, pairs: list[tuple[np.ndarray, np.ndarray, float]]) -> np.ndarray:
-    """H g by the L-BFGS two-loop recursion over the stored (s, y, ρ) pairs (see minimize_lbfgs)."""
-    q = g.copy()
-    alphas = []
-    for s, y, rho in reversed(pairs):
-        a = rho * float(s @ q)
-        q -= a * y
-        alphas.append(a)
-    if pairs:
-        s, y, _ = pairs[-1]
-        q *= float(s @ y) / float(y @ y)
-    for (s, y, rho), a in zip(pairs, reversed(alphas)):
-        b = rho * float(y @ q)
-        q += (a - b) * s
-    return q
+def _two_loop_batch(G: np.ndarray, S: np.ndarray, Y: np.ndarray, rho: np.ndarray) -> np.ndarray:
+    """H g for every row at once, by the L-BFGS two-loop recursion over its stored (s, y, ρ)
+    pairs (see :func:`minimize_lbfgs_batch`); unused slots have ρ = 0 and change nothing."""
+    Q = G.copy()
+    memory = S.shape[1]
+    used = range(memory - int((rho > 0).sum(1).max(initial=0)), memory)  # the newest slots hold the pairs
+    A = np.zeros(rho.shape)  # host
+    for j in reversed(used):
+        A[:, j] = rho[:, j] * (S[:, j] * Q).sum(1)
+        Q -= A[:, j, None] * Y[:, j]
+    sy, yy = (S[:, -1] * Y[:, -1]).sum(1), (Y[:, -1] * Y[:, -1]).sum(1)
+    Q *= np.where(rho[:, -1] > 0, sy / np.where(yy > 0, yy, 1.0), 1.0)[:, None]  # γ of the newest pair
+    for j in used:
+        b = rho[:, j] * (Y[:, j] * Q).sum(1)
+        Q += (A[:, j] - b)[:, None] * S[:, j]
+    return Q
 
 
 class _Counted:
