@@ -71,7 +71,7 @@ def measure_regret(seeds: range) -> tuple[dict[str, dict[str, tuple[list[float],
     from threadpoolctl import threadpool_limits
 
     methods: dict[str, Callable[..., float] | None] = {
-        "minidl BO (ξ = 0.01, default)": _minidl("bo"), "minidl BO (ξ = 0)": _minidl("bo_xi0"),
+        "minidl BO (ξ = 0.01)": _minidl("bo"), "minidl BO (ξ = 0, default)": _minidl("bo_xi0"),
         "minidl random": _minidl("random"), "Optuna TPE": _optuna("tpe"), "Optuna GPSampler": _optuna("gp")}
     present = [m for m, f in methods.items() if f is not None]
     out: dict[str, dict[str, tuple[list[float], float]]] = {m: {} for m in present}
@@ -100,15 +100,15 @@ def run(quick: bool = False) -> Section:
     notes = [f"median simple regret over {len(seeds)} seeds (0…{len(seeds) - 1}); every method gets the same "
              "number of evaluations; lower is better"]
     if "Optuna GPSampler" in methods:
-        gp, ours = results["Optuna GPSampler"], results["minidl BO (ξ = 0)"]
+        gp, ours = results["Optuna GPSampler"], results["minidl BO (ξ = 0, default)"]
         tpe = results["Optuna TPE"]
         for problem, _ in PROBLEMS:
             ratio = np.median(ours[problem][0]) / np.median(gp[problem][0])
-            notes.append(f"{problem}: minidl BO (ξ = 0) / GPSampler median regret = {ratio:.2f}× (target ≤ 2×); "
+            notes.append(f"{problem}: minidl BO (ξ = 0, default) / GPSampler median regret = {ratio:.2f}× (target ≤ 2×); "
                          f"better than TPE: {np.median(ours[problem][0]) < np.median(tpe[problem][0])}; "
                          f"time per trial {ours[problem][1] / gp[problem][1]:.2f}× GPSampler's (target ≤ 1×)")
         for problem, _ in PROBLEMS:
-            for m in ("minidl BO (ξ = 0)", "Optuna GPSampler"):
+            for m in ("minidl BO (ξ = 0, default)", "Optuna GPSampler"):
                 notes.append(f"{problem}, {m}, regret per seed: "
                              + ", ".join(f"{r:.2g}" for r in results[m][problem][0]))
     else:

@@ -138,16 +138,17 @@ def _check(mean: np.ndarray, std: np.ndarray, xi: float) -> tuple[np.ndarray, np
     return np.broadcast_arrays(mean, std)
 
 
-def expected_improvement(mean: np.ndarray, std: np.ndarray, best: float, xi: float = 0.01) -> np.ndarray:
+def expected_improvement(mean: np.ndarray, std: np.ndarray, best: float, xi: float = 0.0) -> np.ndarray:
     """Expected Improvement over the incumbent f* when *minimizing*, under f(x) ~ N(μ, σ²):
 
-        Z  = (f* − μ − ξ) / σ
-        EI = (f* − μ − ξ) Φ(Z) + σ φ(Z)  = σ h(Z),      and EI = 0 where σ = 0
+        u  = (f* − μ − ξ) / σ
+        EI = (f* − μ − ξ) Φ(u) + σ φ(u)  = σ h(u),      and EI = 0 where σ = 0
 
     i.e. E[max(f* − ξ − f(x), 0)]. The first term rewards a low mean (exploitation), the
     second a large uncertainty (exploration); ξ ≥ 0 asks for a margin of improvement and
-    so leans towards exploration. To maximize a score, minimize its negative. Underflows to
-    0 where Z < −38: use :func:`log_expected_improvement` to optimize it.
+    so leans towards exploration. ξ = 0 by default, as in Optuna and BoTorch (scikit-optimize's
+    default is 0.01; ``benchmarks/bench_bo.py`` measures both). To maximize a score, minimize its negative. Underflows to
+    0 where u < −38: use :func:`log_expected_improvement` to optimize it.
     """
     mean, std = _check(mean, std, xi)
     improvement = best - mean - xi
@@ -161,11 +162,11 @@ def log_expected_improvement(mean: np.ndarray, std: np.ndarray, best: float, xi:
                              with_gradient: bool = False) -> np.ndarray | tuple[np.ndarray, ...]:
     """log EI, finite wherever σ > 0 (−∞ where σ = 0, as log 0):
 
-        log EI = log σ + log h(Z),      Z = (f* − μ − ξ)/σ       (h and log h: :func:`log_h`)
+        log EI = log σ + log h(u),      u = (f* − μ − ξ)/σ       (h and log h: :func:`log_h`)
 
-    ``with_gradient=True`` also returns the derivatives in μ and σ, with r = d log h/dZ = Φ(Z)/h(Z):
+    ``with_gradient=True`` also returns the derivatives in μ and σ, with r = d log h/dZ = Φ(u)/h(u):
 
-        ∂ log EI/∂μ = −r/σ,      ∂ log EI/∂σ = (1 − Z r)/σ  (= φ(Z)/(σ h(Z)) > 0)
+        ∂ log EI/∂μ = −r/σ,      ∂ log EI/∂σ = (1 − u r)/σ  (= φ(u)/(σ h(u)) > 0)
 
     The optimizer combines them with ∂μ/∂x and ∂σ/∂x of the GP
     (:meth:`GaussianProcess.predict_with_gradient`).

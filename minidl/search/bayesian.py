@@ -104,7 +104,7 @@ def _pick_starts(values: np.ndarray, k: int, rng: Generator) -> np.ndarray:
     return np.concatenate([[best], others]).astype(np.int64)
 
 
-def gp_expected_improvement(gp: GaussianProcess, U: np.ndarray, xi: float = 0.01) -> np.ndarray:
+def gp_expected_improvement(gp: GaussianProcess, U: np.ndarray, xi: float = 0.0) -> np.ndarray:
     """Expected Improvement of a fitted :class:`GaussianProcess` at points U, as Bayesian
     optimization uses it: :func:`~minidl.search.acquisition.expected_improvement` of the
     posterior in the standardized units of the fit (so ξ is in standard deviations of the
@@ -113,7 +113,7 @@ def gp_expected_improvement(gp: GaussianProcess, U: np.ndarray, xi: float = 0.01
     return expected_improvement(mean, std, float(gp.y.min()), xi)
 
 
-def gp_log_expected_improvement(gp: GaussianProcess, U: np.ndarray, xi: float = 0.01, *,
+def gp_log_expected_improvement(gp: GaussianProcess, U: np.ndarray, xi: float = 0.0, *,
                                 with_gradient: bool = False) -> Any:
     """log EI of a fitted :class:`GaussianProcess` at points U (units as in
     :func:`gp_expected_improvement`); with its gradient in U by the chain rule
@@ -142,7 +142,7 @@ def default_n_initial(space: SpaceSpec, n_trials: int) -> int:
 
 def bayesian_optimization(objective: Callable[..., Any], space: SpaceSpec, n_trials: int, *,
                           n_initial: int | None = None, kernel: str = "matern52",
-                          xi: float = 0.01, mode: str = "min", budget: float = 1, seed: int = 0,
+                          xi: float = 0.0, mode: str = "min", budget: float = 1, seed: int = 0,
                           n_candidates: int = 2048, progress: bool | None = None) -> SearchResult:
     """Bayesian optimization of ``objective(params, budget)`` over ``space`` in ``n_trials`` trials.
 
@@ -152,11 +152,11 @@ def bayesian_optimization(objective: Callable[..., Any], space: SpaceSpec, n_tri
     Improvement under a Gaussian process fitted to the trials so far (``kernel`` "matern52"
     or "rbf", one length scale per column, a noise term, hyperparameters by maximum a
     posteriori) — see the module docstring for the steps. Scores are standardized before the
-    fit, so ``xi`` is in units of the scores' standard deviation. ξ = 0 (Optuna's and BoTorch's
-    choice) refines the optimum further; the default 0.01 asks each step for an improvement of
-    1 % of the scores' spread, a little exploration that stops refining at about that scale
-    (``benchmarks/bench_bo.py`` measures both: on Hartmann-6, 60 evaluations, ξ = 0 ends about
-    10× closer to the minimum). ``n_candidates`` random
+    fit, so ``xi`` is in units of the scores' standard deviation. The default ξ = 0 is Optuna's
+    and BoTorch's choice; ξ = 0.01 (scikit-optimize's default) asks each step for an
+    improvement of 1 % of the scores' spread, a little exploration that stops refining at about
+    that scale (``benchmarks/bench_bo.py`` measures both: on Hartmann-6, 60 evaluations, ξ = 0
+    ends about 10× closer to the minimum). ``n_candidates`` random
     points seed the acquisition's optimizer. Lists are one-hot columns, ranges and integer
     distributions ordinal, log distributions are searched in log space (see
     :mod:`minidl.search.space`). A finite space is never sampled twice at one point; the
