@@ -130,8 +130,8 @@ class SoftmaxCrossEntropy(Function):
         shifted -= xp.log(s)  # now log softmax(x), never log(0)
         # A masked logit (−∞) has log softmax −∞; where its coefficient is 0 the term is 0
         # (PyTorch picks the target's entry and never multiplies), not 0·(−∞) = NaN. The mask
-        # is built only when some log-probability is −∞ (or NaN): the check costs a third of
-        # building it on every call (issue 15, the 64-128-10 step).
+        # is built only when some log-probability is −∞ (or NaN): on the 64-128-10 step the
+        # check costs 0.9 µs, building the mask every time cost 1.7 µs (issue 15).
         if not shifted.min() > -xp.inf:
             shifted = xp.where(self.a != 0, shifted, 0)
         weighted = self.a * shifted
