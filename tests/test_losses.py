@@ -495,6 +495,19 @@ def test_masked_logit_of_the_target_class_is_an_infinite_loss() -> None:
     assert F.cross_entropy(md.tensor(MASKED[:1]), D([2]), label_smoothing=0.1).item() == np.inf
 
 
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_a_nan_logit_gives_nan_only_in_its_own_sample(reduction) -> None:
+    # PyTorch: a NaN logit makes its sample's loss NaN and leaves the others alone; the fused op
+    # takes its masked path here (its check sees the NaN), and raises no warning
+    x = np.array([[0.0, np.nan, 1.0], [2.0, 0.5, -1.0]])
+    got = F.cross_entropy(md.tensor(x), D([2, 0]), reduction=reduction).numpy()
+    alone = F.cross_entropy(md.tensor(x[1:]), D([0]), reduction="none").numpy()
+    if reduction == "none":
+        assert np.isnan(got[0]) and got[1] == alone[0]
+    else:
+        assert np.isnan(got)
+
+
 def test_masked_logits_second_derivative() -> None:
     md.gradgradcheck(lambda x: F.cross_entropy(x, D([2, 0]), weight=D(W[:3])), [leaf(MASKED)])
 

@@ -53,9 +53,12 @@ def dispatch(reference: Callable[..., Any],
         def run(*args: Any, **kwargs: Any) -> Any:
             if min_size and args[0].size < min_size:  # checked first: small calls stay cheap
                 return reference(*args, **kwargs)
-            if _State.enabled and all(type(a) is np.ndarray for a in args if hasattr(a, "shape")):
-                return fast(*args, **kwargs)
-            return reference(*args, **kwargs)
+            if not _State.enabled:
+                return reference(*args, **kwargs)
+            for a in args:  # a loop, not all(...): 0.2 µs less on every kernel call (issue 15)
+                if type(a) is not np.ndarray and hasattr(a, "shape"):
+                    return reference(*args, **kwargs)
+            return fast(*args, **kwargs)
 
         run.reference = reference  # type: ignore[attr-defined]
         run.fast = fast  # type: ignore[attr-defined]

@@ -129,8 +129,12 @@ class SoftmaxCrossEntropy(Function):
         self.probs = e  # softmax(x), reused by an ordinary backward
         shifted -= xp.log(s)  # now log softmax(x), never log(0)
         # A masked logit (−∞) has log softmax −∞; where its coefficient is 0 the term is 0
-        # (PyTorch picks the target's entry and never multiplies), not 0·(−∞) = NaN.
-        weighted = self.a * xp.where(self.a != 0, shifted, 0)
+        # (PyTorch picks the target's entry and never multiplies), not 0·(−∞) = NaN. The mask
+        # is built only when some log-probability is −∞ (or NaN): on the 64-128-10 step the
+        # check costs 0.9 µs, building the mask every time cost 1.7 µs (issue 15).
+        if not shifted.min() > -xp.inf:
+            shifted = xp.where(self.a != 0, shifted, 0)
+        weighted = self.a * shifted
         return -weighted.sum(axis=1) if self.per_sample else -weighted.sum()
 
     def backward(self, gy: Any, x: Any) -> Any:
