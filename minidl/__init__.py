@@ -105,8 +105,12 @@ def __getattr__(name: str):  # lazy: importing minidl stays fast for a one-line 
     import importlib
 
     if name in ("autograd", "nn", "optim", "data", "train", "backend", "tour", "kernels", "compress", "search",
-                "course", "viz", "random"):
+                "course", "viz", "random", "compiler"):
         return importlib.import_module(f"minidl.{name}")
+    if name == "compile":  # minidl.compile(fn): the function; its package is minidl.compiler
+        from minidl.compiler import compile
+
+        return compile
     if name in ("save", "load"):
         from minidl import serialization
 
