@@ -165,7 +165,7 @@ class Tracer:
                 self.broken = f"{what} at {where}"
             self.suspended += 1  # the rest of this call just runs eagerly
             return
-        raise error(f"minidl.compile cannot capture {what} at {where}. " + _HINT)
+        raise error(f"{where}: minidl.compile cannot capture {what}. " + _HINT)
 
     # -- the recorders the switches call ---------------------------------------------------
     def record_forward(self, op: Function, inputs: tuple[Tensor, ...], out: Tensor) -> None:
@@ -264,6 +264,17 @@ class Tracer:
         readers = sum(ins.count(s) for ins in (st.ins for st in self.steps))
         writers = sum(1 for st in self.steps for o in st.outs if o is not None and self.values[o] is value)
         return readers > 0 or writers > 1
+
+    def bind_last_forward(self, **attributes: Any) -> None:
+        """Make the op recorded last read ``attributes`` (provider results) from their slots at
+        replay, even where the op holds a converted copy rather than the array itself."""
+        index = max(i for i, st in enumerate(self.steps) if st.kind == "forward")
+        op = self.steps[index].op
+        bound = {st.fn for st in self.steps[:index] if st.kind == "bind" and st.op is op}
+        for name, value in attributes.items():
+            if name not in bound:
+                s = self.slot_of[id(value)]
+                self.steps.insert(index, Step("bind", name, (s,), (), f"{type(op).__name__}.{name}", op))
 
     def provide(self, fn: Callable[..., Any], arrays: list[Any], label: str) -> Any:
         """Run a provider (constants computed from data in Python) and record it."""

@@ -66,7 +66,9 @@ def _fake_quantize_forward(tr: Any, original: Callable[..., Any]) -> Callable[..
         s, z = tr.provide(observe, [x.data], "observer → (scale, zero point)")
         if not self.fake_quant_enabled:
             return x
-        return fake_quant.fake_quantize(x, s, z, self.quant_min, self.quant_max, self.ch_axis)
+        out = fake_quant.fake_quantize(x, s, z, self.quant_min, self.quant_max, self.ch_axis)
+        tr.bind_last_forward(scale=s, zero_point=z)
+        return out
 
     return forward
 

@@ -29,6 +29,11 @@ from minidl.compiler.capture import Step, Tracer
 from minidl.engine.tensor import Tensor
 
 
+def _scalar_as_array(y: Any) -> Any:
+    """NumPy reductions return scalars; a slot holds an array (as ``Function.__call__`` does)."""
+    return np.asarray(y) if isinstance(y, np.generic) else y  # host: only NumPy makes NumPy scalars
+
+
 def step_line(i: int, step: Step, ns: dict[str, Any]) -> str:
     """One step as a line of Python; the callables it names are put into ``ns``."""
     name = {"forward": "F", "backward": "B", "add": "A", "ones": "O", "grad": "G", "call": "C",
@@ -88,7 +93,7 @@ def build(tr: Tracer, result: Any, steps: list[str] | None = None,
           ns: dict[str, Any] | None = None) -> tuple[Any, str]:
     """``(replay, source)``: the function that replays ``tr``'s recording, and its source."""
     ns = {} if ns is None else ns
-    ns.update(_wrap=Tensor._wrap, _asarray=np.asarray)
+    ns.update(_wrap=Tensor._wrap, _asarray=_scalar_as_array)
     body = slot_reads(tr, ns)
     if steps is None:
         steps = [step_line(i, st, ns) for i, st in enumerate(tr.steps)]

@@ -1,0 +1,226 @@
+"""minidl.compile: a compiled step trains exactly like eager (bit-equal unfused, 1e-6 fused);
+guards capture again when they should; what cannot be captured says so, naming the line."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import minidl
+import minidl.nn.functional as F
+from minidl import nn, optim
+from minidl.backend import to_numpy
+from minidl.compiler import GraphBreak, config
+
+pytestmark = pytest.mark.backends
+
+
+def _batches(n: int, shape: tuple[int, ...], classes: int = 10, seed: int = 0) -> list[tuple[minidl.Tensor, object]]:
+    rng = np.random.default_rng(seed)
+    xp = minidl.backend.xp
+    return [(minidl.tensor(rng.standard_normal(shape).astype(np.float32)),
+             xp.asarray(rng.integers(0, classes, shape[0]))) for _ in range(n)]
+
+
+def _train_step(model: nn.Module, opt: optim.Optimizer):
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
+def _pair(make_model, make_opt):
+    """Two identical (model, optimizer) pairs from the same seed."""
+    out = []
+    for _ in range(2):
+        minidl.manual_seed(0)
+        model = make_model()
+        out.append((model, make_opt(model)))
+    return out
+
+
+def _state(model: nn.Module) -> list[np.ndarray]:
+    return [to_numpy(p.data) for p in model.parameters()] + [to_numpy(p.grad.data) for p in model.parameters()
+                                                              if p.grad is not None]
+
+
+OPTIMIZERS = {
+    "sgd": lambda m: optim.SGD(m.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3),
+    "adam": lambda m: optim.Adam(m.parameters(), lr=1e-2),
+    "adamw": lambda m: optim.AdamW(m.parameters(), lr=1e-2),
+}
+
+
+def _compare(make_model, make_opt, shape, fuse: bool, steps: int = 5, prepare=None) -> minidl.compiler.CompiledFunction:
+    (m1, o1), (m2, o2) = _pair(make_model, make_opt)
+    if prepare is not None:
+        m1, o1 = prepare(m1, o1)
+        m2, o2 = prepare(m2, o2)
+    eager, compiled = _train_step(m1, o1), minidl.compile(_train_step(m2, o2), fuse=fuse)
+    for x, y in _batches(steps, shape):
+        minidl.manual_seed(1)
+        a = eager(x, y)
+        minidl.manual_seed(1)
+        b = compiled(x, y)
+        if fuse:
+            np.testing.assert_allclose(to_numpy(b.data), to_numpy(a.data), rtol=1e-6, atol=1e-7)
+        else:
+            assert to_numpy(a.data).tobytes() == to_numpy(b.data).tobytes()
+    for p, q in zip(_state(m1), _state(m2)):
+        if fuse:
+            np.testing.assert_allclose(q, p, rtol=1e-6, atol=1e-6)
+        else:
+            assert p.tobytes() == q.tobytes()
+    assert compiled.cache[0].hits == steps - 1 and len(compiled.cache) == 1
+    return compiled
+
+
+@pytest.mark.parametrize("opt", sorted(OPTIMIZERS))
+def test_unfused_mlp_step_is_bit_equal_to_eager(opt):
+    _compare(lambda: nn.MLP([64, 128, 10]), OPTIMIZERS[opt], (32, 64), fuse=False)
+
+
+@pytest.mark.parametrize("opt", ["sgd", "adam"])
+def test_unfused_cnn_step_is_bit_equal_to_eager(opt):
+    _compare(lambda: nn.SmallCNN(1, 10, 8), OPTIMIZERS[opt], (4, 1, 8, 8), fuse=False, steps=3)
+
+
+def test_unfused_dropout_draws_a_fresh_mask_each_replay():
+    def model():
+        return nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Dropout(0.5), nn.Linear(32, 10))
+
+    _compare(model, OPTIMIZERS["sgd"], (8, 16), fuse=False, steps=4)
+
+
+def _pruned(model, opt):
+    from minidl.compress import prune
+
+    prune.l1_unstructured(model[0], "weight", amount=0.5)
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    prune.enforce_masks(opt, model)
+    return model, opt
+
+
+def test_unfused_pruned_model_keeps_its_mask_and_equals_eager():
+    compiled = _compare(lambda: nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10)),
+                        OPTIMIZERS["sgd"], (16, 64), fuse=False, prepare=_pruned)
+    assert "SGD.step" in compiled.explain(file=open("/dev/null", "w"))  # noqa: SIM115
+
+
+def _qat(model, opt):
+    from minidl.compress import quantize as Q
+
+    model = Q.prepare_qat(model, Q.get_default_qat_qconfig(bits=8))
+    return model, optim.Adam(model.parameters(), lr=1e-2)
+
+
+def test_unfused_qat_model_observes_each_batch_and_equals_eager():
+    _compare(lambda: nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 10)),
+             OPTIMIZERS["adam"], (8, 16), fuse=False, prepare=_qat)
+
+
+def test_scheduler_changing_lr_between_calls_is_honoured():
+    (m1, o1), (m2, o2) = _pair(lambda: nn.MLP([8, 16, 3]), lambda m: optim.SGD(m.parameters(), lr=0.5, momentum=0.9))
+    s1, s2 = optim.lr_scheduler.StepLR(o1, 1, gamma=0.1), optim.lr_scheduler.StepLR(o2, 1, gamma=0.1)
+    eager, compiled = _train_step(m1, o1), minidl.compile(_train_step(m2, o2), fuse=False)
+    for x, y in _batches(4, (4, 8), classes=3):
+        eager(x, y), compiled(x, y)
+        s1.step(), s2.step()
+    for p, q in zip(_state(m1), _state(m2)):
+        assert p.tobytes() == q.tobytes()
+
+
+def test_load_state_dict_and_replaced_parameters_stay_correct():
+    (m1, o1), (m2, o2) = _pair(lambda: nn.MLP([8, 16, 3]), lambda m: optim.Adam(m.parameters(), lr=1e-2))
+    eager, compiled = _train_step(m1, o1), minidl.compile(_train_step(m2, o2), fuse=False)
+    batches = _batches(6, (4, 8), classes=3)
+    for x, y in batches[:2]:
+        eager(x, y), compiled(x, y)
+    saved = o1.state_dict()
+    o1.load_state_dict(saved), o2.load_state_dict(saved)  # new state arrays
+    m1.load_state_dict(m1.state_dict()), m2.load_state_dict(m2.state_dict())
+    for x, y in batches[2:4]:
+        eager(x, y), compiled(x, y)
+    # a parameter replaced by a new Tensor: a guard fails and the step is captured again
+    for m in (m1, m2):
+        m[0].bias = nn.Parameter(m[0].bias.data.copy())
+    for x, y in batches[4:]:
+        eager(x, y), compiled(x, y)
+    assert len(compiled.cache) == 2 and "replaced" in compiled.recompile_reasons[0]
+    for p, q in zip(_state(m1), _state(m2)):
+        assert p.tobytes() == q.tobytes()
+
+
+def test_guards_capture_again_on_shape_train_eval_and_grad_mode():
+    minidl.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Dropout(0.5), nn.Linear(16, 3))
+    forward = minidl.compile(model, fuse=False)
+    x4, x5 = minidl.randn(4, 8), minidl.randn(5, 8)
+    forward(x4), forward(x4)
+    assert len(forward._compiled.cache) == 1
+    forward(x5)
+    assert len(forward._compiled.cache) == 2 and "(4, 8)" in forward._compiled.recompile_reasons[-1]
+    model.eval()
+    out = forward(x4)
+    assert len(forward._compiled.cache) == 3 and "training" in forward._compiled.recompile_reasons[-1]
+    with minidl.no_grad():
+        out2 = forward(x4)
+    assert len(forward._compiled.cache) == 4
+    with minidl.no_grad():
+        out3 = forward(x4)  # replayed: equal to eager eval
+    assert len(forward._compiled.cache) == 4
+    expected = model(x4)
+    for o in (out, out2, out3):
+        assert to_numpy(o.data).tobytes() == to_numpy(expected.data).tobytes()
+
+
+def test_data_dependent_python_names_the_line_or_falls_back_once():
+    minidl.manual_seed(0)
+    model = nn.Linear(4, 2)
+
+    def step(x):
+        loss = model(x).sum()
+        if loss > 0:  # data-dependent branch
+            return loss * 2
+        return loss
+
+    x = minidl.randn(3, 4)
+    with pytest.raises(GraphBreak, match=r"test_compile\.py:\d+.*bool\(tensor\)"):
+        minidl.compile(step)(x)
+    for read in (lambda t: t.item(), float, lambda t: t.numpy(), lambda t: t.tolist()):
+        with pytest.raises(GraphBreak, match="data-dependent"):
+            minidl.compile(lambda x, read=read: read(model(x).sum()))(x)
+    lenient = minidl.compile(step, fallback=True)
+    with pytest.warns(UserWarning, match="runs eagerly"):
+        first = lenient(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        second = lenient(x)  # the warning is shown once
+    assert to_numpy(first.data).tobytes() == to_numpy(second.data).tobytes() == to_numpy(step(x).data).tobytes()
+
+
+def test_cache_limit_warns_and_runs_eagerly(monkeypatch):
+    monkeypatch.setattr(config, "cache_size_limit", 3)
+    minidl.manual_seed(0)
+    model = nn.Linear(4, 2)
+    forward = minidl.compile(model, fuse=False)
+    for n in (1, 2, 3):
+        forward(minidl.randn(n, 4))
+    x = minidl.randn(7, 4)
+    with pytest.warns(UserWarning, match="cache_size_limit"):
+        out = forward(x)
+    assert len(forward._compiled.cache) == 3
+    assert to_numpy(out.data).tobytes() == to_numpy(model(x).data).tobytes()
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(TypeError, match="function or a Module"):
+        minidl.compile(3)
+    with pytest.raises(NotImplementedError, match="dynamic"):
+        minidl.compile(lambda x: x, dynamic=True)
