@@ -70,17 +70,22 @@ def jit(fn: F | None = None, **options: Any) -> Any:
     def decorate(f: F) -> F:
         compiled: list[Any] = []
 
-        @functools.wraps(f)
-        def lazy(*args: Any, **kwargs: Any) -> Any:
+        def dispatcher() -> Any:
             if not compiled:
                 import numba
 
                 if f.__globals__.get("prange") is range:
                     f.__globals__["prange"] = numba.prange  # numba only parallelizes its own prange
                 compiled.append(numba.njit(cache=True, **options)(f))
-            return compiled[0](*args, **kwargs)
+            return compiled[0]
+
+        @functools.wraps(f)
+        def lazy(*args: Any, **kwargs: Any) -> Any:
+            return (compiled[0] if compiled else dispatcher())(*args, **kwargs)
 
         lazy.py_func = f  # type: ignore[attr-defined]
+        # the Numba function itself, for generated kernels that call it from compiled code
+        lazy.dispatcher = dispatcher  # type: ignore[attr-defined]
         return lazy  # type: ignore[return-value]
 
     return decorate(fn) if fn is not None else decorate
