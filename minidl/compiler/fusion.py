@@ -242,13 +242,20 @@ class _Lowering:
     def _relu_backward(self, i: int, st: Step) -> bool:
         gy, x = st.ins
         (gx,) = st.outs
-        if gx is None or not self._plannable(gx) or type(self.value(gy)) is not np.ndarray:
+        if gx is None or not self._plannable(gx) or not self._plannable(gy) or not self._plannable(x):
             return False
-        if self.readers.get(gy) == [i] and self._plannable(gy) and gy in self.planned:
+        shape = self.value(gy).shape
+        if len(shape) == 2:
+            g, xs = self.v(gy), self.v(x)
+        else:  # the kernel takes rows × columns: contiguous arrays reshape for free
+            rows = f"({shape[0] if shape else 1}, -1)"
+            g, xs = f"{self.v(gy)}.reshape{rows}", f"{self.v(x)}.reshape{rows}"
+        if self.readers.get(gy) == [i] and gy in self.planned:
             self.alias[gx] = self.alias.get(gy, gy)  # the last reader of gy: overwrite it
-            self.lines.append(f"_relu_grad({self.v(gy)}, {self.v(x)}, {self.v(gy)})")
+            self.lines.append(f"_relu_grad({g}, {xs}, {g})")
         else:
-            self.lines.append(f"_relu_grad({self.v(gy)}, {self.v(x)}, {self.out(gx)})")
+            out = self.out(gx)
+            self.lines.append(f"_relu_grad({g}, {xs}, {out if len(shape) == 2 else out + '.reshape' + rows})")
         self.groups.append((st.label, "relu_backward_ (Numba)"))
         return True
 
