@@ -141,10 +141,13 @@ def kernels() -> ModuleType:
     return module
 
 
-def warm_up(module: ModuleType, dtype: Any) -> None:
-    """Compile (or load from the disk cache) every kernel for ``dtype`` now, not mid-step."""
-    y = np.zeros((2, 3), dtype=dtype)
-    b = np.zeros(3, dtype=dtype)
-    module.bias_relu_(y, b)
-    module.relu_backward_(y, y, y)
-    module.softmax_cross_entropy_(y, b, np.zeros(2, dtype=np.int64), 0.5, y.copy())  # host: a warm-up
+def warm_up(module: ModuleType, used: set[str], dtype: Any, target_dtype: Any = np.int64) -> None:
+    """Compile (or load from the disk cache) the kernels a plan uses now, at capture, not mid-step."""
+    y = np.zeros((2, 3), dtype=dtype)  # host: the kernels run on NumPy arrays only
+    b = np.zeros(3, dtype=dtype)  # host
+    if "bias_relu_" in used:
+        module.bias_relu_(y, b)
+    if "relu_backward_" in used:
+        module.relu_backward_(y, y, y)
+    if "softmax_cross_entropy_" in used:
+        module.softmax_cross_entropy_(y, b, np.zeros(2, dtype=target_dtype), 0.5, y.copy())  # host

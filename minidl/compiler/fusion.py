@@ -34,6 +34,7 @@ import numpy as np
 
 from minidl.compiler import replay
 from minidl.compiler.capture import Step, Tracer
+from minidl.compiler.codegen import warm_up
 from minidl.engine.ops.elementwise import ReLU
 from minidl.engine.ops.linalg import Linear
 from minidl.engine.tensor import Tensor
@@ -444,6 +445,12 @@ def plan(tr: Tracer, result: Any) -> Plan | None:
         return None
     low = _Lowering(tr, result)
     low.lower()
+    used = {name for _, into in low.groups for name in ("bias_relu_", "relu_backward_", "softmax_cross_entropy_")
+            if name in into}
+    floats = [v.dtype for v in tr.values if type(v) is np.ndarray and v.dtype.kind == "f"]
+    targets = [low.value(low.tr.steps[p].ins[0]).dtype for p, _, _ in low.losses.values()]
+    for dtype in set(floats) if used else ():  # compile (or load) the kernels now, not mid-step
+        warm_up(low.k, used, dtype, targets[0] if targets else np.int64)
     buffers, lives = _allocate(low, tr)
     bind = [f"v{s} = {name}" for s, name in buffers.items()]
     run, source = replay.build(tr, result, steps=bind + low.lines, ns=low.ns)
