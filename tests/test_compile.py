@@ -296,3 +296,25 @@ def test_generated_kernels_equal_their_numpy_references():
     np.testing.assert_allclose(loss1, loss2, rtol=1e-6)
     np.testing.assert_allclose(g1, g2, rtol=1e-5, atol=1e-7)
     assert z1.tobytes() == z2.tobytes()
+
+
+@pytest.mark.parametrize("fuse", [False, True])
+def test_gradient_clipping_inside_the_step_is_replayed(fuse):
+    (m1, o1), (m2, o2) = _pair(lambda: nn.MLP([8, 16, 3]), lambda m: optim.SGD(m.parameters(), lr=0.5))
+
+    def make(model, opt):
+        def step(x, y):
+            opt.zero_grad()
+            F.cross_entropy(model(x), y).backward()
+            norm = nn.utils.clip_grad_norm_(model.parameters(), 0.1)
+            opt.step()
+            return norm
+
+        return step
+
+    eager, compiled = make(m1, o1), minidl.compile(make(m2, o2), fuse=fuse)
+    for x, y in _batches(4, (4, 8), classes=3):
+        a, b = eager(x, y), compiled(x, y)
+        np.testing.assert_allclose(to_numpy(b.data), to_numpy(a.data), rtol=1e-6)
+    for p, q in zip(_state(m1), _state(m2)):
+        np.testing.assert_allclose(q, p, rtol=1e-6, atol=1e-7)
