@@ -81,10 +81,12 @@ def jit(fn: F | None = None, **options: Any) -> Any:
 
         @functools.wraps(f)
         def lazy(*args: Any, **kwargs: Any) -> Any:
-            return (compiled[0] if compiled else dispatcher())(*args, **kwargs)
+            if not compiled:
+                dispatcher()
+            return compiled[0](*args, **kwargs)
 
         lazy.py_func = f  # type: ignore[attr-defined]
-        # the Numba function itself, for generated kernels that call it from compiled code
+        # the Numba function itself: minidl.compile calls it directly, without this wrapper
         lazy.dispatcher = dispatcher  # type: ignore[attr-defined]
         return lazy  # type: ignore[return-value]
 
