@@ -318,3 +318,22 @@ def test_gradient_clipping_inside_the_step_is_replayed(fuse):
         np.testing.assert_allclose(to_numpy(b.data), to_numpy(a.data), rtol=1e-6)
     for p, q in zip(_state(m1), _state(m2)):
         np.testing.assert_allclose(q, p, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("fuse", [False, True])
+def test_gradients_accumulate_across_calls_without_zero_grad(fuse):
+    (m1, _), (m2, _) = _pair(lambda: nn.MLP([8, 16, 3]), lambda m: None)
+
+    def make(model):
+        def accumulate(x, y):
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            return loss
+
+        return accumulate
+
+    eager, compiled = make(m1), minidl.compile(make(m2), fuse=fuse)
+    for x, y in _batches(3, (4, 8), classes=3):
+        eager(x, y), compiled(x, y)
+    for p, q in zip(_state(m1), _state(m2)):
+        np.testing.assert_allclose(q, p, rtol=1e-6, atol=1e-7)
