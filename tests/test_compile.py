@@ -357,3 +357,17 @@ def test_fit_with_compile_trains_like_eager():
     np.testing.assert_allclose(histories[1].train_loss, histories[0].train_loss, rtol=1e-5)
     for p, q in zip(_state(models[0]), _state(models[1])):
         np.testing.assert_allclose(q, p, rtol=1e-5, atol=1e-6)
+
+
+def test_compiled_model_for_inference_equals_eager():
+    minidl.manual_seed(0)
+    model = nn.MLP([16, 32, 4]).eval()
+    fast = minidl.compile(model)
+    assert isinstance(fast, minidl.compiler.OptimizedModule) and fast._orig_mod is model
+    assert list(fast.parameters()) == list(model.parameters())  # everything else is the model's
+    for seed in range(3):
+        x = minidl.tensor(np.random.default_rng(seed).standard_normal((5, 16)).astype(np.float32))
+        with minidl.no_grad():
+            a, b = model(x), fast(x)
+        np.testing.assert_allclose(to_numpy(b.data), to_numpy(a.data), rtol=1e-6, atol=1e-7)
+    assert fast._compiled.cache[0].hits == 2

@@ -91,7 +91,7 @@ def user_location() -> str:
     frame = sys._getframe(1)
     while frame is not None:
         name = os.path.abspath(frame.f_code.co_filename)
-        if not name.startswith(_MINIDL_DIR + os.sep) or os.sep + "tests" + os.sep in name:
+        if not name.startswith(_MINIDL_DIR + os.sep):
             return f"{frame.f_code.co_filename}:{frame.f_lineno} (in {frame.f_code.co_name})"
         frame = frame.f_back
     return "<unknown>"
