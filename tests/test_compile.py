@@ -170,21 +170,21 @@ def test_load_state_dict_and_replaced_parameters_stay_correct(fuse):
 def test_guards_capture_again_on_shape_train_eval_and_grad_mode():
     minidl.manual_seed(0)
     model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Dropout(0.5), nn.Linear(16, 3))
-    forward = minidl.compile(model, fuse=False)
+    forward = minidl.compile(lambda x: model(x), fuse=False)
     x4, x5 = minidl.randn(4, 8), minidl.randn(5, 8)
     forward(x4), forward(x4)
-    assert len(forward._compiled.cache) == 1
+    assert len(forward.cache) == 1
     forward(x5)
-    assert len(forward._compiled.cache) == 2 and "(4, 8)" in forward._compiled.recompile_reasons[-1]
+    assert len(forward.cache) == 2 and "(4, 8)" in forward.recompile_reasons[-1]
     model.eval()
     out = forward(x4)
-    assert len(forward._compiled.cache) == 3 and "training" in forward._compiled.recompile_reasons[-1]
+    assert len(forward.cache) == 3 and "training" in forward.recompile_reasons[-1]
     with minidl.no_grad():
         out2 = forward(x4)
-    assert len(forward._compiled.cache) == 4
+    assert len(forward.cache) == 4 and "grad mode" in forward.recompile_reasons[-1]
     with minidl.no_grad():
         out3 = forward(x4)  # replayed: equal to eager eval
-    assert len(forward._compiled.cache) == 4
+    assert len(forward.cache) == 4
     expected = model(x4)
     for o in (out, out2, out3):
         assert to_numpy(o.data).tobytes() == to_numpy(expected.data).tobytes()
@@ -220,13 +220,16 @@ def test_cache_limit_warns_and_runs_eagerly(monkeypatch):
     minidl.manual_seed(0)
     model = nn.Linear(4, 2)
     forward = minidl.compile(model, fuse=False)
-    for n in (1, 2, 3):
-        forward(minidl.randn(n, 4))
-    x = minidl.randn(7, 4)
-    with pytest.warns(UserWarning, match="cache_size_limit"):
-        out = forward(x)
-    assert len(forward._compiled.cache) == 3
-    assert to_numpy(out.data).tobytes() == to_numpy(model(x).data).tobytes()
+    with minidl.no_grad():
+        for n in (1, 2, 3):
+            forward(minidl.randn(n, 4))
+        x = minidl.randn(7, 4)
+        with pytest.warns(UserWarning, match="cache_size_limit"):
+            out = forward(x)
+        assert len(forward._compiled.cache) == 3
+        assert to_numpy(out.data).tobytes() == to_numpy(model(x).data).tobytes()
+    with pytest.warns(UserWarning, match="inference only"):
+        forward(x)  # gradients on: the module runs eagerly
 
 
 def test_bad_arguments_are_refused():
