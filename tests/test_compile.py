@@ -75,8 +75,8 @@ def _compare(make_model, make_opt, shape, fuse: bool, steps: int = 5, prepare=No
         else:
             assert to_numpy(a.data).tobytes() == to_numpy(b.data).tobytes()
     for p, q in zip(_state(m1), _state(m2)):
-        if fuse:
-            np.testing.assert_allclose(q, p, rtol=1e-6, atol=1e-6)
+        if fuse:  # 1e-6 relative to each tensor's scale (a weight near 0 may differ by an ulp of its neighbours)
+            assert np.abs(q - p).max() <= 1e-6 * np.abs(p).max()
         else:
             assert p.tobytes() == q.tobytes()
     assert compiled.cache[0].hits == steps - 1 and len(compiled.cache) == 1
