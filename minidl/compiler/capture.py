@@ -60,10 +60,11 @@ class GraphBreak(CaptureError):  # noqa: N818 - the concept's name in torch.comp
 class Step:
     """One recorded operation: ``outs = fn(*ins)`` over slots.
 
-    ``kind``: "input"-free kinds are ``forward``, ``backward``, ``add`` (gradients that
-    meet), ``ones`` (the root gradient), ``grad`` (store into ``.grad``), ``call``
-    (``opt.step()``, ``zero_grad()``), ``provider`` (constants from data), ``bind`` (hand a
-    provider's result to the op that uses it).
+    ``kind`` is one of ``forward`` (an op's forward), ``backward`` (a node's backward),
+    ``add`` (two gradients of one tensor meet), ``ones`` (the root gradient ∂L/∂L),
+    ``grad`` (store into a leaf's ``.grad``), ``call`` (``opt.step()``, ``zero_grad()``,
+    gradient clipping: replayed as they are), ``provider`` (constants computed from the
+    data) or ``bind`` (hand a provider's result to the op that reads it).
     """
 
     kind: str
@@ -78,6 +79,8 @@ class Step:
 
 @dataclass
 class Slot:
+    """One array of the program: where its value comes from, and its shape and dtype."""
+
     kind: str  # "input" | "leaf" | "const" | "step"
     shape: tuple[int, ...] | None
     dtype: Any
