@@ -278,6 +278,22 @@ class Tracer:
         writers = sum(1 for st in self.steps for o in st.outs if o is not None and self.values[o] is value)
         return readers > 0 or writers > 1
 
+    def check_constants(self) -> None:
+        """Refuse a constant that is an input in disguise: an input Python converted outside
+        minidl's ops (a float64 array handed to a float32 model) would be baked in, and every
+        replay would silently reuse the first call's data."""
+        inputs = [(s, v) for s, v in enumerate(self.values) if self.slots[s].kind == "input"]
+        for s, slot in enumerate(self.slots):
+            if slot.kind not in ("const", "leaf") or slot.shape is None:
+                continue
+            value = self.values[s]
+            for i, x in inputs:
+                if getattr(x, "shape", None) == value.shape and value.size > 1 and bool((x == value).all()):
+                    self.unsupported(f"input {self.slots[i].source} converted outside minidl's ops (its values "
+                                     f"reached an op as a new {value.dtype} array, which would be baked in); "
+                                     "pass a Tensor (or array) of the model's dtype")
+                    return
+
     def name_parameters(self) -> None:
         """Name each parameter as the outermost module that was called names it ("0.weight"),
         for the labels of ``explain()``."""
