@@ -7,6 +7,7 @@ The pieces, each in its own folder:
 - ``minidl.optim``    optimizers and learning-rate schedules
 - ``minidl.data``     datasets and the DataLoader
 - ``minidl.train``    ``fit`` and ``evaluate``
+- ``minidl.compile``  capture a training step once, replay it without Python overhead (``minidl.compiler``)
 - ``minidl.backend``  the array module (NumPy, or CuPy on a GPU)
 """
 
@@ -105,8 +106,12 @@ def __getattr__(name: str):  # lazy: importing minidl stays fast for a one-line 
     import importlib
 
     if name in ("autograd", "nn", "optim", "data", "train", "backend", "tour", "kernels", "compress", "search",
-                "course", "viz", "random"):
+                "course", "viz", "random", "compiler"):
         return importlib.import_module(f"minidl.{name}")
+    if name == "compile":  # minidl.compile(fn): the function; its package is minidl.compiler
+        from minidl.compiler import compile
+
+        return compile
     if name in ("save", "load"):
         from minidl import serialization
 

@@ -1,7 +1,7 @@
 """The layer contract: each part of minidl imports only from the layers below it.
 
     leaf utilities (course, threads, random, hooks, files) → backend → kernels → engine
-    → distributed → nn, optim → data, compress, search, train (and serialization, viz, perf)
+    → distributed → nn, optim → data, compress, search, train, compiler (and serialization, viz, perf)
     → tour, cli, myths, ddp, course_checks
 
 Checked over the source's syntax tree, so an import inside a function counts as much as one
@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("engine", "autograd"),  # minidl.autograd: PyTorch's torch.autograd names for the engine's switches
     ("distributed",),  # the MPI process group and collectives; nn.parallel builds on it
     ("nn", "optim"),
-    ("data", "compress", "search", "train", "serialization", "viz", "perf"),
+    ("data", "compress", "search", "train", "compiler", "serialization", "viz", "perf"),
     ("tour", "cli", "myths", "ddp", "course_checks"),
 ]
 FRONT_DOOR = {"__init__", "__main__"}
