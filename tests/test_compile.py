@@ -431,3 +431,51 @@ def test_an_input_converted_outside_the_ops_is_refused_not_baked():
         lenient(x)
     other = xp.asarray(np.random.default_rng(1).standard_normal((3, 4)).astype(np.float32))
     assert to_numpy(lenient(other).data).tobytes() == to_numpy(forward(other).data).tobytes()
+
+
+def test_a_hooked_tensor_elsewhere_does_not_block_capture():
+    """Only the graph this backward walks counts: a hook on an unrelated tensor (even a
+    removed one, whose tensor still lives) must not refuse the capture of another step."""
+    other = minidl.randn(3, requires_grad=True)
+    other.register_post_accumulate_grad_hook(lambda t: None)
+    removed = minidl.randn(3, requires_grad=True)
+    removed.register_post_accumulate_grad_hook(lambda t: None).remove()
+    _compare(lambda: nn.MLP([8, 16, 10]), OPTIMIZERS["sgd"], (5, 8), fuse=False, steps=2)
+
+
+@pytest.mark.parametrize("case", ["hook", "retain_grad"])
+def test_an_uncapturable_backward_is_refused_before_it_runs_and_falls_back_whole(case):
+    """A hooked parameter or retain_grad() cannot be replayed: without fallback the error names
+    it; with fallback=True the eager backward runs whole, so the first call already trains
+    exactly like eager (it used to skip or half-run the backward)."""
+    def make(model, opt):
+        calls = []
+        if case == "hook":
+            model[0].weight.register_post_accumulate_grad_hook(lambda t: calls.append(1))
+
+        def step(x, y):
+            opt.zero_grad()
+            hidden = model[0](x)
+            if case == "retain_grad":
+                hidden.retain_grad()
+            loss = F.cross_entropy(model[2](model[1](hidden)), y)
+            loss.backward()
+            opt.step()
+            return loss
+        return step, calls
+
+    what = "post-accumulate-grad hook" if case == "hook" else "retain_grad"
+    (m1, o1), (m2, o2) = _pair(lambda: nn.MLP([8, 16, 4]), OPTIMIZERS["adam"])
+    with pytest.raises(minidl.compiler.CaptureError, match=what):
+        minidl.compile(make(m2, o2)[0])(*_batches(1, (5, 8), classes=4)[0])
+    (m1, o1), (m2, o2) = _pair(lambda: nn.MLP([8, 16, 4]), OPTIMIZERS["adam"])
+    (eager, eager_calls), (lenient, lenient_calls) = make(m1, o1), make(m2, o2)
+    lenient = minidl.compile(lenient, fallback=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the one-time "runs eagerly" warning
+        for x, y in _batches(3, (5, 8), classes=4):
+            a, b = eager(x, y), lenient(x, y)
+            assert to_numpy(a.data).tobytes() == to_numpy(b.data).tobytes()
+    for p, q in zip(_state(m1), _state(m2)):
+        assert p.tobytes() == q.tobytes()
+    assert eager_calls == lenient_calls
