@@ -479,3 +479,39 @@ def test_an_uncapturable_backward_is_refused_before_it_runs_and_falls_back_whole
     for p, q in zip(_state(m1), _state(m2)):
         assert p.tobytes() == q.tobytes()
     assert eager_calls == lenient_calls
+
+
+TEMPERATURE = 2.0
+
+
+def test_a_number_read_from_globals_or_a_closure_is_guarded():
+    """``x / temperature`` bakes the number into the capture, so a new value must capture
+    again (Dynamo guards globals too) instead of silently replaying the old one."""
+    global TEMPERATURE
+    minidl.manual_seed(0)
+    model = nn.Linear(4, 3)
+    x = minidl.randn(2, 4)
+
+    def by_global(x):
+        return (model(x) / TEMPERATURE).sum()
+
+    scale = 3.0
+
+    def by_closure(x):
+        return (model(x) * scale).sum()
+
+    compiled_global, compiled_closure = minidl.compile(by_global), minidl.compile(by_closure)
+    with minidl.no_grad():
+        for _ in range(2):  # the second call replays
+            assert to_numpy(compiled_global(x).data) == pytest.approx(to_numpy(by_global(x).data))
+            assert to_numpy(compiled_closure(x).data) == pytest.approx(to_numpy(by_closure(x).data))
+        try:
+            TEMPERATURE = 4.0
+            scale = -1.0
+            assert to_numpy(compiled_global(x).data) == pytest.approx(to_numpy(by_global(x).data))
+            assert to_numpy(compiled_closure(x).data) == pytest.approx(to_numpy(by_closure(x).data))
+        finally:
+            TEMPERATURE = 2.0
+    assert compiled_global.recompile_reasons == ["the global variable TEMPERATURE changed from 2.0 to 4.0"]
+    assert compiled_closure.recompile_reasons == ["the closure variable scale changed from 3.0 to -1.0"]
+    assert "TEMPERATURE" in compiled_global.cache[0].guard_source
