@@ -104,7 +104,8 @@ def run(quick: bool = False) -> Section:
         tpe = results["Optuna TPE"]
         for problem, _ in PROBLEMS:
             ratio = np.median(ours[problem][0]) / np.median(gp[problem][0])
-            notes.append(f"{problem}: minidl BO (ξ = 0, default) / GPSampler median regret = {ratio:.2f}× (target ≤ 2×); "
+            notes.append(f"{problem}: minidl BO (ξ = 0, default) / GPSampler median regret = {ratio:.2f}× "
+                         "(target ≤ 2×); "
                          f"better than TPE: {np.median(ours[problem][0]) < np.median(tpe[problem][0])}; "
                          f"time per trial {ours[problem][1] / gp[problem][1]:.2f}× GPSampler's (target ≤ 1×)")
         for problem, _ in PROBLEMS:

@@ -182,16 +182,16 @@ def check_csr_bytes(answer: Callable[[int, int, int], int]) -> int:
 def check_quantize_uint8(answer: Callable[[np.ndarray, float, int], np.ndarray]) -> int:
     """09.1 — ``quantize_uint8(x, scale, zero_point)``: the affine quantizer to 8 unsigned bits,
     q = clamp(round(x/S) + Z, 0, 255) (round half to even, as NumPy's and PyTorch's)."""
-    from minidl.compress.quantize.quantize import quantize_affine
+    from minidl.compress.quantize.quantize import rounded_levels
 
     count = 0
     cases = [(0.02, 128), (0.5, 0), (0.01, 255), (0.1, 3)]
     for seed, (scale, zero_point) in enumerate(cases):
         x = (_rng(seed).standard_normal(50) * 3).astype(np.float32)
         x[:3] = [0.5 * scale, 1.5 * scale, 2.5 * scale]  # ties: half to even
-        # the textbook order, round then add Z: minidl's per-channel path (PyTorch's per-tensor path
-        # on x86-64 rounds x·(1/S) + Z once instead, which differs at ties when Z is odd)
-        expected = quantize_affine(x[None, :], np.float32([scale]), np.int32([zero_point]), 0, 255, axis=0)[0]
+        # the textbook order, round then add Z: PyTorch's fake quantization (its quantize_per_tensor
+        # and quantize_per_channel add Z before rounding, which differs at ties when Z is odd)
+        expected = np.clip(rounded_levels(x, scale, zero_point), 0, 255).astype(np.uint8)
         got = np.asarray(answer(x, scale, zero_point))  # host
         _expect_close("09.1", f"scale={scale}, zero_point={zero_point}", got, expected, rtol=0, atol=0)
         count += 1

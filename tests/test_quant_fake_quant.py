@@ -69,12 +69,38 @@ def case(draw):
 @SETTINGS
 @given(case())
 def test_fake_quantize_is_quantize_then_dequantize(c) -> None:
+    """Equal to quantize → dequantize, except at the ties where PyTorch itself rounds the two
+    differently (Z added before or after rounding: see the module notes of quantize.py), so
+    the reference here is fake quantization's own formula, and quantize-then-dequantize
+    agrees with it wherever x·(1/S) is not within float32 rounding of a half-integer."""
     x, scales, zeros, qmin, qmax, bits, signed = c
     for axis, s, z in ((None, scales[0], zeros[0]), (0, scales, zeros)):
-        expected = Q.quantize(md.tensor(x), s, z, bits=bits, signed=signed, axis=axis).dequantize().numpy()
+        shape = (-1, 1) if axis == 0 else ()
+        s32, z32 = np.asarray(s, np.float32).reshape(shape), np.asarray(z, np.float32).reshape(shape)
+        levels = np.rint(x * (np.float32(1) / s32)) + z32
+        expected = ((np.clip(levels, qmin, qmax) - z32) * s32).astype(np.float32)
         got = Q.fake_quantize(md.tensor(x), s, z, qmin, qmax, axis=axis).numpy()
         np.testing.assert_array_equal(got, expected)
         assert got.dtype == np.float32
+        product = x * (np.float32(1) / s32)
+        no_tie = np.abs(product - np.floor(product) - 0.5) > 1e-3
+        roundtrip = Q.quantize(md.tensor(x), s, z, bits=bits, signed=signed, axis=axis).dequantize().numpy()
+        np.testing.assert_array_equal(got[no_tie], roundtrip[no_tie])
+
+
+@pytest.mark.parametrize("x, scale, zero_point, per_tensor, per_channel, fake", [
+    (2.0, 4.0, 1, 2, 2, 0.0),  # 0.5 + 1: Z before rounding gives 2, fake quantization rounds 0.5 to 0 first
+    (-0.36294672, 0.002846641, 128, 1, 0, -0.36437005),  # one FMA rounding (1) against two (0)
+    (1.0, 2.0, 3, 4, 4, 0.0),
+])
+def test_ties_round_as_pytorch_does(x, scale, zero_point, per_tensor, per_channel, fake) -> None:
+    """Measured with PyTorch 2.13 on x86-64: torch.quantize_per_tensor, torch.quantize_per_channel
+    and torch.fake_quantize_per_tensor_affine into quint8 [0, 255]."""
+    t = md.tensor(np.array([[x]], np.float32))
+    assert Q.quantize(t, scale, zero_point, bits=8, signed=False).int_repr().item() == per_tensor
+    assert Q.quantize(t, np.array([scale], np.float32), np.array([zero_point]), bits=8, signed=False,
+                      axis=0).int_repr().item() == per_channel
+    assert Q.fake_quantize(t, scale, zero_point, 0, 255).numpy().item() == pytest.approx(fake, rel=1e-7)
 
 
 @SETTINGS

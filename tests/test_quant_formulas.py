@@ -323,9 +323,10 @@ def test_observers_keep_the_quantizer_settings_in_their_repr() -> None:
 
 # -- where z joins the rounding: torch.quantize_per_tensor vs quantize_per_channel ------------------
 # torch.quantize_per_tensor on x86-64 (FBGEMM's QuantizeAvx2, an FMA) rounds x·(1/s) + z once to
-# float32, then to an integer; quantize_per_channel and fake quantization round x·(1/s) first and
-# add z after. The cases below are exact ties or one float32 step from one, which no random
-# strategy finds.
+# float32, then to an integer; quantize_per_channel rounds x·(1/s) to float32, adds z in float32
+# (a second rounding), then rounds to an integer; fake quantization rounds x·(1/s) to an integer
+# and adds z after. All measured with PyTorch 2.13 on x86-64 (AVX-512). The cases below are exact
+# ties or one float32 step from one, which no random strategy finds.
 
 
 def test_quantize_per_tensor_matches_pytorch_on_the_issue_tie() -> None:
@@ -335,21 +336,25 @@ def test_quantize_per_tensor_matches_pytorch_on_the_issue_tie() -> None:
     assert host(Q.quantize(x, 0.002846641, 128).int_repr()).tolist() == [1]
     inv = np.float32(1) / np.float32(0.002846641)
     assert np.float32(-0.36294672) * inv == np.float32(-127.5)  # the float32 product alone is a tie
-    # quantize_per_channel's formula (PyTorch gives 0 there): round(−127.5) + 128 = −128 + 128
+    # quantize_per_channel's two roundings (PyTorch gives 0 there): fl32(−127.5 + 128) = 0.5 → 0
     assert host(Q.quantize(x, [0.002846641], [128], axis=0).int_repr()).tolist() == [0]
 
 
-@pytest.mark.parametrize("x, z, per_tensor, per_channel", [
-    (0.25, 1, 2, 1),     # x/s = 0.5 exactly: round(1.5) = 2 vs round(0.5) + 1 = 1
-    (0.75, 1, 2, 3),     # 1.5: round(2.5) = 2 vs round(1.5) + 1 = 3
-    (-0.25, -3, -4, -3),  # −0.5: round(−3.5) = −4 vs round(−0.5) − 3 = −3
-    (0.25, 0, 0, 0),     # an even zero point: both agree (ties to even)
-    (1.25, 2, 4, 4),
+@pytest.mark.parametrize("x, z, per_tensor, per_channel, fake", [
+    (0.25, 1, 2, 2, 1),      # x/s = 0.5 exactly: round(1.5) = 2 vs fake quantization's round(0.5) + 1 = 1
+    (0.75, 1, 2, 2, 3),      # 1.5: round(2.5) = 2 vs round(1.5) + 1 = 3
+    (-0.25, -3, -4, -4, -3),  # −0.5: round(−3.5) = −4 vs round(−0.5) − 3 = −3
+    (0.25, 0, 0, 0, 0),      # an even zero point: all agree (ties to even)
+    (1.25, 2, 4, 4, 4),
 ], ids=["half_z1", "one_and_a_half_z1", "minus_half_z-3", "half_z0", "two_and_a_half_z2"])
-def test_exact_ties_with_an_odd_zero_point(x, z, per_tensor, per_channel) -> None:
+def test_exact_ties_with_an_odd_zero_point(x, z, per_tensor, per_channel, fake) -> None:
+    """PyTorch 2.13 (x86-64) gives these: quantize_per_tensor and quantize_per_channel add z
+    before rounding; fake_quantize_per_tensor_affine rounds first (its level, read back as
+    x̂/s + z)."""
     t = md.tensor(np.float32([x]))
     assert host(Q.quantize(t, 0.5, z, signed=True).int_repr()).tolist() == [per_tensor]
     assert host(Q.quantize(t, [0.5], [z], signed=True, axis=0).int_repr()).tolist() == [per_channel]
+    assert host(Q.fake_quantize(t, 0.5, z, -128, 127).numpy() / 0.5 + z).tolist() == [fake]
 
 
 def test_the_rare_double_rounding_of_the_float64_sum_is_undone() -> None:

@@ -147,8 +147,9 @@ def expected_improvement(mean: np.ndarray, std: np.ndarray, best: float, xi: flo
     i.e. E[max(f* − ξ − f(x), 0)]. The first term rewards a low mean (exploitation), the
     second a large uncertainty (exploration); ξ ≥ 0 asks for a margin of improvement and
     so leans towards exploration. ξ = 0 by default, as in Optuna and BoTorch (scikit-optimize's
-    default is 0.01; ``benchmarks/bench_bo.py`` measures both). To maximize a score, minimize its negative. Underflows to
-    0 where u < −38: use :func:`log_expected_improvement` to optimize it.
+    default is 0.01; ``benchmarks/bench_bo.py`` measures both). To maximize a score, minimize
+    its negative. Underflows to 0 where u < −38: use :func:`log_expected_improvement` to
+    optimize it.
     """
     mean, std = _check(mean, std, xi)
     improvement = best - mean - xi

@@ -14,9 +14,15 @@ only at exact ties, and PyTorch itself does it two ways; minidl follows each bit
   ``quantize_tensor_per_tensor_affine_cpu`` calls with ``LEGACY=true``. Example:
   x = −0.36294672, S = 0.002846641, Z = 128: x·(1/S) rounded alone to float32 is the tie
   −127.5 (→ −128, q = 0), but x·(1/S) + 128 rounded once is 0.50000095 (q = 1, PyTorch's).
-- per-channel :func:`quantize` (``torch.quantize_per_channel``) and fake quantization
-  (``torch.fake_quantize_per_*_affine``): round(fl32(x·(1/S))) + Z — the product rounded
-  to float32, then to an integer, Z added after (:func:`rounded_levels`).
+- per-channel :func:`quantize` (``torch.quantize_per_channel``): round(fl32(fl32(x·(1/S)) + Z))
+  — the product rounded to float32, Z added in float32 (a second rounding), then to the
+  nearest integer (:func:`channel_levels`). Same example: −127.5 + 128 = 0.5, q = 0. And
+  x = 2, S = 4, Z = 1: 0.5 + 1 = 1.5, q = 2.
+- fake quantization (``torch.fake_quantize_per_*_affine``): round(fl32(x·(1/S))) + Z — the
+  product rounded to float32, then to an integer, Z added after (:func:`rounded_levels`).
+  x = 2, S = 4, Z = 1: round(0.5) + 1 = 1, so fake quantization gives (1 − 1)·4 = 0 where
+  quantize-then-dequantize gives (2 − 1)·4 = 4. These three forms were measured against
+  PyTorch 2.13 on x86-64 (``tests/test_quant_fake_quant.py`` keeps the vectors).
 
 Where this differs from a given PyTorch build: PyTorch on aarch64 (NEON) and x86 CPUs
 without AVX2/FMA quantize per tensor as the second form (Z after rounding); float64 input,
@@ -81,8 +87,8 @@ def _check_channels(x: Any, scale: Any, axis: int | None) -> None:
 def rounded_levels(x: Any, scale: Any, zero_point: Any, axis: int | None = None) -> Any:
     """round(fl32(x · (1/S))) + Z as floats, before the clamp (the STE's mask is tested on these).
 
-    PyTorch's fake quantization and ``quantize_per_channel``: the product is rounded to
-    float32, then to an integer (ties to even), and Z is added after.
+    PyTorch's fake quantization: the product is rounded to float32, then to an integer
+    (ties to even), and Z is added after.
     """
     xp = backend.get_array_module(x)
     if x.dtype.kind != "f":
@@ -92,6 +98,23 @@ def rounded_levels(x: Any, scale: Any, zero_point: Any, axis: int | None = None)
     levels = x * inv_scale.astype(x.dtype)
     xp.rint(levels, out=levels)  # in place: at batch 128 each extra pass costs a few % of the layer
     levels += z.astype(x.dtype)
+    if levels.size and bool(xp.isnan(levels.max())):  # max propagates NaN: one pass finds any
+        raise ValueError("quantize: x contains NaN, which has no integer level")
+    return levels
+
+
+def channel_levels(x: Any, scale: Any, zero_point: Any, axis: int) -> Any:
+    """round(fl32(fl32(x · (1/S)) + Z)) as floats, before the clamp: ``torch.quantize_per_channel``'s
+    levels — the product rounded to float32, Z added in float32, then to the nearest integer
+    (ties to even). Float64 input (PyTorch refuses it) is computed in float64."""
+    xp = backend.get_array_module(x)
+    if x.dtype.kind != "f":
+        raise TypeError(f"quantize: x must be a floating point array (got {x.dtype})")
+    inv_scale = 1.0 / _along(scale, axis, x.ndim, xp, xp.float32)  # float32, as PyTorch
+    z = _along(zero_point, axis, x.ndim, xp, xp.float32)
+    levels = x * inv_scale.astype(x.dtype)
+    levels += z.astype(x.dtype)
+    xp.rint(levels, out=levels)
     if levels.size and bool(xp.isnan(levels.max())):  # max propagates NaN: one pass finds any
         raise ValueError("quantize: x contains NaN, which has no integer level")
     return levels
@@ -167,14 +190,14 @@ def quantize_affine(x: Any, scale: Any, zero_point: Any, qmin: int, qmax: int, a
     """q = clamp(round(x / S) + Z, qmin, qmax), as the smallest integer dtype holding [qmin, qmax].
 
     Per tensor (``axis=None``) the levels are :func:`fused_levels` (``torch.quantize_per_tensor``),
-    per channel :func:`rounded_levels` (``torch.quantize_per_channel``): see the module notes.
+    per channel :func:`channel_levels` (``torch.quantize_per_channel``): see the module notes.
     """
     x = _array(x)
     if axis is not None:
         axis = normalize_axis(axis, x.ndim)
         _check_channels(x, scale, axis)
     xp = backend.get_array_module(x)
-    levels = (rounded_levels(x, scale, zero_point, axis) if axis is not None
+    levels = (channel_levels(x, scale, zero_point, axis) if axis is not None
               else fused_levels(x, scale, zero_point, qmin, qmax))
     return xp.clip(levels, qmin, qmax, out=levels).astype(storage_dtype(qmin, qmax))
 
