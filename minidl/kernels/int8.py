@@ -19,7 +19,10 @@ Three ways to compute the int32 product ``A·Wᵀ`` of int8 ``A`` (M, K) and int
   for large ones.
 
 :func:`int8_matmul` picks the fastest exact path for the shape (``SMALL_BATCH``);
-:func:`requantize` turns the int32 sums into int8 outputs in one Numba pass. Through
+:func:`requantize` turns the int32 sums into int8 outputs in one Numba pass;
+:func:`int8_mlp` runs a whole integer-only MLP (quantize → products and requantizations →
+dequantize) in one Numba call for small batches, and with the levels kept as float32 BLAS
+operands between layers for larger ones. Through
 :func:`minidl.kernels.dispatch`, non-NumPy arrays (CuPy, the stand-in) take the plain
 references. :func:`quantize_int8_fused` is only the float32 → int8 loop: its formula lives
 one layer up, in :mod:`minidl.compress.quantize.quantize`, which pairs the two (kernels
