@@ -222,3 +222,15 @@ def test_fused_model_sees_a_state_dict_loaded_in_place_and_a_replaced_layer() ->
         setattr(model, "3", replacement)  # a layer replaced: planned again
         np.testing.assert_array_equal(model(x).numpy(), layer_by_layer(model, x))
         assert not np.array_equal(model(x).numpy(), before)
+
+
+def test_a_copied_model_plans_its_own_layers() -> None:
+    model = converted()
+    x = md.randn(2, 20)
+    with md.no_grad():
+        expected = model(x).numpy()  # plans (and caches) the original's arrays
+        twin = copy.deepcopy(model)
+        twin[1].weight.data[:] = 0
+        np.testing.assert_array_equal(twin(x).numpy(), layer_by_layer(twin, x))
+        assert not np.array_equal(twin(x).numpy(), expected)
+        np.testing.assert_array_equal(model(x).numpy(), expected)

@@ -323,7 +323,7 @@ class IntegerMLP:
     """
 
     __slots__ = ("in_scale", "in_zero", "in_range", "weights", "biases", "multipliers", "shifts", "zeros",
-                 "relu", "lows", "highs", "out_scale", "out_zero")
+                 "relu", "lows", "highs", "out_scale", "out_zero", "in_features", "out_features", "one_call")
 
     def __init__(self, in_scale: Any, in_zero: Any, in_range: tuple[int, int], weights: tuple, biases: tuple,
                  multipliers: tuple, shifts: tuple, zeros: tuple, relu: Any, lows: Any, highs: Any,
@@ -354,10 +354,9 @@ class IntegerMLP:
         self.weights, self.biases, self.multipliers = weights, biases, multipliers
         self.shifts, self.zeros = shifts, zeros
         self.relu, self.lows, self.highs, self.out_scale, self.out_zero = relu, lows, highs, out_scale, out_zero
-
-    @property
-    def in_features(self) -> int:
-        return int(self.weights[0].shape[1])
+        self.in_features, self.out_features = int(weights[0].shape[1]), int(weights[-1].shape[0])
+        # a product longer than 1024 has no exact float32 route: the one-call kernel takes every batch
+        self.one_call = max(int(w.shape[1]) for w in weights) > EXACT_FLOAT32_K
 
 
 def int8_mlp(x: np.ndarray, p: IntegerMLP) -> np.ndarray:
@@ -380,16 +379,16 @@ def int8_mlp(x: np.ndarray, p: IntegerMLP) -> np.ndarray:
       pass, instead of int8 that the product would cast again. The weights are cast per call, so
       they stay int8 in memory.
     """
-    if x.dtype != _FLOAT32 or x.ndim != 2 or x.shape[1] != p.weights[0].shape[1]:
+    if x.dtype != _FLOAT32 or x.ndim != 2 or x.shape[1] != p.in_features:
         raise ValueError(f"int8_mlp: x must be float32 of shape (n, {p.in_features}) "
                          f"(got {x.dtype} {tuple(x.shape)})")
     x = x if x.flags.c_contiguous else np.ascontiguousarray(x)
     n, k0 = x.shape
     lo, hi = p.in_range
     weights = p.weights
-    if n <= SMALL_BATCH or max(w.shape[1] for w in weights) > EXACT_FLOAT32_K:
-        out = np.empty((n, weights[-1].shape[0]), dtype=np.float32)  # host: the kernel's output
-        if _int8_mlp_kernel(x, p.in_scale, p.in_zero, np.float64(lo), np.float64(hi), weights, p.biases,
+    if n <= SMALL_BATCH or p.one_call:
+        out = np.empty((n, p.out_features), dtype=np.float32)  # host: the kernel's output
+        if _int8_mlp_kernel(x, p.in_scale, p.in_zero, float(lo), float(hi), weights, p.biases,
                             p.multipliers, p.shifts, p.zeros, p.relu, p.lows, p.highs, p.out_scale, p.out_zero, out):
             raise ValueError("quantize: x contains NaN, which has no integer level")
         return out

@@ -131,15 +131,13 @@ class QuantizedSequential(Sequential):
 
     def _plan(self) -> _Plan | None:
         modules = tuple(self._modules.values())
-        d = self.__dict__
-        cached = d.get("_fused_plan")
+        cached = self.__dict__.get("_fused_plan")
         if cached is None or cached[0] != modules:  # layers replaced or appended: plan again
-            cached = (modules, _fusable(modules))
-            d["_fused_plan"] = cached
-        plan = cached[1]
-        if plan is None or any(m._forward_pre_hooks or m._forward_hooks for m in modules):
-            return None
-        return plan
+            cached = self.__dict__["_fused_plan"] = (modules, _fusable(modules))
+        for m in modules:
+            if m._forward_pre_hooks or m._forward_hooks:
+                return None
+        return cached[1]
 
     def forward(self, x: Any) -> Any:
         plan = self._plan()
@@ -153,6 +151,8 @@ class QuantizedSequential(Sequential):
             data = data.reshape(data.shape[:start] + (-1,))
         if data.shape[-1] != plan.in_features:
             return super().forward(x)  # the layers' own error message
+        if data.ndim == 2:  # (batch, features): no reshape either way
+            return Tensor._wrap(integer_mlp(data, plan.arrays()))
         y = integer_mlp(data.reshape(-1, plan.in_features), plan.arrays())
         return Tensor._wrap(y.reshape(data.shape[:-1] + (plan.out_features,)))
 
