@@ -101,6 +101,25 @@ def test_fused_mlp_saturates_at_the_int8_limits(monkeypatch, batch) -> None:
     assert levels.max() == 127 and levels.min() == -128
 
 
+@pytest.mark.parametrize("batch", [1, 3])
+def test_fused_mlp_rounds_requantization_ties_up_as_the_reference(monkeypatch, batch) -> None:
+    # one weight 1 and M = 0.5 exactly: level = round(acc / 2) with acc odd, every one a tie
+    m0, shift = K.quantize_multiplier(np.array([0.5]))
+    p = K.IntegerMLP(np.asarray(1.0, np.float32), np.asarray(0, np.int32), (-128, 127), [np.ones((1, 1), np.int8)],
+                     [np.zeros(1, np.int32)], [m0.astype(np.int32)], [shift.astype(np.int8)],
+                     [np.asarray(0, np.int32)], np.array([False]), np.array([-128]), np.array([127]),
+                     np.asarray(1.0, np.float32), np.asarray(0, np.int32))
+    acc = np.array([1, 3, -1, -3, 127, -127], np.float32)
+    for row in range(0, len(acc), batch):
+        x = acc[row:row + batch, None]
+        fast, slow = fused_and_reference(monkeypatch, x, p)
+        np.testing.assert_array_equal(fast, slow)
+        # ties toward +∞, as requantize_reference documents: 0.5 → 1, 1.5 → 2, −0.5 → 0, −1.5 → −1
+        expected = {1: 1, 3: 2, -1: 0, -3: -1, 127: 64, -127: -63}
+        assert fast[:, 0].tolist() == [expected[int(v)] for v in x[:, 0]]
+        monkeypatch.undo()
+
+
 def test_fused_mlp_beyond_the_float32_bound_takes_the_one_call_kernel(monkeypatch) -> None:
     rng = np.random.default_rng(0)
     w = rng.integers(-128, 128, (3, 1100)).astype(np.int8)
