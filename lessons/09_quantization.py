@@ -372,6 +372,21 @@ print(f"size: float32 {sizes['float32']} bytes, int8 {sizes['int8']} bytes "
       f"(weights {Q.weight_nbytes(model) / Q.weight_nbytes(int8_model):.2f}× smaller)")
 
 # %% [markdown]
+# **The whole model in one call.** Run layer by layer, as above, an integer model pays Python's
+# price — a module call, its checks, a new array — around every small product, and at batch 1
+# that price is most of the time. `convert` returns a `QuantizedSequential`: when its layers are
+# an MLP it runs them as one fused call (`Q.integer_mlp`; at batch 1 a single Numba kernel:
+# quantize, each int8 product with its requantization and ReLU clamp, dequantize) on the same
+# integers. `benchmarks/bench_quant.py` times the two against float32.
+
+# %%
+fused = host(int8_model(all_x).data)
+layer_by_layer = host(nn.Sequential.forward(int8_model, all_x).data)
+fused_equals_layers = bool(np.array_equal(fused, layer_by_layer))
+print(f"{type(int8_model).__name__}: the fused call == the layers one by one, bit for bit: {fused_equals_layers}")
+claim(fused_equals_layers, "the fused call computes the same integers as the layers one by one")
+
+# %% [markdown]
 # ## 9. float16 and bfloat16
 #
 # Half-precision floats keep an exponent in every number, so they need no scale, no zero

@@ -208,13 +208,20 @@ def test_an_int8_model_runs_every_integer_kernel(monkeypatch) -> None:
     md.manual_seed(0)
     model = nn.MLP([8, 16, 4])
     int_model = Q.convert(Q.calibrate(Q.prepare(model), [md.randn(32, 8)]))
-    calls = count_calls(monkeypatch, K, "_quantize_kernel", "_int8_matmul_kernel", "_requantize_kernel")
+    calls = count_calls(monkeypatch, K, "_int8_mlp_kernel", "_quantize_kernel", "_int8_matmul_kernel",
+                        "_requantize_kernel")
     with md.no_grad():
-        int_model(md.randn(1, 8))  # batch 1: the Numba product (SMALL_BATCH)
-    assert calls == {"_quantize_kernel": 1, "_int8_matmul_kernel": 2, "_requantize_kernel": 2}
+        int_model(md.randn(1, 8))  # batch 1: the whole MLP in one Numba call
+    assert calls == {"_int8_mlp_kernel": 1}
     with md.no_grad():
-        int_model(md.randn(64, 8))  # batch 64: the float32-exact BLAS product, Numba requantization
-    assert calls == {"_quantize_kernel": 2, "_int8_matmul_kernel": 2, "_requantize_kernel": 4}
+        int_model(md.randn(64, 8))  # batch 64: float32-exact BLAS products, one Numba pass per layer
+    assert calls == {"_int8_mlp_kernel": 1, "_quantize_kernel": 1, "_requantize_kernel": 2}
+    handle = int_model[1].register_forward_hook(lambda m, args, out: None)
+    with md.no_grad():  # a hook must see its layer: layer by layer, the per-layer kernels
+        int_model(md.randn(1, 8))
+    handle.remove()
+    assert calls == {"_int8_mlp_kernel": 1, "_quantize_kernel": 2, "_int8_matmul_kernel": 2,
+                     "_requantize_kernel": 4}
 
 
 @pytest.mark.parametrize("batch", [1, 2, 3, 64])

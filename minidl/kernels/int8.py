@@ -19,7 +19,10 @@ Three ways to compute the int32 product ``A·Wᵀ`` of int8 ``A`` (M, K) and int
   for large ones.
 
 :func:`int8_matmul` picks the fastest exact path for the shape (``SMALL_BATCH``);
-:func:`requantize` turns the int32 sums into int8 outputs in one Numba pass. Through
+:func:`requantize` turns the int32 sums into int8 outputs in one Numba pass;
+:func:`int8_mlp` runs a whole integer-only MLP (quantize → products and requantizations →
+dequantize) in one Numba call for small batches, and with the levels kept as float32 BLAS
+operands between layers for larger ones. Through
 :func:`minidl.kernels.dispatch`, non-NumPy arrays (CuPy, the stand-in) take the plain
 references. :func:`quantize_int8_fused` is only the float32 → int8 loop: its formula lives
 one layer up, in :mod:`minidl.compress.quantize.quantize`, which pairs the two (kernels
@@ -254,3 +257,153 @@ def int8_linear(x: Any, w: Any, bias: Any, multiplier: Any, shift: Any, zero_poi
     Equal, bit for bit, to :func:`int8_linear_reference`.
     """
     return requantize(int8_matmul(x, w), bias, multiplier, shift, zero_point, qmin, qmax)
+
+
+# -- a whole integer-only MLP in one call -------------------------------------------------------
+
+
+@jit
+def _int8_mlp_kernel(x, in_scale, in_zero, in_low, in_high, weights, biases, multipliers, shifts, zeros, relu,
+                     lows, highs, out_scale, out_zero, out):  # pragma: no cover - compiled by Numba
+    # one row at a time through every layer; a row's integers never leave two small buffers. The
+    # levels are kept as int16, so the product widens only the weights (vpmovsxbw) before vpmaddwd
+    # (~20% faster than widening both int8 operands); the sums go to an int32 buffer: a store to
+    # the int16 levels inside the product's loop would stop LLVM vectorizing it (they might alias)
+    n, k0 = x.shape
+    width = k0
+    for layer in range(len(weights)):
+        width = max(width, weights[layer].shape[0])
+    levels = np.empty(width, dtype=np.int16)
+    sums = np.empty(width, dtype=np.int32)
+    inv_scale = np.float64(np.float32(1.0) / np.float32(in_scale[()]))  # 1/s in float32, as PyTorch
+    z_in = np.float64(in_zero[()])
+    for i in range(n):
+        has_nan = False
+        for t in range(k0):  # quantize: rint(fl32(x·(1/s) + z)), clamped (as _quantize_kernel)
+            level = np.rint(np.float32(np.float64(x[i, t]) * inv_scale + z_in))
+            has_nan |= level != level
+            levels[t] = np.int16(min(max(level, in_low), in_high))
+        if has_nan:
+            return True
+        k = k0
+        for layer in range(len(weights)):
+            w = weights[layer]
+            for j in range(w.shape[0]):
+                wj = w[j]
+                acc = np.int32(0)
+                for t in range(wj.shape[0]):  # the int8 product (K = k), vectorized as in _int8_matmul_kernel
+                    acc += np.int32(levels[t]) * np.int32(wj[t])
+                sums[j] = acc
+            bias, mult, shift = biases[layer], multipliers[layer], shifts[layer]
+            z = np.int64(zeros[layer][()])
+            low = max(lows[layer], z) if relu[layer] else lows[layer]  # a fused ReLU clamps at z
+            high = highs[layer]
+            k = w.shape[0]
+            for j in range(k):  # requantize, as _requantize_kernel
+                r = np.int64(shift[j])
+                q = ((np.int64(sums[j]) + np.int64(bias[j])) * np.int64(mult[j]) + (np.int64(1) << (r - 1))) >> r
+                levels[j] = min(max(q + z, low), high)
+        s_out = np.float32(out_scale[()])
+        z_out = np.int32(out_zero[()])
+        for j in range(k):  # dequantize: (q − z) in int32, then × s in float32
+            out[i, j] = np.float32(np.int32(levels[j]) - z_out) * s_out
+    return False
+
+
+class IntegerMLP:
+    """The arrays of an integer-only MLP, as :func:`int8_mlp` reads them, checked once here.
+
+    ``in_scale``, ``in_zero``: the input's (s, z), 0-d; ``in_range``: its [qmin, qmax]. Per layer
+    ``l``: ``weights[l]`` int8 (N, K); ``biases[l]`` the folded int32 bias; ``multipliers[l]`` and
+    ``shifts[l]`` M = M₀·2⁻ʳ from :func:`quantize_multiplier`; ``zeros[l]`` the output zero point
+    (0-d); ``relu[l]``, ``lows[l]``, ``highs[l]`` the fused ReLU and [qmin, qmax] (host arrays, one
+    entry per layer). ``out_scale``, ``out_zero``: the last layer's (s, z), 0-d. The arrays can be
+    the modules' buffers themselves: a state_dict loaded in place is seen by the next call (the
+    shapes, checked here because the loops read without bounds checks, cannot change in place).
+    """
+
+    __slots__ = ("in_scale", "in_zero", "in_range", "weights", "biases", "multipliers", "shifts", "zeros",
+                 "relu", "lows", "highs", "out_scale", "out_zero", "in_features", "out_features", "one_call")
+
+    def __init__(self, in_scale: Any, in_zero: Any, in_range: tuple[int, int], weights: tuple, biases: tuple,
+                 multipliers: tuple, shifts: tuple, zeros: tuple, relu: Any, lows: Any, highs: Any,
+                 out_scale: Any, out_zero: Any) -> None:
+        weights, biases, multipliers, shifts, zeros = (tuple(a) for a in (weights, biases, multipliers, shifts,
+                                                                          zeros))
+        lo, hi = (int(v) for v in in_range)
+        if not (-128 <= lo <= hi <= 127):
+            raise ValueError(f"IntegerMLP: input range [{lo}, {hi}] must fit int8")
+        layers = len(weights)
+        if layers == 0 or any(len(t) != layers for t in (biases, multipliers, shifts, zeros, relu, lows, highs)):
+            raise ValueError(f"IntegerMLP: expected one weight, bias, multiplier, shift, zero point, relu flag "
+                             f"and range per layer (got {layers} weights)")
+        for layer, w in enumerate(weights):
+            n = w.shape[0] if w.ndim == 2 else -1
+            if w.dtype != _INT8 or w.ndim != 2 or (layer and w.shape[1] != weights[layer - 1].shape[0]):
+                raise ValueError(f"IntegerMLP: layer {layer} weight must be int8 of shape (N, K) with K the "
+                                 f"previous layer's N (got {w.dtype} {tuple(w.shape)})")
+            if w.shape[1] > MAX_KERNEL_K:
+                raise ValueError(f"IntegerMLP: layer {layer} has K = {w.shape[1]}, longer than the int32 "
+                                 f"accumulator allows (at most {MAX_KERNEL_K})")
+            if any(a.shape != (n,) or a.dtype.kind != "i" for a in (biases[layer], multipliers[layer], shifts[layer])):
+                raise ValueError(f"IntegerMLP: layer {layer} needs integer bias, multiplier and shift of shape ({n},)")
+            if not (-128 <= int(lows[layer]) <= int(highs[layer]) <= 127):
+                raise ValueError(f"IntegerMLP: layer {layer} output range [{lows[layer]}, {highs[layer]}] "
+                                 "must fit int8")
+        self.in_scale, self.in_zero, self.in_range = in_scale, in_zero, (lo, hi)
+        self.weights, self.biases, self.multipliers = weights, biases, multipliers
+        self.shifts, self.zeros = shifts, zeros
+        self.relu, self.lows, self.highs, self.out_scale, self.out_zero = relu, lows, highs, out_scale, out_zero
+        self.in_features, self.out_features = int(weights[0].shape[1]), int(weights[-1].shape[0])
+        # a product longer than 1024 has no exact float32 route: the one-call kernel takes every batch
+        self.one_call = max(int(w.shape[1]) for w in weights) > EXACT_FLOAT32_K
+
+
+def int8_mlp(x: np.ndarray, p: IntegerMLP) -> np.ndarray:
+    """A whole integer-only MLP — quantize, then per layer the int8 product and requantization
+    (clamped at z for a fused ReLU), then dequantize — float32 (n, K₀) in, float32 (n, N_L) out.
+
+    The loops only (NumPy arrays; ``p`` as :class:`IntegerMLP` describes, its shapes checked there): the formulas are
+    :func:`minidl.compress.quantize.quantize.quantize_affine`, :func:`requantize_reference` and
+    :func:`minidl.compress.quantize.quantize.dequantize_affine`, and their composition, the
+    reference this must equal bit for bit, is
+    :func:`minidl.compress.quantize.qmodel.integer_mlp_reference`, paired with this one layer up.
+
+    Two routes, chosen by the batch:
+
+    - at most ``SMALL_BATCH`` rows (or K > 1024 anywhere): one Numba call for the whole network,
+      a row's integers kept in a small buffer from layer to layer (no Python between layers);
+    - more rows: the products are float32 BLAS on the integer levels (exact for K ≤ 1024, see the
+      module notes), and the integers travel between layers *as float32 levels*: quantization
+      and each requantization write the next product's float32 operand directly, in one Numba
+      pass, instead of int8 that the product would cast again. The weights are cast per call, so
+      they stay int8 in memory.
+    """
+    if x.dtype != _FLOAT32 or x.ndim != 2 or x.shape[1] != p.in_features:
+        raise ValueError(f"int8_mlp: x must be float32 of shape (n, {p.in_features}) "
+                         f"(got {x.dtype} {tuple(x.shape)})")
+    x = x if x.flags.c_contiguous else np.ascontiguousarray(x)
+    n, k0 = x.shape
+    lo, hi = p.in_range
+    weights = p.weights
+    if n <= SMALL_BATCH or p.one_call:
+        out = np.empty((n, p.out_features), dtype=np.float32)  # host: the kernel's output
+        if _int8_mlp_kernel(x, p.in_scale, p.in_zero, float(lo), float(hi), weights, p.biases,
+                            p.multipliers, p.shifts, p.zeros, p.relu, p.lows, p.highs, p.out_scale, p.out_zero, out):
+            raise ValueError("quantize: x contains NaN, which has no integer level")
+        return out
+    levels = np.empty(x.shape, dtype=np.float32)  # host: the integer levels, as float32
+    inv_scale = np.float64(np.float32(1.0) / np.float32(p.in_scale))
+    if _quantize_kernel(x.reshape(-1), inv_scale, np.float64(p.in_zero), np.float64(lo), np.float64(hi),
+                        levels.reshape(-1)):
+        raise ValueError("quantize: x contains NaN, which has no integer level")
+    for layer, w in enumerate(weights):
+        acc = levels @ w.astype(np.float32).T  # exact: integers below 2^24
+        z = int(p.zeros[layer])
+        low = max(int(p.lows[layer]), z) if p.relu[layer] else int(p.lows[layer])
+        levels = np.empty(acc.shape, dtype=np.float32)  # host
+        _requantize_kernel(acc, p.biases[layer], p.multipliers[layer], p.shifts[layer], z, low,
+                           int(p.highs[layer]), levels)
+    levels -= np.float32(p.out_zero)  # (q − z) is exact in float32, as in int32
+    levels *= np.float32(p.out_scale)
+    return levels

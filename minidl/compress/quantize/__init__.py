@@ -21,10 +21,12 @@ has the same groups):
    ``QATLinear``, ``QATConv2d``, ``fake_quant_modules``.
 6. **Post-training quantization** (``ptq``): ``prepare`` → ``calibrate`` → ``convert``, and
    ``quantize_dynamic``.
-7. **Integer-only layers** (``qlinear``, ``qconv``): ``Quantize``, ``DeQuantize``,
+7. **Integer-only layers** (``qlinear``, ``qconv``, ``qmodel``): ``Quantize``, ``DeQuantize``,
    ``QuantizedLinear`` (int8 × int8 → int32 → int8), ``DynamicQuantizedLinear``,
    ``QuantizedFlatten``, ``QuantizedConv2d`` (that GEMM on im2col rows padded with Z₁),
-   ``QuantizedMaxPool2d``, ``integer_conv2d``, ``integer_max_pool2d``, ``quantized_im2col``.
+   ``QuantizedMaxPool2d``, ``integer_conv2d``, ``integer_max_pool2d``, ``quantized_im2col``;
+   ``QuantizedSequential`` (what ``convert`` returns: an MLP runs as one fused call,
+   ``integer_mlp``, equal bit for bit to its layers one by one, ``integer_mlp_reference``).
 8. **Half precision** (``half``): float16 and bfloat16, round-to-nearest-even by bit
    manipulation: ``round_to_half``, ``round_to_float16``, ``round_to_bfloat16``,
    ``float32_to_bfloat16_bits``, ``bfloat16_bits_to_float32``, ``to_half``, ``HalfLinear``.
@@ -91,6 +93,7 @@ from minidl.compress.quantize.qlinear import (
     QuantizedFlatten,
     QuantizedLinear,
 )
+from minidl.compress.quantize.qmodel import QuantizedSequential, integer_mlp, integer_mlp_reference
 from minidl.compress.quantize.qparams import (
     FLOAT32_EPS,
     QuantSpec,
@@ -150,6 +153,7 @@ __all__ = [
     # 7. integer-only layers
     "Quantize", "DeQuantize", "QuantizedLinear", "DynamicQuantizedLinear", "QuantizedFlatten",
     "QuantizedConv2d", "QuantizedMaxPool2d", "integer_conv2d", "integer_max_pool2d", "quantized_im2col",
+    "QuantizedSequential", "integer_mlp", "integer_mlp_reference",
     # 8. half precision
     "round_to_half", "round_to_float16", "round_to_bfloat16", "float32_to_bfloat16_bits",
     "bfloat16_bits_to_float32", "to_half", "HalfLinear",

@@ -36,6 +36,7 @@ from minidl.compress.quantize.qlinear import (
     QuantizedFlatten,
     QuantizedLinear,
 )
+from minidl.compress.quantize.qmodel import QuantizedSequential
 from minidl.compress.quantize.quantize import QuantizedTensor, quantize
 from minidl.engine.grad_mode import no_grad
 from minidl.engine.tensor import Tensor
@@ -105,14 +106,14 @@ def _quantized_weight(layer: QATLinear | QATConv2d) -> QuantizedTensor:
                     narrow_range=spec.narrow_range, axis=axis)
 
 
-def convert(prepared: Module) -> Sequential:
+def convert(prepared: Module) -> QuantizedSequential:
     """The integer-only model of a prepared (calibrated or QAT-trained) model.
 
     Each QATLinear becomes a :class:`QuantizedLinear` and each QATConv2d a
     :class:`QuantizedConv2d` whose input (S, Z) is the previous layer's output (S, Z);
     MaxPool2d and Flatten work on the integers and keep (S, Z); Dropout and Identity
     disappear. The prepared model is not changed (except that weight observers see the
-    current weights).
+    current weights). The result is a :class:`QuantizedSequential`: an MLP runs as one fused call.
     """
     layers = list(prepared) if isinstance(prepared, Sequential) else []
     if not layers or not isinstance(layers[0], QuantStub) or not isinstance(layers[-1], DeQuantStub):
@@ -144,7 +145,7 @@ def convert(prepared: Module) -> Sequential:
         else:
             raise TypeError(f"convert: unexpected {type(m).__name__} at layer {i}")
     out.append(DeQuantize())
-    return Sequential(*out).eval()
+    return QuantizedSequential(*out).eval()
 
 
 def quantize_dynamic(model: Module, bits: int = 8, per_channel: bool = False, inplace: bool = False) -> Module:
