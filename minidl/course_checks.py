@@ -266,6 +266,61 @@ def check_ring_bytes(answer: Callable[[float, int], float]) -> int:
     return count
 
 
+def check_value_guard(answer: Callable[[Callable[..., Any]], Callable[[], bool]]) -> int:
+    """16.1 — ``value_guard(fn)`` → ``guard``: a function of no arguments that returns True while
+    every int, float or bool that ``fn`` reads by name from its module's globals or from its
+    closure still has the value it had when ``value_guard(fn)`` was called, and False otherwise
+    (the guard minidl.compile lacks; torch.compile's Dynamo installs one per value it reads)."""
+    count = 0
+
+    def expect(guard: Callable[[], bool], want: bool, case: str) -> None:
+        nonlocal count
+        got = guard()
+        if not isinstance(got, (bool, np.bool_)):
+            raise CheckFailed(f"exercise 16.1, {case}: the guard must return True or False (got {got!r})")
+        if bool(got) is not want:
+            verdict = "still holds" if want else "fails (the capture is stale)"
+            raise CheckFailed(f"exercise 16.1, {case}: expected guard() == {want} — the guard {verdict} — "
+                              f"but it returned {got!r}")
+        count += 1
+
+    def function(source: str, **module_globals: Any) -> tuple[Callable[..., Any], dict[str, Any]]:
+        namespace: dict[str, Any] = {"np": np, **module_globals}
+        exec(source, namespace)  # noqa: S102 - the check's own small functions
+        return namespace["f"], namespace
+
+    # a global float, read; a global float and a string, not read
+    f, g = function("def f(x):\n    return x / temperature\n", temperature=1.0, unused=0.5, label="a")
+    guard = answer(f)
+    expect(guard, True, "nothing changed")
+    g["unused"], g["label"] = 7.0, "b"
+    expect(guard, True, "a global that f does not read changed (no recompile needed)")
+    g["temperature"] = 4.0
+    expect(guard, False, "the global float f reads changed from 1.0 to 4.0")
+    g["temperature"] = 1.0
+    expect(guard, True, "that global is back to the value the guard was made with")
+
+    # an int and a bool, alongside a module and a builtin (which the guard must survive)
+    f, g = function("def f(x):\n    for _ in range(steps):\n        x = np.maximum(x, 0) if clip else x\n"
+                    "    return len(x)\n", steps=3, clip=True)
+    guard = answer(f)
+    expect(guard, True, "f reads an int, a bool, a module (np) and a builtin (len); nothing changed")
+    g["clip"] = False
+    expect(guard, False, "the global bool f reads changed from True to False")
+    g["clip"], g["steps"] = True, 5
+    expect(guard, False, "the global int f reads changed from 3 to 5")
+
+    # a closure variable
+    make, _ = function("def f(t):\n    def step(x):\n        return x * t\n    def set_t(v):\n"
+                       "        nonlocal t\n        t = v\n    return step, set_t\n")
+    step, set_t = make(0.5)
+    guard = answer(step)
+    expect(guard, True, "a closure variable, unchanged")
+    set_t(2.0)
+    expect(guard, False, "the closure variable f reads changed from 0.5 to 2.0")
+    return count
+
+
 def check_prune_in_place(answer: Callable[[np.ndarray, float], Any]) -> int:
     """15.1 — ``prune_smallest_(w, amount)``: set the round(amount · w.size) entries of the NumPy
     array ``w`` with the smallest magnitude to 0, **in place** (what the articles' pruning
@@ -331,6 +386,7 @@ CHECKS: dict[str, Callable[[Any], int]] = {
     "13.1": check_zero_negatives,
     "14.1": check_amdahl,
     "15.1": check_prune_in_place,
+    "16.1": check_value_guard,
 }
 
 

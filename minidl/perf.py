@@ -4,6 +4,8 @@
   rounds after a warm-up (the method ``make bench`` uses; lesson 14 explains each piece).
 - :func:`profile_ops`: the time of each op's forward and backward inside a step.
 - :func:`amdahl_speedup`: how much the whole gains when one part gets faster.
+- :func:`roofline_time`: the least time a kernel can take, from its FLOPs and its bytes
+  (lesson 16: why fusing elementwise ops pays).
 """
 
 from __future__ import annotations
@@ -85,6 +87,26 @@ def amdahl_speedup(fraction: float, factor: float) -> float:
     if factor <= 0:
         raise ValueError(f"factor must be positive (got {factor})")
     return 1.0 / ((1.0 - fraction) + fraction / factor)
+
+
+def roofline_time(flops: float, nbytes: float, peak_flops: float, bandwidth: float) -> float:
+    """The least time a kernel can take (the roofline model, Williams, Waterman & Patterson 2009):
+
+        T = max(F / P_peak, Q / BW)
+
+    F floating-point operations, Q bytes moved between memory and the core, P_peak the
+    machine's peak FLOP/s and BW its memory bandwidth (bytes/s). Equivalently the kernel runs
+    at most at min(P_peak, AI · BW) FLOP/s, AI = F / Q its arithmetic intensity: below the
+    ridge point AI* = P_peak / BW it is memory-bound, and only moving fewer bytes (fusing
+    elementwise ops, so a temporary is never written and read back) makes it faster.
+    """
+    for name, value in (("flops", flops), ("nbytes", nbytes)):
+        if value < 0:
+            raise ValueError(f"{name} must be >= 0 (got {value})")
+    for name, value in (("peak_flops", peak_flops), ("bandwidth", bandwidth)):
+        if not value > 0:
+            raise ValueError(f"{name} must be positive (got {value})")
+    return max(flops / peak_flops, nbytes / bandwidth)
 
 
 @dataclass
