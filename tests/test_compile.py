@@ -224,3 +224,97 @@ def test_bad_arguments_are_refused():
         minidl.compile(3)
     with pytest.raises(NotImplementedError, match="dynamic"):
         minidl.compile(lambda x: x, dynamic=True)
+
+
+# -- fuse=True: the plan agrees with eager to float32 rounding ---------------------------------
+@pytest.mark.parametrize("opt", sorted(OPTIMIZERS))
+def test_fused_mlp_agrees_with_eager_after_five_steps(opt):
+    compiled = _compare(lambda: nn.MLP([64, 128, 10]), OPTIMIZERS[opt], (32, 64), fuse=True)
+    plan = compiled.cache[0].plan
+    if minidl.backend.xp is np:  # on a GPU (or the stand-in) the replay is unfused
+        assert plan is not None and not plan.unlowered
+        assert any("softmax_cross_entropy_" in into for _, into in plan.groups)
+
+
+def test_fused_models_with_unlowered_ops_still_agree():
+    _compare(lambda: nn.SmallCNN(1, 10, 8), OPTIMIZERS["adam"], (4, 1, 8, 8), fuse=True, steps=3)
+    _compare(lambda: nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10)), OPTIMIZERS["sgd"], (16, 64),
+             fuse=True, prepare=_pruned)
+    _compare(lambda: nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 10)), OPTIMIZERS["adam"], (8, 16),
+             fuse=True, prepare=_qat)
+
+
+@pytest.mark.numpy_only
+def test_fused_plan_shares_buffers_and_explains_itself(capsys):
+    minidl.manual_seed(0)
+    model = nn.MLP([16, 32, 32, 4])
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    step = minidl.compile(_train_step(model, opt))
+    x, y = _batches(1, (8, 16), classes=4)[0]
+    step(x, y), step(x, y)
+    plan = step.cache[0].plan
+    owners = [len(lives) for _, _, lives in plan.buffers]
+    assert max(owners) >= 2  # some buffer holds two values whose lifetimes do not overlap
+    text = step.explain()
+    for part in ("the guards, as generated", "-- graph:", "-- fusion groups:", "-- buffer plan:", "def replay("):
+        assert part in text
+    assert text in capsys.readouterr().out
+
+
+@pytest.mark.numpy_only
+def test_fused_loss_refuses_targets_outside_the_classes():
+    minidl.manual_seed(0)
+    model = nn.MLP([8, 4])
+    step = minidl.compile(_train_step(model, optim.SGD(model.parameters(), lr=0.1)))
+    x, y = _batches(1, (4, 8), classes=4)[0]
+    step(x, y)
+    with pytest.raises(IndexError, match="outside 0..3"):
+        step(x, np.array([0, 1, 2, 7]))
+
+
+@pytest.mark.numpy_only
+def test_generated_kernels_equal_their_numpy_references():
+    from minidl.compiler import codegen
+
+    k = codegen.kernels()
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((6, 5)).astype(np.float32)
+    b = rng.standard_normal(5).astype(np.float32)
+    t = rng.integers(0, 5, 6)
+    y1, y2 = z.copy(), z.copy()
+    k.bias_relu_(y1, b)
+    codegen.bias_relu_reference(y2, b)
+    assert y1.tobytes() == y2.tobytes()
+    g = rng.standard_normal((6, 5)).astype(np.float32)
+    o1, o2 = np.empty_like(g), np.empty_like(g)
+    k.relu_backward_(g, z, o1)
+    codegen.relu_backward_reference(g, z, o2)
+    assert np.array_equal(o1, o2)  # equal values (the kernel writes +0 where g·0 may be −0)
+    z1, z2, g1, g2 = z.copy(), z.copy(), np.empty_like(z), np.empty_like(z)
+    loss1 = k.softmax_cross_entropy_(z1, b, t, 1 / 6, g1)
+    loss2 = codegen.softmax_cross_entropy_reference(z2, b, t, 1 / 6, g2)
+    np.testing.assert_allclose(loss1, loss2, rtol=1e-6)
+    np.testing.assert_allclose(g1, g2, rtol=1e-5, atol=1e-7)
+    assert z1.tobytes() == z2.tobytes()
+
+
+@pytest.mark.parametrize("fuse", [False, True])
+def test_gradient_clipping_inside_the_step_is_replayed(fuse):
+    (m1, o1), (m2, o2) = _pair(lambda: nn.MLP([8, 16, 3]), lambda m: optim.SGD(m.parameters(), lr=0.5))
+
+    def make(model, opt):
+        def step(x, y):
+            opt.zero_grad()
+            F.cross_entropy(model(x), y).backward()
+            norm = nn.utils.clip_grad_norm_(model.parameters(), 0.1)
+            opt.step()
+            return norm
+
+        return step
+
+    eager, compiled = make(m1, o1), minidl.compile(make(m2, o2), fuse=fuse)
+    for x, y in _batches(4, (4, 8), classes=3):
+        a, b = eager(x, y), compiled(x, y)
+        np.testing.assert_allclose(to_numpy(b.data), to_numpy(a.data), rtol=1e-6)
+    for p, q in zip(_state(m1), _state(m2)):
+        np.testing.assert_allclose(q, p, rtol=1e-6, atol=1e-7)

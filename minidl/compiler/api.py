@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import warnings
 from typing import Any, Callable
 
@@ -63,6 +64,7 @@ class _Entry:
         self.modules = [(m, training, _ids(m._parameters)) for m, training in tracer.modules.values()]
         self.optimizers = [(opt, _group_ids(opt)) for opt in tracer.optimizers.values()]
         self.hits = 0
+        self.guard, self.guard_source = _guard_function(key, self.modules, self.optimizers)
 
     def failed_guard(self) -> str | None:
         """None when every guard holds, else what changed (the recompile reason)."""
@@ -75,6 +77,51 @@ class _Entry:
             if _group_ids(opt) != groups:
                 return f"the parameter groups of {type(opt).__name__} changed"
         return None
+
+
+def _guard_function(key: tuple[Any, ...], modules: list[Any], optimizers: list[Any]) -> tuple[Any, str]:
+    """The guards as one generated boolean expression (torch.compile's guards are generated too).
+
+    Identity tests (``is``) only: cheap, and a False here is not final — the caller then
+    compares the full key with ``==`` (:meth:`CompiledFunction.__call__`), so a guard that
+    fails for a harmless reason (an equal but distinct dtype object) costs time, not a capture.
+    """
+    ns: dict[str, Any] = {"_S": _State, "_Tensor": Tensor}
+    terms = [f"_S.enabled is {key[0]}"]
+    if key[1]:  # keyword arguments: the slow path checks their names
+        terms.append("False")
+    for i, k in enumerate(key[2:]):
+        a = f"a{i}"
+        if k[0] == "value":
+            ns[f"V{i}"], ns[f"W{i}"] = k[2], k[1]
+            terms.append(f"type({a}) is W{i} and {a} == V{i}")
+        elif k[0] == "id":
+            terms.append("False")
+        elif len(k) == 4:
+            ns[f"T{i}"], ns[f"D{i}"] = k[0], k[2]
+            terms.append(f"type({a}) is _Tensor and type({a}.data) is T{i} and {a}.data.shape == {tuple(k[1])!r} "
+                         f"and {a}.data.dtype is D{i} and {a}.requires_grad is {k[3]}")
+        else:
+            ns[f"T{i}"], ns[f"D{i}"] = k[0], k[2]
+            terms.append(f"type({a}) is T{i} and {a}.shape == {tuple(k[1])!r} and {a}.dtype is D{i}")
+    for j, (m, training, _) in enumerate(modules):
+        ns[f"M{j}"] = m
+        terms.append(f"M{j}.training is {training}")
+        for name, p in m._parameters.items():
+            ns[f"M{j}_{name}"] = p
+            terms.append(f"M{j}._parameters.get({name!r}) is M{j}_{name}")
+    for j, (opt, _) in enumerate(optimizers):
+        ns[f"O{j}"] = opt
+        terms.append(f"len(O{j}.param_groups) == {len(opt.param_groups)}")
+        for g, group in enumerate(opt.param_groups):
+            terms.append(f"len(O{j}.param_groups[{g}]['params']) == {len(group['params'])}")
+            for n, p in enumerate(group["params"]):
+                ns[f"O{j}_{g}_{n}"] = p
+                terms.append(f"O{j}.param_groups[{g}]['params'][{n}] is O{j}_{g}_{n}")
+    args = ", ".join(f"a{i}" for i in range(len(key) - 2))
+    source = f"def guard({args}):\n    return (" + "\n            and ".join(terms) + ")\n"
+    exec(builtins.compile(source, "<minidl.compile guard>", "exec"), ns)  # noqa: S102 - our own generated source
+    return ns["guard"], source
 
 
 def _ids(params: dict[str, Any]) -> tuple[int, ...]:
@@ -102,6 +149,13 @@ class CompiledFunction:
         self.__name__ = getattr(fn, "__name__", type(fn).__name__)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not kwargs:  # the fast path: the generated guards of each capture
+            for entry in self.cache:
+                if entry.guard(*args):
+                    entry.hits += 1
+                    if entry.run is None:
+                        return self.fn(*args)
+                    return entry.run(*args)
         names = tuple(sorted(kwargs)) if kwargs else ()
         inputs = args + tuple([kwargs[k] for k in names]) if kwargs else args
         key = _guard_key(inputs, names)

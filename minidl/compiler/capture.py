@@ -31,6 +31,7 @@ import heapq
 import operator
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -39,6 +40,7 @@ import numpy as np
 from minidl import backend
 from minidl.engine import autograd, grad_hooks
 from minidl.engine.function import Function
+from minidl.engine.grad_mode import _State
 from minidl.engine.tensor import Tensor
 from minidl.nn.module import Module
 from minidl.optim.optimizer import Optimizer
@@ -280,6 +282,21 @@ class Tracer:
         """Run a provider (constants computed from data in Python) and record it."""
         return self.emit("provider", fn, [self.slot(a) for a in arrays], label)
 
+    def call_function(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """A function marked ``recorded_by_compile`` (gradient clipping): replayed as it is.
+        A Tensor it returns (clip_grad_norm_'s norm) becomes a slot, so returning it works."""
+        if self.suspended:
+            return fn(*args, **kwargs)
+        # model.parameters() is a generator: spent at capture, it would be empty at every replay
+        args = tuple([list(a) if isinstance(a, Iterator) else a for a in args])
+
+        def run() -> Any:
+            out = fn(*args, **kwargs)
+            return out.data if isinstance(out, Tensor) else out
+
+        out = self.call(run, f"{fn.__name__}(...)")
+        return Tensor._wrap(out) if _is_array(out) else out
+
     def call(self, fn: Callable[[], Any], label: str, op: Any = None) -> Any:
         """Record a call replayed as it is (``opt.step()``): it reads live state each time."""
         return self.emit("call", fn, [], label, op)
@@ -370,6 +387,7 @@ class capturing:  # noqa: N801 - a context manager used as ``with capturing(trac
                 tr.modules.setdefault(id(m), (m, m.training))
             return original_module_call(m, *args, **kwargs)
 
+        self._swap(_State, "recorder", tr.call_function)
         self._swap(Function, "__call__", traced_call)
         self._swap(Tensor, "backward", traced_backward)
         self._swap(Module, "__call__", traced_module_call)

@@ -26,6 +26,7 @@ def describe(compiled: Any) -> str:
         if entry.modules:
             modes = ", ".join(sorted({"train" if t else "eval" for _, t, _ in entry.modules}))
             out.append(f"        modules in {modes} mode: " + ", ".join(type(m).__name__ for m, _, _ in entry.modules))
+        out.append("the guards, as generated:\n" + entry.guard_source)
         if entry.run is None:
             out.append(f"runs eagerly: {entry.eager_reason}")
             continue

@@ -34,16 +34,23 @@ def _scalar_as_array(y: Any) -> Any:
     return np.asarray(y) if isinstance(y, np.generic) else y  # host: only NumPy makes NumPy scalars
 
 
-def step_line(i: int, step: Step, ns: dict[str, Any]) -> str:
-    """One step as a line of Python; the callables it names are put into ``ns``."""
+def _slot_name(s: int) -> str:
+    return f"v{s}"
+
+
+def step_line(i: int, step: Step, ns: dict[str, Any], v: Any = _slot_name) -> str:
+    """One step as a line of Python; the callables it names are put into ``ns``.
+
+    ``v(slot)`` names the variable that holds a slot (the plan renames slots that share a
+    buffer in place)."""
     name = {"forward": "F", "backward": "B", "add": "A", "ones": "O", "grad": "G", "call": "C",
             "provider": "P", "bind": "K"}[step.kind] + str(i)
-    args = ", ".join(f"v{s}" for s in step.ins)
+    args = ", ".join(v(s) for s in step.ins)
     if step.kind == "bind":
         ns[name] = step.op
-        return f"{name}.{step.fn} = v{step.ins[0]}"
+        return f"{name}.{step.fn} = {v(step.ins[0])}"
     if step.kind == "add":
-        return f"v{step.outs[0]} = v{step.ins[0]} + v{step.ins[1]}"
+        return f"v{step.outs[0]} = {v(step.ins[0])} + {v(step.ins[1])}"
     ns[name] = step.fn
     call = f"{name}({args})"
     if step.kind == "forward" and step.extra.get("scalar"):

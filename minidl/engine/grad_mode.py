@@ -12,6 +12,22 @@ class _State:
     # Module-level flags, read on every op: kept in plain attributes for speed.
     enabled = True
     anomaly = False  # minidl.autograd.detect_anomaly: keep forward stacks, check for NaN
+    # minidl.compile's tracer while it captures, for the few functions that change arrays in place
+    # outside any op (gradient clipping): they hand themselves to it (see recorded_by_compile)
+    recorder = None
+
+
+def recorded_by_compile(fn: F) -> F:
+    """Mark a function that changes arrays in place outside any op (``clip_grad_norm_``): while
+    ``minidl.compile`` captures, the call is recorded and replayed as it is, not lost."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if _State.recorder is not None:
+            return _State.recorder(fn, args, kwargs)
+        return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def is_grad_enabled() -> bool:

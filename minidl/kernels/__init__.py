@@ -70,17 +70,24 @@ def jit(fn: F | None = None, **options: Any) -> Any:
     def decorate(f: F) -> F:
         compiled: list[Any] = []
 
-        @functools.wraps(f)
-        def lazy(*args: Any, **kwargs: Any) -> Any:
+        def dispatcher() -> Any:
             if not compiled:
                 import numba
 
                 if f.__globals__.get("prange") is range:
                     f.__globals__["prange"] = numba.prange  # numba only parallelizes its own prange
                 compiled.append(numba.njit(cache=True, **options)(f))
+            return compiled[0]
+
+        @functools.wraps(f)
+        def lazy(*args: Any, **kwargs: Any) -> Any:
+            if not compiled:
+                dispatcher()
             return compiled[0](*args, **kwargs)
 
         lazy.py_func = f  # type: ignore[attr-defined]
+        # the Numba function itself: minidl.compile calls it directly, without this wrapper
+        lazy.dispatcher = dispatcher  # type: ignore[attr-defined]
         return lazy  # type: ignore[return-value]
 
     return decorate(fn) if fn is not None else decorate

@@ -6,6 +6,7 @@ import math
 from collections.abc import Iterable
 
 from minidl import backend
+from minidl.engine.grad_mode import recorded_by_compile
 from minidl.engine.tensor import Tensor
 
 
@@ -14,6 +15,7 @@ def _grads(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
     return [p.grad for p in params if p.grad is not None]
 
 
+@recorded_by_compile
 def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm_type: float = 2.0,
                     error_if_nonfinite: bool = False) -> Tensor:
     """Scale all gradients together so that their joint norm is at most ``max_norm``.
@@ -53,6 +55,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
     return Tensor(total, dtype=grads[0].dtype)
 
 
+@recorded_by_compile
 def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
     """Clamp every gradient element into [−clip_value, clip_value], in place.
 
