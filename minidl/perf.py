@@ -41,7 +41,7 @@ class Timing:
 
 
 def measure(candidates: dict[str, Callable[[], Any]], number: int = 10, rounds: int = 7, warmup: int = 2,
-            settle: float = 0.05) -> dict[str, Timing]:
+            settle: float = 0.05, clock: Callable[[], float] = time.perf_counter) -> dict[str, Timing]:
     """Median seconds per call of each candidate.
 
     - warm-up: ``warmup`` untimed calls first (first calls pay for compiling, caches, page faults);
@@ -51,7 +51,11 @@ def measure(candidates: dict[str, Callable[[], Any]], number: int = 10, rounds: 
     - ``settle`` seconds of sleep before each block, so that thread pools still spinning
       from the previous candidate (BLAS, Numba, PyTorch) are idle again;
     - no garbage collection while timing: one would be charged to whichever candidate
-      happened to trigger it (memory is still freed as usual when the last reference goes).
+      happened to trigger it (memory is still freed as usual when the last reference goes);
+    - ``clock``: wall time by default; ``clock=time.process_time`` charges each block this
+      process's CPU time instead, so on a machine shared with other jobs a block the operating
+      system paused is not charged for the pause (lesson 16 uses it for millisecond-long
+      blocks, which a busy machine interrupts almost every time).
     """
     for fn in candidates.values():
         for _ in range(warmup):
@@ -65,10 +69,10 @@ def measure(candidates: dict[str, Callable[[], Any]], number: int = 10, rounds: 
             for name, fn in candidates.items():
                 if settle:
                     time.sleep(settle)
-                start = time.perf_counter()
+                start = clock()
                 for _ in range(number):
                     fn()
-                samples[name].append((time.perf_counter() - start) / number)
+                samples[name].append((clock() - start) / number)
     finally:
         if was_enabled:
             gc.enable()

@@ -55,6 +55,15 @@ def test_roofline_hand_computed_and_errors():
         roofline_time(1, -1, 1e9, 1e9)
 
 
+def test_measure_with_the_cpu_clock_does_not_charge_a_pause():
+    import time
+
+    nap = {"sleep": lambda: time.sleep(0.01)}
+    wall = measure(nap, number=1, rounds=3, warmup=0, settle=0)["sleep"].median
+    cpu = measure(nap, number=1, rounds=3, warmup=0, settle=0, clock=time.process_time)["sleep"].median
+    assert wall >= 0.01 > 0.005 > cpu  # sleeping takes wall time and (almost) no CPU time
+
+
 def test_measure_times_every_candidate_in_every_round():
     calls = {"a": 0, "b": 0}
 
