@@ -15,8 +15,8 @@
 #   op, every step; `minidl.compile` runs the step once while recording the array operations,
 #   then replays the recording as generated straight-line Python.
 # - What a **guard** is, why a new input shape (or `model.eval()`) makes the step compile
-#   again, what happens after 8 recompilations — and a guard minidl does not have, which you
-#   will write.
+#   again, what happens after 8 recompilations; what goes wrong with a guard that checks too
+#   little — and the guard key you will write to fix it.
 # - **Memory planning by liveness**: each intermediate array lives from the line that writes
 #   it to the last line that reads it; arrays whose lives do not overlap share one buffer,
 #   allocated once. A picture of the buffers' lifetimes.
@@ -157,6 +157,9 @@ claim(np.array_equal(compiled_relus(sample).numpy(), three_relus(sample).numpy()
 claim(np.array_equal(compiled_relus(sample).numpy(), three_relus(sample).numpy()), "the replay gives the same values")
 print(explain_section(compiled_relus, "graph"))
 print(explain_section(compiled_relus, "generated replay code"))
+relus_source = compiled_relus.cache[0].source
+claim("v2 = F0(v0, v1)" in relus_source and "v1 = L1.data" in relus_source and "for " not in relus_source,
+      "the loop is unrolled; F0 is the first Sub, reading the 0.5 as L1.data")
 
 # %% [markdown]
 # The `for` loop is not in the replay: the tracer saw six ops, one after another, and the
@@ -178,7 +181,10 @@ print(explain_section(compiled_unfused, "graph"))
 print()
 print(explain_section(compiled_unfused, "generated replay code"))
 capture_u = compiled_unfused.cache[0]
-n_ops = sum(1 for s in capture_u.tracer.steps if s.kind in ("forward", "backward"))
+steps_u = capture_u.tracer.steps
+n_ops = sum(1 for s in steps_u if s.kind in ("forward", "backward"))
+claim((steps_u[1].label, steps_u[9].label, steps_u[12].kind, steps_u[16].label)
+      == ("Linear.forward", "Linear.backward", "grad", "SGD.step()"), "F1, B9, G12 and C16 are what the text says")
 print(f"\n{len(capture_u.tracer.steps)} recorded steps, {n_ops} of them an op's forward or backward")
 
 # %% [markdown]
@@ -278,46 +284,101 @@ claim(len(compiled_c.cache) == minidl.compiler.config.cache_size_limit and len(c
       "past the limit, new shapes run eagerly with a warning", captures=len(compiled_c.cache))
 
 # %% [markdown]
-# **A guard that is missing.** The guards cover the inputs, grad mode, train/eval and the
-# identity of parameters and optimizer groups. They do not cover a plain Python number that
-# the function reads from outside — a global, or a variable of an enclosing function. The
-# tracer saw its value, and the recording holds that value as a constant:
+# The guards are code too: minidl generates them, like the replay, as one Python expression
+# that is checked before every replay (`torch.compile` generates its guards the same way;
+# `TORCH_LOGS=guards` prints them). Those of the first capture above:
 
 # %%
-model_t, opt_t, _ = mlp_and_step()
-temperature = 1.0
-
-
-def soft_step(xb, yb):
-    opt_t.zero_grad()
-    loss = F.cross_entropy(model_t(xb) / temperature, yb)
-    loss.backward()
-    opt_t.step()
-    return loss
-
-
-def loss_now(t: float) -> float:
-    """The loss of soft_step's batch at temperature t, with the current weights (no step)."""
-    with minidl.no_grad():
-        return float(F.cross_entropy(model_t(x) / t, y).item())
-
-
-compiled_soft = minidl.compile(soft_step, fuse=False)
-compiled_soft(x, y)  # captured with temperature = 1.0
-temperature = 4.0
-should_be, baked = loss_now(4.0), loss_now(1.0)
-stale = float(compiled_soft(x, y).item())
-print(f"temperature is now 4.0: eager would return {should_be:.4f}; the compiled step returned {stale:.4f}, "
-      f"the loss at temperature 1.0 ({baked:.4f})")
-claim(abs(stale - baked) < 1e-6 < 1e-3 < abs(stale - should_be),
-      "the compiled step still divides by the temperature it was captured with", stale=stale, baked=baked,
-      should_be=should_be)
-temperature = 1.0
+print(compiled_g.cache[0].guard_source)
 
 # %% [markdown]
-# No error, no warning, a wrong loss and wrong gradients. `torch.compile`'s Dynamo guards
-# every global and closure value the function reads (its guards print with
-# `TORCH_LOGS=guards`); exercise 1 asks you to write that guard for minidl.
+# **Why each guard is there.** Take minidl's capture and replay, and put a guard of our own in
+# front of them: a toy compiler that keeps one capture per key and replays it through its
+# generated code directly, with minidl's own guards bypassed. A first attempt keys on the
+# shapes of the arguments only — enough for the batch-size case. Here it serves an MLP with
+# dropout, captured in train mode, then asked for a prediction in eval mode:
+
+
+# %%
+def shape_key(args):
+    """A first guard key: the shape of every argument, and nothing else."""
+    return tuple(a.shape for a in args)
+
+
+class ToyCompiled:
+    """One minidl capture per guard key, replayed by its generated code (minidl's guards bypassed)."""
+
+    def __init__(self, fn, key):
+        self.fn, self.key, self.replays = fn, key, {}
+
+    def __call__(self, *args):
+        k = self.key(args)
+        if k not in self.replays:
+            compiled = minidl.compile(self.fn, fuse=False)
+            result = compiled(*args)  # the capture: an eager run, recorded
+            self.replays[k] = compiled.cache[0].run
+            return result
+        return self.replays[k](*args)
+
+
+minidl.manual_seed(0)
+model_drop = nn.MLP(SIZES, dropout=0.5)
+toy = ToyCompiled(lambda xb: model_drop(xb), key=shape_key)
+toy(x)  # captured in train mode: dropout on
+model_drop.eval()
+with minidl.no_grad():
+    expected = model_drop(x).numpy()
+replayed_eval = toy(x).numpy()  # same shape: the key matches, the train-mode capture is replayed
+model_drop.train()
+eval_gap = float(np.abs(replayed_eval - expected).max())
+print(f"eval-mode prediction: largest difference between the toy's replay and eager {eval_gap:.3f} "
+      f"({len(toy.replays)} capture: the shape key saw nothing change)")
+claim(eval_gap > 1e-2, "with a shape-only key, an eval-mode call replays the train-mode capture (dropout on)",
+      gap=eval_gap)
+
+# %% [markdown]
+# A wrong answer, and no error: the replay still draws a dropout mask, because that is what
+# was recorded. The same key would also replay a float32 capture for float64 inputs, a
+# capture without gradients for inputs that need them, a training step inside `no_grad()`.
+# Exercise 1 asks you to write the key that catches all of these.
+#
+# **What no guard sees.** A guard can check only what it knows to read. minidl (like
+# Dynamo) reads the inputs, grad mode, each module's `training` flag and parameters, and the
+# optimizer's groups; a plain number kept as a module's attribute and used in `forward` is
+# not among them. At capture the division turned it into a Tensor, which the recording
+# reads like a parameter (one of the `L….data` lines of the code below), and the replay keeps
+# using that Tensor:
+
+# %%
+class Tempered(nn.Module):
+    """An MLP whose logits are divided by a temperature (lesson 10), kept as an attribute."""
+
+    def __init__(self, temperature: float) -> None:
+        super().__init__()
+        self.inner = nn.MLP(SIZES)
+        self.temperature = temperature
+
+    def forward(self, xb):
+        return self.inner(xb) / self.temperature
+
+
+minidl.manual_seed(0)
+tempered = Tempered(temperature=1.0)
+compiled_tempered = minidl.compile(tempered, fuse=False)
+compiled_tempered(x)
+tempered.temperature = 4.0
+with minidl.no_grad():
+    fresh = tempered(x).numpy()
+stale_gap = float(np.abs(compiled_tempered(x).numpy() - fresh).max())
+print(explain_section(compiled_tempered, "generated replay code"))
+print(f"after setting temperature = 4.0: compiled vs eager logits differ by up to {stale_gap:.3f}")
+claim(stale_gap > 1e-2, "a number read from a module attribute is baked into the capture", gap=stale_gap)
+
+# %% [markdown]
+# That is a documented limit, shared with CUDA graphs and tinygrad's TinyJit: what the
+# function computes from Python state that no guard reads is frozen at capture. Keep such
+# numbers in a Tensor (a buffer, read live like a parameter), pass them as an argument (then
+# the input guard sees them), or compile again after changing them.
 #
 # ## 3. Memory planning by liveness
 #
@@ -659,8 +720,8 @@ claim(fused_gap < 1e-5, "the fused step agrees with eager to float32 rounding", 
 # - **`torch.compile`** does not run your function to trace it; **Dynamo** reads its Python
 #   *bytecode* as it is about to run (PEP 523's frame-evaluation hook), symbolically, and
 #   extracts the tensor operations into an FX graph. It guards on everything it read —
-#   tensor shapes, dtypes and strides, globals, closure variables, module attributes — so the
-#   temperature of section 2 would not have been baked in silently. Where it meets something it cannot
+#   tensor shapes, dtypes and strides, globals, closure variables, module attributes (the
+#   temperature of section 2 included). Where it meets something it cannot
 #   trace (a `.item()` followed by an `if`, a print, an unsupported library call) it makes a
 #   **graph break**: the graph so far is compiled, that piece of Python runs normally, and
 #   tracing resumes after it — several graphs per function, where minidl keeps one or none.
@@ -687,58 +748,39 @@ claim(fused_gap < 1e-5, "the fused step agrees with eager to float32 rounding", 
 #
 # ## Exercises
 #
-# **1.** Write the missing guard of section 2. `value_guard(fn)` returns a function of no
-# arguments, `guard()`, that is True while every `int`, `float` or `bool` that `fn` reads by
-# name — from its module's globals (`fn.__globals__`, names in `fn.__code__.co_names`) or from
-# its closure (`fn.__code__.co_freevars` and `fn.__closure__`) — still has the value it had
-# when `value_guard(fn)` was called, and False otherwise. Values `fn` does not read must not
-# matter. Test it with `check("16.1", value_guard)`, then use it to make `soft_step` recompile
-# when `temperature` changes.
+# **1.** Write the guard key that `shape_key` of section 2 should have been.
+# `guard_key(args, model)` returns a hashable value (a tuple) that is equal for two calls
+# exactly when a capture made for one may be replayed for the other: the same shape, dtype and
+# `requires_grad` of every Tensor in `args`, the same grad mode (`minidl.is_grad_enabled()`),
+# and the same train/eval mode of every module in `model` (`model.modules()`, the model
+# included) — but new *values* in arrays of the same shapes must give the same key (or every
+# call would capture again). Test it with `check("16.1", guard_key)`, then put it in front of
+# the toy compiler and see the eval-mode call capture again and agree with eager.
 
 # %% [markdown] tags=["answer", "hide-cell"]
-# **Answer.** Read each name's current value where Python would (a closure cell first, then
-# the globals), keep the names whose value is a number, and compare. The wrapper captures
-# again when the guard fails — Dynamo's "guard failure → recompile", in ten lines.
+# **Answer.** One tuple per thing a capture depends on. `model.modules()` matters, not only
+# `model.training`: `module.eval()` on one Dropout changes that module alone.
 
 # %% tags=["answer", "hide-cell"]
-def value_guard(fn):
-    cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
-
-    def read(name):
-        return cells[name].cell_contents if name in cells else fn.__globals__.get(name)
-
-    names = [name for name in (*fn.__code__.co_names, *fn.__code__.co_freevars)
-             if isinstance(read(name), (bool, int, float))]
-    seen = {name: read(name) for name in names}
-    return lambda: all(read(name) == value for name, value in seen.items())
+def guard_key(args, model):
+    return (minidl.is_grad_enabled(),
+            tuple((a.shape, a.dtype, a.requires_grad) for a in args),
+            tuple(m.training for m in model.modules()))
 
 
-check("16.1", value_guard)
+check("16.1", guard_key)
 
-
-class GuardedCompile:
-    """minidl.compile(fn) plus the value guard: a new capture whenever a number fn reads changed."""
-
-    def __init__(self, fn, **options):
-        self.fn, self.options, self.recaptures = fn, options, 0
-        self.compiled, self.guard = minidl.compile(fn, **options), value_guard(fn)
-
-    def __call__(self, *args):
-        if not self.guard():
-            self.compiled, self.guard = minidl.compile(self.fn, **self.options), value_guard(self.fn)
-            self.recaptures += 1
-        return self.compiled(*args)
-
-
-guarded_soft = GuardedCompile(soft_step, fuse=False)
-guarded_soft(x, y)
-temperature = 4.0
-should_be = loss_now(4.0)
-got = float(guarded_soft(x, y).item())
-print(f"temperature 4.0: eager {should_be:.4f}, guarded compiled step {got:.4f} ({guarded_soft.recaptures} recapture)")
-claim(abs(got - should_be) < 1e-6 and guarded_soft.recaptures == 1, "with the guard, the change is seen",
-      got=got, should_be=should_be)
-temperature = 1.0
+minidl.manual_seed(0)
+model_drop = nn.MLP(SIZES, dropout=0.5)
+guarded = ToyCompiled(lambda xb: model_drop(xb), key=lambda args: guard_key(args, model_drop))
+guarded(x)
+model_drop.eval()
+with minidl.no_grad():
+    expected = model_drop(x).numpy()
+    got = guarded(x).numpy()  # a new key (eval mode, grad mode off): captured again
+model_drop.train()
+print(f"{len(guarded.replays)} captures; eval prediction vs eager: {float(np.abs(got - expected).max())}")
+claim(len(guarded.replays) == 2 and np.array_equal(got, expected), "with the full key the eval call is right")
 
 # %% [markdown]
 # **2.** Predict, then measure, the gain of fusing one more op. Append a third op to the
@@ -845,7 +887,8 @@ results = {
     "graph_break_raised": broke,
     "captures_after_shape_and_eval": len(compiled_g.cache),
     "cache_limit_captures": len(compiled_c.cache),
-    "stale_temperature_loss_gap": round(abs(stale - should_be), 4),
+    "shape_key_eval_gap": round(eval_gap, 4),
+    "stale_attribute_gap": round(stale_gap, 4),
     "buffers": len(plan_d.buffers),
     "values_planned": values_planned,
     "peak_gflops": round(peak / 1e9, 1),

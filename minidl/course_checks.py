@@ -266,58 +266,54 @@ def check_ring_bytes(answer: Callable[[float, int], float]) -> int:
     return count
 
 
-def check_value_guard(answer: Callable[[Callable[..., Any]], Callable[[], bool]]) -> int:
-    """16.1 — ``value_guard(fn)`` → ``guard``: a function of no arguments that returns True while
-    every int, float or bool that ``fn`` reads by name from its module's globals or from its
-    closure still has the value it had when ``value_guard(fn)`` was called, and False otherwise
-    (the guard minidl.compile lacks; torch.compile's Dynamo installs one per value it reads)."""
-    count = 0
+def check_guard_key(answer: Callable[[tuple[Any, ...], Any], Any]) -> int:
+    """16.1 — ``guard_key(args, model)`` → a hashable key, equal for two calls exactly when a capture
+    made for one may be replayed for the other: the same shape, dtype and ``requires_grad`` of
+    every Tensor in ``args``, the same grad mode, and the same train/eval mode of every module of
+    ``model`` (``model.modules()``); new *values* in the same arrays must not change it."""
+    import minidl
+    from minidl import nn
 
-    def expect(guard: Callable[[], bool], want: bool, case: str) -> None:
+    count = 0
+    rng = _rng(0)
+    model = nn.MLP([4, 8, 3], dropout=0.5)
+
+    def args_of(batch: int = 5, dtype: str = "float32", requires_grad: bool = False) -> tuple[Any, ...]:
+        x = minidl.tensor(rng.standard_normal((batch, 4)).astype(dtype), requires_grad=requires_grad)
+        return x, minidl.tensor(rng.integers(0, 3, batch))
+
+    def key(args: tuple[Any, ...], case: str) -> Any:
+        k = answer(args, model)
+        try:
+            hash(k)
+        except TypeError as error:
+            raise CheckFailed(f"exercise 16.1, {case}: the key must be hashable, to look captures up in a dict "
+                              f"(use tuples, not lists): {error}") from error
+        return k
+
+    def expect(same: bool, k: Any, case: str) -> None:
         nonlocal count
-        got = guard()
-        if not isinstance(got, (bool, np.bool_)):
-            raise CheckFailed(f"exercise 16.1, {case}: the guard must return True or False (got {got!r})")
-        if bool(got) is not want:
-            verdict = "still holds" if want else "fails (the capture is stale)"
-            raise CheckFailed(f"exercise 16.1, {case}: expected guard() == {want} — the guard {verdict} — "
-                              f"but it returned {got!r}")
+        if (k == base) is not same:
+            want = "equal to" if same else "different from"
+            why = ("the capture can be replayed" if same else "replaying the capture would be wrong")
+            raise CheckFailed(f"exercise 16.1, {case}: expected a key {want} the first call's ({why}); "
+                              f"got {k!r} for the first call's {base!r}")
         count += 1
 
-    def function(source: str, **module_globals: Any) -> tuple[Callable[..., Any], dict[str, Any]]:
-        namespace: dict[str, Any] = {"np": np, **module_globals}
-        exec(source, namespace)  # noqa: S102 - the check's own small functions
-        return namespace["f"], namespace
-
-    # a global float, read; a global float and a string, not read
-    f, g = function("def f(x):\n    return x / temperature\n", temperature=1.0, unused=0.5, label="a")
-    guard = answer(f)
-    expect(guard, True, "nothing changed")
-    g["unused"], g["label"] = 7.0, "b"
-    expect(guard, True, "a global that f does not read changed (no recompile needed)")
-    g["temperature"] = 4.0
-    expect(guard, False, "the global float f reads changed from 1.0 to 4.0")
-    g["temperature"] = 1.0
-    expect(guard, True, "that global is back to the value the guard was made with")
-
-    # an int and a bool, alongside a module and a builtin (which the guard must survive)
-    f, g = function("def f(x):\n    for _ in range(steps):\n        x = np.maximum(x, 0) if clip else x\n"
-                    "    return len(x)\n", steps=3, clip=True)
-    guard = answer(f)
-    expect(guard, True, "f reads an int, a bool, a module (np) and a builtin (len); nothing changed")
-    g["clip"] = False
-    expect(guard, False, "the global bool f reads changed from True to False")
-    g["clip"], g["steps"] = True, 5
-    expect(guard, False, "the global int f reads changed from 3 to 5")
-
-    # a closure variable
-    make, _ = function("def f(t):\n    def step(x):\n        return x * t\n    def set_t(v):\n"
-                       "        nonlocal t\n        t = v\n    return step, set_t\n")
-    step, set_t = make(0.5)
-    guard = answer(step)
-    expect(guard, True, "a closure variable, unchanged")
-    set_t(2.0)
-    expect(guard, False, "the closure variable f reads changed from 0.5 to 2.0")
+    base = key(args_of(), "a batch of 5 float32 rows in train mode")
+    expect(True, key(args_of(), "new values, same shapes"), "new values in arrays of the same shapes and dtypes")
+    expect(False, key(args_of(batch=6), "a batch of 6"), "a batch of 6 rows instead of 5 (a new shape)")
+    expect(False, key(args_of(dtype="float64"), "float64"), "x in float64 instead of float32 (a new dtype)")
+    expect(False, key(args_of(requires_grad=True), "requires_grad"), "x with requires_grad=True")
+    with minidl.no_grad():
+        expect(False, key(args_of(), "no_grad"), "the same call inside minidl.no_grad() (grad mode off)")
+    model.eval()
+    expect(False, key(args_of(), "eval"), "model.eval() (dropout off)")
+    model.train()
+    expect(True, key(args_of(), "train again"), "model.train() again (the first capture fits)")
+    list(model.modules())[3].eval()  # only the Dropout inside the MLP
+    expect(False, key(args_of(), "dropout eval"), "only the Dropout module inside the model switched to eval")
+    model.train()
     return count
 
 
@@ -386,7 +382,7 @@ CHECKS: dict[str, Callable[[Any], int]] = {
     "13.1": check_zero_negatives,
     "14.1": check_amdahl,
     "15.1": check_prune_in_place,
-    "16.1": check_value_guard,
+    "16.1": check_guard_key,
 }
 
 

@@ -62,22 +62,15 @@ def _prune_smallest_on_a_copy(w, amount):
     return w
 
 
-def _value_guard(fn):
-    cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
+def _guard_key(args, model):
+    import minidl
 
-    def read(name):
-        return cells[name].cell_contents if name in cells else fn.__globals__.get(name)
-
-    names = [n for n in (*fn.__code__.co_names, *fn.__code__.co_freevars)
-             if isinstance(read(n), (bool, int, float))]
-    seen = {n: read(n) for n in names}
-    return lambda: all(read(n) == v for n, v in seen.items())
+    return (minidl.is_grad_enabled(), tuple((a.shape, a.dtype, a.requires_grad) for a in args),
+            tuple(m.training for m in model.modules()))
 
 
-def _value_guard_globals_only(fn):  # forgets the closure: a step built by a factory goes stale
-    seen = {n: fn.__globals__[n] for n in fn.__code__.co_names
-            if isinstance(fn.__globals__.get(n), (bool, int, float))}
-    return lambda: all(fn.__globals__.get(n) == v for n, v in seen.items())
+def _guard_key_shapes_only(args, model):  # the lesson's first attempt: replays float64 calls, eval calls...
+    return tuple(a.shape for a in args)
 
 
 RIGHT_AND_WRONG = {
@@ -98,7 +91,7 @@ RIGHT_AND_WRONG = {
     "12.5": (lambda n, N: 2 * (N - 1) / N * n, lambda n, N: (N - 1) / N * n),  # forgets the all-gather
     "14.1": (lambda p, s: 1 / ((1 - p) + p / s), lambda p, s: 1 / (p / s)),
     "15.1": (_prune_smallest_, _prune_smallest_on_a_copy),
-    "16.1": (_value_guard, _value_guard_globals_only),
+    "16.1": (_guard_key, _guard_key_shapes_only),
 }
 
 

@@ -16,7 +16,8 @@ def test_lesson_16_results(lesson):
     assert r["traced_steps"] > r["ops"]
     assert r["captures_after_shape_and_eval"] == 3
     assert r["cache_limit_captures"] == 8
-    assert r["stale_temperature_loss_gap"] > 1e-3  # the missing guard really lets a stale constant through
+    assert r["shape_key_eval_gap"] > 1e-2  # a shape-only guard key replays dropout in eval mode
+    assert r["stale_attribute_gap"] > 1e-2  # a module attribute no guard reads stays baked in
     # memory planning shares at least one buffer; fusion stays within float32 rounding of eager
     assert r["values_planned"] > r["buffers"] > 0
     assert r["fused_relative_gap"] < 1e-5
