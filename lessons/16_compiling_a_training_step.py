@@ -240,8 +240,8 @@ claim(broke, "an `if` on a tensor's value cannot be captured")
 # ## 2. Guards: when a recording may be replayed
 #
 # A recording is a program specialized to what it saw: the shapes of every array (the
-# mean's $1/B$ is a number in it, `ones` of the loss's shape is created by it, the planned
-# buffers of section 3 have those shapes), the dtypes, which ops ran in train mode
+# mean's $1/B$ is a number in it, cross-entropy's target coefficients have $B$ rows, the
+# planned buffers of section 3 have those shapes), the dtypes, which ops ran in train mode
 # (dropout) or eval mode. Before each replay, **guards** check that the call is the same
 # kind of call; if one fails, the function is captured again, and both recordings are kept:
 
@@ -279,7 +279,7 @@ with warnings.catch_warnings(record=True) as caught:
     for batch in range(3, 3 + 10):  # ten different batch sizes
         compiled_c(x[:batch], y[:batch])
 print(f"captures kept: {len(compiled_c.cache)} (limit {minidl.compiler.config.cache_size_limit})")
-print("warning:", str(caught[-1].message)[:160], "…" if caught else "(none)")
+print("warning:", textwrap.shorten(str(caught[-1].message), 170) if caught else "(none)")
 claim(len(compiled_c.cache) == minidl.compiler.config.cache_size_limit and len(caught) >= 1,
       "past the limit, new shapes run eagerly with a warning", captures=len(compiled_c.cache))
 
@@ -448,11 +448,14 @@ ax.legend(handles=[Patch(facecolor=c, edgecolor="k", label=name) for name, c in 
           loc="lower left", fontsize=9)
 fig.tight_layout()
 figure_buffers = save_figure(fig, "16_buffer_lifetimes")
+handed_over = [[role(slot) for slot, _, _ in lives] for _, _, lives in plan_d.buffers if len(lives) > 1]
+claim(any(r[0].startswith("forward") and r[1].startswith("backward") for r in handed_over),
+      "a forward activation's buffer is taken over by a gradient flowing back", roles=handed_over)
 
 # %% [markdown]
 # Each bar is one value, from the line that writes it to the last line that reads it; a row
 # with two bars is a buffer reused. The forward activations live long — the backward reads
-# them (a layer's input for $\partial L/\partial W$, the ReLU's input for its mask) — but once a
+# them (a layer's input for $\partial L/\partial W$, the activation for the ReLU's mask) — but once a
 # layer's backward has read its activation for the last time, that buffer is free, and the
 # gradient flowing back to the layers below moves into it. The parameters' gradients get
 # buffers of their own that are never shared: `p.grad` holds them after the step. Like a
@@ -476,7 +479,7 @@ figure_buffers = save_figure(fig, "16_buffer_lifetimes")
 size = pick(512, 256)
 a_mm = np.random.default_rng(1).standard_normal((size, size)).astype(np.float32)
 rows = pick(8192, 4096)
-n = rows * 1024  # elements of the big elementwise arrays: 32 MiB (16 MiB in fast mode), past the caches
+n = rows * 1024  # elements of the big elementwise arrays: 32 MiB (16 MiB in fast mode), past the per-core caches
 big = np.random.default_rng(2).standard_normal(n).astype(np.float32)
 t = measure({"matmul": lambda: a_mm @ a_mm, "in-place pass": lambda: np.negative(big, out=big)},
             number=pick(5, 2), rounds=pick(7, 5), clock=CPU)
@@ -491,14 +494,25 @@ print(f"P_peak ≈ {peak / 1e9:.0f} GFLOP/s ({size}×{size} matmul, ± {t['matmu
 # Now the chain the compiled step fuses after each hidden `Linear`: add the bias, then ReLU,
 # $h = \max(xW^\top + b,\ 0)$. Unfused, that is two passes over the $B \times 128$ array (two
 # NumPy calls, as eager runs them); fused, one loop that adds, clamps and stores each value
-# once — the generated kernel `bias_relu_`. Its source, as `minidl.compiler.codegen` writes it
-# to disk for Numba to compile (and to cache, so the next process loads machine code):
+# once — the kernel `bias_relu_`. Its source, as `minidl.compiler.codegen` writes it to disk
+# for Numba to compile (and to cache, so the next process loads machine code instead of
+# compiling again):
 
 # %%
 kernels = codegen.kernels()
 print(inspect.getsource(kernels.bias_relu_.py_func))
 print(f"cached under {codegen.cache_dir()}")
+print("\nand the lines of section 3's fused step that call it:")
+print("\n".join(line for line in compiled_d.cache[0].source.splitlines() if "_bias_relu(" in line))
 
+# %% [markdown]
+# Two kinds of generated code meet here. The **replay function** is generated for each
+# recording: its lines call BLAS into the planned buffers and the fused kernels, in the
+# recording's order. The **kernels** come from a few patterns — bias + ReLU, the ReLU's
+# backward, softmax cross-entropy's forward and backward — written as source text once, for
+# any dtype, and matched against the recording. `torch.compile`'s Inductor goes further:
+# it generates a new kernel for each group of ops it fuses, from its own loop-level IR
+# (section 6).
 # %% [markdown]
 # The model predicts the bytes and the times before anything runs, for the same array of
 # $n$ values whose bandwidth we just measured:
@@ -537,6 +551,10 @@ print(f"measured:  unfused {measured_unfused * 1e3:.2f} ms ± {t['unfused (2 Num
       f"(predicted {predicted_unfused / predicted_fused:.1f}×)")
 timing_verdict(1.3 < fusion_gain, "fusing the two passes into one saves time in proportion to the bytes",
                measured=fusion_gain, predicted=predicted_unfused / predicted_fused)
+timing_verdict(measured_unfused < 2 * predicted_unfused and measured_fused < 2 * predicted_fused,
+               "both big-array times are within 2× of the roofline's prediction",
+               unfused_over_predicted=measured_unfused / predicted_unfused,
+               fused_over_predicted=measured_fused / predicted_fused)
 
 # %% [markdown]
 # On big arrays the roofline is a good model: the time follows the bytes, and one pass
@@ -594,7 +612,8 @@ fig.tight_layout()
 figure_roofline = save_figure(fig, "16_roofline")
 
 # %% [markdown]
-# The big-array points sit near the sloped roof: memory-bound, and fusion moves the point
+# The big-array points sit near the sloped roof (the verdict above says how near, this run):
+# memory-bound, and fusion moves the point
 # right (more FLOPs per byte) and up. The small-array points sit wherever the fixed cost of
 # their calls puts them — the roof drawn with main memory's bandwidth does not describe
 # arrays that live in the cache, and no roofline shows a call's overhead. That is the regime
@@ -603,11 +622,11 @@ figure_roofline = save_figure(fig, "16_roofline")
 # ## 5. The overhead removed, step by step
 #
 # The 64-128-10 MLP at batch 32, four ways, timed in interleaved rounds (lesson 14):
-# **eager**; the **unfused replay** (the same ops, minus the Tensors, the graph and the
-# Python of `backward()` and `step()`); the **fused** step (BLAS products into planned
-# buffers, the two fused kernels, the softmax cross-entropy's forward and backward as one
-# kernel, the SGD update as one Numba loop per parameter); and a **hand-written NumPy step**,
-# the same arithmetic with no framework at all.
+# **eager**; the **unfused replay** of section 1 (the same ops, minus the Tensors, the graph
+# and the Python of `backward()` and `step()`); the **fused** step; and a **hand-written
+# NumPy step**, the same arithmetic with no framework at all. First, what the fused step is —
+# its fusion groups (which recorded steps became which calls) and its generated code, to
+# compare with the unfused replay of section 1:
 
 
 # %%
@@ -655,6 +674,17 @@ eager_step(x, y)
 eager_once_s = CPU() - started
 hand_step = hand_written(model_hand)
 hand_step()
+print(explain_section(fused_step, "fusion groups"))
+print()
+print(explain_section(fused_step, "generated replay code"))
+
+# %% [markdown]
+# Every recorded step found a lowering here: the products call BLAS with `out=` into the
+# planned buffers (`B0`…, bound once at the top), the bias and the ReLU run as `bias_relu_`,
+# the loss and its gradient as one kernel (with the second bias added inside it), and the
+# gradients stay in their buffers, which `.grad` holds without a copy. Now the times:
+
+# %%
 candidates = {"eager": lambda: eager_step(x, y), "unfused replay": lambda: unfused_step(x, y),
               "fused": lambda: fused_step(x, y), "hand-written NumPy": hand_step}
 timings = measure(candidates, number=pick(200, 30), rounds=pick(9, 5), clock=CPU)
@@ -663,9 +693,8 @@ for name, timing in timings.items():
 eager_s, unfused_s, fused_s, hand_s = (timings[k].median for k in candidates)
 per_op = (eager_s - unfused_s) / n_ops
 print(f"\nfirst calls (an eager step with recording on, then code generation): unfused "
-      f"{capture_unfused_s * 1e3:.1f} ms, fused {capture_fused_s * 1e3:.1f} ms (its Numba kernels were loaded in "
-      f"section 3), against "
-      f"{eager_once_s * 1e3:.1f} ms for one eager step")
+      f"{capture_unfused_s * 1e3:.1f} ms, fused {capture_fused_s * 1e3:.1f} ms (its Numba kernels were loaded "
+      f"in section 3), against {eager_once_s * 1e3:.1f} ms for one eager step")
 print(f"eager → unfused replay: {(eager_s - unfused_s) * 1e6:.0f} µs saved over {n_ops} ops "
       f"= {per_op * 1e6:.1f} µs of Python per op")
 print(f"unfused → fused: {(unfused_s - fused_s) * 1e6:.0f} µs more; fused step = {fused_s / eager_s:.2f}× eager, "
@@ -720,31 +749,32 @@ claim(fused_gap < 1e-5, "the fused step agrees with eager to float32 rounding", 
 # - **`torch.compile`** does not run your function to trace it; **Dynamo** reads its Python
 #   *bytecode* as it is about to run (PEP 523's frame-evaluation hook), symbolically, and
 #   extracts the tensor operations into an FX graph. It guards on everything it read —
-#   tensor shapes, dtypes and strides, globals, closure variables, module attributes (the
-#   temperature of section 2 included). Where it meets something it cannot
-#   trace (a `.item()` followed by an `if`, a print, an unsupported library call) it makes a
-#   **graph break**: the graph so far is compiled, that piece of Python runs normally, and
-#   tracing resumes after it — several graphs per function, where minidl keeps one or none.
-#   AOTAutograd then traces the backward ahead of time, and **Inductor** generates the
-#   kernels: Triton for GPUs, C++ with OpenMP for CPUs, one kernel per fusion group, from
-#   its own loop-level IR, rather than choosing from templates as minidl's `codegen` does.
-#   After a recompilation caused by a shape, it marks that dimension dynamic and compiles
-#   code that works for any size (symbolic shapes), where minidl specializes every shape.
+#   tensor shapes, dtypes and strides, globals, closure variables, module attributes (a
+#   change of section 2's `temperature` would be noticed). Where it meets something it
+#   cannot trace (a `.item()` followed by an `if`, a print, an unsupported library call) it
+#   makes a **graph break**: the graph so far is compiled, that piece of Python runs
+#   normally, and tracing resumes after it — several graphs per function, where minidl keeps
+#   one or none. AOTAutograd then traces the backward ahead of time, and **Inductor**
+#   generates the kernels — Triton for GPUs, C++ with OpenMP for CPUs — one per fusion group,
+#   from its own loop-level IR, rather than choosing from a few patterns as minidl's
+#   `codegen` does. After a recompilation caused by a shape, it marks that dimension dynamic
+#   and compiles code that works for any size (symbolic shapes), where minidl specializes
+#   every shape.
 # - **`jax.jit`** traces too, but with *abstract values*: the function runs once on tracers
 #   that carry a shape and a dtype and no numbers, producing a jaxpr that XLA compiles.
 #   Because there are no numbers, a Python `if` on a traced value cannot be decided and
-#   raises a `ConcretizationTypeError` (you write `lax.cond` instead); a new shape or dtype,
-#   or a new value of an argument marked static, means a new trace, exactly like minidl's
-#   shape guards. JAX functions are pure: the parameters and the optimizer state go in and
-#   come out, so no guard on "the identity of the parameters" is ever needed.
+#   raises an error (a `ConcretizationTypeError`; you write `lax.cond` instead); a new shape
+#   or dtype, or a new value of an argument marked static, means a new trace, exactly like
+#   minidl's shape guards. JAX functions are pure: the parameters and the optimizer state go
+#   in and come out, so no guard on "the identity of the parameters" is ever needed.
 # - **CUDA graphs** are below the framework: the GPU driver records a stream of kernel
 #   launches once and replays the whole recording with one launch. The kernels are
 #   unchanged — no fusion — and the recording holds raw device addresses, so every replay
 #   reads the same input buffers and writes the same output buffers (you copy new data *into*
 #   the static inputs); shapes and control flow are frozen, and nothing that synchronizes
 #   with the CPU may happen during capture. minidl's unfused replay is closest to this: the
-#   recorded calls, in order, replayed without the framework; PyTorch's `mode="reduce-overhead"` is Inductor's
-#   kernels replayed through CUDA graphs.
+#   recorded calls, in order, without the framework around them. PyTorch's
+#   `torch.compile(mode="reduce-overhead")` is Inductor's kernels replayed through CUDA graphs.
 #
 # ## Exercises
 #
@@ -784,13 +814,13 @@ claim(len(guarded.replays) == 2 and np.array_equal(got, expected), "with the ful
 
 # %% [markdown]
 # **2.** Predict, then measure, the gain of fusing one more op. Append a third op to the
-# chain of section 4 — multiply by a constant, as dropout's $1/(1-p)$ scaling does:
-# $h = s\cdot\max(y + b,\ 0)$ with $s = 1.25$. (a) With the byte count of "The math" and this
-# machine's `bandwidth`, predict the unfused three-pass time, the time of a fused
-# `bias_relu_scale_` kernel, and the ratio, for the big array. (b) Write the kernel with
-# `@numba.njit` (copy `bias_relu_` and add the multiply) and measure both with
-# `minidl.perf.measure`. (c) What would the same fusion gain inside the compiled MLP step at
-# batch 32?
+# chain of section 4 — multiply by a constant, as dropout rescales the values it keeps:
+# $h = c\cdot\max(xW^\top + b,\ 0)$ with $c = 1.25$. (a) With the byte count of "The math"
+# and this machine's `bandwidth`, predict the unfused three-pass time, the time of a fused
+# `bias_relu_scale_` kernel, and their ratio, for the big array of section 4. (b) Write the
+# kernel with `@numba.njit` (copy `bias_relu_` and add the multiply) and measure both with
+# `minidl.perf.measure`. (c) If the MLP of section 5 had such a rescaling after its ReLU,
+# what would fusing it gain in the compiled step at batch 32?
 
 # %% [markdown] tags=["answer", "hide-cell"]
 # **Answer.** (a) Three passes move $Q = 8 \cdot 3n$ bytes, the fused loop still $8n$: the
@@ -805,12 +835,13 @@ claim(len(guarded.replays) == 2 and np.array_equal(got, expected), "with the ful
 
 # %% tags=["answer", "hide-cell"]
 @numba.njit(cache=False)  # a fresh function: the lesson does not write to your Numba cache
-def bias_relu_scale_(y, b, s):
-    rows_, cols = y.shape
+def bias_relu_scale_(h, b, c):
+    """h ← c · max(h + b, 0) in place: three elementwise ops, one pass."""
+    rows_, cols = h.shape
     for i in range(rows_):
         for j in range(cols):
-            v = y[i, j] + b[j]
-            y[i, j] = 0 if v < 0 else v * s
+            v = h[i, j] + b[j]
+            h[i, j] = 0 if v < 0 else v * c
 
 
 scale = np.float32(1.25)
@@ -847,11 +878,11 @@ print(f"(c) one NumPy call's fixed cost, {numpy_call * 1e6:.1f} µs, is {numpy_c
 # %% [markdown] tags=["answer", "hide-cell"]
 # **Answer.** The recording is straight-line code over arrays of the shapes it saw: the
 # mean's $1/B$ is a constant in it (`0.03125` in the fused step's generated code for
-# $B = 32$), `ones` of the loss's shape is created by it, cross-entropy's target
-# coefficients have $B$ rows, and the planned buffers of section 3 have the batch size in
-# their shape. A shape-polymorphic program must carry the sizes as variables through all of
-# that (`torch.compile`'s symbolic shapes do, at the price of guards on relations between
-# sizes and code that cannot specialize); minidl keeps it simple and captures per shape.
+# $B = 32$), cross-entropy's target coefficients have $B$ rows, and the planned buffers of
+# section 3 have the batch size in their shape. A shape-polymorphic program must carry the
+# sizes as variables through all of that (`torch.compile`'s symbolic shapes do, at the price
+# of guards on relations between sizes and code that cannot specialize); minidl keeps it
+# simple and captures per shape.
 
 # %% tags=["answer", "hide-cell"]
 fused_source = fused_step.cache[0].source
