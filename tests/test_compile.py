@@ -318,3 +318,42 @@ def test_gradient_clipping_inside_the_step_is_replayed(fuse):
         np.testing.assert_allclose(to_numpy(b.data), to_numpy(a.data), rtol=1e-6)
     for p, q in zip(_state(m1), _state(m2)):
         np.testing.assert_allclose(q, p, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("fuse", [False, True])
+def test_gradients_accumulate_across_calls_without_zero_grad(fuse):
+    (m1, _), (m2, _) = _pair(lambda: nn.MLP([8, 16, 3]), lambda m: None)
+
+    def make(model):
+        def accumulate(x, y):
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            return loss
+
+        return accumulate
+
+    eager, compiled = make(m1), minidl.compile(make(m2), fuse=fuse)
+    for x, y in _batches(3, (4, 8), classes=3):
+        eager(x, y), compiled(x, y)
+    for p, q in zip(_state(m1), _state(m2)):
+        np.testing.assert_allclose(q, p, rtol=1e-6, atol=1e-7)
+
+
+def test_fit_with_compile_trains_like_eager():
+    from minidl.data import ArrayDataset, DataLoader
+    from minidl.train import fit
+
+    rng = np.random.default_rng(0)
+    xp = minidl.backend.xp
+    data = ArrayDataset(xp.asarray(rng.standard_normal((50, 8)).astype(np.float32)), xp.asarray(rng.integers(0, 3, 50)))
+    histories, models = [], []
+    for compiled in (False, True):
+        minidl.manual_seed(0)
+        model = nn.MLP([8, 16, 3])
+        opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        histories.append(fit(model, F.cross_entropy, opt, DataLoader(data, batch_size=16, shuffle=True, seed=0),
+                             epochs=3, progress=False, compile=compiled))  # 50 = 3×16 + 2: a last, smaller batch
+        models.append(model)
+    np.testing.assert_allclose(histories[1].train_loss, histories[0].train_loss, rtol=1e-5)
+    for p, q in zip(_state(models[0]), _state(models[1])):
+        np.testing.assert_allclose(q, p, rtol=1e-5, atol=1e-6)

@@ -27,13 +27,14 @@ results agree with eager to float32 rounding, not bit for bit (the kernels sum i
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from minidl.compiler import replay
-from minidl.compiler.capture import Step, Tracer
+from minidl.compiler.capture import Step, Tracer, _store_grad
 from minidl.compiler.codegen import warm_up
 from minidl.engine.ops.elementwise import ReLU
 from minidl.engine.ops.linalg import Linear
@@ -332,8 +333,15 @@ class _Lowering:
         p = st.op
         s = self.alias.get(g, g)
         zeroed = self.zeroed.get(id(p))
-        if s not in self.planned or zeroed is None or zeroed > i or self.readers.get(g) != [i]:
+        if s not in self.planned:
             return False
+        if zeroed is None or zeroed > i or self.readers.get(g) != [i]:
+            # .grad may still hold last call's array here (accumulation): store a copy of the
+            # buffer, which the next call overwrites
+            self.ns[f"G{i}"] = functools.partial(_store_grad, p, copy=True)
+            self.lines.append(f"G{i}({self.v(g)})")
+            self.groups.append((st.label, "a copy of the gradient buffer (accumulates)"))
+            return True
         self.persistent.add(s)
         t = Tensor._wrap(self.value(s))
         self.grad_tensors[s] = t
