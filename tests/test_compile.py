@@ -54,6 +54,8 @@ OPTIMIZERS = {
     "sgd": lambda m: optim.SGD(m.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3),
     "adam": lambda m: optim.Adam(m.parameters(), lr=1e-2),
     "adamw": lambda m: optim.AdamW(m.parameters(), lr=1e-2),
+    "adam-amsgrad-two-groups": lambda m: optim.Adam([{"params": list(m.parameters())[:2], "lr": 1e-2},
+                                                     {"params": list(m.parameters())[2:]}], lr=3e-3, amsgrad=True),
 }
 
 
@@ -125,20 +127,25 @@ def test_unfused_qat_model_observes_each_batch_and_equals_eager():
              OPTIMIZERS["adam"], (8, 16), fuse=False, prepare=_qat)
 
 
-def test_scheduler_changing_lr_between_calls_is_honoured():
+@pytest.mark.parametrize("fuse", [False, True])
+def test_scheduler_changing_lr_between_calls_is_honoured(fuse):
     (m1, o1), (m2, o2) = _pair(lambda: nn.MLP([8, 16, 3]), lambda m: optim.SGD(m.parameters(), lr=0.5, momentum=0.9))
     s1, s2 = optim.lr_scheduler.StepLR(o1, 1, gamma=0.1), optim.lr_scheduler.StepLR(o2, 1, gamma=0.1)
-    eager, compiled = _train_step(m1, o1), minidl.compile(_train_step(m2, o2), fuse=False)
+    eager, compiled = _train_step(m1, o1), minidl.compile(_train_step(m2, o2), fuse=fuse)
     for x, y in _batches(4, (4, 8), classes=3):
         eager(x, y), compiled(x, y)
         s1.step(), s2.step()
     for p, q in zip(_state(m1), _state(m2)):
-        assert p.tobytes() == q.tobytes()
+        if fuse:
+            np.testing.assert_allclose(q, p, rtol=1e-6, atol=1e-7)
+        else:
+            assert p.tobytes() == q.tobytes()
 
 
-def test_load_state_dict_and_replaced_parameters_stay_correct():
+@pytest.mark.parametrize("fuse", [False, True])
+def test_load_state_dict_and_replaced_parameters_stay_correct(fuse):
     (m1, o1), (m2, o2) = _pair(lambda: nn.MLP([8, 16, 3]), lambda m: optim.Adam(m.parameters(), lr=1e-2))
-    eager, compiled = _train_step(m1, o1), minidl.compile(_train_step(m2, o2), fuse=False)
+    eager, compiled = _train_step(m1, o1), minidl.compile(_train_step(m2, o2), fuse=fuse)
     batches = _batches(6, (4, 8), classes=3)
     for x, y in batches[:2]:
         eager(x, y), compiled(x, y)
@@ -154,27 +161,30 @@ def test_load_state_dict_and_replaced_parameters_stay_correct():
         eager(x, y), compiled(x, y)
     assert len(compiled.cache) == 2 and "replaced" in compiled.recompile_reasons[0]
     for p, q in zip(_state(m1), _state(m2)):
-        assert p.tobytes() == q.tobytes()
+        if fuse:
+            np.testing.assert_allclose(q, p, rtol=1e-6, atol=1e-7)
+        else:
+            assert p.tobytes() == q.tobytes()
 
 
 def test_guards_capture_again_on_shape_train_eval_and_grad_mode():
     minidl.manual_seed(0)
     model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Dropout(0.5), nn.Linear(16, 3))
-    forward = minidl.compile(model, fuse=False)
+    forward = minidl.compile(lambda x: model(x), fuse=False)
     x4, x5 = minidl.randn(4, 8), minidl.randn(5, 8)
     forward(x4), forward(x4)
-    assert len(forward._compiled.cache) == 1
+    assert len(forward.cache) == 1
     forward(x5)
-    assert len(forward._compiled.cache) == 2 and "(4, 8)" in forward._compiled.recompile_reasons[-1]
+    assert len(forward.cache) == 2 and "(4, 8)" in forward.recompile_reasons[-1]
     model.eval()
     out = forward(x4)
-    assert len(forward._compiled.cache) == 3 and "training" in forward._compiled.recompile_reasons[-1]
+    assert len(forward.cache) == 3 and "training" in forward.recompile_reasons[-1]
     with minidl.no_grad():
         out2 = forward(x4)
-    assert len(forward._compiled.cache) == 4
+    assert len(forward.cache) == 4 and "grad mode" in forward.recompile_reasons[-1]
     with minidl.no_grad():
         out3 = forward(x4)  # replayed: equal to eager eval
-    assert len(forward._compiled.cache) == 4
+    assert len(forward.cache) == 4
     expected = model(x4)
     for o in (out, out2, out3):
         assert to_numpy(o.data).tobytes() == to_numpy(expected.data).tobytes()
@@ -210,13 +220,16 @@ def test_cache_limit_warns_and_runs_eagerly(monkeypatch):
     minidl.manual_seed(0)
     model = nn.Linear(4, 2)
     forward = minidl.compile(model, fuse=False)
-    for n in (1, 2, 3):
-        forward(minidl.randn(n, 4))
-    x = minidl.randn(7, 4)
-    with pytest.warns(UserWarning, match="cache_size_limit"):
-        out = forward(x)
-    assert len(forward._compiled.cache) == 3
-    assert to_numpy(out.data).tobytes() == to_numpy(model(x).data).tobytes()
+    with minidl.no_grad():
+        for n in (1, 2, 3):
+            forward(minidl.randn(n, 4))
+        x = minidl.randn(7, 4)
+        with pytest.warns(UserWarning, match="cache_size_limit"):
+            out = forward(x)
+        assert len(forward._compiled.cache) == 3
+        assert to_numpy(out.data).tobytes() == to_numpy(model(x).data).tobytes()
+    with pytest.warns(UserWarning, match="inference only"):
+        forward(x)  # gradients on: the module runs eagerly
 
 
 def test_bad_arguments_are_refused():
@@ -357,3 +370,17 @@ def test_fit_with_compile_trains_like_eager():
     np.testing.assert_allclose(histories[1].train_loss, histories[0].train_loss, rtol=1e-5)
     for p, q in zip(_state(models[0]), _state(models[1])):
         np.testing.assert_allclose(q, p, rtol=1e-5, atol=1e-6)
+
+
+def test_compiled_model_for_inference_equals_eager():
+    minidl.manual_seed(0)
+    model = nn.MLP([16, 32, 4]).eval()
+    fast = minidl.compile(model)
+    assert isinstance(fast, minidl.compiler.OptimizedModule) and fast._orig_mod is model
+    assert list(fast.parameters()) == list(model.parameters())  # everything else is the model's
+    for seed in range(3):
+        x = minidl.tensor(np.random.default_rng(seed).standard_normal((5, 16)).astype(np.float32))
+        with minidl.no_grad():
+            a, b = model(x), fast(x)
+        np.testing.assert_allclose(to_numpy(b.data), to_numpy(a.data), rtol=1e-6, atol=1e-7)
+    assert fast._compiled.cache[0].hits == 2

@@ -193,6 +193,7 @@ class CompiledFunction:
                 tr.input(i, a, False)
         with capturing(tr):
             result = self.fn(*args, **kwargs)
+        tr.name_parameters()
         if tr.broken is not None:
             self._warn_once(tr.broken, f"minidl.compile: {self.__name__} runs eagerly for these inputs "
                             f"(fallback=True): it has {tr.broken}. This warning is shown once.")
@@ -236,8 +237,12 @@ def _key_change(old: tuple[Any, ...], new: tuple[Any, ...]) -> str:
 class OptimizedModule:
     """What :func:`compile` returns for a module (``torch.compile``'s ``OptimizedModule``).
 
-    Calling it runs the compiled forward; every other attribute is the module's own
-    (``parameters()``, ``eval()``, ``state_dict()``...). The module itself is ``_orig_mod``.
+    Calling it under ``no_grad`` runs the compiled forward (inference); every other
+    attribute is the module's own (``parameters()``, ``eval()``, ``state_dict()``...). The
+    module itself is ``_orig_mod``. Unlike torch's, it does not compile a forward whose
+    output you will call ``backward`` on: minidl records the backward pass only inside the
+    compiled function, so with gradients enabled the module runs eagerly (one warning) —
+    compile the whole training step instead.
     """
 
     def __init__(self, module: Module, fuse: bool, fallback: bool) -> None:
@@ -246,6 +251,11 @@ class OptimizedModule:
         self._compiled.__name__ = f"{type(module).__name__}.forward"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if _State.enabled:
+            self._compiled._warn_once("grad", "minidl.compile(model) compiles inference only (under "
+                                      "minidl.no_grad()); with gradients on the model runs eagerly. To compile "
+                                      "training, compile the whole step: minidl.compile(train_step).")
+            return self._orig_mod(*args, **kwargs)
         return self._compiled(*args, **kwargs)
 
     forward = __call__
@@ -272,7 +282,8 @@ def compile(model: Callable[..., Any] | Module | None = None, *, fullgraph: bool
     backward, the optimizer's update, pruning's mask, fake quantization — and from then on
     replays the recording with no Tensor objects, no graph building and no version checks
     (:mod:`minidl.compiler.capture`, :mod:`minidl.compiler.replay`). ``minidl.compile(model)``
-    returns an :class:`OptimizedModule` whose calls are compiled the same way.
+    returns an :class:`OptimizedModule` whose calls under ``no_grad`` (inference) are compiled
+    the same way; to compile training, compile the whole step.
 
     - **Guards**: a capture is reused only for the same input shapes, dtypes and
       ``requires_grad``, the same grad mode, the same train/eval mode of every module it ran,

@@ -91,7 +91,7 @@ def user_location() -> str:
     frame = sys._getframe(1)
     while frame is not None:
         name = os.path.abspath(frame.f_code.co_filename)
-        if not name.startswith(_MINIDL_DIR + os.sep) or os.sep + "tests" + os.sep in name:
+        if not name.startswith(_MINIDL_DIR + os.sep):
             return f"{frame.f_code.co_filename}:{frame.f_lineno} (in {frame.f_code.co_name})"
         frame = frame.f_back
     return "<unknown>"
@@ -115,6 +115,7 @@ class Tracer:
         self.modules: dict[int, tuple[Module, bool]] = {}
         self.optimizers: dict[int, Optimizer] = {}
         self.n_inputs = 0
+        self.names: dict[int, str] = {}  # id(parameter) -> its name in the outermost module called
         self.input_tensors: set[int] = set()  # ids of the Tensors passed in
 
     # -- slots ------------------------------------------------------------------------------
@@ -196,7 +197,7 @@ class Tracer:
                 raise RuntimeError(f"backward() without a gradient needs a scalar output (got shape {root.shape})")
             shape, dtype = root.shape, root.dtype
             xp = backend.get_array_module(root.data)
-            g0 = self.emit("ones", _ones(xp, shape, dtype), [], "ones (∂L/∂L = 1)")
+            g0 = self.emit("ones", _ones(xp, shape, dtype), [], "ones")  # ∂L/∂L = 1
             g = self.slot_of[id(g0)]
         else:
             data = gradient.data if isinstance(gradient, Tensor) else Tensor(gradient, dtype=root.dtype).data
@@ -254,7 +255,7 @@ class Tracer:
                       x, copy=copy)
 
     def _add(self, a: int, b: int) -> int:
-        self.emit("add", operator.add, [a, b], "add (gradients meet)")
+        self.emit("add", operator.add, [a, b], "add")  # two gradients of one tensor meet
         return self.steps[-1].outs[0]
 
     def _shared(self, s: int) -> bool:
@@ -266,6 +267,16 @@ class Tracer:
         readers = sum(ins.count(s) for ins in (st.ins for st in self.steps))
         writers = sum(1 for st in self.steps for o in st.outs if o is not None and self.values[o] is value)
         return readers > 0 or writers > 1
+
+    def name_parameters(self) -> None:
+        """Name each parameter as the outermost module that was called names it ("0.weight"),
+        for the labels of ``explain()``."""
+        for m, _ in self.modules.values():
+            for name, p in m.named_parameters():
+                self.names.setdefault(id(p), name)
+        for st in self.steps:
+            if st.kind == "grad" and id(st.op) in self.names:
+                st.label = f"{self.names[id(st.op)]}.grad"
 
     def bind_last_forward(self, **attributes: Any) -> None:
         """Make the op recorded last read ``attributes`` (provider results) from their slots at

@@ -36,7 +36,9 @@ def describe(compiled: Any) -> str:
             outs = ", ".join(f"v{o}" for o in st.outs if o is not None)
             shapes = ", ".join(_shape(tr.slots[o]) for o in st.outs if o is not None)
             arrow = f" -> {outs} {shapes}" if outs else ""
-            out.append(f"  {i:3d} {st.kind:8s} {st.label}({ins}){arrow}")
+            call = (f"{st.label} = {ins}" if st.kind in ("bind", "grad") else st.label
+                    if st.label.endswith(")") else f"{st.label}({ins})")
+            out.append(f"  {i:3d} {st.kind:8s} {call}{arrow}")
         consts = [(s, sl) for s, sl in enumerate(tr.slots) if sl.kind == "const"]
         if consts:
             out.append("constants baked in at capture: " + ", ".join(f"v{s} {_shape(sl)}" for s, sl in consts))

@@ -324,7 +324,7 @@ class _Lowering:
         self.lines.append(f"_l = _xent({self.v(z)}, {b}, {t}, {op.row_sums!r}, {g})")
         self.lines.append(f"if _l < 0: _target_error({t}, {self.value(z).shape[1]})")
         self.lines.append(f"v{loss}[()] = _l")
-        self.groups.append((f"{provider.label.split(' ')[0]} + {st.label} + {bw.label}",
+        self.groups.append((f"{provider.label} + {st.label} + {bw.label}",
                             "softmax_cross_entropy_ (Numba): loss and gradient"))
         return True
 
@@ -339,7 +339,7 @@ class _Lowering:
             # .grad may still hold last call's array here (accumulation): store a copy of the
             # buffer, which the next call overwrites
             self.ns[f"G{i}"] = functools.partial(_store_grad, p, copy=True)
-            self.lines.append(f"G{i}({self.v(g)})")
+            self.lines.append(f"G{i}({self.v(g)})  # {st.label}: a copy")
             self.groups.append((st.label, "a copy of the gradient buffer (accumulates)"))
             return True
         self.persistent.add(s)
@@ -348,7 +348,7 @@ class _Lowering:
         self.ns[f"P{i}"], self.ns[f"T{i}"] = p, t
         # zero_grad() ran before: .grad is None, so eager would store this array (no copy needed,
         # nothing else reads it). T<i> is a Tensor around the buffer, made once.
-        self.lines.append(f"P{i}.grad = T{i}")
+        self.lines.append(f"P{i}.grad = T{i}  # {st.label}: the buffer itself")
         self.groups.append((st.label, "the gradient buffer itself (no copy)"))
         return True
 
@@ -514,7 +514,7 @@ def _allocate(low: _Lowering, tr: Tracer) -> tuple[dict[int, str], list[tuple[in
 def _tokens(line: str) -> set[str]:
     import re
 
-    return set(re.findall(r"v\d+", line))
+    return set(re.findall(r"\bv\d+\b", line.split("  #", 1)[0]))  # the code, not its comment
 
 
 def _output_slots(value: Any, tr: Tracer) -> set[int]:

@@ -44,7 +44,7 @@ def _target_coefficients(tr: Any, original: Callable[..., Any]) -> Callable[...,
                 row_sums = a.sum(axis=1, keepdims=True)
             return a, row_sums
 
-        return tr.provide(coefficients, [values(target)], "target_coefficients (cross-entropy's a)")
+        return tr.provide(coefficients, [values(target)], "target_coefficients")
 
     return traced
 
@@ -63,7 +63,7 @@ def _fake_quantize_forward(tr: Any, original: Callable[..., Any]) -> Callable[..
             xp = backend.get_array_module(data)
             return xp.asarray(s, dtype=xp.float32), xp.asarray(z)  # what fake_quantize makes of them
 
-        s, z = tr.provide(observe, [x.data], "observer → (scale, zero point)")
+        s, z = tr.provide(observe, [x.data], "observe_scale_zero_point")
         if not self.fake_quant_enabled:
             return x
         out = fake_quant.fake_quantize(x, s, z, self.quant_min, self.quant_max, self.ch_axis)
@@ -83,7 +83,7 @@ def _dropout(tr: Any, original: Callable[..., Any]) -> Callable[..., Any]:
         def mask() -> Any:  # the mask functional.dropout draws, from the same random stream
             return (random.uniform(shape, 0.0, 1.0, dtype, xp) >= p).astype(dtype) * (1.0 / (1.0 - p))
 
-        return mul(x, Tensor._wrap(tr.provide(mask, [], f"dropout mask (p={p})")))
+        return mul(x, Tensor._wrap(tr.provide(mask, [], "dropout_mask")))
 
     return dropout
 

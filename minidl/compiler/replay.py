@@ -39,6 +39,11 @@ def _slot_name(s: int) -> str:
 
 
 def step_line(i: int, step: Step, ns: dict[str, Any], v: Any = _slot_name) -> str:
+    """One step as a line of Python, with its label as a comment (see :func:`_code`)."""
+    return f"{_code(i, step, ns, v)}  # {step.label}"
+
+
+def _code(i: int, step: Step, ns: dict[str, Any], v: Any = _slot_name) -> str:
     """One step as a line of Python; the callables it names are put into ``ns``.
 
     ``v(slot)`` names the variable that holds a slot (the plan renames slots that share a
@@ -90,7 +95,8 @@ def slot_reads(tr: Tracer, ns: dict[str, Any]) -> list[str]:
             lines.append(f"v{s} = a{slot.source}.data" if slot.from_tensor else f"v{s} = a{slot.source}")
         elif slot.kind == "leaf":
             ns[f"L{s}"] = slot.source
-            lines.append(f"v{s} = L{s}.data")
+            name = tr.names.get(id(slot.source))
+            lines.append(f"v{s} = L{s}.data" + (f"  # {name}" if name else ""))
         elif slot.kind == "const":
             ns[f"v{s}"] = slot.source
     return lines
