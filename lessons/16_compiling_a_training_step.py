@@ -347,8 +347,9 @@ claim(eval_gap > 1e-2, "with a shape-only key, an eval-mode call replays the tra
 # Dynamo) reads the inputs, grad mode, each module's `training` flag and parameters, and the
 # optimizer's groups; a plain number kept as a module's attribute and used in `forward` is
 # not among them. At capture the division turned it into a Tensor, which the recording
-# reads like a parameter (one of the `L….data` lines of the code below), and the replay keeps
-# using that Tensor:
+# reads like a parameter (the `L….data` line that names no parameter, in the code below),
+# and the replay keeps using that Tensor. (`minidl.compile(module)` compiles inference, so
+# the calls run under `no_grad()`.)
 
 # %%
 class Tempered(nn.Module):
@@ -365,12 +366,12 @@ class Tempered(nn.Module):
 
 minidl.manual_seed(0)
 tempered = Tempered(temperature=1.0)
-compiled_tempered = minidl.compile(tempered, fuse=False)
-compiled_tempered(x)
-tempered.temperature = 4.0
+compiled_tempered = minidl.compile(tempered, fuse=False)  # a compiled module: inference, under no_grad
 with minidl.no_grad():
+    compiled_tempered(x)
+    tempered.temperature = 4.0
     fresh = tempered(x).numpy()
-stale_gap = float(np.abs(compiled_tempered(x).numpy() - fresh).max())
+    stale_gap = float(np.abs(compiled_tempered(x).numpy() - fresh).max())
 print(explain_section(compiled_tempered, "generated replay code"))
 print(f"after setting temperature = 4.0: compiled vs eager logits differ by up to {stale_gap:.3f}")
 claim(stale_gap > 1e-2, "a number read from a module attribute is baked into the capture", gap=stale_gap)
