@@ -53,7 +53,7 @@
 # between memory and the core cannot run faster than its compute or its memory traffic
 # allow (`minidl.perf.roofline_time`):
 #
-# $$T \;\ge\; \max\!\left(\frac{F}{P_{\text{peak}}},\; \frac{Q}{\mathrm{BW}}\right), \qquad
+# $$T_{\text{kernel}} \;\ge\; \max\!\left(\frac{F}{P_{\text{peak}}},\; \frac{Q}{\mathrm{BW}}\right), \qquad
 # \mathrm{AI} = \frac{F}{Q}$$
 #
 # with $P_{\text{peak}}$ the machine's peak FLOP/s, $\mathrm{BW}$ its memory bandwidth in
@@ -69,8 +69,8 @@
 # from $1/8$ to $k/8$ FLOP/byte — still far below any CPU's ridge point — and the memory-bound
 # time falls by a factor of $k$.
 #
-# **Liveness.** A value $v$ of the program is live on the lines $[\mathrm{def}(v),
-# \mathrm{last}(v)]$, from the line that writes it to the last line that reads it. Two values
+# **Liveness.** A value $u$ of the program is live on the lines $[\mathrm{def}(u),
+# \mathrm{last}(u)]$, from the line that writes it to the last line that reads it. Two values
 # of the same shape and dtype whose intervals do not overlap can share one buffer — the
 # interval-graph colouring a compiler does for registers (linear scan, Poletto & Sarkar 1999).
 
