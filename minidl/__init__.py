@@ -7,6 +7,7 @@ The pieces, each in its own folder:
 - ``minidl.optim``    optimizers and learning-rate schedules
 - ``minidl.data``     datasets and the DataLoader
 - ``minidl.train``    ``fit`` and ``evaluate``
+- ``minidl.compile``  capture a training step once, replay it without Python overhead (``minidl.compiler``)
 - ``minidl.backend``  the array module (NumPy, or CuPy on a GPU)
 """
 

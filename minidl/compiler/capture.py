@@ -156,6 +156,13 @@ class Tracer:
         index = len(self.steps)
         self.steps.append(step)
         results = result if step.tuple_out else (result,)
+        if any(isinstance(r, np.generic) for r in results):
+            # NumPy turns 0-d results into scalars (a gradient of a 0-d op): a slot holds an
+            # array, so this step hands out 0-d arrays, now and at every replay (same values)
+            step.fn = _scalars_as_arrays(fn, step.tuple_out)
+            step.extra["wrapped"] = True
+            results = tuple(np.asarray(r) if isinstance(r, np.generic) else r for r in results)  # host: NumPy's
+            result = results if step.tuple_out else results[0]
         step.outs = tuple(self._new(r, "step", index) if _is_array(r) else None for r in results)
         return result
 
@@ -240,8 +247,8 @@ class Tracer:
                 gxs = (gxs,)
             for x, gx, out, needed in zip(fn.inputs, gxs, step.outs, fn.needs_input_grad):
                 if gx is not None and needed:
-                    if out is None:  # a NumPy scalar: make it an array, as the engine does
-                        return self.unsupported(f"a scalar gradient from {fn.name}")
+                    if out is None:
+                        return self.unsupported(f"a gradient of type {type(gx).__name__} from {fn.name}")
                     route(x, out)
             if not retain_graph:
                 fn.freed = True
@@ -311,6 +318,13 @@ class Tracer:
     def call(self, fn: Callable[[], Any], label: str, op: Any = None) -> Any:
         """Record a call replayed as it is (``opt.step()``): it reads live state each time."""
         return self.emit("call", fn, [], label, op)
+
+
+def _scalars_as_arrays(fn: Callable[..., Any], many: bool) -> Callable[..., Any]:
+    """``fn`` with NumPy scalars among its results turned into 0-d arrays."""
+    if many:
+        return lambda *a: tuple([np.asarray(r) if isinstance(r, np.generic) else r for r in fn(*a)])  # host
+    return lambda *a: np.asarray(fn(*a))  # host: only NumPy makes NumPy scalars
 
 
 def _ones(xp: Any, shape: tuple[int, ...], dtype: Any) -> Callable[[], Any]:

@@ -54,7 +54,7 @@ def _code(i: int, step: Step, ns: dict[str, Any], v: Any = _slot_name) -> str:
     if step.kind == "bind":
         ns[name] = step.op
         return f"{name}.{step.fn} = {v(step.ins[0])}"
-    if step.kind == "add":
+    if step.kind == "add" and not step.extra.get("wrapped"):
         return f"v{step.outs[0]} = {v(step.ins[0])} + {v(step.ins[1])}"
     ns[name] = step.fn
     call = f"{name}({args})"
