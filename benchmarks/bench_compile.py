@@ -100,7 +100,9 @@ def run(quick: bool = False) -> Section:
     notes.append(f"first call {cold:.2f} s (target ≤ {FIRST_CALL_TARGET} s: "
                  f"{'met' if cold <= FIRST_CALL_TARGET else 'not met'}); from the disk cache {warm:.2f} s "
                  f"(target ≤ {CACHED_TARGET} s: {'met' if warm <= CACHED_TARGET else 'not met'})")
-    notes.append("all steps SGD (lr 0.01), float32; the compiled step's loss is returned as a Tensor like eager's")
+    notes.append("all steps SGD (lr 0.01), float32; the compiled step's loss is returned as a Tensor like eager's; "
+                 f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, "
+                 f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
     return Section(
         title="minidl.compile: the compiled MLP training step (issue 20)",
         header=["network", "implementation", "median", "spread", "vs hand-written"],

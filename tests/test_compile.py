@@ -413,3 +413,21 @@ def test_a_loss_built_from_scalars_returns_what_eager_returns(fuse):
             np.testing.assert_allclose(q, p, rtol=1e-6, atol=1e-7)
         else:
             assert p.tobytes() == q.tobytes()
+
+
+def test_an_input_converted_outside_the_ops_is_refused_not_baked():
+    minidl.manual_seed(0)
+    model = nn.Linear(4, 2)
+
+    def forward(x):
+        return model(minidl.tensor(x))  # a copy made by Python, not by an op: it would be baked in
+
+    xp = minidl.backend.xp
+    x = xp.asarray(np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32))
+    with pytest.raises(minidl.compiler.CaptureError, match="input 0 converted"):
+        minidl.compile(forward)(x)
+    lenient = minidl.compile(forward, fallback=True)
+    with pytest.warns(UserWarning, match="runs eagerly"):
+        lenient(x)
+    other = xp.asarray(np.random.default_rng(1).standard_normal((3, 4)).astype(np.float32))
+    assert to_numpy(lenient(other).data).tobytes() == to_numpy(forward(other).data).tobytes()

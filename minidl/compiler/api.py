@@ -193,6 +193,7 @@ class CompiledFunction:
                 tr.input(i, a, False)
         with capturing(tr):
             result = self.fn(*args, **kwargs)
+            tr.check_constants()
         tr.name_parameters()
         if tr.broken is not None:
             self._warn_once(tr.broken, f"minidl.compile: {self.__name__} runs eagerly for these inputs "

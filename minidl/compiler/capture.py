@@ -60,10 +60,11 @@ class GraphBreak(CaptureError):  # noqa: N818 - the concept's name in torch.comp
 class Step:
     """One recorded operation: ``outs = fn(*ins)`` over slots.
 
-    ``kind``: "input"-free kinds are ``forward``, ``backward``, ``add`` (gradients that
-    meet), ``ones`` (the root gradient), ``grad`` (store into ``.grad``), ``call``
-    (``opt.step()``, ``zero_grad()``), ``provider`` (constants from data), ``bind`` (hand a
-    provider's result to the op that uses it).
+    ``kind`` is one of ``forward`` (an op's forward), ``backward`` (a node's backward),
+    ``add`` (two gradients of one tensor meet), ``ones`` (the root gradient ∂L/∂L),
+    ``grad`` (store into a leaf's ``.grad``), ``call`` (``opt.step()``, ``zero_grad()``,
+    gradient clipping: replayed as they are), ``provider`` (constants computed from the
+    data) or ``bind`` (hand a provider's result to the op that reads it).
     """
 
     kind: str
@@ -78,6 +79,8 @@ class Step:
 
 @dataclass
 class Slot:
+    """One array of the program: where its value comes from, and its shape and dtype."""
+
     kind: str  # "input" | "leaf" | "const" | "step"
     shape: tuple[int, ...] | None
     dtype: Any
@@ -274,6 +277,22 @@ class Tracer:
         readers = sum(ins.count(s) for ins in (st.ins for st in self.steps))
         writers = sum(1 for st in self.steps for o in st.outs if o is not None and self.values[o] is value)
         return readers > 0 or writers > 1
+
+    def check_constants(self) -> None:
+        """Refuse a constant that is an input in disguise: an input Python converted outside
+        minidl's ops (a float64 array handed to a float32 model) would be baked in, and every
+        replay would silently reuse the first call's data."""
+        inputs = [(s, v) for s, v in enumerate(self.values) if self.slots[s].kind == "input"]
+        for s, slot in enumerate(self.slots):
+            if slot.kind not in ("const", "leaf") or slot.shape is None:
+                continue
+            value = self.values[s]
+            for i, x in inputs:
+                if getattr(x, "shape", None) == value.shape and value.size > 1 and bool((x == value).all()):
+                    self.unsupported(f"input {self.slots[i].source} converted outside minidl's ops (its values "
+                                     f"reached an op as a new {value.dtype} array, which would be baked in); "
+                                     "pass a Tensor (or array) of the model's dtype")
+                    return
 
     def name_parameters(self) -> None:
         """Name each parameter as the outermost module that was called names it ("0.weight"),
