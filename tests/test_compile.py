@@ -431,3 +431,87 @@ def test_an_input_converted_outside_the_ops_is_refused_not_baked():
         lenient(x)
     other = xp.asarray(np.random.default_rng(1).standard_normal((3, 4)).astype(np.float32))
     assert to_numpy(lenient(other).data).tobytes() == to_numpy(forward(other).data).tobytes()
+
+
+def test_a_hooked_tensor_elsewhere_does_not_block_capture():
+    """Only the graph this backward walks counts: a hook on an unrelated tensor (even a
+    removed one, whose tensor still lives) must not refuse the capture of another step."""
+    other = minidl.randn(3, requires_grad=True)
+    other.register_post_accumulate_grad_hook(lambda t: None)
+    removed = minidl.randn(3, requires_grad=True)
+    removed.register_post_accumulate_grad_hook(lambda t: None).remove()
+    _compare(lambda: nn.MLP([8, 16, 10]), OPTIMIZERS["sgd"], (5, 8), fuse=False, steps=2)
+
+
+@pytest.mark.parametrize("case", ["hook", "retain_grad"])
+def test_an_uncapturable_backward_is_refused_before_it_runs_and_falls_back_whole(case):
+    """A hooked parameter or retain_grad() cannot be replayed: without fallback the error names
+    it; with fallback=True the eager backward runs whole, so the first call already trains
+    exactly like eager (it used to skip or half-run the backward)."""
+    def make(model, opt):
+        calls = []
+        if case == "hook":
+            model[0].weight.register_post_accumulate_grad_hook(lambda t: calls.append(1))
+
+        def step(x, y):
+            opt.zero_grad()
+            hidden = model[0](x)
+            if case == "retain_grad":
+                hidden.retain_grad()
+            loss = F.cross_entropy(model[2](model[1](hidden)), y)
+            loss.backward()
+            opt.step()
+            return loss
+        return step, calls
+
+    what = "post-accumulate-grad hook" if case == "hook" else "retain_grad"
+    (m1, o1), (m2, o2) = _pair(lambda: nn.MLP([8, 16, 4]), OPTIMIZERS["adam"])
+    with pytest.raises(minidl.compiler.CaptureError, match=what):
+        minidl.compile(make(m2, o2)[0])(*_batches(1, (5, 8), classes=4)[0])
+    (m1, o1), (m2, o2) = _pair(lambda: nn.MLP([8, 16, 4]), OPTIMIZERS["adam"])
+    (eager, eager_calls), (lenient, lenient_calls) = make(m1, o1), make(m2, o2)
+    lenient = minidl.compile(lenient, fallback=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the one-time "runs eagerly" warning
+        for x, y in _batches(3, (5, 8), classes=4):
+            a, b = eager(x, y), lenient(x, y)
+            assert to_numpy(a.data).tobytes() == to_numpy(b.data).tobytes()
+    for p, q in zip(_state(m1), _state(m2)):
+        assert p.tobytes() == q.tobytes()
+    assert eager_calls == lenient_calls
+
+
+TEMPERATURE = 2.0
+
+
+def test_a_number_read_from_globals_or_a_closure_is_guarded():
+    """``x / temperature`` bakes the number into the capture, so a new value must capture
+    again (Dynamo guards globals too) instead of silently replaying the old one."""
+    global TEMPERATURE
+    minidl.manual_seed(0)
+    model = nn.Linear(4, 3)
+    x = minidl.randn(2, 4)
+
+    def by_global(x):
+        return (model(x) / TEMPERATURE).sum()
+
+    scale = 3.0
+
+    def by_closure(x):
+        return (model(x) * scale).sum()
+
+    compiled_global, compiled_closure = minidl.compile(by_global), minidl.compile(by_closure)
+    with minidl.no_grad():
+        for _ in range(2):  # the second call replays
+            assert to_numpy(compiled_global(x).data) == pytest.approx(to_numpy(by_global(x).data))
+            assert to_numpy(compiled_closure(x).data) == pytest.approx(to_numpy(by_closure(x).data))
+        try:
+            TEMPERATURE = 4.0
+            scale = -1.0
+            assert to_numpy(compiled_global(x).data) == pytest.approx(to_numpy(by_global(x).data))
+            assert to_numpy(compiled_closure(x).data) == pytest.approx(to_numpy(by_closure(x).data))
+        finally:
+            TEMPERATURE = 2.0
+    assert compiled_global.recompile_reasons == ["the global variable TEMPERATURE changed from 2.0 to 4.0"]
+    assert compiled_closure.recompile_reasons == ["the closure variable scale changed from 3.0 to -1.0"]
+    assert "TEMPERATURE" in compiled_global.cache[0].guard_source

@@ -54,17 +54,57 @@ def _describe_key(key: tuple[Any, ...]) -> list[str]:
     return lines
 
 
+_SCALARS = (bool, int, float, complex, str, type(None))
+
+
+def _scalar_reads(fn: Any) -> list[tuple[str, str, Any, Any]]:
+    """The Python numbers and strings ``fn`` reads from its module's globals and its closure
+    cells, as (kind, name, holder, value): a capture bakes them in (``x / temperature``), so
+    each one is guarded — a new value captures again, as Dynamo's guards on globals do. Only
+    ``fn``'s own code is read: a value read deeper (a module attribute in ``forward``) is baked
+    without a guard, like CUDA graphs and TinyJit do; ``explain()`` lists every constant."""
+    code = getattr(fn, "__code__", None)
+    if code is None:  # a callable object or a builtin: nothing of its own to read
+        return []
+    reads = []
+    names = getattr(fn, "__globals__", {})
+    for name in code.co_names:
+        if name in names and type(names[name]) in _SCALARS:
+            reads.append(("global", name, names, names[name]))
+    for name, cell in zip(code.co_freevars, getattr(fn, "__closure__", None) or ()):
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell: assigned later in the enclosing function
+            continue
+        if type(value) in _SCALARS:
+            reads.append(("closure", name, cell, value))
+    return reads
+
+
+def _current(kind: str, name: str, holder: Any) -> Any:
+    if kind == "global":
+        return holder.get(name, _MISSING)
+    try:
+        return holder.cell_contents
+    except ValueError:
+        return _MISSING
+
+
+_MISSING = object()
+
+
 class _Entry:
     """One capture: its guards, its replay function and what ``explain()`` shows."""
 
     def __init__(self, key: tuple[Any, ...], tracer: Tracer, run: Callable[..., Any] | None, source: str,
-                 plan: Any = None) -> None:
+                 plan: Any = None, reads: list[tuple[str, str, Any, Any]] | None = None) -> None:
         self.key, self.tracer, self.run, self.source, self.plan = key, tracer, run, source, plan
+        self.reads = reads or []
         self.eager_reason = tracer.broken
         self.modules = [(m, training, _ids(m._parameters)) for m, training in tracer.modules.values()]
         self.optimizers = [(opt, _group_ids(opt)) for opt in tracer.optimizers.values()]
         self.hits = 0
-        self.guard, self.guard_source = _guard_function(key, self.modules, self.optimizers)
+        self.guard, self.guard_source = _guard_function(key, self.modules, self.optimizers, self.reads)
 
     def failed_guard(self) -> str | None:
         """None when every guard holds, else what changed (the recompile reason)."""
@@ -76,10 +116,16 @@ class _Entry:
         for opt, groups in self.optimizers:
             if _group_ids(opt) != groups:
                 return f"the parameter groups of {type(opt).__name__} changed"
+        for kind, name, holder, value in self.reads:
+            now = _current(kind, name, holder)
+            if type(now) is not type(value) or now != value:
+                return f"the {kind} variable {name} changed from {value!r} to " + (
+                    "nothing" if now is _MISSING else repr(now))
         return None
 
 
-def _guard_function(key: tuple[Any, ...], modules: list[Any], optimizers: list[Any]) -> tuple[Any, str]:
+def _guard_function(key: tuple[Any, ...], modules: list[Any], optimizers: list[Any],
+                    reads: list[tuple[str, str, Any, Any]]) -> tuple[Any, str]:
     """The guards as one generated boolean expression (torch.compile's guards are generated too).
 
     Identity tests (``is``) only: cheap, and a False here is not final — the caller then
@@ -118,6 +164,10 @@ def _guard_function(key: tuple[Any, ...], modules: list[Any], optimizers: list[A
             for n, p in enumerate(group["params"]):
                 ns[f"O{j}_{g}_{n}"] = p
                 terms.append(f"O{j}.param_groups[{g}]['params'][{n}] is O{j}_{g}_{n}")
+    for j, (kind, name, holder, value) in enumerate(reads):
+        ns[f"H{j}"], ns[f"R{j}"], ns[f"RT{j}"] = holder, value, type(value)
+        now = f"H{j}.get({name!r})" if kind == "global" else f"H{j}.cell_contents"
+        terms.append(f"type({now}) is RT{j} and {now} == R{j}")
     args = ", ".join(f"a{i}" for i in range(len(key) - 2))
     source = f"def guard({args}):\n    return (" + "\n            and ".join(terms) + ")\n"
     exec(builtins.compile(source, "<minidl.compile guard>", "exec"), ns)  # noqa: S102 - our own generated source
@@ -191,6 +241,7 @@ class CompiledFunction:
                 tr.input_tensors.add(id(a))
             elif _is_array(a):
                 tr.input(i, a, False)
+        reads = _scalar_reads(self.fn)  # before the call: the values the capture will bake in
         with capturing(tr):
             result = self.fn(*args, **kwargs)
             tr.check_constants()
@@ -198,7 +249,7 @@ class CompiledFunction:
         if tr.broken is not None:
             self._warn_once(tr.broken, f"minidl.compile: {self.__name__} runs eagerly for these inputs "
                             f"(fallback=True): it has {tr.broken}. This warning is shown once.")
-            self.cache.append(_Entry(key, tr, None, ""))
+            self.cache.append(_Entry(key, tr, None, "", reads=reads))
             return result
         plan = None
         if self.fuse:
@@ -209,7 +260,7 @@ class CompiledFunction:
             run, source = plan.run, plan.source
         else:
             run, source = replay.build(tr, result)
-        self.cache.append(_Entry(key, tr, run, source, plan))
+        self.cache.append(_Entry(key, tr, run, source, plan, reads))
         return result
 
     def _warn_once(self, tag: str, message: str) -> None:
@@ -288,7 +339,9 @@ def compile(model: Callable[..., Any] | Module | None = None, *, fullgraph: bool
 
     - **Guards**: a capture is reused only for the same input shapes, dtypes and
       ``requires_grad``, the same grad mode, the same train/eval mode of every module it ran,
-      the same parameter Tensors and optimizer parameter groups; otherwise the function is
+      the same parameter Tensors and optimizer parameter groups, and the same values of the
+      Python numbers and strings the function reads from its globals and closure
+      (``x / temperature``); otherwise the function is
       captured again, up to ``config.cache_size_limit`` (8) captures, then it runs eagerly
       with a warning — as ``torch.compile``. ``recompile_reasons`` says why.
     - **Read live at every replay**: the inputs, each parameter's ``.data``, and everything

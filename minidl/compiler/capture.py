@@ -196,10 +196,32 @@ class Tracer:
         self.steps.append(step)
         step.outs = (self._new(y, "step", index),)
 
+    def uncapturable_backward(self, root: Tensor) -> str | None:
+        """Why ``root.backward()`` cannot be recorded, or None. Checked over the graph this
+        backward walks, before anything runs: a refusal with ``fallback=True`` then lets the
+        eager backward run whole. Only the tensors of this graph count (a hooked tensor
+        elsewhere in the program is none of this step's business)."""
+        seen: set[int] = set()
+        stack = [root]
+        while stack:
+            x = stack.pop()
+            fn = x.grad_fn
+            if fn is None:
+                if grad_hooks.is_hooked(x):
+                    return f"a backward into {_tensor_name(x)}, which has a post-accumulate-grad hook"
+                if id(x) in self.input_tensors:
+                    return "a gradient with respect to an input of the compiled function"
+                continue
+            if id(fn) in seen:
+                continue
+            seen.add(id(fn))
+            if fn.retained is not None:
+                return "retain_grad() on an intermediate tensor"
+            stack.extend(t for t, needed in zip(fn.inputs, fn.needs_input_grad) if needed)
+        return None
+
     def record_backward(self, root: Tensor, gradient: Any, retain_graph: bool | None) -> None:
         """``root.backward(gradient)`` as the engine runs it (``autograd._run_backward``), recorded."""
-        if grad_hooks.has_hooks():
-            return self.unsupported("a backward with tensor hooks (register_hook)")
         if retain_graph is None:
             retain_graph = False
         if gradient is None:
@@ -239,8 +261,6 @@ class Tracer:
                                    "time, or compute the loss again.")
             if any(x._version != v for x, v in zip(fn.inputs, fn.versions)):
                 autograd._check_saved_inputs(fn)
-            if fn.retained is not None:
-                return self.unsupported("retain_grad() on an intermediate tensor")
             ins = [gy] + [self.slot(x.data, x) for x in fn.inputs]
             if fn.needs_output:
                 ins.append(self.slot(fn.output_data))
@@ -258,8 +278,6 @@ class Tracer:
                 if fn.needs_output:
                     fn.output_data = None
         for x, gs in leaves.values():
-            if id(x) in self.input_tensors:
-                return self.unsupported("a gradient with respect to an input of the compiled function")
             copy = self._shared(gs)
             self.emit("grad", functools.partial(_store_grad, x, copy=copy), [gs], f"{_tensor_name(x)}.grad",
                       x, copy=copy)
@@ -420,6 +438,10 @@ class capturing:  # noqa: N801 - a context manager used as ``with capturing(trac
             if not t.requires_grad or create_graph or inputs is not None:
                 if create_graph or inputs is not None:
                     tr.unsupported("backward(create_graph=True) or backward(inputs=...)")
+                return original_backward(t, gradient, retain_graph, create_graph, inputs)
+            why = tr.uncapturable_backward(t)
+            if why is not None:  # refused before anything is recorded, so eager can still run it all
+                tr.unsupported(why)
                 return original_backward(t, gradient, retain_graph, create_graph, inputs)
             tr.record_backward(t, gradient, retain_graph)
             return None
