@@ -343,13 +343,34 @@ claim(eval_gap > 1e-2, "with a shape-only key, an eval-mode call replays the tra
 # capture without gradients for inputs that need them, a training step inside `no_grad()`.
 # Exercise 1 asks you to write the key that catches all of these.
 #
-# **What no guard sees.** A guard can check only what it knows to read. minidl (like
-# Dynamo) reads the inputs, grad mode, each module's `training` flag and parameters, and the
-# optimizer's groups; a plain number kept as a module's attribute and used in `forward` is
-# not among them. At capture the division turned it into a Tensor, which the recording
-# reads like a parameter (the `L….data` line that names no parameter, in the code below),
-# and the replay keeps using that Tensor. (`minidl.compile(module)` compiles inference, so
-# the calls run under `no_grad()`.)
+# **What no guard sees.** A guard can check only what it knows to read. Besides the inputs,
+# grad mode, each module's `training` flag and parameters and the optimizer's groups, minidl
+# (like Dynamo) guards the Python numbers a compiled function reads by name from its module's
+# globals and from its closure — a global `temperature` that changes captures again:
+
+# %%
+temperature = 1.0
+
+
+def soft_logits(xb):
+    return model_u(xb) / temperature  # a global, read by name
+
+
+with minidl.no_grad():
+    compiled_soft = minidl.compile(soft_logits, fuse=False)
+    compiled_soft(x)
+    temperature = 4.0
+    global_gap = float(np.abs(compiled_soft(x).numpy() - soft_logits(x).numpy()).max())
+print("recompiled because", compiled_soft.recompile_reasons[-1])
+claim(global_gap == 0.0 and len(compiled_soft.cache) == 2, "a changed global is guarded: the function is captured "
+      "again", gap=global_gap, captures=len(compiled_soft.cache))
+
+# %% [markdown]
+# A number kept as a module's *attribute* and used in `forward` is read deeper, inside the
+# module's code, and is not guarded. At capture the division turned it into a Tensor, which
+# the recording reads like a parameter (the `L….data` line that names no parameter, in the
+# code below), and the replay keeps using that Tensor. (`minidl.compile(module)` compiles
+# inference, so the calls run under `no_grad()`.)
 
 # %%
 class Tempered(nn.Module):
@@ -757,12 +778,12 @@ claim(fused_gap < 1e-5, "the fused step agrees with eager to float32 rounding", 
 # - **`torch.compile`** does not run your function to trace it; **Dynamo** reads its Python
 #   *bytecode* as it is about to run (PEP 523's frame-evaluation hook), symbolically, and
 #   extracts the tensor operations into an FX graph. It guards on everything it read —
-#   tensor shapes, dtypes and strides, globals, closure variables, module attributes (a
-#   change of section 2's `temperature` would be noticed). Where it meets something it
-#   cannot trace (a `.item()` followed by an `if`, a print, an unsupported library call) it
-#   makes a **graph break**: the graph so far is compiled, that piece of Python runs
-#   normally, and tracing resumes after it — several graphs per function, where minidl keeps
-#   one or none. AOTAutograd then traces the backward ahead of time, and **Inductor**
+#   tensor shapes, dtypes and strides, globals, closure variables, module attributes (so
+#   the `temperature` attribute of section 2 would be guarded too). Where it meets
+#   something it cannot trace (a `.item()` followed by an `if`, a print, an unsupported
+#   library call) it makes a **graph break**: the graph so far is compiled, that piece of
+#   Python runs normally, and tracing resumes after it — several graphs per function, where
+#   minidl keeps one or none. AOTAutograd then traces the backward ahead of time, and **Inductor**
 #   generates the kernels — Triton for GPUs, C++ with OpenMP for CPUs — one per fusion group,
 #   from its own loop-level IR, rather than choosing from a few patterns as minidl's
 #   `codegen` does. After a recompilation caused by a shape, it marks that dimension dynamic
@@ -932,6 +953,7 @@ results = {
     "cache_limit_captures": len(compiled_c.cache),
     "shape_key_eval_gap": round(eval_gap, 4),
     "stale_attribute_gap": round(stale_gap, 4),
+    "global_guarded": global_gap == 0.0 and len(compiled_soft.cache) == 2,
     "buffers": len(plan_d.buffers),
     "values_planned": values_planned,
     "peak_gflops": round(peak / 1e9, 1),

@@ -18,6 +18,7 @@ def test_lesson_16_results(lesson):
     assert r["cache_limit_captures"] == 8
     assert r["shape_key_eval_gap"] > 1e-2  # a shape-only guard key replays dropout in eval mode
     assert r["stale_attribute_gap"] > 1e-2  # a module attribute no guard reads stays baked in
+    assert r["global_guarded"] is True  # a global number the function reads is guarded
     # memory planning shares at least one buffer; fusion stays within float32 rounding of eager
     assert r["values_planned"] > r["buffers"] > 0
     assert r["fused_relative_gap"] < 1e-5
