@@ -31,9 +31,9 @@
 # Notation: [the course's notation table](../docs/notation.md) — one symbol, one meaning,
 # in every lesson.
 #
-# Time: the full version takes about 11 s on one laptop core: 5 s of CPU time (measured with
-# one BLAS thread, 2026-12-02, on a shared machine) and about 6 s of the short pauses lesson
-# 14's timing method sleeps before each timed block; `MINIDL_FAST=1` runs the quick version,
+# Time: the full version takes about 11 s on one laptop core: 4 to 5 s of CPU time (measured
+# with one BLAS thread, 2026-12-02, on a shared machine) and about 6 s of the short pauses
+# lesson 14's timing method sleeps before each timed block; `MINIDL_FAST=1` runs the quick version,
 # the one the tests run.
 
 # %% [markdown]
