@@ -266,6 +266,57 @@ def check_ring_bytes(answer: Callable[[float, int], float]) -> int:
     return count
 
 
+def check_guard_key(answer: Callable[[tuple[Any, ...], Any], Any]) -> int:
+    """16.1 — ``guard_key(args, model)`` → a hashable key, equal for two calls exactly when a capture
+    made for one may be replayed for the other: the same shape, dtype and ``requires_grad`` of
+    every Tensor in ``args``, the same grad mode, and the same train/eval mode of every module of
+    ``model`` (``model.modules()``); new *values* in the same arrays must not change it."""
+    import minidl
+    from minidl import nn
+
+    count = 0
+    rng = _rng(0)
+    model = nn.MLP([4, 8, 3], dropout=0.5)
+
+    def args_of(batch: int = 5, dtype: str = "float32", requires_grad: bool = False) -> tuple[Any, ...]:
+        x = minidl.tensor(rng.standard_normal((batch, 4)).astype(dtype), requires_grad=requires_grad)
+        return x, minidl.tensor(rng.integers(0, 3, batch))
+
+    def key(args: tuple[Any, ...], case: str) -> Any:
+        k = answer(args, model)
+        try:
+            hash(k)
+        except TypeError as error:
+            raise CheckFailed(f"exercise 16.1, {case}: the key must be hashable, to look captures up in a dict "
+                              f"(use tuples, not lists): {error}") from error
+        return k
+
+    def expect(same: bool, k: Any, case: str) -> None:
+        nonlocal count
+        if (k == base) is not same:
+            want = "equal to" if same else "different from"
+            why = ("the capture can be replayed" if same else "replaying the capture would be wrong")
+            raise CheckFailed(f"exercise 16.1, {case}: expected a key {want} the first call's ({why}); "
+                              f"got {k!r} for the first call's {base!r}")
+        count += 1
+
+    base = key(args_of(), "a batch of 5 float32 rows in train mode")
+    expect(True, key(args_of(), "new values, same shapes"), "new values in arrays of the same shapes and dtypes")
+    expect(False, key(args_of(batch=6), "a batch of 6"), "a batch of 6 rows instead of 5 (a new shape)")
+    expect(False, key(args_of(dtype="float64"), "float64"), "x in float64 instead of float32 (a new dtype)")
+    expect(False, key(args_of(requires_grad=True), "requires_grad"), "x with requires_grad=True")
+    with minidl.no_grad():
+        expect(False, key(args_of(), "no_grad"), "the same call inside minidl.no_grad() (grad mode off)")
+    model.eval()
+    expect(False, key(args_of(), "eval"), "model.eval() (dropout off)")
+    model.train()
+    expect(True, key(args_of(), "train again"), "model.train() again (the first capture fits)")
+    list(model.modules())[3].eval()  # only the Dropout inside the MLP
+    expect(False, key(args_of(), "dropout eval"), "only the Dropout module inside the model switched to eval")
+    model.train()
+    return count
+
+
 def check_prune_in_place(answer: Callable[[np.ndarray, float], Any]) -> int:
     """15.1 — ``prune_smallest_(w, amount)``: set the round(amount · w.size) entries of the NumPy
     array ``w`` with the smallest magnitude to 0, **in place** (what the articles' pruning
@@ -331,6 +382,7 @@ CHECKS: dict[str, Callable[[Any], int]] = {
     "13.1": check_zero_negatives,
     "14.1": check_amdahl,
     "15.1": check_prune_in_place,
+    "16.1": check_guard_key,
 }
 
 

@@ -4,6 +4,8 @@
   rounds after a warm-up (the method ``make bench`` uses; lesson 14 explains each piece).
 - :func:`profile_ops`: the time of each op's forward and backward inside a step.
 - :func:`amdahl_speedup`: how much the whole gains when one part gets faster.
+- :func:`roofline_time`: the least time a kernel can take, from its FLOPs and its bytes
+  (lesson 16: why fusing elementwise ops pays).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ class Timing:
 
 
 def measure(candidates: dict[str, Callable[[], Any]], number: int = 10, rounds: int = 7, warmup: int = 2,
-            settle: float = 0.05) -> dict[str, Timing]:
+            settle: float = 0.05, clock: Callable[[], float] = time.perf_counter) -> dict[str, Timing]:
     """Median seconds per call of each candidate.
 
     - warm-up: ``warmup`` untimed calls first (first calls pay for compiling, caches, page faults);
@@ -49,7 +51,11 @@ def measure(candidates: dict[str, Callable[[], Any]], number: int = 10, rounds: 
     - ``settle`` seconds of sleep before each block, so that thread pools still spinning
       from the previous candidate (BLAS, Numba, PyTorch) are idle again;
     - no garbage collection while timing: one would be charged to whichever candidate
-      happened to trigger it (memory is still freed as usual when the last reference goes).
+      happened to trigger it (memory is still freed as usual when the last reference goes);
+    - ``clock``: wall time by default; ``clock=time.process_time`` charges each block this
+      process's CPU time instead, so on a machine shared with other jobs a block the operating
+      system paused is not charged for the pause (lesson 16 uses it for millisecond-long
+      blocks, which a busy machine interrupts almost every time).
     """
     for fn in candidates.values():
         for _ in range(warmup):
@@ -63,10 +69,10 @@ def measure(candidates: dict[str, Callable[[], Any]], number: int = 10, rounds: 
             for name, fn in candidates.items():
                 if settle:
                     time.sleep(settle)
-                start = time.perf_counter()
+                start = clock()
                 for _ in range(number):
                     fn()
-                samples[name].append((time.perf_counter() - start) / number)
+                samples[name].append((clock() - start) / number)
     finally:
         if was_enabled:
             gc.enable()
@@ -85,6 +91,26 @@ def amdahl_speedup(fraction: float, factor: float) -> float:
     if factor <= 0:
         raise ValueError(f"factor must be positive (got {factor})")
     return 1.0 / ((1.0 - fraction) + fraction / factor)
+
+
+def roofline_time(flops: float, nbytes: float, peak_flops: float, bandwidth: float) -> float:
+    """The least time a kernel can take (the roofline model, Williams, Waterman & Patterson 2009):
+
+        T = max(F / P_peak, Q / BW)
+
+    F floating-point operations, Q bytes moved between memory and the core, P_peak the
+    machine's peak FLOP/s and BW its memory bandwidth (bytes/s). Equivalently the kernel runs
+    at most at min(P_peak, AI · BW) FLOP/s, AI = F / Q its arithmetic intensity: below the
+    ridge point AI* = P_peak / BW it is memory-bound, and only moving fewer bytes (fusing
+    elementwise ops, so a temporary is never written and read back) makes it faster.
+    """
+    for name, value in (("flops", flops), ("nbytes", nbytes)):
+        if value < 0:
+            raise ValueError(f"{name} must be >= 0 (got {value})")
+    for name, value in (("peak_flops", peak_flops), ("bandwidth", bandwidth)):
+        if not value > 0:
+            raise ValueError(f"{name} must be positive (got {value})")
+    return max(flops / peak_flops, nbytes / bandwidth)
 
 
 @dataclass

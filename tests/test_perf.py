@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import minidl as md
 from minidl import nn, optim
-from minidl.perf import amdahl_speedup, measure, profile_ops
+from minidl.perf import amdahl_speedup, measure, profile_ops, roofline_time
 
 
 @given(p=st.floats(0, 1), s=st.floats(0.01, 1e6))
@@ -30,6 +30,38 @@ def test_amdahl_hand_computed_and_errors():
         amdahl_speedup(1.5, 2)
     with pytest.raises(ValueError, match="factor"):
         amdahl_speedup(0.5, 0)
+
+
+@given(flops=st.floats(0, 1e12), nbytes=st.floats(0, 1e12), peak=st.floats(1e6, 1e13),
+       bandwidth=st.floats(1e6, 1e12))
+@settings(max_examples=80, deadline=None)
+def test_roofline_time_is_the_slower_of_compute_and_memory(flops, nbytes, peak, bandwidth):
+    t = roofline_time(flops, nbytes, peak, bandwidth)
+    assert t >= flops / peak and t >= nbytes / bandwidth
+    assert t in (flops / peak, nbytes / bandwidth)
+    if flops > 0 and nbytes > 0:  # the attained rate F/T is min(P_peak, AI · BW)
+        assert np.isclose(flops / t, min(peak, flops / nbytes * bandwidth), rtol=1e-9)
+
+
+def test_roofline_hand_computed_and_errors():
+    # an elementwise add of n float32s: 1 FLOP per 12 bytes, memory-bound on any CPU
+    n = 1_000_000
+    assert roofline_time(n, 12 * n, peak_flops=1e11, bandwidth=1e10) == pytest.approx(12 * n / 1e10)
+    # a 512³ matmul: 2·512³ FLOPs over 3·512²·4 bytes, compute-bound
+    assert roofline_time(2 * 512**3, 3 * 512**2 * 4, 1e11, 1e10) == pytest.approx(2 * 512**3 / 1e11)
+    with pytest.raises(ValueError, match="bandwidth"):
+        roofline_time(1, 1, 1e9, 0)
+    with pytest.raises(ValueError, match="nbytes"):
+        roofline_time(1, -1, 1e9, 1e9)
+
+
+def test_measure_with_the_cpu_clock_does_not_charge_a_pause():
+    import time
+
+    nap = {"sleep": lambda: time.sleep(0.01)}
+    wall = measure(nap, number=1, rounds=3, warmup=0, settle=0)["sleep"].median
+    cpu = measure(nap, number=1, rounds=3, warmup=0, settle=0, clock=time.process_time)["sleep"].median
+    assert wall >= 0.01 > 0.005 > cpu  # sleeping takes wall time and (almost) no CPU time
 
 
 def test_measure_times_every_candidate_in_every_round():
