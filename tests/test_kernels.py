@@ -125,8 +125,7 @@ def test_dispatch_sends_other_arrays_and_disabled_kernels_to_the_reference(monke
     def fail(*args):
         raise AssertionError("the Numba kernel ran")
 
-    monkeypatch.setattr(conv, "_im2col_serial", fail)
-    monkeypatch.setattr(conv, "_im2col_parallel", fail)
+    monkeypatch.setattr(conv, "_im2col_kernel", fail)
     x = np.random.default_rng(0).standard_normal((1, 1, 260, 260))  # big enough for the kernel
     win = Window(2, 2, 4, 4, 0, 0, 1, 1, 65, 65)
     expected = conv.im2col_reference(x, win)
@@ -191,8 +190,8 @@ def test_output_size_counts_the_windows(size, k, s, p, d, ceil):
 # the compiled loops (tests/kernel_spy.py) for the arguments the library itself passes.
 
 
-def _pool_loops(kind: str) -> tuple[str, str]:
-    return f"_max_pool_{kind}_serial", f"_max_pool_{kind}_parallel"
+def _pool_loops(kind: str) -> tuple[str]:
+    return (f"_max_pool_{kind}_kernel",)
 
 
 @pytest.mark.parametrize("win, kind", [

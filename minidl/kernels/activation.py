@@ -12,8 +12,26 @@ from typing import Any
 
 import numpy as np
 
+from minidl.backend import get_array_module
 from minidl.kernels import dispatch, jit
 from minidl.kernels.conv import SMALL
+from minidl.threads import parallel_range
+
+
+def relu_reference(x: Any) -> Any:
+    """y = max(x, 0) (NaN stays NaN)."""
+    return get_array_module(x).maximum(x, 0)
+
+
+@dispatch(relu_reference, min_size=SMALL)
+def relu(x: Any) -> Any:
+    """max(x, 0): NumPy's own ufunc, on one contiguous part of x per thread (no kernel needed)."""
+    if x.dtype.kind != "f" or not x.flags.c_contiguous:
+        return relu_reference(x)
+    out = np.empty_like(x)
+    v, o = x.reshape(-1), out.reshape(-1)
+    parallel_range(lambda a, b: np.maximum(v[a:b], 0, out=o[a:b]), o.size, grain=SMALL)
+    return out
 
 
 def relu_backward_reference(gy: Any, x: Any) -> Any:
@@ -21,7 +39,7 @@ def relu_backward_reference(gy: Any, x: Any) -> Any:
     return gy * (x > 0)
 
 
-@jit
+@jit(nogil=True)
 def _relu_backward_kernel(gy, x, out):  # pragma: no cover - compiled
     g, v, o = gy.ravel(), x.ravel(), out.ravel()
     for i in range(o.size):
@@ -34,5 +52,6 @@ def relu_backward(gy: Any, x: Any) -> Any:
     if gy.shape != x.shape or gy.dtype != x.dtype or not (gy.flags.c_contiguous and x.flags.c_contiguous):
         return relu_backward_reference(gy, x)  # broadcast or strided: NumPy is as good
     out = np.empty_like(gy)
-    _relu_backward_kernel(gy, x, out)
+    g, v, o = gy.reshape(-1), x.reshape(-1), out.reshape(-1)
+    parallel_range(lambda a, b: _relu_backward_kernel(g[a:b], v[a:b], o[a:b]), o.size, grain=SMALL)
     return out
