@@ -4,6 +4,8 @@ never hands out an array someone else holds."""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -12,6 +14,7 @@ from hypothesis import strategies as st
 from minidl.kernels import activation, conv, pool, set_numba_enabled
 from minidl.kernels.window import Window, output_size
 from minidl.kernels.workspace import MIN_BYTES, Workspace
+from minidl.threads import num_threads
 from tests.kernel_spy import count_calls
 
 SETTINGS = settings(max_examples=25, deadline=None)
@@ -269,3 +272,68 @@ def test_csr_matmat_dispatch_runs_the_kernel(monkeypatch):
     finally:
         set_numba_enabled(True)
     assert calls["_csr_matmat_kernel"] == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Split over threads (minidl.threads): each thread runs the serial kernel on its own images or
+# elements, so the result must equal the one-thread result exactly, bit for bit. SMALL (the
+# fewest elements worth a thread) is lowered so that these small arrays are split too.
+
+
+def _split_runs(fn, *, spy=None):
+    """fn() on one thread and on two; with ``spy`` (module, name): the threads that called it."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(conv, "SMALL", 1)
+        idents = set()
+        if spy is not None:
+            module, name = spy
+            original = getattr(module, name)
+            patch.setattr(module, name, lambda *a: idents.add(threading.get_ident()) or original(*a))
+        with num_threads(1):
+            one = fn()
+        idents.clear()
+        with num_threads(2):
+            two = fn()
+    return one, two, idents
+
+
+@SETTINGS
+@given(case=windows(pooling=True), seed=st.integers(0, 2**16))
+def test_max_pool_split_over_threads_equals_one_thread(case, seed):
+    shape, win = case
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-2, 3, shape).astype(np.float32)  # small ints: ties decide the winner
+    gy = rng.standard_normal((shape[0], shape[1], win.oh, win.ow)).astype(np.float32)
+
+    def both():
+        y, arg = pool.max_pool_forward.fast(x, win)
+        return y, arg, pool.max_pool_backward.fast(gy, arg, shape, win)
+
+    one, two, _ = _split_runs(both)
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_max_pool_and_relu_run_on_two_threads_and_agree_bit_for_bit():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((5, 3, 7, 6)).astype(np.float32)  # an odd batch and odd sides
+    x[1, 0, 0, 0], x[4, 2, 3, 3] = np.nan, -np.inf
+    win = Window(2, 2, 2, 2, 0, 0, 1, 1, 3, 3)
+    one, two, idents = _split_runs(lambda: pool.max_pool_forward.fast(x, win), spy=(pool, "_max_pool_2x2_kernel"))
+    assert len(idents) == 2, "the 2×2 kernel did not run on two threads"
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)
+    gy = rng.standard_normal(one[0].shape).astype(np.float32)
+    one, two, idents = _split_runs(lambda: pool.max_pool_backward.fast(gy, one[1], x.shape, win),
+                                   spy=(pool, "_max_pool_2x2_backward_kernel"))
+    assert len(idents) == 2
+    np.testing.assert_array_equal(one, two)
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    one, two, idents = _split_runs(lambda: activation.relu_backward.fast(g, x),
+                                   spy=(activation, "_relu_backward_kernel"))
+    assert len(idents) == 2
+    np.testing.assert_array_equal(one, two)
+    np.testing.assert_array_equal(one, activation.relu_backward_reference(g, x))
+    one, two, _ = _split_runs(lambda: activation.relu.fast(x))
+    np.testing.assert_array_equal(one, two)
+    np.testing.assert_array_equal(two, activation.relu_reference(x))  # NaN stays NaN

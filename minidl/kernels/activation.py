@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from minidl.backend import get_array_module
+from minidl.kernels import conv as _conv
 from minidl.kernels import dispatch, jit
 from minidl.kernels.conv import SMALL
 from minidl.threads import parallel_range
@@ -30,7 +31,7 @@ def relu(x: Any) -> Any:
         return relu_reference(x)
     out = np.empty_like(x)
     v, o = x.reshape(-1), out.reshape(-1)
-    parallel_range(lambda a, b: np.maximum(v[a:b], 0, out=o[a:b]), o.size, grain=SMALL)
+    parallel_range(lambda a, b: np.maximum(v[a:b], 0, out=o[a:b]), o.size, grain=_conv.SMALL)
     return out
 
 
@@ -53,5 +54,5 @@ def relu_backward(gy: Any, x: Any) -> Any:
         return relu_backward_reference(gy, x)  # broadcast or strided: NumPy is as good
     out = np.empty_like(gy)
     g, v, o = gy.reshape(-1), x.reshape(-1), out.reshape(-1)
-    parallel_range(lambda a, b: _relu_backward_kernel(g[a:b], v[a:b], o[a:b]), o.size, grain=SMALL)
+    parallel_range(lambda a, b: _relu_backward_kernel(g[a:b], v[a:b], o[a:b]), o.size, grain=_conv.SMALL)
     return out

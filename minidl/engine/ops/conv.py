@@ -91,9 +91,10 @@ def chunk_plan(n: int, sample_bytes: int, threads: int) -> list[list[tuple[int, 
     long as the batch allows.
 
     Each thread then runs the whole chain (im2col, GEMM, back to NCHW) on its own part of the
-    batch with its own buffers. The cut depends on ``threads``, and so does the order in
-    which the weight gradient's per-chunk products are added: ∂L/∂W and ∂L/∂b can differ in
-    the last bits between thread counts (never between runs); y and ∂L/∂x cannot.
+    batch with its own buffers. The cut depends on ``threads``: so do the shapes of the GEMMs
+    (BLAS rounds differently for different shapes) and the grouping of ∂L/∂W's and ∂L/∂b's
+    per-chunk sums, so results can differ in the last bits between thread counts (never
+    between two runs with the same count; tests/test_conv.py checks the difference is rounding).
     """
     threads = max(1, min(threads, n))
     per_thread = -(-n // threads)  # samples, rounded up
@@ -163,6 +164,14 @@ def conv_backward_simple(gy: Any, x: Any, w: Any, x_shape: tuple[int, ...], w_sh
 # -- the chunked convolution: the same, through a cache-sized buffer ---------------------------
 
 
+def _threads_for(cols_elements: int) -> int:
+    """Threads worth starting for a column matrix this large: one per ``SMALL`` elements at most."""
+    from minidl.kernels import conv as conv_kernels
+    from minidl.threads import get_num_threads
+
+    return max(1, min(get_num_threads(), cols_elements // conv_kernels.SMALL))
+
+
 def _buffers(plan: list[list[tuple[int, int]]], sizes: tuple[int, ...], like: Any) -> list[list[Any]]:
     """One set of flat scratch buffers per run of ``plan``, each ``size`` × the run's largest chunk."""
     from minidl.kernels.workspace import workspace
@@ -186,11 +195,11 @@ def _conv_forward(x: Any, w: Any, b: Any, win: Window) -> Any:
     The chunks are shared out over :func:`minidl.threads.get_num_threads` threads.
     """
     from minidl.kernels.conv import im2col
-    from minidl.threads import get_num_threads, parallel_map
+    from minidl.threads import parallel_map
 
     n, o, k = x.shape[0], w.shape[0], w[0].size
     length = win.oh * win.ow
-    plan = chunk_plan(n, k * length * x.dtype.itemsize, get_num_threads())
+    plan = chunk_plan(n, k * length * x.dtype.itemsize, _threads_for(n * k * length))
     xp = backend.get_array_module(x)
     y = xp.empty((n, o, length), dtype=x.dtype)
     w2 = w.reshape(o, k)
@@ -220,12 +229,12 @@ def _conv_backward(gy: Any, x: Any, w: Any, x_shape: tuple[int, ...], w_shape: t
     per-chunk terms of the two sums are added in chunk order afterwards.
     """
     from minidl.kernels.conv import col2im, im2col
-    from minidl.threads import get_num_threads, parallel_map
+    from minidl.threads import parallel_map
 
     n, o = x_shape[0], w_shape[0]
     k = w_shape[1] * win.kh * win.kw
     length = win.oh * win.ow
-    plan = chunk_plan(n, k * length * gy.dtype.itemsize, get_num_threads())
+    plan = chunk_plan(n, k * length * gy.dtype.itemsize, _threads_for(n * k * length))
     xp = backend.get_array_module(gy)
     gx = xp.empty(x_shape, dtype=gy.dtype) if need_x else None
     w2t = w.reshape(o, k).T if need_x else None
