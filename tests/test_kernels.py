@@ -337,3 +337,26 @@ def test_max_pool_and_relu_run_on_two_threads_and_agree_bit_for_bit():
     one, two, _ = _split_runs(lambda: activation.relu.fast(x))
     np.testing.assert_array_equal(one, two)
     np.testing.assert_array_equal(two, activation.relu_reference(x))  # NaN stays NaN
+
+
+def test_matmul_split_by_rows_equals_the_product_and_runs_on_two_threads(monkeypatch):
+    from minidl.kernels import matmul
+
+    rng = np.random.default_rng(4)
+    a, b = rng.standard_normal((7, 5)), rng.standard_normal((5, 3))  # an odd row count: uneven parts
+    monkeypatch.setattr(matmul, "MIN_MACS", 1)
+    real, idents = matmul.parallel_range, set()
+
+    def spy(work, n, grain=1):
+        return real(lambda start, stop: idents.add(threading.get_ident()) or work(start, stop), n, grain)
+
+    monkeypatch.setattr(matmul, "parallel_range", spy)
+    with num_threads(2):
+        np.testing.assert_allclose(matmul.matmul_rows_split(a, b), a @ b, rtol=1e-12, atol=1e-12)
+        assert len(idents) == 2, "the product was not split over two threads"
+        # a transposed view (the weight gradient's Gᵀ x), and float32 stays float32
+        np.testing.assert_allclose(matmul.matmul_rows_split(a.T, a), a.T @ a, rtol=1e-12, atol=1e-12)
+        a32, b32 = a.astype(np.float32), b.astype(np.float32)
+        assert matmul.matmul_rows_split(a32, b32).dtype == np.float32
+        with pytest.raises(ValueError):  # NumPy's own shape error
+            matmul.matmul_rows_split(a, a)
