@@ -1,9 +1,14 @@
-"""The ReLU gradient in one pass.
+"""ReLU and its gradient, on every core.
 
 ``gy * (x > 0)`` makes NumPy build a boolean mask, then multiply a float array by it
 (converting every bool on the way): two passes and a temporary. The kernel reads gy
 and x once and writes the result once, 1.8x faster on the CNN's activations; the
 expression stays as the reference (and is what runs on CuPy).
+
+Both split a large array into one contiguous part per thread (:mod:`minidl.threads`):
+the forward pass needs no kernel for that, NumPy's ``maximum`` releases the GIL itself.
+Each element is computed the same way whatever the split, so the results are bit for bit
+those of one thread.
 """
 
 from __future__ import annotations

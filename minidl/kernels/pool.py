@@ -9,7 +9,9 @@ NaNs propagate), and padding is −∞ (it never wins against a real value).
 
 The reference versions look at the padded input through kh·kw strided views, one per
 window offset, and combine them with whole-array operations (written with ``xp``, so they
-also run on CuPy). The Numba kernels walk each window once, without a padded copy.
+also run on CuPy). The Numba kernels walk each window once, without a padded copy; they
+release the GIL, and the dispatchers give each of minidl's threads its own images
+(:func:`minidl.threads.parallel_range`), so a batch is pooled on every core.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ The forward pass is im2col followed by one matrix product (see
 versions of each, paired by :func:`minidl.kernels.dispatch`: the plain one
 (:func:`conv_forward_simple`: the whole batch at once, what to read first) and the chunked
 one that runs on NumPy (the same products over cache-sized slices of the batch, in reused
-buffers, with the Numba im2col):
+buffers, with the Numba im2col, the slices shared out over minidl's threads):
 
     y = W ⋆ x + b:   Y = W₂ · cols(x) + b        (W₂ = W reshaped to (O, C·kh·kw))
     ∂L/∂W = G · cols(x)ᵀ,   ∂L/∂x = col2im(W₂ᵀ · G),   ∂L/∂b = Σ G over batch and positions
