@@ -132,7 +132,27 @@ def one_thread() -> Iterator[None]:
             torch.set_num_threads(saved)
 
 
+def cpu_per_call(candidates: dict[str, Callable[[], Any]], rounds: int) -> dict[str, float]:
+    """Median CPU seconds per call (every thread of the process: what spinning threads burn),
+    in interleaved rounds of 2 calls."""
+    import statistics
+    import time
+
+    samples: dict[str, list[float]] = {k: [] for k in candidates}
+    for _ in range(rounds):
+        for name, fn in candidates.items():
+            time.sleep(0.15)
+            start = time.process_time()
+            fn()
+            fn()
+            samples[name].append((time.process_time() - start) / 2)
+    return {k: statistics.median(v) for k, v in samples.items()}
+
+
 def run(quick: bool = False) -> Section:
+    import os
+
+    load_before = os.getloadavg()[0]
     step, model = minidl_step()
     check_float32_and_agreement(step, model)
     reference = torch_step()
@@ -149,8 +169,9 @@ def run(quick: bool = False) -> Section:
         candidates["minidl (naive im2col / np.add.at)"] = in_mode("naive", step)
         with one_thread() if threads == "1 thread" else contextlib.nullcontext():
             timings = measure(candidates, number=2 if quick else 3, rounds=5 if quick else 9, warmup=2)
+            cpu = cpu_per_call(candidates, rounds=3 if quick else 5)
         base = timings[base_name].median_s
-        rows += [[threads, name, fmt_time(t.median_s), spread(t), f"{t.median_s / base:.2f}×"]
+        rows += [[threads, name, fmt_time(t.median_s), spread(t), f"{t.median_s / base:.2f}×", fmt_time(cpu[name])]
                  for name, t in timings.items()]
         ratios[threads] = timings["minidl (Numba kernels)"].median_s / base
     notes = ["one step: forward, cross-entropy, backward, SGD update; LeNet = conv 3×3 32 → ReLU → "
@@ -159,7 +180,10 @@ def run(quick: bool = False) -> Section:
              "(2 threads here); each conv layer's batch is split in one part per thread, each part running "
              "im2col, GEMM (BLAS on one thread) and col2im; pooling and ReLU split the same way",
              "1 thread: all limited to one (minidl.threads.blas_threads, torch.set_num_threads), steadier "
-             "on a busy machine"]
+             "on a busy machine",
+             "CPU per step: process CPU time (all its threads) per step, a separate interleaved run: on all "
+             "cores, the time threads spend spinning while they wait for work shows here",
+             f"load average (other jobs on the same cores) {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"]
     if reference is not None:
         ratio = ratios["all cores"]
         notes.append(f"target: minidl ≤ {TARGET}× PyTorch CPU (stretch: parity); measured {ratio:.2f}× on all "
@@ -167,5 +191,6 @@ def run(quick: bool = False) -> Section:
     else:
         notes.append("PyTorch not installed: ratios are against minidl's default step")
     return Section(title=f"LeNet training step, batch {BATCH}",
-                   header=["threads", "implementation", "median", "spread", f"vs {base_name}"], rows=rows,
+                   header=["threads", "implementation", "median", "spread", f"vs {base_name}", "CPU per step"],
+                   rows=rows,
                    notes=notes)
