@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from minidl.backend import get_array_module
+from minidl.threads import get_num_threads
 
 MIN_BYTES = 1 << 20
 MAX_BYTES = 1 << 30  # never hold more than this much idle scratch memory
@@ -51,7 +52,7 @@ class Workspace:
                 or sys.getrefcount(a) > 3 or self._bytes + a.nbytes > MAX_BYTES):
             return
         idle = self._free.setdefault((a.shape, a.dtype), [])
-        if len(idle) < _PER_KEY:
+        if len(idle) < max(_PER_KEY, get_num_threads()):  # a convolution takes one set per thread
             idle.append(a)
             self._bytes += a.nbytes
 
