@@ -360,3 +360,19 @@ def test_matmul_split_by_rows_equals_the_product_and_runs_on_two_threads(monkeyp
         assert matmul.matmul_rows_split(a32, b32).dtype == np.float32
         with pytest.raises(ValueError):  # NumPy's own shape error
             matmul.matmul_rows_split(a, a)
+
+
+def test_keep_freed_memory_applies_once_on_glibc_and_can_be_turned_off(monkeypatch):
+    import platform
+
+    from minidl.kernels import workspace as ws
+
+    monkeypatch.setattr(ws, "_KEEP", {"done": False, "applied": False})
+    monkeypatch.setenv("MINIDL_KEEP_MEMORY", "0")
+    assert ws.keep_freed_memory() is False
+    monkeypatch.setattr(ws, "_KEEP", {"done": False, "applied": False})
+    monkeypatch.delenv("MINIDL_KEEP_MEMORY")
+    applied = ws.keep_freed_memory()
+    assert applied == (platform.system() == "Linux" and platform.libc_ver()[0] == "glibc")
+    monkeypatch.setenv("MINIDL_KEEP_MEMORY", "0")  # decided once per process: later settings change nothing
+    assert ws.keep_freed_memory() == applied

@@ -195,8 +195,10 @@ def _conv_forward(x: Any, w: Any, b: Any, win: Window) -> Any:
     The chunks are shared out over :func:`minidl.threads.get_num_threads` threads.
     """
     from minidl.kernels.conv import im2col
+    from minidl.kernels.workspace import keep_freed_memory
     from minidl.threads import parallel_map
 
+    keep_freed_memory()  # a CNN's activations are large: reuse freed memory, no fresh pages each step
     n, o, k = x.shape[0], w.shape[0], w[0].size
     length = win.oh * win.ow
     plan = chunk_plan(n, k * length * x.dtype.itemsize, _threads_for(n * k * length))
