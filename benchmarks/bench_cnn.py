@@ -181,6 +181,9 @@ def run(quick: bool = False) -> Section:
              "im2col, GEMM (BLAS on one thread) and col2im; pooling and ReLU split the same way",
              "1 thread: all limited to one (minidl.threads.blas_threads, torch.set_num_threads), steadier "
              "on a busy machine",
+             "large linear layers split their products by rows the same way (minidl.kernels.matmul), and the "
+             "first convolution asks glibc's malloc to reuse freed memory (minidl.kernels.workspace."
+             "keep_freed_memory): a process-wide setting, so PyTorch's step here runs with it too",
              "CPU per step: process CPU time (all its threads) per step, a separate interleaved run: on all "
              "cores, the time threads spend spinning while they wait for work shows here",
              f"load average (other jobs on the same cores) {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"]
