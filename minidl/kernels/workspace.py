@@ -14,7 +14,8 @@ The arrays a step hands on (activations, gradients: 5-10 MB each in LeNet) canno
 pooled that way, and they pay the same page faults: :func:`keep_freed_memory` asks the C
 allocator to keep freed memory for the next array instead. Page faults also serialize the
 threads a step is split over (the kernel takes a lock per process for them): the LeNet step
-on 2 cores took 55-62 ms without it and 42-43 ms with it (one thread: 75 → 69-73 ms).
+on 2 cores took 54-62 ms without it and 42-44 ms with it (one thread: 75-78 → 69-74 ms),
+medians of 15 steps in separate processes on the shared machine at load average about 1.
 """
 
 from __future__ import annotations
