@@ -1,5 +1,6 @@
 """Each Numba kernel against its NumPy reference (and the naive version), at LeNet's shapes;
-serial against threaded, alone and right after a GEMM; and what the first call costs."""
+on one thread against split over every core (minidl.threads), alone and right after a GEMM;
+and what the first call costs."""
 
 from __future__ import annotations
 
@@ -21,8 +22,10 @@ COL2IM_TARGET = 10.0  # Numba col2im vs the naive np.add.at version
 
 
 def _cases() -> list[tuple[str, dict[str, Callable[[], Any]], str]]:
+    from minidl.engine.ops import conv as conv_ops
     from minidl.kernels import activation, conv, pool
     from minidl.kernels.window import Window
+    from minidl.threads import get_num_threads, num_threads
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((N, 32, 26, 26)).astype(np.float32)
@@ -43,53 +46,71 @@ def _cases() -> list[tuple[str, dict[str, Callable[[], Any]], str]]:
             return fn()
         return run
 
-    s, t = conv._im2col_serial, conv._im2col_parallel
-    cs, ct = conv._col2im_serial, conv._col2im_parallel
-    ps, pt = pool._max_pool_2x2_serial, pool._max_pool_2x2_parallel
-    y, a = np.empty_like(y2), np.empty_like(arg2)
-    # the threaded twins are only compiled here: check they agree before timing them
-    for kernel in (s, t):
-        kernel(x, buf, *win)
-        np.testing.assert_array_equal(buf, cols)
-    for kernel in (cs, ct):
-        dx = np.zeros_like(x)
-        kernel(cols, dx, *win)
-        np.testing.assert_allclose(dx, conv.col2im_reference(cols, x.shape, win), rtol=1e-5, atol=1e-5)
-    for kernel in (ps, pt):
-        kernel(act, y, a)
-        np.testing.assert_array_equal(y, y2)
-        np.testing.assert_array_equal(a, arg2)
+    def threads(n: int, fn: Callable[[], Any]) -> Callable[[], Any]:
+        def run() -> Any:
+            with num_threads(n):
+                return fn()
+        return run
+
+    every = get_num_threads()
+    split = f"Numba, split over {every} threads"
+    # the kernels on one thread and split over every core must agree exactly before they are timed
+    for n in (1, every):
+        with num_threads(n):
+            np.testing.assert_array_equal(pool.max_pool_forward(act, p2)[0], y2)
+            np.testing.assert_array_equal(activation.relu_backward(grad, act),
+                                          activation.relu_backward_reference(grad, act))
+    w4 = weights.reshape(64, 32, 3, 3)
+
+    def conv_layer(forward: Callable[..., Any], backward: Callable[..., Any]) -> Callable[[], Any]:
+        return lambda: (forward(x, w4, None, win), backward(grad, x, w4, x.shape, w4.shape, win, True, True, False))
+
+    conv_step = conv_layer(conv_ops._conv_forward, conv_ops._conv_backward)
     return [
         ("im2col (3×3, 64×32×26×26 → 288×36864)", {
             "naive (fancy index)": lambda: conv.im2col_naive(x, win),
             "reference (9 slices)": lambda: conv.im2col_reference(x, win, out=buf),
-            "Numba serial": lambda: s(x, buf, *win),
-            "Numba threaded": lambda: t(x, buf, *win)}, "reference (9 slices)"),
+            "Numba": lambda: conv.im2col(x, win, out=buf)}, "reference (9 slices)"),
         ("col2im (its adjoint)", {
             "naive (np.add.at)": lambda: conv.col2im_naive(cols, x.shape, win),
             "reference (9 slice adds)": lambda: conv.col2im_reference(cols, x.shape, win),
-            "Numba serial": lambda: cs(cols, np.zeros_like(x), *win),
-            "Numba threaded": lambda: ct(cols, np.zeros_like(x), *win)}, "reference (9 slice adds)"),
+            "Numba": lambda: conv.col2im(cols, x.shape, win)}, "reference (9 slice adds)"),
+        ("conv layer 32→64, 3×3: forward + backward (im2col, 3 GEMMs, col2im, in chunks)", {
+            "NumPy references, whole batch": conv_layer(conv_ops.conv_forward_simple, conv_ops.conv_backward_simple),
+            "chunks on 1 thread, BLAS as it is": threads(1, conv_step),
+            f"chunks split over {every} threads, BLAS on 1 each": threads(every, conv_step)},
+         "NumPy references, whole batch"),
         ("max-pool 2×2 forward (64×64×24×24)", {
             "naive (reshape + max, no argmax)": lambda: pool.max_pool_naive(act, 2),
             "reference (4 strided views)": lambda: pool.max_pool_forward_reference(act, p2),
-            "Numba serial": lambda: ps(act, y, a),
-            "Numba threaded": lambda: pt(act, y, a)}, "reference (4 strided views)"),
+            "Numba, 1 thread": threads(1, lambda: pool.max_pool_forward(act, p2)),
+            split: threads(every, lambda: pool.max_pool_forward(act, p2))}, "reference (4 strided views)"),
         ("max-pool 3×3 stride 2 pad 1 forward (general kernel)", {
             "reference (9 strided views)": lambda: pool.max_pool_forward_reference(act, p3),
-            "Numba": lambda: pool.max_pool_forward(act, p3)}, "reference (9 strided views)"),
+            "Numba, 1 thread": threads(1, lambda: pool.max_pool_forward(act, p3)),
+            split: threads(every, lambda: pool.max_pool_forward(act, p3))}, "reference (9 strided views)"),
         ("max-pool 2×2 backward", {
             "reference (4 masked adds)": lambda: pool.max_pool_backward_reference(gy2, arg2, act.shape, p2),
-            "Numba (2×2 kernel: one pass, no zero-fill)": lambda: pool.max_pool_backward(gy2, arg2, act.shape, p2),
-            "Numba (general kernel)": lambda: pool._max_pool_backward_serial(gy2, arg2, np.zeros_like(act), *p2)},
+            "Numba (2×2 kernel: one pass, no zero-fill), 1 thread": threads(
+                1, lambda: pool.max_pool_backward(gy2, arg2, act.shape, p2)),
+            f"Numba (2×2 kernel), split over {every} threads": threads(
+                every, lambda: pool.max_pool_backward(gy2, arg2, act.shape, p2)),
+            "Numba (general kernel), 1 thread": lambda: pool._max_pool_backward_kernel(gy2, arg2, np.zeros_like(act),
+                                                                                     *p2)},
          "reference (4 masked adds)"),
+        ("ReLU forward (64×64×24×24)", {
+            "reference (np.maximum(x, 0))": lambda: activation.relu_reference(act),
+            f"np.maximum, split over {every} threads": threads(every, lambda: activation.relu(act))},
+         "reference (np.maximum(x, 0))"),
         ("ReLU backward (64×64×24×24)", {
             "reference (gy * (x > 0))": lambda: activation.relu_backward_reference(grad, act),
-            "Numba": lambda: activation.relu_backward(grad, act)}, "reference (gy * (x > 0))"),
-        ("GEMM then im2col (inside a training step)", {
+            "Numba, 1 thread": threads(1, lambda: activation.relu_backward(grad, act)),
+            split: threads(every, lambda: activation.relu_backward(grad, act))}, "reference (gy * (x > 0))"),
+        ("GEMM then ReLU backward (inside a training step)", {
             "GEMM alone": lambda: weights @ cols,
-            "GEMM + Numba serial": after_gemm(lambda: s(x, buf, *win)),
-            "GEMM + Numba threaded": after_gemm(lambda: t(x, buf, *win))}, "GEMM alone"),
+            "GEMM + Numba, 1 thread": after_gemm(threads(1, lambda: activation.relu_backward(grad, act))),
+            f"GEMM + {split}": after_gemm(threads(every, lambda: activation.relu_backward(grad, act)))},
+         "GEMM alone"),
     ]
 
 
@@ -133,12 +154,12 @@ def run(quick: bool = False) -> Section:
         base = timings[base_name].median_s
         for name, t in timings.items():
             if base_name == "GEMM alone":  # what the kernel adds to the GEMM
-                extra = "" if name == base_name else f"im2col part ≈ {fmt_time(t.median_s - base)}"
+                extra = "" if name == base_name else f"ReLU-backward part ≈ {fmt_time(t.median_s - base)}"
                 rows.append([title, name, fmt_time(t.median_s), extra])
             else:
                 rows.append([title, name, fmt_time(t.median_s), f"{base / t.median_s:.1f}×"])
         if title.startswith("col2im"):
-            col2im_gain = timings["naive (np.add.at)"].median_s / timings["Numba serial"].median_s
+            col2im_gain = timings["naive (np.add.at)"].median_s / timings["Numba"].median_s
     costs = first_call_costs()
     for name, (cold, warm) in costs.items():
         rows.append(["first call (compile / load from cache)", name, f"{fmt_time(cold)} / {fmt_time(warm)}",
@@ -146,8 +167,8 @@ def run(quick: bool = False) -> Section:
     notes = [f"col2im target: Numba ≥ {COL2IM_TARGET:.0f}× faster than the naive np.add.at version; "
              f"measured {col2im_gain:.1f}× ({'met' if col2im_gain >= COL2IM_TARGET else 'not met'})",
              "speed-up is against the row marked as reference in each group (> 1: faster)",
-             "the training step uses the serial kernels (minidl.kernels.conv.PARALLEL = False): see the "
-             "GEMM rows for why threads buy little right after BLAS on 2 cores",
+             "split over threads: minidl.threads.parallel_range gives each thread one contiguous part of the "
+             "batch and holds BLAS to one thread meanwhile; the kernels release the GIL (nogil)",
              f"first calls: {sum(c for c, _ in costs.values()):.1f} s compiling every kernel once per machine"
              f" (cache=True), {sum(w for _, w in costs.values()):.2f} s loading them in a later process; "
              "each is paid only when that kernel is first used (importing minidl does not import Numba)"]

@@ -256,11 +256,15 @@ timing_verdict(blas_gain > 1, "Numba compiles the loops well, and still loses to
 #
 # ## Threads: more is not always faster
 #
-# A threaded Numba kernel right after a matrix product can be *slower* than a serial one:
-# BLAS's worker threads keep spinning for a moment after the GEMM, so on a 2-core machine
-# the kernel's second thread fights them for the second core. `benchmarks/bench_kernels.py`
-# measures it; minidl's training step uses the serial kernels for that reason
-# (`minidl.kernels.conv.PARALLEL`). On a *busy* machine it gets worse: a threaded BLAS call
+# A threaded Numba kernel (`parallel=True`) right after a matrix product can be *slower* than
+# a serial one: BLAS's worker threads keep spinning for a moment after the GEMM, so on a
+# 2-core machine the kernel's second thread fights them for the second core. minidl's
+# kernels once had such threaded twins, and the LeNet step ran slower with them. What uses
+# both cores instead is splitting the *work*, not each kernel: on all cores,
+# `minidl.threads.parallel_map` gives each thread one part of the batch, and the thread runs
+# the whole chain on it — im2col, a one-thread GEMM, back to the output layout — with no
+# BLAS helper left to fight (pooling and ReLU split the same way; `benchmarks/RESULTS.md`
+# has the LeNet step both ways). On a *busy* machine it gets worse: a threaded BLAS call
 # waits for a helper thread that the operating system has not scheduled, and a 1 ms
 # product can take a hundred times longer. When numbers look absurd, measure again with
 # one thread (`minidl.threads.blas_threads(1)`, or `OPENBLAS_NUM_THREADS=1` before Python
@@ -282,7 +286,7 @@ print(f"64×128 @ 128×128: {one * 1e6:.1f} µs ± {one_t.spread:.0%} on one thr
 
 # %% [markdown]
 # **Every lesson starts with `lesson_threads()`** (`minidl.threads.lesson_threads`): one
-# call that limits BLAS to one thread for the rest of the process (or to
+# call that limits BLAS, and minidl's own kernels, to one thread for the rest of the process (or to
 # `$MINIDL_BLAS_THREADS` threads, if you set it), whether the lesson runs as a script, in a
 # notebook or through `minidl lesson N`. That is why the lessons' timings do not depend on
 # how they were started, and why a small product is not slowed down by threads waiting

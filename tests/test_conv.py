@@ -4,6 +4,7 @@ gradients (and gradients of gradients) against central differences, shapes, erro
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 import pytest
@@ -404,3 +405,56 @@ def test_a_pruned_cnn_compacts_to_the_same_function():
     assert small[6].in_features == 3 * 2 * 2
     x = md.randn(3, 1, 8, 8)
     np.testing.assert_allclose(small(x).numpy(), model(x).numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.numpy_only  # the chunked path runs on NumPy arrays only
+@SETTINGS
+@given(case=conv_cases(), seed=st.integers(0, 2**16), chunk=st.sampled_from([1, 1 << 12, 16 << 20]),
+       extra=st.integers(0, 4))
+def test_convolution_split_over_threads_equals_one_thread(case, seed, chunk, extra):
+    """Two threads, each running the chunked convolution on its own part of the batch, agree
+    with one thread up to rounding: the chunks are cut for two threads, and BLAS's rounding
+    depends on a product's shape (which edge kernels, where FMAs); ∂L/∂W and ∂L/∂b also add
+    their per-chunk terms in a different grouping. (The window kernels alone agree bit for
+    bit: tests/test_kernels.py.)"""
+    from minidl.kernels import conv as conv_kernels
+    from minidl.threads import num_threads
+
+    x_shape, w_shape, stride, padding, dilation, _ = case
+    x_shape = (x_shape[0] + extra,) + x_shape[1:]  # up to 7 images: odd batches, uneven parts
+    rng = np.random.default_rng(seed)
+    x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
+    win = conv_ops.conv_window(x_shape, w_shape, stride, padding, dilation)
+    gy = rng.standard_normal((x_shape[0], w_shape[0], win.oh, win.ow))
+    runs, threads_seen = {}, {}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(conv_ops, "CHUNK_BYTES", chunk)
+        patch.setattr(conv_kernels, "SMALL", 1)  # split even these small convolutions
+        real = conv_ops._rows_to_nchw
+        seen: set = set()
+        patch.setattr(conv_ops, "_rows_to_nchw", lambda *a: seen.add(threading.get_ident()) or real(*a))
+        for n in (1, 2):
+            seen.clear()
+            with num_threads(n):
+                runs[n] = (conv_ops._conv_forward.fast(x, w, b, win),
+                           *conv_ops._conv_backward.fast(gy, x, w, x_shape, w_shape, win, True, True, True))
+            threads_seen[n] = len(seen)
+    assert threads_seen == {1: 1, 2: min(2, x_shape[0])}, "the forward pass did not run on two threads"
+    (y1, gx1, gw1, gb1), (y2, gx2, gw2, gb2) = runs[1], runs[2]
+    for one, two in ((y1, y2), (gx1, gx2), (gw1, gw2), (gb1, gb2)):
+        np.testing.assert_allclose(one, two, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(y2, conv_ops.conv_forward_simple(x, w, b, win), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("n, sample_bytes, threads", [(64, 663552, 1), (64, 663552, 2), (64, 24336, 2), (0, 10, 2),
+                                                       (1, 10, 2), (5, 1 << 30, 2), (7, 1 << 30, 3)])
+def test_chunk_plan_covers_the_batch_once_within_the_chunk_size(n, sample_bytes, threads):
+    plan = conv_ops.chunk_plan(n, sample_bytes, threads)
+    chunks = [c for run in plan for c in run]
+    assert len(plan) == max(1, min(threads, n))
+    assert [i for start, stop in chunks for i in range(start, stop)] == list(range(n))  # in order, once
+    assert all(stop > start and ((stop - start) * sample_bytes <= conv_ops.CHUNK_BYTES or stop - start == 1)
+               for start, stop in chunks)
+    if n >= threads:
+        sizes = [sum(stop - start for start, stop in run) for run in plan]
+        assert max(sizes) - min(sizes) <= max(1, n // (threads * 4))  # the threads get about as much work

@@ -4,6 +4,8 @@ never hands out an array someone else holds."""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -12,6 +14,7 @@ from hypothesis import strategies as st
 from minidl.kernels import activation, conv, pool, set_numba_enabled
 from minidl.kernels.window import Window, output_size
 from minidl.kernels.workspace import MIN_BYTES, Workspace
+from minidl.threads import num_threads
 from tests.kernel_spy import count_calls
 
 SETTINGS = settings(max_examples=25, deadline=None)
@@ -125,8 +128,7 @@ def test_dispatch_sends_other_arrays_and_disabled_kernels_to_the_reference(monke
     def fail(*args):
         raise AssertionError("the Numba kernel ran")
 
-    monkeypatch.setattr(conv, "_im2col_serial", fail)
-    monkeypatch.setattr(conv, "_im2col_parallel", fail)
+    monkeypatch.setattr(conv, "_im2col_kernel", fail)
     x = np.random.default_rng(0).standard_normal((1, 1, 260, 260))  # big enough for the kernel
     win = Window(2, 2, 4, 4, 0, 0, 1, 1, 65, 65)
     expected = conv.im2col_reference(x, win)
@@ -191,8 +193,8 @@ def test_output_size_counts_the_windows(size, k, s, p, d, ceil):
 # the compiled loops (tests/kernel_spy.py) for the arguments the library itself passes.
 
 
-def _pool_loops(kind: str) -> tuple[str, str]:
-    return f"_max_pool_{kind}_serial", f"_max_pool_{kind}_parallel"
+def _pool_loops(kind: str) -> tuple[str]:
+    return (f"_max_pool_{kind}_kernel",)
 
 
 @pytest.mark.parametrize("win, kind", [
@@ -270,3 +272,107 @@ def test_csr_matmat_dispatch_runs_the_kernel(monkeypatch):
     finally:
         set_numba_enabled(True)
     assert calls["_csr_matmat_kernel"] == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Split over threads (minidl.threads): each thread runs the serial kernel on its own images or
+# elements, so the result must equal the one-thread result exactly, bit for bit. SMALL (the
+# fewest elements worth a thread) is lowered so that these small arrays are split too.
+
+
+def _split_runs(fn, *, spy=None):
+    """fn() on one thread and on two; with ``spy`` (module, name): the threads that called it."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(conv, "SMALL", 1)
+        idents = set()
+        if spy is not None:
+            module, name = spy
+            original = getattr(module, name)
+            patch.setattr(module, name, lambda *a: idents.add(threading.get_ident()) or original(*a))
+        with num_threads(1):
+            one = fn()
+        idents.clear()
+        with num_threads(2):
+            two = fn()
+    return one, two, idents
+
+
+@SETTINGS
+@given(case=windows(pooling=True), seed=st.integers(0, 2**16))
+def test_max_pool_split_over_threads_equals_one_thread(case, seed):
+    shape, win = case
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-2, 3, shape).astype(np.float32)  # small ints: ties decide the winner
+    gy = rng.standard_normal((shape[0], shape[1], win.oh, win.ow)).astype(np.float32)
+
+    def both():
+        y, arg = pool.max_pool_forward.fast(x, win)
+        return y, arg, pool.max_pool_backward.fast(gy, arg, shape, win)
+
+    one, two, _ = _split_runs(both)
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_max_pool_and_relu_run_on_two_threads_and_agree_bit_for_bit():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((5, 3, 7, 6)).astype(np.float32)  # an odd batch and odd sides
+    x[1, 0, 0, 0], x[4, 2, 3, 3] = np.nan, -np.inf
+    win = Window(2, 2, 2, 2, 0, 0, 1, 1, 3, 3)
+    one, two, idents = _split_runs(lambda: pool.max_pool_forward.fast(x, win), spy=(pool, "_max_pool_2x2_kernel"))
+    assert len(idents) == 2, "the 2×2 kernel did not run on two threads"
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)
+    gy = rng.standard_normal(one[0].shape).astype(np.float32)
+    one, two, idents = _split_runs(lambda: pool.max_pool_backward.fast(gy, one[1], x.shape, win),
+                                   spy=(pool, "_max_pool_2x2_backward_kernel"))
+    assert len(idents) == 2
+    np.testing.assert_array_equal(one, two)
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    one, two, idents = _split_runs(lambda: activation.relu_backward.fast(g, x),
+                                   spy=(activation, "_relu_backward_kernel"))
+    assert len(idents) == 2
+    np.testing.assert_array_equal(one, two)
+    np.testing.assert_array_equal(one, activation.relu_backward_reference(g, x))
+    one, two, _ = _split_runs(lambda: activation.relu.fast(x))
+    np.testing.assert_array_equal(one, two)
+    np.testing.assert_array_equal(two, activation.relu_reference(x))  # NaN stays NaN
+
+
+def test_matmul_split_by_rows_equals_the_product_and_runs_on_two_threads(monkeypatch):
+    from minidl.kernels import matmul
+
+    rng = np.random.default_rng(4)
+    a, b = rng.standard_normal((7, 5)), rng.standard_normal((5, 3))  # an odd row count: uneven parts
+    monkeypatch.setattr(matmul, "MIN_MACS", 1)
+    real, idents = matmul.parallel_range, set()
+
+    def spy(work, n, grain=1):
+        return real(lambda start, stop: idents.add(threading.get_ident()) or work(start, stop), n, grain)
+
+    monkeypatch.setattr(matmul, "parallel_range", spy)
+    with num_threads(2):
+        np.testing.assert_allclose(matmul.matmul_rows_split(a, b), a @ b, rtol=1e-12, atol=1e-12)
+        assert len(idents) == 2, "the product was not split over two threads"
+        # a transposed view (the weight gradient's Gᵀ x), and float32 stays float32
+        np.testing.assert_allclose(matmul.matmul_rows_split(a.T, a), a.T @ a, rtol=1e-12, atol=1e-12)
+        a32, b32 = a.astype(np.float32), b.astype(np.float32)
+        assert matmul.matmul_rows_split(a32, b32).dtype == np.float32
+        with pytest.raises(ValueError):  # NumPy's own shape error
+            matmul.matmul_rows_split(a, a)
+
+
+def test_keep_freed_memory_applies_once_on_glibc_and_can_be_turned_off(monkeypatch):
+    import platform
+
+    from minidl.kernels import workspace as ws
+
+    monkeypatch.setattr(ws, "_KEEP", {"done": False, "applied": False})
+    monkeypatch.setenv("MINIDL_KEEP_MEMORY", "0")
+    assert ws.keep_freed_memory() is False
+    monkeypatch.setattr(ws, "_KEEP", {"done": False, "applied": False})
+    monkeypatch.delenv("MINIDL_KEEP_MEMORY")
+    applied = ws.keep_freed_memory()
+    assert applied == (platform.system() == "Linux" and platform.libc_ver()[0] == "glibc")
+    monkeypatch.setenv("MINIDL_KEEP_MEMORY", "0")  # decided once per process: later settings change nothing
+    assert ws.keep_freed_memory() == applied

@@ -565,3 +565,32 @@ def test_linear_and_conv2d_make_their_parameters_one_way() -> None:
 
     m = Ones(3, 2)
     assert m.weight.numpy().tolist() == [[1, 1, 1], [1, 1, 1]] and m.bias.numpy().tolist() == [0, 0]
+
+
+@pytest.mark.numpy_only  # the split runs on NumPy arrays only
+def test_linear_split_over_threads_gives_the_unsplit_values_and_gradients(monkeypatch):
+    """A large Linear splits its three products by rows over minidl's threads (kernels/matmul.py)."""
+    from minidl.engine.ops import linalg
+    from minidl.kernels import matmul
+    from minidl.threads import num_threads
+
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((9, 6)), rng.standard_normal((4, 6)), rng.standard_normal(4)
+
+    def run():
+        xt, wt, bt = (md.tensor(a, requires_grad=True) for a in (x, w, b))
+        y = md.nn.functional.linear(xt, wt, bt)
+        (y * y).sum().backward()
+        return y.numpy(), xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()
+
+    whole = run()
+    calls = []
+    real = matmul.matmul_rows_split
+    monkeypatch.setattr(linalg, "matmul_rows_split", lambda a, b_: calls.append(a.shape) or real(a, b_))
+    monkeypatch.setattr(linalg, "SPLIT_FROM", 1)
+    monkeypatch.setattr(matmul, "MIN_MACS", 1)
+    with num_threads(2):
+        split = run()
+    assert calls == [(9, 6), (9, 4), (4, 9)]  # y = x Wᵀ, ∂L/∂x = G W, ∂L/∂W = Gᵀ x
+    for a, b_ in zip(whole, split):
+        np.testing.assert_allclose(a, b_, rtol=1e-12, atol=1e-12)

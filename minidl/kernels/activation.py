@@ -1,9 +1,14 @@
-"""The ReLU gradient in one pass.
+"""ReLU and its gradient, on every core.
 
 ``gy * (x > 0)`` makes NumPy build a boolean mask, then multiply a float array by it
 (converting every bool on the way): two passes and a temporary. The kernel reads gy
 and x once and writes the result once, 1.8x faster on the CNN's activations; the
 expression stays as the reference (and is what runs on CuPy).
+
+Both split a large array into one contiguous part per thread (:mod:`minidl.threads`):
+the forward pass needs no kernel for that, NumPy's ``maximum`` releases the GIL itself.
+Each element is computed the same way whatever the split, so the results are bit for bit
+those of one thread.
 """
 
 from __future__ import annotations
@@ -12,8 +17,27 @@ from typing import Any
 
 import numpy as np
 
+from minidl.backend import get_array_module
+from minidl.kernels import conv as _conv
 from minidl.kernels import dispatch, jit
 from minidl.kernels.conv import SMALL
+from minidl.threads import parallel_range
+
+
+def relu_reference(x: Any) -> Any:
+    """y = max(x, 0) (NaN stays NaN)."""
+    return get_array_module(x).maximum(x, 0)
+
+
+@dispatch(relu_reference, min_size=SMALL)
+def relu(x: Any) -> Any:
+    """max(x, 0): NumPy's own ufunc, on one contiguous part of x per thread (no kernel needed)."""
+    if x.dtype.kind != "f" or not x.flags.c_contiguous:
+        return relu_reference(x)
+    out = np.empty_like(x)
+    v, o = x.reshape(-1), out.reshape(-1)
+    parallel_range(lambda a, b: np.maximum(v[a:b], 0, out=o[a:b]), o.size, grain=_conv.SMALL)
+    return out
 
 
 def relu_backward_reference(gy: Any, x: Any) -> Any:
@@ -21,7 +45,7 @@ def relu_backward_reference(gy: Any, x: Any) -> Any:
     return gy * (x > 0)
 
 
-@jit
+@jit(nogil=True)
 def _relu_backward_kernel(gy, x, out):  # pragma: no cover - compiled
     g, v, o = gy.ravel(), x.ravel(), out.ravel()
     for i in range(o.size):
@@ -34,5 +58,6 @@ def relu_backward(gy: Any, x: Any) -> Any:
     if gy.shape != x.shape or gy.dtype != x.dtype or not (gy.flags.c_contiguous and x.flags.c_contiguous):
         return relu_backward_reference(gy, x)  # broadcast or strided: NumPy is as good
     out = np.empty_like(gy)
-    _relu_backward_kernel(gy, x, out)
+    g, v, o = gy.reshape(-1), x.reshape(-1), out.reshape(-1)
+    parallel_range(lambda a, b: _relu_backward_kernel(g[a:b], v[a:b], o[a:b]), o.size, grain=_conv.SMALL)
     return out

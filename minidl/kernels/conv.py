@@ -28,18 +28,14 @@ Three versions of each, equal to each other (tests/test_kernels.py):
 
 from __future__ import annotations
 
-import types
 from typing import Any
 
 import numpy as np
 
 from minidl.backend import get_array_module
-from minidl.kernels import dispatch, jit, prange
+from minidl.kernels import dispatch, jit
 from minidl.kernels.window import Window
 
-# Measured inside the LeNet training step (benchmarks/bench_kernels.py): the threaded
-# kernels gain little once BLAS has just run on every core, so the serial versions are used.
-PARALLEL = False
 # Below this many elements in the input the NumPy versions are as fast: no compiling for them.
 SMALL = 1 << 16
 
@@ -148,7 +144,7 @@ def col2im_reference(cols: Any, x_shape: tuple[int, ...], win: Window, out: Any 
 
 def _im2col_loops(x, cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):  # pragma: no cover - compiled
     n_, c_, h, w = x.shape
-    for r in prange(c_ * kh * kw):
+    for r in range(c_ * kh * kw):
         c = r // (kh * kw)
         i = (r // kw) % kh
         j = r % kw
@@ -181,8 +177,7 @@ def _im2col_loops(x, cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):  # pragma: n
 
 def _col2im_loops(cols, dx, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):  # pragma: no cover - compiled
     n_, c_, h, w = dx.shape
-    # One image per task: different images never write to the same place.
-    for n in prange(n_):
+    for n in range(n_):
         for c in range(c_):
             plane = dx[n, c]
             for i in range(kh):
@@ -208,19 +203,13 @@ def _col2im_loops(cols, dx, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):  # pragma: 
                                 dst[first + k * sw] += src[k]
 
 
-def serial_and_threaded(loops: Any) -> tuple[Any, Any]:
-    """Two lazily compiled kernels from one loop nest: serial, and threaded over its prange.
-
-    The threaded one is compiled from a renamed copy, so that Numba's on-disk cache (keyed
-    by the function's name, not by its options) keeps the two apart.
-    """
-    copy = types.FunctionType(loops.__code__, loops.__globals__, loops.__name__ + "_threaded")
-    copy.__qualname__ = loops.__qualname__ + "_threaded"
-    return jit(loops), jit(parallel=True)(copy)
-
-
-_im2col_serial, _im2col_parallel = serial_and_threaded(_im2col_loops)
-_col2im_serial, _col2im_parallel = serial_and_threaded(_col2im_loops)
+# Serial loops that release the GIL: minidl.threads runs one per thread, each on its own part
+# of the batch (engine/ops/conv.py). An earlier threaded twin of each (Numba's parallel=True,
+# prange over channels or images) was slower in the LeNet step on 2 cores, 117.8 ms against
+# 69.8 ms: right after a threaded GEMM its threads fought OpenBLAS's spinning helpers for the
+# cores (benchmarks/RESULTS.md, "LeNet training step").
+_im2col_kernel = jit(_im2col_loops, nogil=True)
+_col2im_kernel = jit(_col2im_loops, nogil=True)
 
 
 @dispatch(im2col_reference, min_size=SMALL)
@@ -229,7 +218,7 @@ def im2col(x: Any, win: Window, out: Any = None) -> Any:
     n, c = x.shape[:2]
     if out is None:
         out = np.empty((c * win.kh * win.kw, n * win.oh * win.ow), dtype=x.dtype)
-    (_im2col_parallel if PARALLEL else _im2col_serial)(np.ascontiguousarray(x), out, *win)
+    _im2col_kernel(np.ascontiguousarray(x), out, *win)
     return out
 
 
@@ -245,5 +234,5 @@ def col2im(cols: Any, x_shape: tuple[int, ...], win: Window, out: Any = None) ->
         out = np.zeros(x_shape, dtype=cols.dtype)
     else:
         out[...] = 0
-    (_col2im_parallel if PARALLEL else _col2im_serial)(np.ascontiguousarray(cols), out, *win)
+    _col2im_kernel(np.ascontiguousarray(cols), out, *win)
     return out

@@ -9,7 +9,9 @@ NaNs propagate), and padding is −∞ (it never wins against a real value).
 
 The reference versions look at the padded input through kh·kw strided views, one per
 window offset, and combine them with whole-array operations (written with ``xp``, so they
-also run on CuPy). The Numba kernels walk each window once, without a padded copy.
+also run on CuPy). The Numba kernels walk each window once, without a padded copy; they
+release the GIL, and the dispatchers give each of minidl's threads its own images
+(:func:`minidl.threads.parallel_range`), so a batch is pooled on every core.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ import numpy as np
 
 from minidl.backend import get_array_module
 from minidl.kernels import conv as _conv
-from minidl.kernels import dispatch, prange
-from minidl.kernels.conv import _pad, serial_and_threaded, window_view
+from minidl.kernels import dispatch, jit
+from minidl.kernels.conv import _pad, window_view
 from minidl.kernels.window import Window
+from minidl.threads import parallel_range
 
 ARG_DTYPE = np.int16  # window offsets up to 32767: kernels up to 181×181
 
@@ -93,7 +96,7 @@ def max_pool_gather(x: Any, arg: Any, win: Window) -> Any:
 
 def _max_pool_forward_loops(x, y, arg, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):  # pragma: no cover
     n_, c_, h, w = x.shape
-    for p in prange(n_ * c_):
+    for p in range(n_ * c_):
         n = p // c_
         c = p % c_
         plane = x[n, c]
@@ -124,7 +127,7 @@ def _max_pool_2x2_loops(x, y, arg):  # pragma: no cover - compiled
     # compiler: the window loops unroll and vectorize, 5x faster than the general kernel.
     n_, c_ = x.shape[:2]
     oh, ow = y.shape[2], y.shape[3]
-    for p in prange(n_ * c_):
+    for p in range(n_ * c_):
         n = p // c_
         c = p % c_
         plane = x[n, c]
@@ -144,7 +147,7 @@ def _max_pool_2x2_loops(x, y, arg):  # pragma: no cover - compiled
 
 def _max_pool_backward_loops(gy, arg, dx, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):  # pragma: no cover
     n_, c_ = dx.shape[:2]
-    for p in prange(n_ * c_):  # one plane per task: planes never share an element
+    for p in range(n_ * c_):
         n = p // c_
         c = p % c_
         for oy in range(oh):
@@ -160,7 +163,7 @@ def _max_pool_2x2_backward_loops(gy, arg, dx):  # pragma: no cover - compiled
     # once (its gradient or 0), so dx needs no zero-fill first — one pass instead of two.
     n_, c_, h, w = dx.shape
     oh, ow = gy.shape[2], gy.shape[3]
-    for p in prange(n_ * c_):
+    for p in range(n_ * c_):
         n = p // c_
         c = p % c_
         plane = dx[n, c]
@@ -178,10 +181,17 @@ def _max_pool_2x2_backward_loops(gy, arg, dx):  # pragma: no cover - compiled
                 plane[iy, ix] = 0
 
 
-_max_pool_forward_serial, _max_pool_forward_parallel = serial_and_threaded(_max_pool_forward_loops)
-_max_pool_2x2_serial, _max_pool_2x2_parallel = serial_and_threaded(_max_pool_2x2_loops)
-_max_pool_backward_serial, _max_pool_backward_parallel = serial_and_threaded(_max_pool_backward_loops)
-_max_pool_2x2_backward_serial, _max_pool_2x2_backward_parallel = serial_and_threaded(_max_pool_2x2_backward_loops)
+# Serial loops that release the GIL: the dispatchers below run one per thread (minidl.threads),
+# each on its own images.
+_max_pool_forward_kernel = jit(_max_pool_forward_loops, nogil=True)
+_max_pool_2x2_kernel = jit(_max_pool_2x2_loops, nogil=True)
+_max_pool_backward_kernel = jit(_max_pool_backward_loops, nogil=True)
+_max_pool_2x2_backward_kernel = jit(_max_pool_2x2_backward_loops, nogil=True)
+
+
+def _batch_grain(x: Any) -> int:
+    """The fewest images worth a thread of their own: about ``SMALL`` elements."""
+    return max(1, _conv.SMALL // max(x[0].size, 1))
 
 
 def _is_2x2(win: Window, h: int, w: int) -> bool:
@@ -196,10 +206,15 @@ def max_pool_forward(x: Any, win: Window) -> tuple[Any, Any]:
     y = np.empty((n, c, win.oh, win.ow), dtype=x.dtype)
     arg = np.empty((n, c, win.oh, win.ow), dtype=ARG_DTYPE)
     x = np.ascontiguousarray(x)
-    if _is_2x2(win, x.shape[2], x.shape[3]):
-        (_max_pool_2x2_parallel if _conv.PARALLEL else _max_pool_2x2_serial)(x, y, arg)
-    else:
-        (_max_pool_forward_parallel if _conv.PARALLEL else _max_pool_forward_serial)(x, y, arg, *win)
+    two = _is_2x2(win, x.shape[2], x.shape[3])
+
+    def part(a: int, b: int) -> None:  # images a..b-1
+        if two:
+            _max_pool_2x2_kernel(x[a:b], y[a:b], arg[a:b])
+        else:
+            _max_pool_forward_kernel(x[a:b], y[a:b], arg[a:b], *win)
+
+    parallel_range(part, n, grain=_batch_grain(x))
     return y, arg
 
 
@@ -207,13 +222,16 @@ def max_pool_forward(x: Any, win: Window) -> tuple[Any, Any]:
 def max_pool_backward(gy: Any, arg: Any, x_shape: tuple[int, ...], win: Window) -> Any:
     """dx (shape ``x_shape``): every output gradient added at the position its window's maximum came from."""
     gy, arg = np.ascontiguousarray(gy), np.ascontiguousarray(arg)
-    if _is_2x2(win, x_shape[2], x_shape[3]):
-        dx = np.empty(x_shape, dtype=gy.dtype)
-        (_max_pool_2x2_backward_parallel if _conv.PARALLEL else _max_pool_2x2_backward_serial)(gy, arg, dx)
-        return dx
-    dx = np.zeros(x_shape, dtype=gy.dtype)
-    kernel = _max_pool_backward_parallel if _conv.PARALLEL else _max_pool_backward_serial
-    kernel(gy, arg, dx, *win)
+    two = _is_2x2(win, x_shape[2], x_shape[3])
+    dx = np.empty(x_shape, dtype=gy.dtype) if two else np.zeros(x_shape, dtype=gy.dtype)
+
+    def part(a: int, b: int) -> None:  # images a..b-1: their gradients never overlap
+        if two:
+            _max_pool_2x2_backward_kernel(gy[a:b], arg[a:b], dx[a:b])
+        else:
+            _max_pool_backward_kernel(gy[a:b], arg[a:b], dx[a:b], *win)
+
+    parallel_range(part, x_shape[0], grain=_batch_grain(dx))
     return dx
 
 

@@ -5,7 +5,7 @@ The forward pass is im2col followed by one matrix product (see
 versions of each, paired by :func:`minidl.kernels.dispatch`: the plain one
 (:func:`conv_forward_simple`: the whole batch at once, what to read first) and the chunked
 one that runs on NumPy (the same products over cache-sized slices of the batch, in reused
-buffers, with the Numba im2col):
+buffers, with the Numba im2col, the slices shared out over minidl's threads):
 
     y = W ⋆ x + b:   Y = W₂ · cols(x) + b        (W₂ = W reshaped to (O, C·kh·kw))
     ∂L/∂W = G · cols(x)ᵀ,   ∂L/∂x = col2im(W₂ᵀ · G),   ∂L/∂b = Σ G over batch and positions
@@ -85,8 +85,24 @@ def conv_window(x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: Any,
 CHUNK_BYTES = 16 << 20
 
 
-def _chunk_size(n: int, cols_per_sample: int, itemsize: int) -> int:
-    return max(1, min(n, CHUNK_BYTES // max(cols_per_sample * itemsize, 1)))
+def chunk_plan(n: int, sample_bytes: int, threads: int) -> list[list[tuple[int, int]]]:
+    """The batch [0, n) cut into (start, stop) chunks whose column matrix (``sample_bytes`` per
+    sample) fits in CHUNK_BYTES (or is one sample), as one run of chunks per thread, the runs as
+    long as the batch allows.
+
+    Each thread then runs the whole chain (im2col, GEMM, back to NCHW) on its own part of the
+    batch with its own buffers. The cut depends on ``threads``: so do the shapes of the GEMMs
+    (BLAS rounds differently for different shapes) and the grouping of ∂L/∂W's and ∂L/∂b's
+    per-chunk sums, so results can differ in the last bits between thread counts (never
+    between two runs with the same count; tests/test_conv.py checks the difference is rounding).
+    """
+    threads = max(1, min(threads, n))
+    per_thread = -(-n // threads)  # samples, rounded up
+    each = min(per_thread, -(-per_thread * sample_bytes // CHUNK_BYTES)) if n else 0  # chunks per thread
+    total = threads * max(each, 1)
+    bounds = [n * i // total for i in range(total + 1)]
+    return [[(bounds[i], bounds[i + 1]) for i in range(t * each, (t + 1) * each) if bounds[i] < bounds[i + 1]]
+            for t in range(threads)]
 
 
 def _rows_to_nchw(rows: Any, bias: Any, out: Any) -> None:
@@ -148,30 +164,59 @@ def conv_backward_simple(gy: Any, x: Any, w: Any, x_shape: tuple[int, ...], w_sh
 # -- the chunked convolution: the same, through a cache-sized buffer ---------------------------
 
 
-@dispatch(conv_forward_simple)
-def _conv_forward(x: Any, w: Any, b: Any, win: Window) -> Any:
-    """y = W ⋆ x + b on arrays, chunk by chunk: im2col, one GEMM, back to (N, O, OH, OW)."""
-    from minidl.kernels.conv import im2col
+def _threads_for(cols_elements: int) -> int:
+    """Threads worth starting for a column matrix this large: one per ``SMALL`` elements at most."""
+    from minidl.kernels import conv as conv_kernels
+    from minidl.threads import get_num_threads
+
+    return max(1, min(get_num_threads(), cols_elements // conv_kernels.SMALL))
+
+
+def _buffers(plan: list[list[tuple[int, int]]], sizes: tuple[int, ...], like: Any) -> list[list[Any]]:
+    """One set of flat scratch buffers per run of ``plan``, each ``size`` × the run's largest chunk."""
     from minidl.kernels.workspace import workspace
 
+    return [[workspace.take((size * max((stop - start for start, stop in run), default=0),), like.dtype, like)
+             for size in sizes] for run in plan]
+
+
+def _give_back(buffers: list[list[Any]]) -> None:
+    from minidl.kernels.workspace import workspace
+
+    for run in buffers:
+        while run:
+            workspace.give(run.pop())
+
+
+@dispatch(conv_forward_simple)
+def _conv_forward(x: Any, w: Any, b: Any, win: Window) -> Any:
+    """y = W ⋆ x + b on arrays, chunk by chunk: im2col, one GEMM, back to (N, O, OH, OW).
+
+    The chunks are shared out over :func:`minidl.threads.get_num_threads` threads.
+    """
+    from minidl.kernels.conv import im2col
+    from minidl.kernels.workspace import keep_freed_memory
+    from minidl.threads import parallel_map
+
+    keep_freed_memory()  # a CNN's activations are large: reuse freed memory, no fresh pages each step
     n, o, k = x.shape[0], w.shape[0], w[0].size
     length = win.oh * win.ow
-    step = _chunk_size(n, k * length, x.dtype.itemsize)
+    plan = chunk_plan(n, k * length * x.dtype.itemsize, _threads_for(n * k * length))
     xp = backend.get_array_module(x)
     y = xp.empty((n, o, length), dtype=x.dtype)
     w2 = w.reshape(o, k)
-    cols_buf = workspace.take((k * step * length,), x.dtype, x)
-    rows_buf = workspace.take((o * step * length,), x.dtype, x)
-    cols = rows = None  # an empty batch (n = 0) skips the loop and gives an empty output
-    for start in range(0, n, step):
-        stop = min(start + step, n)
-        m = (stop - start) * length
-        cols = im2col(x[start:stop], win, out=_scratch(cols_buf, (k, m)))
-        rows = xp.matmul(w2, cols, out=_scratch(rows_buf, (o, m)))
-        _rows_to_nchw(rows, b, y[start:stop])
-    del cols, rows  # views of the scratch buffers: they must go before the buffers can be reused
-    workspace.give(cols_buf)
-    workspace.give(rows_buf)
+    buffers = _buffers(plan, (k * length, o * length), x)
+
+    def run(job: tuple[list[tuple[int, int]], list[Any]]) -> None:
+        chunks, (cols_buf, rows_buf) = job
+        for start, stop in chunks:
+            m = (stop - start) * length
+            cols = im2col(x[start:stop], win, out=_scratch(cols_buf, (k, m)))
+            rows = xp.matmul(w2, cols, out=_scratch(rows_buf, (o, m)))
+            _rows_to_nchw(rows, b, y[start:stop])
+
+    parallel_map(run, list(zip(plan, buffers)))
+    _give_back(buffers)
     return y.reshape(n, o, win.oh, win.ow)
 
 
@@ -181,38 +226,50 @@ def _conv_backward(gy: Any, x: Any, w: Any, x_shape: tuple[int, ...], w_shape: t
     """(∂L/∂x, ∂L/∂W, ∂L/∂b) on arrays from G = ∂L/∂y, chunk by chunk (None where not needed):
 
     ∂L/∂W = Σ_chunks G_rows · cols(x)ᵀ,   ∂L/∂x = col2im(W₂ᵀ · G_rows),   ∂L/∂b = Σ G_rows
+
+    The chunks are shared out over :func:`minidl.threads.get_num_threads` threads; the
+    per-chunk terms of the two sums are added in chunk order afterwards.
     """
     from minidl.kernels.conv import col2im, im2col
-    from minidl.kernels.workspace import workspace
+    from minidl.threads import parallel_map
 
     n, o = x_shape[0], w_shape[0]
     k = w_shape[1] * win.kh * win.kw
     length = win.oh * win.ow
-    step = _chunk_size(n, k * length, gy.dtype.itemsize)
+    plan = chunk_plan(n, k * length * gy.dtype.itemsize, _threads_for(n * k * length))
     xp = backend.get_array_module(gy)
     gx = xp.empty(x_shape, dtype=gy.dtype) if need_x else None
-    gw = xp.zeros((o, k), dtype=gy.dtype) if need_w else None
-    gb = xp.zeros((o,), dtype=gy.dtype) if need_b else None
     w2t = w.reshape(o, k).T if need_x else None
-    cols_buf = workspace.take((k * step * length,), gy.dtype, gy)
-    rows_buf = workspace.take((o * step * length,), gy.dtype, gy)
-    g_rows = None  # an empty batch (n = 0) skips the loop: empty ∂L/∂x, zero ∂L/∂W and ∂L/∂b
-    for start in range(0, n, step):
-        stop = min(start + step, n)
-        m = (stop - start) * length
-        g_rows = _nchw_to_rows(gy[start:stop], _scratch(rows_buf, (o, m)))
-        if need_b:
-            gb += g_rows.sum(axis=1)
-        if need_w:
-            gw += g_rows @ im2col(x[start:stop], win, out=_scratch(cols_buf, (k, m))).T
-        if need_x:
-            dcols = xp.matmul(w2t, g_rows, out=_scratch(cols_buf, (k, m)))
-            col2im(dcols, (stop - start,) + tuple(x_shape[1:]), win, out=gx[start:stop])
-            del dcols
-    del g_rows  # a view of a scratch buffer: it must go before the buffer can be reused
-    workspace.give(cols_buf)
-    workspace.give(rows_buf)
-    return gx, (gw.reshape(w_shape) if need_w else None), gb
+    buffers = _buffers(plan, (k * length, o * length), gy)
+
+    def run(job: tuple[list[tuple[int, int]], list[Any]]) -> list[tuple[Any, Any]]:
+        chunks, (cols_buf, rows_buf) = job
+        terms = []
+        for start, stop in chunks:
+            m = (stop - start) * length
+            g_rows = _nchw_to_rows(gy[start:stop], _scratch(rows_buf, (o, m)))
+            gb_term = g_rows.sum(axis=1) if need_b else None
+            gw_term = g_rows @ im2col(x[start:stop], win, out=_scratch(cols_buf, (k, m))).T if need_w else None
+            if need_x:
+                dcols = xp.matmul(w2t, g_rows, out=_scratch(cols_buf, (k, m)))
+                col2im(dcols, (stop - start,) + tuple(x_shape[1:]), win, out=gx[start:stop])
+            terms.append((gw_term, gb_term))
+        return terms
+
+    terms = [t for run_terms in parallel_map(run, list(zip(plan, buffers))) for t in run_terms]
+    _give_back(buffers)
+    # an empty batch (n = 0) has no terms: empty ∂L/∂x, zero ∂L/∂W and ∂L/∂b
+    gw = gb = None
+    if need_w:
+        gw = xp.zeros((o, k), dtype=gy.dtype)
+        for gw_term, _ in terms:
+            gw += gw_term
+        gw = gw.reshape(w_shape)
+    if need_b:
+        gb = xp.zeros((o,), dtype=gy.dtype)
+        for _, gb_term in terms:
+            gb += gb_term
+    return gx, gw, gb
 
 
 class Conv2d(Function):

@@ -13,6 +13,8 @@ from minidl import backend
 from minidl.engine.function import Function
 from minidl.engine.ops.shape import sum_to
 from minidl.engine.tensor import Tensor, array_of
+from minidl.kernels.activation import SMALL as _KERNEL_MIN_SIZE
+from minidl.kernels.activation import relu as _relu_on_every_core
 
 
 class Exp(Function):
@@ -95,7 +97,9 @@ class ReLU(Function):
     """y = max(x, 0);   ∂y/∂x = 1 where x > 0, else 0 (0 at x = 0, as PyTorch)"""
 
     def forward(self, x: Any) -> Any:
-        return backend.get_array_module(x).maximum(x, 0)
+        if x.size < _KERNEL_MIN_SIZE:  # the plain ufunc, without dispatch's microsecond (small MLPs)
+            return backend.get_array_module(x).maximum(x, 0)
+        return _relu_on_every_core(x)
 
     def backward(self, gy: Any, x: Any) -> Any:
         if isinstance(gy, Tensor):  # create_graph: the mask is a constant, gy stays in the graph

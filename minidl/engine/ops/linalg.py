@@ -6,6 +6,7 @@ from typing import Any
 
 from minidl.engine.function import Function
 from minidl.engine.ops.shape import reshape, sum_to, transpose
+from minidl.kernels.matmul import SPLIT_FROM, matmul_rows_split
 
 
 def _matmul_error(a: Any, b: Any) -> ValueError:
@@ -68,6 +69,7 @@ class Linear(Function):
 
     One node for what would be three (matmul, transpose, add): the training step of a
     small MLP is decided by per-op overhead, and PyTorch fuses it the same way (addmm).
+    Large products are split by rows over minidl's threads (:mod:`minidl.kernels.matmul`).
     """
 
     saved_for = ((1,), (0,), ())
@@ -78,18 +80,27 @@ class Linear(Function):
         if x.shape[-1] != w.shape[-1]:
             raise ValueError(f"linear: input has {x.shape[-1]} features (shape {x.shape}) "
                              f"but the weight expects {w.shape[-1]} (weight shape {w.shape})")
-        y = x @ w.T
+        if x.ndim == 2 and x.shape[0] * x.shape[1] * w.shape[0] >= SPLIT_FROM:  # large: split over threads
+            y = matmul_rows_split(x, w.T)
+        else:
+            y = x @ w.T
         if b is not None:
             y += b
         return y
 
     def backward(self, gy: Any, x: Any, w: Any, b: Any = None) -> tuple[Any, ...]:
         need = self.needs_input_grad
-        gx = gy @ w if need[0] else None
         if x.ndim != 2:  # batch axes (…) flattened into one
+            gx = gy @ w if need[0] else None
             x = reshape(x, (-1, x.shape[-1]))
             gy = reshape(gy, (-1, gy.shape[-1]))
-        gw = gy.T @ x if need[1] else None
+            gw = gy.T @ x if need[1] else None
+        elif x.shape[0] * x.shape[1] * w.shape[0] >= SPLIT_FROM:  # large: split over minidl's threads
+            gx = matmul_rows_split(gy, w) if need[0] else None
+            gw = matmul_rows_split(gy.T, x) if need[1] else None
+        else:
+            gx = gy @ w if need[0] else None
+            gw = gy.T @ x if need[1] else None
         if b is None:
             return gx, gw
         return gx, gw, (gy.sum(axis=0) if need[2] else None)
