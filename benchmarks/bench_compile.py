@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 from benchmarks.bench_mlp import _data, hand_step, torch_step
-from benchmarks.harness import Section, fmt_time, measure, spread, training_step
+from benchmarks.harness import Section, fmt_time, spread, time_mlp_steps, training_step
 
 CASES = [([64, 128, 10], 32, 0.8), ([784, 256, 128, 10], 128, 1.0)]  # (sizes, batch, target vs hand-written)
 FIRST_CALL_TARGET, CACHED_TARGET = 2.0, 0.3  # seconds
@@ -77,11 +77,7 @@ def run(quick: bool = False) -> Section:
         t = torch_step(sizes, batch)
         if t is not None:
             candidates["PyTorch CPU (eager)"] = t
-        small = sizes[0] < 100
-        number = (200 if small else 20) if quick else (1000 if small else 100)
-        timings = measure(candidates, number=number, rounds=5 if quick else 11)
-        ref = timings["hand-written NumPy"].median_s
-        name = "-".join(map(str, sizes)) + f", batch {batch}"
+        name, timings, ref = time_mlp_steps(candidates, sizes, batch, quick)
         for impl, timing in timings.items():
             rows.append([name, impl, fmt_time(timing.median_s), spread(timing), f"{timing.median_s / ref:.2f}×"])
         ratio = timings["minidl.compile"].median_s / ref

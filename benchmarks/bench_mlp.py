@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.harness import Section, fmt_time, measure, spread, training_step
+from benchmarks.harness import Section, fmt_time, measure, spread, time_mlp_steps, training_step
 from benchmarks.reference_mlp import hand_written_step
 
 CASES = [([784, 256, 128, 10], 128), ([64, 128, 10], 32)]
@@ -106,11 +106,7 @@ def run(quick: bool = False) -> Section:
         t = torch_step(sizes, batch)
         if t is not None:
             candidates["PyTorch CPU"] = t
-        small = sizes[0] < 100
-        number = (200 if small else 20) if quick else (1000 if small else 100)
-        timings = measure(candidates, number=number, rounds=5 if quick else 11)
-        ref = timings["hand-written NumPy"].median_s
-        name = "-".join(map(str, sizes)) + f", batch {batch}"
+        name, timings, ref = time_mlp_steps(candidates, sizes, batch, quick)
         for impl, timing in timings.items():
             ratio = timing.median_s / ref
             if impl == "minidl":

@@ -87,6 +87,17 @@ def measure(candidates: dict[str, Callable[[], object]], *, number: int, rounds:
     return {k: Timing(k, statistics.median(v), v) for k, v in samples.items()}
 
 
+def time_mlp_steps(candidates: dict[str, Callable[[], object]], sizes: list[int], batch: int,
+                   quick: bool) -> tuple[str, dict[str, Timing], float]:
+    """Time one network's training steps (more steps per round for the small network): its row
+    name, the timings, and the hand-written NumPy step's median (the reference of the ratios)."""
+    small = sizes[0] < 100
+    number = (200 if small else 20) if quick else (1000 if small else 100)
+    timings = measure(candidates, number=number, rounds=5 if quick else 11)
+    name = "-".join(map(str, sizes)) + f", batch {batch}"
+    return name, timings, timings["hand-written NumPy"].median_s
+
+
 def fmt_time(seconds: float) -> str:
     if seconds >= 1:
         return f"{seconds:.2f} s"

@@ -59,6 +59,16 @@ OPTIMIZERS = {
 }
 
 
+def _assert_trained_alike(m1: nn.Module, m2: nn.Module, fuse: bool) -> None:
+    """Weights and gradients bit-equal (unfused), or within 1e-6 of each tensor's scale (fused:
+    a weight near 0 may differ by an ulp of its neighbours)."""
+    for p, q in zip(_state(m1), _state(m2)):
+        if fuse:
+            assert np.abs(q - p).max() <= 1e-6 * np.abs(p).max()
+        else:
+            assert p.tobytes() == q.tobytes()
+
+
 def _compare(make_model, make_opt, shape, fuse: bool, steps: int = 5, prepare=None) -> minidl.compiler.CompiledFunction:
     (m1, o1), (m2, o2) = _pair(make_model, make_opt)
     if prepare is not None:
@@ -74,11 +84,7 @@ def _compare(make_model, make_opt, shape, fuse: bool, steps: int = 5, prepare=No
             np.testing.assert_allclose(to_numpy(b.data), to_numpy(a.data), rtol=1e-6, atol=1e-7)
         else:
             assert to_numpy(a.data).tobytes() == to_numpy(b.data).tobytes()
-    for p, q in zip(_state(m1), _state(m2)):
-        if fuse:  # 1e-6 relative to each tensor's scale (a weight near 0 may differ by an ulp of its neighbours)
-            assert np.abs(q - p).max() <= 1e-6 * np.abs(p).max()
-        else:
-            assert p.tobytes() == q.tobytes()
+    _assert_trained_alike(m1, m2, fuse)
     assert compiled.cache[0].hits == steps - 1 and len(compiled.cache) == 1
     return compiled
 
@@ -135,11 +141,7 @@ def test_scheduler_changing_lr_between_calls_is_honoured(fuse):
     for x, y in _batches(4, (4, 8), classes=3):
         eager(x, y), compiled(x, y)
         s1.step(), s2.step()
-    for p, q in zip(_state(m1), _state(m2)):
-        if fuse:
-            np.testing.assert_allclose(q, p, rtol=1e-6, atol=1e-7)
-        else:
-            assert p.tobytes() == q.tobytes()
+    _assert_trained_alike(m1, m2, fuse)
 
 
 @pytest.mark.parametrize("fuse", [False, True])
@@ -160,11 +162,7 @@ def test_load_state_dict_and_replaced_parameters_stay_correct(fuse):
     for x, y in batches[4:]:
         eager(x, y), compiled(x, y)
     assert len(compiled.cache) == 2 and "replaced" in compiled.recompile_reasons[0]
-    for p, q in zip(_state(m1), _state(m2)):
-        if fuse:
-            np.testing.assert_allclose(q, p, rtol=1e-6, atol=1e-7)
-        else:
-            assert p.tobytes() == q.tobytes()
+    _assert_trained_alike(m1, m2, fuse)
 
 
 def test_guards_capture_again_on_shape_train_eval_and_grad_mode():
@@ -408,11 +406,7 @@ def test_a_loss_built_from_scalars_returns_what_eager_returns(fuse):
         (a, da), (b, db) = eager(x, y, scale=0.25), compiled(x, y, scale=0.25)
         np.testing.assert_allclose(to_numpy(b.data), to_numpy(a.data), rtol=1e-6)
         np.testing.assert_allclose(to_numpy(db["logits"].data), to_numpy(da["logits"].data), rtol=1e-6, atol=1e-7)
-    for p, q in zip(_state(m1), _state(m2)):
-        if fuse:
-            np.testing.assert_allclose(q, p, rtol=1e-6, atol=1e-7)
-        else:
-            assert p.tobytes() == q.tobytes()
+    _assert_trained_alike(m1, m2, fuse)
 
 
 def test_an_input_converted_outside_the_ops_is_refused_not_baked():
@@ -476,8 +470,7 @@ def test_an_uncapturable_backward_is_refused_before_it_runs_and_falls_back_whole
         for x, y in _batches(3, (5, 8), classes=4):
             a, b = eager(x, y), lenient(x, y)
             assert to_numpy(a.data).tobytes() == to_numpy(b.data).tobytes()
-    for p, q in zip(_state(m1), _state(m2)):
-        assert p.tobytes() == q.tobytes()
+    _assert_trained_alike(m1, m2, fuse=False)
     assert eager_calls == lenient_calls
 
 

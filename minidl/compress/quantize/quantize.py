@@ -16,7 +16,7 @@ only at exact ties, and PyTorch itself does it two ways; minidl follows each bit
   −127.5 (→ −128, q = 0), but x·(1/S) + 128 rounded once is 0.50000095 (q = 1, PyTorch's).
 - per-channel :func:`quantize` (``torch.quantize_per_channel``): round(fl32(fl32(x·(1/S)) + Z))
   — the product rounded to float32, Z added in float32 (a second rounding), then to the
-  nearest integer (:func:`channel_levels`). Same example: −127.5 + 128 = 0.5, q = 0. And
+  nearest integer (:func:`rounded_levels` with ``zero_point_first=True``). Same example: −127.5 + 128 = 0.5, q = 0. And
   x = 2, S = 4, Z = 1: 0.5 + 1 = 1.5, q = 2.
 - fake quantization (``torch.fake_quantize_per_*_affine``): round(fl32(x·(1/S))) + Z — the
   product rounded to float32, then to an integer, Z added after (:func:`rounded_levels`).
@@ -84,37 +84,28 @@ def _check_channels(x: Any, scale: Any, axis: int | None) -> None:
                          f"{x.shape[axis]} channels (shape {tuple(x.shape)})")
 
 
-def rounded_levels(x: Any, scale: Any, zero_point: Any, axis: int | None = None) -> Any:
-    """round(fl32(x · (1/S))) + Z as floats, before the clamp (the STE's mask is tested on these).
+def rounded_levels(x: Any, scale: Any, zero_point: Any, axis: int | None = None, *,
+                   zero_point_first: bool = False) -> Any:
+    """The levels as floats, before the clamp, with x·(1/S) rounded to float32 first (1/S in
+    float32, as PyTorch), then to an integer (ties to even):
 
-    PyTorch's fake quantization: the product is rounded to float32, then to an integer
-    (ties to even), and Z is added after.
+        round(fl32(x · (1/S))) + Z           PyTorch's fake quantization (the STE's mask is tested on these)
+        round(fl32(fl32(x · (1/S)) + Z))     ``torch.quantize_per_channel`` (``zero_point_first=True``)
+
+    The two differ only where x·(1/S) is within float32 rounding of a half-integer and Z is odd.
+    Float64 input (PyTorch refuses it) is computed in float64.
     """
     xp = backend.get_array_module(x)
     if x.dtype.kind != "f":
         raise TypeError(f"quantize: x must be a floating point array (got {x.dtype})")
     inv_scale = 1.0 / _along(scale, axis, x.ndim, xp, xp.float32)  # float32, as PyTorch
-    z = _along(zero_point, axis, x.ndim, xp, xp.float32)
+    z = _along(zero_point, axis, x.ndim, xp, xp.float32).astype(x.dtype)
     levels = x * inv_scale.astype(x.dtype)
+    if zero_point_first:
+        levels += z
     xp.rint(levels, out=levels)  # in place: at batch 128 each extra pass costs a few % of the layer
-    levels += z.astype(x.dtype)
-    if levels.size and bool(xp.isnan(levels.max())):  # max propagates NaN: one pass finds any
-        raise ValueError("quantize: x contains NaN, which has no integer level")
-    return levels
-
-
-def channel_levels(x: Any, scale: Any, zero_point: Any, axis: int) -> Any:
-    """round(fl32(fl32(x · (1/S)) + Z)) as floats, before the clamp: ``torch.quantize_per_channel``'s
-    levels — the product rounded to float32, Z added in float32, then to the nearest integer
-    (ties to even). Float64 input (PyTorch refuses it) is computed in float64."""
-    xp = backend.get_array_module(x)
-    if x.dtype.kind != "f":
-        raise TypeError(f"quantize: x must be a floating point array (got {x.dtype})")
-    inv_scale = 1.0 / _along(scale, axis, x.ndim, xp, xp.float32)  # float32, as PyTorch
-    z = _along(zero_point, axis, x.ndim, xp, xp.float32)
-    levels = x * inv_scale.astype(x.dtype)
-    levels += z.astype(x.dtype)
-    xp.rint(levels, out=levels)
+    if not zero_point_first:
+        levels += z
     if levels.size and bool(xp.isnan(levels.max())):  # max propagates NaN: one pass finds any
         raise ValueError("quantize: x contains NaN, which has no integer level")
     return levels
@@ -190,14 +181,15 @@ def quantize_affine(x: Any, scale: Any, zero_point: Any, qmin: int, qmax: int, a
     """q = clamp(round(x / S) + Z, qmin, qmax), as the smallest integer dtype holding [qmin, qmax].
 
     Per tensor (``axis=None``) the levels are :func:`fused_levels` (``torch.quantize_per_tensor``),
-    per channel :func:`channel_levels` (``torch.quantize_per_channel``): see the module notes.
+    per channel :func:`rounded_levels` with ``zero_point_first=True``
+    (``torch.quantize_per_channel``): see the module notes.
     """
     x = _array(x)
     if axis is not None:
         axis = normalize_axis(axis, x.ndim)
         _check_channels(x, scale, axis)
     xp = backend.get_array_module(x)
-    levels = (channel_levels(x, scale, zero_point, axis) if axis is not None
+    levels = (rounded_levels(x, scale, zero_point, axis, zero_point_first=True) if axis is not None
               else fused_levels(x, scale, zero_point, qmin, qmax))
     return xp.clip(levels, qmin, qmax, out=levels).astype(storage_dtype(qmin, qmax))
 
