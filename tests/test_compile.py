@@ -508,3 +508,36 @@ def test_a_number_read_from_globals_or_a_closure_is_guarded():
     assert compiled_global.recompile_reasons == ["the global variable TEMPERATURE changed from 2.0 to 4.0"]
     assert compiled_closure.recompile_reasons == ["the closure variable scale changed from 3.0 to -1.0"]
     assert "TEMPERATURE" in compiled_global.cache[0].guard_source
+
+
+@pytest.mark.parametrize("fuse", [False, True])
+def test_a_pruned_modules_weight_attribute_is_what_eager_leaves(fuse):
+    """Pruning's forward pre-hook sets ``module.weight = weight_orig ⊙ mask`` in Python, which a
+    replay does not run; the replay sets the attribute from the value it computed, so code that
+    reads ``module.weight`` between steps (a gradual pruner) sees what eager shows — it used to
+    see the first call's weight."""
+    from minidl.compress import prune
+
+    def run(compiled: bool) -> tuple[np.ndarray, np.ndarray]:
+        minidl.manual_seed(0)
+        m = nn.Linear(4, 3)
+        prune.l1_unstructured(m, "weight", amount=0.5)
+        opt = optim.SGD(m.parameters(), lr=0.5)
+
+        def forward_backward(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(m(x), y)
+            loss.backward()
+            return loss
+
+        step = minidl.compile(forward_backward, fuse=fuse) if compiled else forward_backward
+        seen = []
+        for x, y in _batches(3, (8, 4), classes=3):
+            step(x, y)
+            seen.append(to_numpy(m.weight.data).copy())
+            opt.step()
+        return np.stack(seen), to_numpy(m.weight_orig.data)
+
+    (eager_seen, eager_orig), (seen, orig) = run(False), run(True)
+    assert np.abs(seen - eager_seen).max() <= (1e-6 * np.abs(eager_seen).max() if fuse else 0)
+    assert np.abs(orig - eager_orig).max() <= (1e-6 * np.abs(eager_orig).max() if fuse else 0)

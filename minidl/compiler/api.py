@@ -182,6 +182,32 @@ def _group_ids(opt: Any) -> tuple[tuple[int, ...], ...]:
     return tuple([tuple([id(p) for p in g["params"]]) for g in opt.param_groups])
 
 
+def _attributes_set_by_ops(tr: Tracer) -> list[tuple[Module, str, Tensor]]:
+    """Module attributes that hold a result of a recorded op: pruning's forward pre-hook sets
+    ``module.weight = weight_orig ⊙ weight_mask`` on every forward. Hooks are Python and do
+    not replay, so each replay sets these attributes again from the values it computed —
+    code that reads ``module.weight`` between steps (a gradual pruner) sees what eager shows."""
+    found = []
+    for m, _ in tr.modules.values():
+        for name, value in vars(m).items():
+            if isinstance(value, Tensor) and name not in m._parameters and name not in m._buffers:
+                s = tr.slot_of.get(id(value.data))
+                if s is not None and tr.slots[s].kind == "step":
+                    found.append((m, name, value))
+    return found
+
+
+def _setting_attributes(run: Callable[..., Any], targets: list[tuple[Module, str]]) -> Callable[..., Any]:
+    """``run``, which returns (result, values), wrapped to set ``module.name = value`` for each target."""
+    def replay_and_set(*args: Any) -> Any:
+        result, values = run(*args)
+        for (module, name), value in zip(targets, values):
+            setattr(module, name, value)
+        return result
+
+    return replay_and_set
+
+
 class CompiledFunction:
     """What :func:`compile` returns for a function: call it like the function.
 
@@ -251,15 +277,19 @@ class CompiledFunction:
                             f"(fallback=True): it has {tr.broken}. This warning is shown once.")
             self.cache.append(_Entry(key, tr, None, "", reads=reads))
             return result
+        attributes = _attributes_set_by_ops(tr)
+        recorded = (result, tuple(t for _, _, t in attributes)) if attributes else result
         plan = None
         if self.fuse:
             from minidl.compiler import fusion
 
-            plan = fusion.plan(tr, result)
+            plan = fusion.plan(tr, recorded)
         if plan is not None:
             run, source = plan.run, plan.source
         else:
-            run, source = replay.build(tr, result)
+            run, source = replay.build(tr, recorded)
+        if attributes:
+            run = _setting_attributes(run, [(m, name) for m, name, _ in attributes])
         self.cache.append(_Entry(key, tr, run, source, plan, reads))
         return result
 
@@ -364,7 +394,12 @@ def compile(model: Callable[..., Any] | Module | None = None, *, fullgraph: bool
     so it is accepted and means ``fallback=False``. ``dynamic=True`` (shape-polymorphic
     graphs) is not supported: minidl specializes on shapes, as ``dynamic=False``.
     Arrays that your own Python computes from the data between ops (not through minidl's
-    ops) are baked in at capture; ``explain()`` lists every constant.
+    ops) are baked in at capture, without an error: a loss that reads ``t.data`` (or
+    ``t.numpy()`` outside the function) of an op's result and makes a new tensor from it
+    replays the first batch's values, as CUDA graphs and TinyJit would. minidl refuses the
+    one case it can see (an input converted outside the ops); ``explain()`` lists every
+    constant, so check it when a compiled step trains differently. ``minidl.compress``'s
+    ``Distiller`` softens the teacher's logits this way, so it trains eagerly.
     """
     if dynamic:
         raise NotImplementedError("minidl.compile(dynamic=True): minidl specializes every capture on its input "

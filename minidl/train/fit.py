@@ -158,7 +158,9 @@ def fit(model: Any, loss_fn: Callable[..., Tensor], optimizer: Any, train_loader
     ``compile=True`` runs zero_grad, forward, loss and backward as one
     :func:`minidl.compile`-d function (captured again for a last, smaller batch); the loss
     check and ``optimizer.step()`` stay eager, so the model still keeps its weights when a
-    batch goes bad (its gradients are then already NaN). Same training, less Python per step.
+    batch goes bad (its gradients are then already NaN). Same training, less Python per step —
+    provided ``loss_fn`` computes only through minidl's ops: arrays it builds from ``.data``
+    of an op's result are baked in at the capture (see :func:`minidl.compile`).
     """
     if not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"epochs must be a non-negative int (got {epochs!r})")
