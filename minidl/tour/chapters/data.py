@@ -47,7 +47,7 @@ def _mlp_accuracy(train, test, steps: int, seed: int) -> tuple[float, float]:
     model = nn.MLP([train.num_features, 128, train.num_classes])
     loader = DataLoader(train, 32, shuffle=True, seed=seed)
     fit(model, nn.functional.cross_entropy, optim.Adam(model.parameters(), lr=3e-3), loader,
-        epochs=max(1, round(steps / len(loader))), progress=False)
+        epochs=max(1, round(steps / len(loader))), progress=False, compile=True)
     return (evaluate(model, DataLoader(train, 1000))["accuracy"],
             evaluate(model, DataLoader(test, 1000))["accuracy"])
 

@@ -69,7 +69,7 @@ def run(ctx: TourContext) -> ChapterResult:
     teacher = nn.MLP([train.num_features, 256, 256, train.num_classes])
     fit(teacher, nn.functional.cross_entropy, optim.Adam(teacher.parameters(), lr=3e-3),
         DataLoader(train, 32, shuffle=True, seed=ctx.seed), epochs=ctx.epochs(8 if ctx.fast else 20),
-        progress=False)
+        progress=False, compile=True)
     teacher_acc = evaluate(teacher, test_loader)["accuracy"]
 
     # Full labels, and a few labels per class: the same student, scratch vs distilled.
@@ -82,7 +82,7 @@ def run(ctx: TourContext) -> ChapterResult:
     for name, (data, epochs) in settings.items():
         scratch = _student(ctx, 1)
         fit(scratch, nn.functional.cross_entropy, optim.Adam(scratch.parameters(), lr=3e-3),
-            DataLoader(data, 32, shuffle=True, seed=ctx.seed), epochs=epochs, progress=False)
+            DataLoader(data, 32, shuffle=True, seed=ctx.seed), epochs=epochs, progress=False, compile=True)
         student = _student(ctx, 1)
         Distiller(teacher, student, optim.Adam(student.parameters(), lr=3e-3), temperature=8.0,
                   alpha=0.1).fit(DataLoader(data, 32, shuffle=True, seed=ctx.seed), epochs=epochs)

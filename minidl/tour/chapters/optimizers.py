@@ -31,7 +31,7 @@ def run(ctx: TourContext) -> ChapterResult:
         loader = DataLoader(train, batch_size=batch or len(train), shuffle=batch is not None, seed=ctx.seed)
         start = time.perf_counter()
         h = fit(model, nn.functional.cross_entropy, make(model.parameters()), loader, epochs=epochs,
-                val_loader=DataLoader(val, batch_size=512), progress=False)
+                val_loader=DataLoader(val, batch_size=512), progress=False, compile=True)
         histories[name] = h
         rows.append((name, h.steps, h.train_loss[-1], h.val_accuracy[-1], time.perf_counter() - start))
 

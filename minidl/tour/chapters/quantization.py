@@ -50,7 +50,7 @@ def run(ctx: TourContext) -> ChapterResult:
     def qat(bits: int) -> nn.Module:
         prepared = Q.prepare_qat(model, Q.get_default_qat_qconfig(bits=bits))
         fit(prepared, loss, optim.Adam(prepared.parameters(), lr=1e-3), train_loader,
-            epochs=ctx.epochs(2 if ctx.fast else 5), progress=False)
+            epochs=ctx.epochs(2 if ctx.fast else 5), progress=False, compile=True)
         return Q.convert(prepared)
 
     int8_channel = ptq(8, True)
