@@ -36,8 +36,8 @@ from pathlib import Path
 
 import pytest
 
-latex2mathml = pytest.importorskip("latex2mathml.converter", reason="latex2mathml is the book's converter "
-                                   "(pip install -e '.[book]')")
+latex2mathml = pytest.importorskip("latex2mathml.converter", reason="latex2mathml is the book's converter, in "
+                                   "the dev extra that make test installs (pip install -e '.[dev]')")
 
 ROOT = Path(__file__).resolve().parents[1]
 LESSONS = sorted((ROOT / "lessons").glob("[0-9][0-9]_*.py"))
