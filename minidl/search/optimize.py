@@ -179,7 +179,7 @@ def minimize_lbfgs_batch(fun_and_grad: BatchValueAndGrad, X0: np.ndarray, *,
         bad = ~np.isfinite(f) | ~np.all(np.isfinite(g), axis=1)
         return np.where(bad, math.inf, f), np.where(bad[:, None], 0.0, g)
 
-    every = np.arange(B)
+    every = np.arange(B)  # host: the optimizer runs on the CPU
     f, G = evaluate(every, X)
     S, Y = np.zeros((B, memory, n)), np.zeros((B, memory, n))  # host; newest pair last, unused pairs 0
     rho = np.zeros((B, memory))  # host; ρ = 0 marks an unused slot (the two-loop skips it)
