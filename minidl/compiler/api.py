@@ -81,16 +81,17 @@ def _scalar_reads(fn: Any) -> list[tuple[str, str, Any, Any]]:
     return reads
 
 
+_MISSING = object()  # a global deleted, or a closure cell emptied, since the capture
+
+
 def _current(kind: str, name: str, holder: Any) -> Any:
+    """The value a guarded global or closure variable holds now."""
     if kind == "global":
         return holder.get(name, _MISSING)
     try:
         return holder.cell_contents
     except ValueError:
         return _MISSING
-
-
-_MISSING = object()
 
 
 class _Entry:
